@@ -1,0 +1,109 @@
+"""Which units of a line a product may pay for, and the reason for every unit it may not.
+
+Reasons are checked in the order of ``Reason``; the first that fails takes the unit. Conditions
+that change with the date (cover, assessment validity, waiting period, designation) are checked
+day by day, so a bed-day range that starts before a waiting period ends loses only those days.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from gateway.coordination.facts import CaseFacts, VisitRecord
+from gateway.coordination.reasons import EXCLUSION_REASON, Reason
+from gateway.coordination.visits import VisitFinding, check_visit
+from gateway.domain.assessments import add_months
+from gateway.domain.claims import ClaimLine
+from gateway.domain.coverage import Coverage
+from gateway.domain.products import Benefit, Setting
+
+_ONE_DAY = timedelta(days=1)
+
+
+def line_condition(
+    line: ClaimLine, coverage: Coverage, case: CaseFacts, benefit: Benefit | None
+) -> tuple[Reason | None, VisitFinding | None]:
+    """The reasons that hold for a line as a whole (exclusion, setting, service, visit evidence)."""
+    product = coverage.product
+    if line.exclusion is not None and line.exclusion in product.eligibility.excluded:
+        return EXCLUSION_REASON[line.exclusion], None
+    if not product.covers_setting(line.setting):
+        return Reason.SETTING_NOT_COVERED, None
+    if benefit is None or (
+        benefit.service_codes is not None and line.service_code not in benefit.service_codes
+    ):
+        return Reason.SERVICE_NOT_COVERED, None
+    if benefit.requires_visit_evidence and line.setting == Setting.HOME:
+        finding = _visit_finding(line, case, float(benefit.visit_radius_m or 0))
+        return (None if finding.verified else Reason.VISIT_UNVERIFIED), finding
+    return None, None
+
+
+def _visit_finding(line: ClaimLine, case: CaseFacts, radius_m: float) -> VisitFinding:
+    service = case.catalogue.get(line.service_code)
+    minutes = service.standard_minutes * line.quantity if service and service.standard_minutes else None
+    own = [
+        VisitRecord(
+            o.visit.caregiver_id,
+            o.visit.check_in,
+            o.visit.check_out,
+            o.visit.lat,
+            o.visit.lon,
+            f"line {o.line_no} of this claim",
+        )
+        for o in case.lines
+        if o.visit is not None and o.line_no != line.line_no
+    ]
+    return check_visit(
+        line,
+        radius_m=radius_m,
+        billed_minutes=minutes,
+        member_position=case.member_position,
+        caregiver_visits=[*own, *case.other_visits],
+    )
+
+
+def unit_reasons(
+    line: ClaimLine, coverage: Coverage, case: CaseFacts, line_reason: Reason | None
+) -> dict[Reason | None, int]:
+    """Units of the line by the first reason that fails for them (None: payable)."""
+    elig, assessment = coverage.product.eligibility, case.assessment
+    valid_to = assessment.concluded_on + timedelta(days=elig.assessment_valid_days)
+    lasted = add_months(assessment.disabled_since, elig.min_disability_months) <= assessment.concluded_on
+    grade_ok = assessment.grade >= elig.min_grade
+    needs_designation = elig.designated_providers_only
+    designation = case.designation
+    waiting_ends = coverage.waiting_ends
+
+    def reason_on(day: date) -> Reason | None:
+        if not coverage.covers(day):
+            return Reason.NOT_COVERED
+        if not grade_ok:
+            return Reason.GRADE_BELOW_THRESHOLD
+        if not (lasted and assessment.effective_from <= day <= valid_to):
+            return Reason.ASSESSMENT_NOT_EFFECTIVE
+        if day < waiting_ends:
+            return Reason.WAITING_PERIOD
+        if needs_designation and not designation.on(day):
+            return Reason.PROVIDER_NOT_DESIGNATED
+        return line_reason
+
+    if not line.is_range:
+        return {reason_on(line.service_date): line.quantity}
+
+    # A bed-day range: evaluate once per stretch of days on which no condition changes.
+    first, last = line.service_date, line.last_date
+    edges = {coverage.start_date, assessment.effective_from, valid_to + _ONE_DAY, waiting_ends}
+    if coverage.end_date is not None:
+        edges.add(coverage.end_date + _ONE_DAY)
+    if designation.start is not None:
+        edges.add(designation.start)
+    if designation.end is not None:
+        edges.add(designation.end + _ONE_DAY)
+    starts = sorted({first} | {d for d in edges if first < d <= last})
+    units: dict[Reason | None, int] = {}
+    for i, start in enumerate(starts):
+        end = starts[i + 1] - _ONE_DAY if i + 1 < len(starts) else last
+        reason = reason_on(start)
+        units[reason] = units.get(reason, 0) + (end - start).days + 1
+    return units

@@ -1,0 +1,156 @@
+"""The coordination rule (domain.md section 5): a later payer pays what it would pay alone,
+but never more than what is still unpaid.
+
+For one line and payer k:
+    remaining  = billed − Σ payments of indemnity payers before k
+    base       = eligible billed (basis "billed") or min(eligible billed, remaining) (basis "remaining")
+    standalone = min(base, unit limit × eligible units) × ratio, half-up to the fen,
+                 capped by what is left of the member's monthly and annual limits
+    paid       = min(standalone, remaining)
+and the reason amounts add up exactly to billed − paid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from gateway.coordination.eligibility import line_condition, unit_reasons
+from gateway.coordination.facts import CaseFacts
+from gateway.coordination.fixed import FixedBenefitDecision, fixed_benefits
+from gateway.coordination.reasons import REASON_ORDER, Reason
+from gateway.coordination.visits import VisitFinding
+from gateway.domain.claims import ClaimLine
+from gateway.domain.coverage import Coverage, payer_order
+from gateway.domain.money import apply_ratio
+from gateway.domain.products import Basis, Kind
+
+Usage = dict[str, int]  # period key ("month:2026-11", "year:2026") → fen this product already paid
+
+
+@dataclass(frozen=True, slots=True)
+class LineShare:
+    line_no: int
+    billed_fen: int
+    remaining_fen: int  # still unpaid before this payer
+    standalone_fen: int  # what this payer would pay alone
+    paid_fen: int
+    reasons: tuple[tuple[Reason, int], ...]  # add up to billed_fen − paid_fen
+    visit: VisitFinding | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayerShare:
+    payer_code: str
+    product_code: str
+    tier: int
+    lines: tuple[LineShare, ...]  # by line_no
+
+    @property
+    def paid_fen(self) -> int:
+        return sum(line.paid_fen for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Coordination:
+    shares: tuple[PayerShare, ...]  # indemnity payers, in payer order
+    fixed_benefits: tuple[FixedBenefitDecision, ...]
+    member_responsibility: Mapping[int, int] = field(default_factory=dict)  # line_no → fen
+
+    @property
+    def member_responsibility_fen(self) -> int:
+        return sum(self.member_responsibility.values())
+
+
+def period_keys(line: ClaimLine) -> tuple[str, str]:
+    return f"month:{line.month}", f"year:{line.service_date.year}"
+
+
+def coordination_order(lines: Sequence[ClaimLine]) -> list[ClaimLine]:
+    """Limits are consumed in service-date order, then line number; never in request order."""
+    return sorted(lines, key=lambda line: (line.service_date, line.line_no))
+
+
+def coordinate_payer(
+    coverage: Coverage,
+    case: CaseFacts,
+    prior_paid: Mapping[int, int],
+    usage: Mapping[str, int],
+) -> tuple[PayerShare, Usage]:
+    """One indemnity payer's share of every line, and its limit usage afterwards."""
+    product = coverage.product
+    if product.kind != Kind.INDEMNITY:
+        raise ValueError(f"{product.product_code} is a {product.kind} product; it is not coordinated")
+    month_limit, year_limit = product.limit("month"), product.limit("year")
+    used: Usage = dict(usage)
+    shares: list[LineShare] = []
+    for line in coordination_order(case.lines):
+        billed, price = line.billed_fen, line.unit_price_fen
+        remaining = billed - prior_paid.get(line.line_no, 0)
+        benefit = product.benefit_for(line.setting, line.method)
+        line_reason, visit = line_condition(line, coverage, case, benefit)
+        units = unit_reasons(line, coverage, case, line_reason)
+        eligible_units = units.pop(None, 0)
+        reasons: dict[Reason, int] = {r: n * price for r, n in units.items() if r is not None and n}
+        eligible = eligible_units * price
+        standalone = 0
+        if eligible and benefit is not None:
+            base = eligible if product.basis == Basis.BILLED else min(eligible, remaining)
+            within_unit = (
+                base if benefit.unit_limit_fen is None else min(base, benefit.unit_limit_fen * eligible_units)
+            )
+            after_ratio = apply_ratio(within_unit, benefit.pay_ratio)
+            month_key, year_key = period_keys(line)
+            after_month = after_ratio
+            if month_limit is not None:
+                after_month = min(after_ratio, max(0, month_limit - used.get(month_key, 0)))
+            standalone = after_month
+            if year_limit is not None:
+                standalone = min(after_month, max(0, year_limit - used.get(year_key, 0)))
+            _add(reasons, Reason.PRIOR_PAYER_PAID, eligible - base)
+            _add(reasons, Reason.OVER_UNIT_LIMIT, base - within_unit)
+            _add(reasons, Reason.COINSURANCE, within_unit - after_ratio)
+            _add(reasons, Reason.MONTHLY_LIMIT, after_ratio - after_month)
+            _add(reasons, Reason.ANNUAL_LIMIT, after_month - standalone)
+        paid = min(standalone, remaining)
+        _add(reasons, Reason.PRIOR_PAYER_PAID, standalone - paid)
+        if paid:
+            month_key, year_key = period_keys(line)
+            used[month_key] = used.get(month_key, 0) + paid
+            used[year_key] = used.get(year_key, 0) + paid
+        ordered = tuple(sorted(reasons.items(), key=lambda item: REASON_ORDER[item[0]]))
+        shares.append(LineShare(line.line_no, billed, remaining, standalone, paid, ordered, visit))
+    shares.sort(key=lambda s: s.line_no)
+    share = PayerShare(product.payer_code, product.product_code, product.tier, tuple(shares))
+    return share, used
+
+
+def _add(reasons: dict[Reason, int], reason: Reason, amount: int) -> None:
+    if amount:
+        reasons[reason] = reasons.get(reason, 0) + amount
+
+
+def coordinate(
+    case: CaseFacts,
+    coverages: Sequence[Coverage],
+    usage: Mapping[str, Mapping[str, int]] | None = None,
+    granted_months: Mapping[str, frozenset[str]] | None = None,
+) -> Coordination:
+    """Every payer in order. ``usage`` and ``granted_months`` are keyed by product code and hold
+    what other claims already consumed (limits) or received (fixed-benefit months)."""
+    usage = usage or {}
+    granted_months = granted_months or {}
+    prior: dict[int, int] = {}
+    shares: list[PayerShare] = []
+    fixed: list[FixedBenefitDecision] = []
+    for coverage in payer_order(coverages):
+        code = coverage.product.product_code
+        if coverage.product.kind == Kind.FIXED_BENEFIT:
+            fixed.extend(fixed_benefits(coverage, case, granted_months.get(code, frozenset())))
+            continue
+        share, _ = coordinate_payer(coverage, case, prior, usage.get(code, {}))
+        shares.append(share)
+        for line in share.lines:
+            prior[line.line_no] = prior.get(line.line_no, 0) + line.paid_fen
+    responsibility = {line.line_no: line.billed_fen - prior.get(line.line_no, 0) for line in case.lines}
+    return Coordination(tuple(shares), tuple(fixed), responsibility)

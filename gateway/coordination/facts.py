@@ -1,0 +1,35 @@
+"""The facts a coordination rests on, gathered by the caller so the core needs no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from gateway.domain.assessments import AssessmentFacts
+from gateway.domain.claims import ClaimLine
+from gateway.domain.providers import Designation
+from gateway.domain.services import ServiceCatalogue, default_catalogue
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRecord:
+    """A home visit recorded on another claim (to see a caregiver in two places at once)."""
+
+    caregiver_id: str
+    check_in: datetime
+    check_out: datetime
+    lat: float
+    lon: float
+    where: str  # "claim <id> line <n>", for the finding's text
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    lines: tuple[ClaimLine, ...]
+    period_start: date
+    period_end: date
+    assessment: AssessmentFacts
+    designation: Designation
+    member_position: tuple[float, float] | None = None  # registered address (lat, lon)
+    other_visits: tuple[VisitRecord, ...] = ()
+    catalogue: ServiceCatalogue = field(default_factory=default_catalogue)

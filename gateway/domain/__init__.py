@@ -1,0 +1,1 @@
+"""The domain's own vocabulary: members, assessments, products, claims. Pure: no I/O."""

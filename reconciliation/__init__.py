@@ -1,0 +1,1 @@
+"""Nightly reconciliation of what payers settled against what the gateway expected."""
