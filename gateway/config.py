@@ -1,0 +1,58 @@
+"""Settings, from the environment (``LTC_*``) over an optional TOML file (``LTC_CONFIG``).
+
+Nothing is configured by editing code: every knob a deployment turns is here.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///ltc-gateway.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    grading_table: str | None = None  # a city's corrected copy of gateway/data/grading.json
+    service_catalogue: str | None = None  # a city's own gateway/data/services.json
+    max_body_bytes: int = 1_048_576
+    embedded_workers: int = 0  # fan-out workers inside each API process (single-machine installs)
+    worker_lease_seconds: int = 60
+    worker_poll_seconds: float = 0.5
+    log_level: str = "INFO"
+
+    @property
+    def database_url_is_default(self) -> bool:
+        return self.database_url == DEFAULT_DATABASE_URL
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind in ("int", int):
+        return int(raw)
+    if kind in ("float", float):
+        return float(raw)
+    return str(raw)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = environ.get("LTC_CONFIG")
+    if config_file:
+        document = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        known = {f.name for f in fields(Settings)}
+        unknown = sorted(set(document) - known)
+        if unknown:
+            raise ValueError(f"{config_file}: unknown settings {', '.join(unknown)}")
+        values.update({k: _coerce(k, v) for k, v in document.items()})
+    for f in fields(Settings):
+        raw = environ.get(f"LTC_{f.name.upper()}")
+        if raw is not None and raw != "":
+            values[f.name] = _coerce(f.name, raw)
+    return replace(Settings(), **values)

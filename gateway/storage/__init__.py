@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, the engine for SQLite or PostgreSQL, Alembic migrations."""

@@ -1,0 +1,316 @@
+"""The gateway's tables. Money is BIGINT fen; timestamps are UTC."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite keeps no offset of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        date: Date(),
+        uuid.UUID: Uuid(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    party_code: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class PayerRow(Base):
+    __tablename__ = "payers"
+
+    payer_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProductRow(Base):
+    __tablename__ = "products"
+
+    product_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
+    tier: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProductVersionRow(Base):
+    """Every definition a product has had: a step records the version it was decided under."""
+
+    __tablename__ = "product_versions"
+    __table_args__ = (UniqueConstraint("product_code", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.product_code"))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]]
+    digest: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderRow(Base):
+    __tablename__ = "providers"
+
+    provider_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(6))
+    designated: Mapped[bool] = mapped_column(Boolean)
+    designated_from: Mapped[date | None]
+    designated_to: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str | None] = mapped_column(String(50))
+    address_text: Mapped[str | None] = mapped_column(String(200))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EnrollmentRow(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("member_id", "product_code", "start_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.member_id"), index=True)
+    payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.product_code"))
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssessmentRow(Base):
+    __tablename__ = "assessments"
+    __table_args__ = (UniqueConstraint("member_id", "agency_code", "concluded_on"),)
+
+    assessment_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.member_id"), index=True)
+    agency_code: Mapped[str] = mapped_column(String(64))
+    concluded_on: Mapped[date]
+    disabled_since: Mapped[date]
+    scores: Mapped[dict[str, Any]]
+    adl_score: Mapped[int] = mapped_column(Integer)
+    adl_level: Mapped[str] = mapped_column(String(16))
+    cognition_score: Mapped[int] = mapped_column(Integer)
+    cognition_level: Mapped[str] = mapped_column(String(16))
+    perception_score: Mapped[int] = mapped_column(Integer)
+    perception_level: Mapped[str] = mapped_column(String(16))
+    grade: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[date]
+    valid_until: Mapped[date]
+    request_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClaimRow(Base):
+    """A claim is also the unit of work of the fan-out: workers lease it to advance its steps."""
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        UniqueConstraint("provider_code", "claim_number"),
+        Index("ix_claims_work", "status", "next_attempt_at"),
+    )
+
+    claim_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    provider_code: Mapped[str] = mapped_column(ForeignKey("providers.provider_code"))
+    claim_number: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.member_id"), index=True)
+    assessment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assessments.assessment_id"))
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16))
+    billed_fen: Mapped[int] = mapped_column(BigInteger)
+    member_responsibility_fen: Mapped[int | None] = mapped_column(BigInteger)
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    request_digest: Mapped[str] = mapped_column(String(64))
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    coordinated_at: Mapped[datetime | None]
+
+
+class ClaimLineRow(Base):
+    __tablename__ = "claim_lines"
+    __table_args__ = (Index("ix_claim_lines_caregiver", "caregiver_id", "check_in"),)
+
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.claim_id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(32))
+    setting: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))
+    service_date: Mapped[date]
+    service_end_date: Mapped[date | None]
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
+    billed_fen: Mapped[int] = mapped_column(BigInteger)
+    exclusion: Mapped[str | None] = mapped_column(String(32))
+    visit: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    caregiver_id: Mapped[str | None] = mapped_column(String(64))
+    check_in: Mapped[datetime | None]
+    check_out: Mapped[datetime | None]
+
+
+class PayerStepRow(Base):
+    """One payer's part in one coordination round of a claim, persisted before it is attempted."""
+
+    __tablename__ = "payer_steps"
+    __table_args__ = (UniqueConstraint("claim_id", "round", "seq"),)
+
+    step_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.claim_id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[int] = mapped_column(Integer)
+    payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
+    product_code: Mapped[str] = mapped_column(ForeignKey("products.product_code"))
+    product_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    adjudication: Mapped[str] = mapped_column(String(16))
+    coverage_start: Mapped[date]
+    coverage_end: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+
+class LinePaymentRow(Base):
+    """A payer's payment on a claim line in one round, with its reasons. ``current`` marks the
+    latest round; limit usage is the sum of current payments by member, product and period."""
+
+    __tablename__ = "line_payments"
+    __table_args__ = (
+        UniqueConstraint("claim_id", "round", "seq", "line_no"),
+        Index("ix_line_payments_usage", "member_id", "product_code", "period_month", "current"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.claim_id"))
+    round: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    line_no: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.member_id"))
+    payer_code: Mapped[str] = mapped_column(String(64))
+    product_code: Mapped[str] = mapped_column(String(64))
+    period_month: Mapped[str] = mapped_column(String(7))
+    period_year: Mapped[int] = mapped_column(Integer)
+    billed_fen: Mapped[int] = mapped_column(BigInteger)
+    remaining_fen: Mapped[int] = mapped_column(BigInteger)
+    standalone_fen: Mapped[int] = mapped_column(BigInteger)
+    paid_fen: Mapped[int] = mapped_column(BigInteger)
+    reasons: Mapped[list[Any]]
+    visit: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FixedBenefitRow(Base):
+    """A fixed benefit granted to a member for a month: once per product and month."""
+
+    __tablename__ = "fixed_benefits"
+    __table_args__ = (UniqueConstraint("member_id", "product_code", "month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.claim_id"), index=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.member_id"))
+    payer_code: Mapped[str] = mapped_column(String(64))
+    product_code: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    payee: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlagRow(Base):
+    """Something the bureau should look at: an unverified visit, a refused payer decision."""
+
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.claim_id"), index=True)
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    payer_code: Mapped[str | None] = mapped_column(String(64))
+    product_code: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
