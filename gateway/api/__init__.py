@@ -1,0 +1,1 @@
+"""The HTTP edge: Starlette app, v1 endpoints, problem+json errors, bearer keys."""

@@ -1,0 +1,52 @@
+"""The Starlette application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from gateway.api import ops, v1
+from gateway.api.problems import http_error, server_error, service_error
+from gateway.bootstrap import Gateway
+from gateway.orchestration.worker import Worker
+from gateway.services.errors import ServiceError
+
+
+def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Starlette:
+    """The API; with ``embedded_workers`` the same process also runs the fan-out (single machine)."""
+    if embedded_workers is None:
+        embedded_workers = gateway.settings.embedded_workers
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        settings = gateway.settings
+        tasks = [
+            asyncio.create_task(
+                Worker(
+                    gateway.sessions,
+                    gateway.catalogue,
+                    lease_seconds=settings.worker_lease_seconds,
+                    poll_seconds=settings.worker_poll_seconds,
+                ).run(stop)
+            )
+            for _ in range(embedded_workers)
+        ]
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+
+    app = Starlette(
+        routes=[*ops.routes, *v1.routes],
+        exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+        max_body_size=gateway.settings.max_body_bytes,
+    )
+    app.state.gateway = gateway
+    return app

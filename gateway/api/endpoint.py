@@ -1,0 +1,83 @@
+"""One way to write an endpoint: authenticate the bearer key, check the role, read the JSON body,
+then run the use case in a worker thread inside one database transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.api.problems import BadBody, Unauthorized
+from gateway.services.errors import Forbidden
+from gateway.services.keys import Principal, Role, authenticate
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    request: Request
+    session: Session
+    principal: Principal
+    body: Any
+
+    @property
+    def gateway(self) -> Any:
+        return self.request.app.state.gateway
+
+    def param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+
+Handler = Callable[[Call], Response]
+
+
+def endpoint(*roles: Role, body: bool = False) -> Callable[[Handler], Callable[[Request], Any]]:
+    allowed = frozenset(roles)
+
+    def wrap(handler: Handler) -> Callable[[Request], Any]:
+        async def asgi_endpoint(request: Request) -> Response:
+            key = bearer_key(request)
+            document = await read_json(request) if body else None
+            sessions = request.app.state.gateway.sessions
+
+            def work() -> Response:
+                with sessions.begin() as session:
+                    principal = authenticate(session, key)
+                    if principal is None:
+                        raise Unauthorized("the API key is unknown or revoked")
+                    if principal.role not in allowed:
+                        names = ", ".join(sorted(r.value for r in allowed))
+                        raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
+                    return handler(Call(request, session, principal, document))
+
+            return await run_in_threadpool(work)
+
+        asgi_endpoint.__name__ = handler.__name__
+        asgi_endpoint.__doc__ = handler.__doc__
+        return asgi_endpoint
+
+    return wrap
+
+
+def bearer_key(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    return key.strip()
+
+
+async def read_json(request: Request) -> Any:
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise BadBody(f"expected an application/json body, got {media}")
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BadBody(f"the body is not valid JSON: {error}") from None

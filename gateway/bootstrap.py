@@ -1,0 +1,46 @@
+"""The composition root: settings, database, and the reference data the use cases share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.config import Settings, load_settings
+from gateway.domain.grading import GradingTable, default_table
+from gateway.domain.services import ServiceCatalogue, default_catalogue
+from gateway.storage.database import make_engine, make_sessionmaker
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")  # business dates are Beijing dates
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    grading: GradingTable
+    catalogue: ServiceCatalogue
+
+    def today(self) -> date:
+        return datetime.now(CHINA_STANDARD_TIME).date()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, engine: Engine | None = None) -> Gateway:
+    settings = settings or load_settings()
+    engine = engine or make_engine(settings.database_url)
+    grading = (
+        GradingTable.from_file(Path(settings.grading_table)) if settings.grading_table else default_table()
+    )
+    catalogue = (
+        ServiceCatalogue.from_file(Path(settings.service_catalogue))
+        if settings.service_catalogue
+        else default_catalogue()
+    )
+    return Gateway(settings, engine, make_sessionmaker(engine), grading, catalogue)

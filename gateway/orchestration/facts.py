@@ -1,0 +1,158 @@
+"""Gathering what the pure coordination core needs from storage (the I/O edge of coordination)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.coordination import CaseFacts, VisitRecord
+from gateway.domain.assessments import AssessmentFacts
+from gateway.domain.claims import ClaimLine, VisitEvidence
+from gateway.domain.coverage import Coverage
+from gateway.domain.services import ServiceCatalogue
+from gateway.services.registry import designation, product_version
+from gateway.storage.tables import (
+    AssessmentRow,
+    ClaimLineRow,
+    ClaimRow,
+    FixedBenefitRow,
+    LinePaymentRow,
+    MemberRow,
+    PayerStepRow,
+    ProviderRow,
+)
+
+
+def claim_line(row: ClaimLineRow) -> ClaimLine:
+    return ClaimLine(
+        line_no=row.line_no,
+        service_code=row.service_code,
+        setting=row.setting,
+        method=row.method,
+        service_date=row.service_date,
+        service_end_date=row.service_end_date,
+        quantity=row.quantity,
+        unit_price_fen=row.unit_price_fen,
+        billed_fen=row.billed_fen,
+        exclusion=row.exclusion,
+        visit=VisitEvidence.model_validate(row.visit) if row.visit else None,
+    )
+
+
+def case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
+    lines = tuple(
+        claim_line(r)
+        for r in session.scalars(
+            select(ClaimLineRow).where(ClaimLineRow.claim_id == claim.claim_id).order_by(ClaimLineRow.line_no)
+        )
+    )
+    assessment = session.get_one(AssessmentRow, claim.assessment_id)
+    provider = session.get_one(ProviderRow, claim.provider_code)
+    member = session.get_one(MemberRow, claim.member_id)
+    position = (member.lat, member.lon) if member.lat is not None and member.lon is not None else None
+    return CaseFacts(
+        lines=lines,
+        period_start=claim.period_start,
+        period_end=claim.period_end,
+        assessment=AssessmentFacts(assessment.grade, assessment.concluded_on, assessment.disabled_since),
+        designation=designation(provider),
+        member_position=position,
+        other_visits=tuple(_other_visits(session, claim.claim_id, lines)),
+        catalogue=catalogue,
+    )
+
+
+def _other_visits(session: Session, claim_id: uuid.UUID, lines: Iterable[ClaimLine]) -> Iterable[VisitRecord]:
+    visits = [line.visit for line in lines if line.visit is not None]
+    if not visits:
+        return []
+    caregivers = sorted({v.caregiver_id for v in visits})
+    earliest = min(v.check_in for v in visits) - timedelta(days=1)
+    latest = max(v.check_out for v in visits) + timedelta(days=1)
+    rows = session.scalars(
+        select(ClaimLineRow).where(
+            ClaimLineRow.caregiver_id.in_(caregivers),
+            ClaimLineRow.claim_id != claim_id,
+            ClaimLineRow.check_in >= earliest,
+            ClaimLineRow.check_in <= latest,
+        )
+    )
+    records = []
+    for row in rows:
+        visit = VisitEvidence.model_validate(row.visit)
+        records.append(
+            VisitRecord(
+                visit.caregiver_id,
+                visit.check_in,
+                visit.check_out,
+                visit.lat,
+                visit.lon,
+                f"claim {row.claim_id} line {row.line_no}",
+            )
+        )
+    return records
+
+
+def step_coverage(session: Session, step: PayerStepRow) -> Coverage:
+    product = product_version(session, step.product_code, step.product_version)
+    return Coverage(product, step.coverage_start, step.coverage_end)
+
+
+def limit_usage(
+    session: Session, claim: ClaimRow, product_code: str, lines: Iterable[ClaimLine]
+) -> dict[str, int]:
+    """What this product already paid the member in the claim's months and years, on other claims."""
+    lines = list(lines)
+    months = sorted({line.month for line in lines})
+    years = sorted({line.service_date.year for line in lines})
+    current = (
+        LinePaymentRow.member_id == claim.member_id,
+        LinePaymentRow.product_code == product_code,
+        LinePaymentRow.current.is_(True),
+        LinePaymentRow.claim_id != claim.claim_id,
+    )
+    usage: dict[str, int] = {}
+    for month, paid in session.execute(
+        select(LinePaymentRow.period_month, func.sum(LinePaymentRow.paid_fen))
+        .where(*current, LinePaymentRow.period_month.in_(months))
+        .group_by(LinePaymentRow.period_month)
+    ):
+        usage[f"month:{month}"] = int(paid or 0)
+    for year, paid in session.execute(
+        select(LinePaymentRow.period_year, func.sum(LinePaymentRow.paid_fen))
+        .where(*current, LinePaymentRow.period_year.in_(years))
+        .group_by(LinePaymentRow.period_year)
+    ):
+        usage[f"year:{year}"] = int(paid or 0)
+    return usage
+
+
+def granted_months(session: Session, claim: ClaimRow, product_code: str) -> frozenset[str]:
+    """Months of a fixed benefit the member already received through other claims."""
+    return frozenset(
+        session.scalars(
+            select(FixedBenefitRow.month).where(
+                FixedBenefitRow.member_id == claim.member_id,
+                FixedBenefitRow.product_code == product_code,
+                FixedBenefitRow.claim_id != claim.claim_id,
+            )
+        )
+    )
+
+
+def prior_payments(session: Session, claim: ClaimRow, before_seq: int) -> dict[int, int]:
+    """Per line, what the indemnity payers before ``before_seq`` paid in the claim's current round."""
+    rows = session.execute(
+        select(LinePaymentRow.line_no, func.sum(LinePaymentRow.paid_fen))
+        .where(
+            LinePaymentRow.claim_id == claim.claim_id,
+            LinePaymentRow.round == claim.round,
+            LinePaymentRow.seq < before_seq,
+        )
+        .group_by(LinePaymentRow.line_no)
+    )
+    return {line_no: int(paid or 0) for line_no, paid in rows}

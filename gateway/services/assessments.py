@@ -1,0 +1,89 @@
+"""Assessments: graded by the gateway from the item scores, stored once for every tier."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.domain.assessments import AssessmentSubmission, effective_from, grade_assessment, valid_until
+from gateway.domain.grading import GradingTable
+from gateway.services.errors import Conflict, Forbidden, Invalid
+from gateway.services.keys import Principal, Role
+from gateway.services.members import ensure_member
+from gateway.services.parsing import digest, parse
+from gateway.storage.tables import AssessmentRow
+
+
+def submit_assessment(
+    session: Session, principal: Principal, document: Any, table: GradingTable, today: date
+) -> tuple[dict[str, Any], bool]:
+    """Grade and store an assessment; (its view, whether it is new). A repeat of the same
+    submission returns the first; the same agency, member and date with other scores is a conflict."""
+    submission = parse("assessment", AssessmentSubmission, document)
+    agency = submission.agency_code or principal.party_code
+    if principal.role == Role.PROVIDER and agency != principal.party_code:
+        raise Forbidden(f"a key of {principal.party_code} cannot submit assessments of agency {agency}")
+    grading, faults = grade_assessment(submission, table, today)
+    if faults or grading is None:
+        raise Invalid(faults)
+    key = digest(document)
+    member = ensure_member(session, submission.member.id_number, submission.member)
+    existing = session.scalar(
+        select(AssessmentRow).where(
+            AssessmentRow.member_id == member.member_id,
+            AssessmentRow.agency_code == agency,
+            AssessmentRow.concluded_on == submission.concluded_on,
+        )
+    )
+    if existing is not None:
+        if existing.request_digest != key:
+            raise Conflict(
+                f"agency {agency} already submitted a different assessment of this member "
+                f"concluded on {submission.concluded_on}: assessment {existing.assessment_id}"
+            )
+        return assessment_view(existing), False
+    row = AssessmentRow(
+        member_id=member.member_id,
+        agency_code=agency,
+        concluded_on=submission.concluded_on,
+        disabled_since=submission.disabled_since,
+        scores={
+            "adl": submission.adl,
+            "cognition": submission.cognition,
+            "perception": submission.perception,
+        },
+        adl_score=grading.adl.score,
+        adl_level=grading.adl.level,
+        cognition_score=grading.cognition.score,
+        cognition_level=grading.cognition.level,
+        perception_score=grading.perception.score,
+        perception_level=grading.perception.level,
+        grade=grading.grade,
+        effective_from=effective_from(submission.concluded_on),
+        valid_until=valid_until(submission.concluded_on),
+        request_digest=key,
+    )
+    session.add(row)
+    session.flush()
+    return assessment_view(row), True
+
+
+def assessment_view(row: AssessmentRow) -> dict[str, Any]:
+    return {
+        "assessment_id": str(row.assessment_id),
+        "agency_code": row.agency_code,
+        "concluded_on": row.concluded_on.isoformat(),
+        "disabled_since": row.disabled_since.isoformat(),
+        "adl_score": row.adl_score,
+        "adl_level": row.adl_level,
+        "cognition_score": row.cognition_score,
+        "cognition_level": row.cognition_level,
+        "perception_score": row.perception_score,
+        "perception_level": row.perception_level,
+        "grade": row.grade,
+        "effective_from": row.effective_from.isoformat(),
+        "valid_until": row.valid_until.isoformat(),
+    }

@@ -1,0 +1,262 @@
+"""Claims: accepted once (202), then coordinated by the workers; one view of the result."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.domain.claims import ClaimStatus, ClaimSubmission, claim_problems
+from gateway.domain.identity import id_number_problem, mask_id_number
+from gateway.domain.model import Fault
+from gateway.domain.services import ServiceCatalogue
+from gateway.orchestration.fanout import plan_steps
+from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
+from gateway.services.keys import Principal, Role
+from gateway.services.members import find_member
+from gateway.services.parsing import digest, parse
+from gateway.storage.tables import (
+    AssessmentRow,
+    ClaimLineRow,
+    ClaimRow,
+    FixedBenefitRow,
+    FlagRow,
+    LinePaymentRow,
+    MemberRow,
+    PayerStepRow,
+    ProviderRow,
+    utcnow,
+)
+
+
+def submit_claim(
+    session: Session, principal: Principal, document: Any, catalogue: ServiceCatalogue
+) -> tuple[dict[str, Any], bool]:
+    """Validate and store a claim with its planned payer steps; (the receipt, whether it is new).
+
+    ``claim_number`` is unique per provider: the same body again returns the first receipt,
+    another body under the same number is a conflict."""
+    if principal.role != Role.PROVIDER:
+        raise Forbidden("only providers submit claims")
+    provider = session.get(ProviderRow, principal.party_code)
+    if provider is None:
+        raise Forbidden(f"provider {principal.party_code} is not registered with the bureau")
+    claim = parse("claim", ClaimSubmission, document)
+    key = digest(document)
+    existing = _existing(session, provider.provider_code, claim.claim_number, key)
+    if existing is not None:
+        return existing, False
+    faults: list[Fault] = list(claim_problems(claim, catalogue))
+    problem = id_number_problem(claim.member_id_number)
+    member = None
+    if problem:
+        faults.append(("/member_id_number", problem))
+    else:
+        member = find_member(session, claim.member_id_number)
+        if member is None:
+            faults.append(("/member_id_number", "no member with this ID number is enrolled or assessed"))
+    assessment = session.get(AssessmentRow, uuid.UUID(claim.assessment_id))
+    if assessment is None or (member is not None and assessment.member_id != member.member_id):
+        faults.append(("/assessment_id", "no assessment with this id for this member"))
+    if faults or member is None or assessment is None:
+        raise Invalid(faults)
+    row = ClaimRow(
+        provider_code=provider.provider_code,
+        claim_number=claim.claim_number,
+        member_id=member.member_id,
+        assessment_id=assessment.assessment_id,
+        period_start=claim.period.start,
+        period_end=claim.period.end,
+        status=ClaimStatus.RECEIVED.value,
+        billed_fen=sum(line.billed_fen for line in claim.lines),
+        request_digest=key,
+        next_attempt_at=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # the same claim number arrived concurrently
+        existing = _existing(session, provider.provider_code, claim.claim_number, key)
+        if existing is None:
+            raise
+        return existing, False
+    session.add_all(
+        ClaimLineRow(
+            claim_id=row.claim_id,
+            line_no=line.line_no,
+            service_code=line.service_code,
+            setting=line.setting.value,
+            method=line.method.value,
+            service_date=line.service_date,
+            service_end_date=line.service_end_date,
+            quantity=line.quantity,
+            unit_price_fen=line.unit_price_fen,
+            billed_fen=line.billed_fen,
+            exclusion=line.exclusion.value if line.exclusion else None,
+            visit=line.visit.model_dump(mode="json") if line.visit else None,
+            caregiver_id=line.visit.caregiver_id if line.visit else None,
+            check_in=line.visit.check_in if line.visit else None,
+            check_out=line.visit.check_out if line.visit else None,
+        )
+        for line in claim.lines
+    )
+    plan_steps(session, row)
+    session.flush()
+    return _receipt(row), True
+
+
+def _existing(session: Session, provider_code: str, claim_number: str, key: str) -> dict[str, Any] | None:
+    row = session.scalar(
+        select(ClaimRow).where(ClaimRow.provider_code == provider_code, ClaimRow.claim_number == claim_number)
+    )
+    if row is None:
+        return None
+    if row.request_digest != key:
+        raise Conflict(
+            f"claim number {claim_number} was already submitted with a different body (claim {row.claim_id})"
+        )
+    return _receipt(row)
+
+
+def _receipt(row: ClaimRow) -> dict[str, Any]:
+    return {
+        "claim_id": str(row.claim_id),
+        "claim_number": row.claim_number,
+        "status": row.status,
+        "received_at": row.created_at.isoformat(),
+    }
+
+
+def can_see(session: Session, principal: Principal, claim: ClaimRow) -> bool:
+    if principal.role in (Role.BUREAU, Role.RECONCILER, Role.ADMIN):
+        return True
+    if principal.role == Role.PROVIDER:
+        return claim.provider_code == principal.party_code
+    if principal.role == Role.PAYER:
+        return (
+            session.scalar(
+                select(PayerStepRow.step_id)
+                .where(
+                    PayerStepRow.claim_id == claim.claim_id, PayerStepRow.payer_code == principal.party_code
+                )
+                .limit(1)
+            )
+            is not None
+        )
+    return False
+
+
+def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[str, Any]:
+    try:
+        key = uuid.UUID(claim_id)
+    except ValueError:
+        raise NotFound(f"no claim {claim_id}") from None
+    claim = session.get(ClaimRow, key)
+    if claim is None or not can_see(session, principal, claim):
+        raise NotFound(f"no claim {claim_id}")  # the same answer whether it exists or is someone else's
+    member = session.get_one(MemberRow, claim.member_id)
+    owner = principal.role == Role.BUREAU or (
+        principal.role == Role.PROVIDER and principal.party_code == claim.provider_code
+    )
+    steps = list(
+        session.scalars(
+            select(PayerStepRow)
+            .where(PayerStepRow.claim_id == claim.claim_id, PayerStepRow.round == claim.round)
+            .order_by(PayerStepRow.seq)
+        )
+    )
+    payments: dict[int, list[LinePaymentRow]] = defaultdict(list)
+    for payment in session.scalars(
+        select(LinePaymentRow)
+        .where(LinePaymentRow.claim_id == claim.claim_id, LinePaymentRow.round == claim.round)
+        .order_by(LinePaymentRow.seq)
+    ):
+        payments[payment.line_no].append(payment)
+    lines = []
+    for line in session.scalars(
+        select(ClaimLineRow).where(ClaimLineRow.claim_id == claim.claim_id).order_by(ClaimLineRow.line_no)
+    ):
+        paid = payments.get(line.line_no, [])
+        lines.append(
+            {
+                "line_no": line.line_no,
+                "service_code": line.service_code,
+                "setting": line.setting,
+                "method": line.method,
+                "service_date": line.service_date.isoformat(),
+                "service_end_date": line.service_end_date.isoformat() if line.service_end_date else None,
+                "quantity": line.quantity,
+                "unit_price_fen": line.unit_price_fen,
+                "billed_fen": line.billed_fen,
+                "payments": [
+                    {
+                        "payer_code": p.payer_code,
+                        "product_code": p.product_code,
+                        "paid_fen": p.paid_fen,
+                        "standalone_fen": p.standalone_fen,
+                        "reasons": [{"code": code, "amount_fen": amount} for code, amount in p.reasons],
+                        **({"visit": p.visit} if p.visit else {}),
+                    }
+                    for p in paid
+                ],
+                "member_responsibility_fen": (
+                    line.billed_fen - sum(p.paid_fen for p in paid)
+                    if claim.status == ClaimStatus.COORDINATED
+                    else None
+                ),
+            }
+        )
+    fixed = session.scalars(
+        select(FixedBenefitRow)
+        .where(FixedBenefitRow.claim_id == claim.claim_id)
+        .order_by(FixedBenefitRow.product_code, FixedBenefitRow.month)
+    )
+    flags = session.scalars(select(FlagRow).where(FlagRow.claim_id == claim.claim_id).order_by(FlagRow.id))
+    return {
+        "claim_id": str(claim.claim_id),
+        "claim_number": claim.claim_number,
+        "provider_code": claim.provider_code,
+        "member_id_number": member.id_number if owner else mask_id_number(member.id_number),
+        "assessment_id": str(claim.assessment_id),
+        "period": {"start": claim.period_start.isoformat(), "end": claim.period_end.isoformat()},
+        "status": claim.status,
+        "round": claim.round,
+        "billed_fen": claim.billed_fen,
+        "payers": [
+            {
+                "seq": s.seq,
+                "tier": s.tier,
+                "payer_code": s.payer_code,
+                "product_code": s.product_code,
+                "kind": s.kind,
+                "adjudication": s.adjudication,
+                "status": s.status,
+                **({"paid_fen": s.detail["paid_fen"]} if s.detail and "paid_fen" in s.detail else {}),
+                **({"declined": s.detail["declined"]} if s.detail and s.detail.get("declined") else {}),
+            }
+            for s in steps
+        ],
+        "lines": lines,
+        "member_responsibility_fen": claim.member_responsibility_fen,
+        "fixed_benefits": [
+            {
+                "payer_code": f.payer_code,
+                "product_code": f.product_code,
+                "month": f.month,
+                "amount_fen": f.amount_fen,
+                "payee": f.payee,
+            }
+            for f in fixed
+        ],
+        "flags": [
+            {"kind": f.kind, "line_no": f.line_no, "payer_code": f.payer_code, "detail": f.detail}
+            for f in flags
+        ],
+        "received_at": claim.created_at.isoformat(),
+        "coordinated_at": claim.coordinated_at.isoformat() if claim.coordinated_at else None,
+    }

@@ -1,0 +1,146 @@
+"""The registry: payers and their products, providers and their designation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.domain.products import Product, product_problems
+from gateway.domain.providers import Designation, ProviderRegistration, provider_problems
+from gateway.services.errors import Invalid, NotFound
+from gateway.services.parsing import digest, parse
+from gateway.storage.tables import PayerRow, ProductRow, ProductVersionRow, ProviderRow, utcnow
+
+_PRODUCTS: dict[str, Product] = {}  # by definition digest: versions never change
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedProduct:
+    product_code: str
+    payer_code: str
+    version: int
+    changed: bool
+
+
+def load_product(session: Session, document: Any) -> LoadedProduct:
+    """Register a product (and its payer); a changed definition becomes a new version."""
+    product = parse("product", Product, document)
+    faults = product_problems(product)
+    if faults:
+        raise Invalid(faults)
+    if session.get(PayerRow, product.payer_code) is None:
+        session.add(PayerRow(payer_code=product.payer_code))
+        session.flush()
+    key = digest(document)
+    row = session.get(ProductRow, product.product_code, with_for_update=True)
+    if row is not None:
+        current = session.scalar(
+            select(ProductVersionRow).where(
+                ProductVersionRow.product_code == row.product_code, ProductVersionRow.version == row.version
+            )
+        )
+        if current is not None and current.digest == key:
+            return LoadedProduct(row.product_code, row.payer_code, row.version, changed=False)
+        if row.payer_code != product.payer_code:
+            raise Invalid([("/payer_code", f"{product.product_code} belongs to payer {row.payer_code}")])
+        row.version += 1
+        row.tier, row.kind, row.updated_at = product.tier, product.kind.value, utcnow()
+    else:
+        row = ProductRow(
+            product_code=product.product_code,
+            payer_code=product.payer_code,
+            tier=product.tier,
+            kind=product.kind.value,
+            version=1,
+        )
+        session.add(row)
+    session.flush()
+    session.add(
+        ProductVersionRow(product_code=row.product_code, version=row.version, definition=document, digest=key)
+    )
+    return LoadedProduct(row.product_code, row.payer_code, row.version, changed=True)
+
+
+def load_products_dir(session: Session, directory: Path) -> list[LoadedProduct]:
+    """Every ``*.json`` product file in ``directory``; a bad file names itself and the field."""
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise Invalid([("", f"no *.json product files in {directory}")])
+    loaded = []
+    for path in files:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise Invalid([("", f"{path.name}: not JSON ({error})")]) from None
+        try:
+            loaded.append(load_product(session, document))
+        except Invalid as invalid:
+            raise Invalid(
+                [(pointer, f"{path.name}: {detail}") for pointer, detail in invalid.faults]
+            ) from None
+    return loaded
+
+
+def product_version(session: Session, product_code: str, version: int) -> Product:
+    row = session.scalar(
+        select(ProductVersionRow).where(
+            ProductVersionRow.product_code == product_code, ProductVersionRow.version == version
+        )
+    )
+    if row is None:
+        raise NotFound(f"product {product_code} version {version} is not registered")
+    product = _PRODUCTS.get(row.digest)
+    if product is None:
+        product = _PRODUCTS[row.digest] = Product.model_validate(row.definition)
+    return product
+
+
+def current_product(session: Session, product_code: str) -> tuple[Product, int]:
+    row = session.get(ProductRow, product_code)
+    if row is None:
+        raise NotFound(f"product {product_code} is not registered")
+    return product_version(session, product_code, row.version), row.version
+
+
+def list_payers(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(
+            ProductRow.payer_code,
+            ProductRow.product_code,
+            ProductRow.tier,
+            ProductRow.kind,
+            ProductRow.version,
+            ProductRow.updated_at,
+        ).order_by(ProductRow.tier, ProductRow.payer_code, ProductRow.product_code)
+    ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def payer_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(PayerRow)) or 0
+
+
+def register_provider(session: Session, document: Any) -> tuple[ProviderRegistration, bool]:
+    """Register or update a provider; returns it and whether it was new."""
+    provider = parse("provider", ProviderRegistration, document)
+    faults = provider_problems(provider)
+    if faults:
+        raise Invalid(faults)
+    row = session.get(ProviderRow, provider.provider_code, with_for_update=True)
+    created = row is None
+    if row is None:
+        row = ProviderRow(provider_code=provider.provider_code)
+        session.add(row)
+    row.name, row.district, row.designated = provider.name, provider.district, provider.designated
+    row.designated_from, row.designated_to = provider.designated_from, provider.designated_to
+    row.updated_at = utcnow()
+    return provider, created
+
+
+def designation(row: ProviderRow) -> Designation:
+    return Designation(row.designated, row.designated_from, row.designated_to)
