@@ -1,0 +1,190 @@
+"""``ltc-gateway``: the command line. Configuration comes from the environment (``LTC_*``) or
+the TOML file named by ``LTC_CONFIG``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from gateway import __version__
+from gateway.config import load_settings
+from gateway.services.errors import ServiceError
+from gateway.services.keys import Role
+
+
+def _bootstrap():  # type: ignore[no-untyped-def]
+    from gateway.bootstrap import bootstrap
+
+    return bootstrap(load_settings())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo import demo
+
+    logging.getLogger("ltc_gateway").setLevel(logging.WARNING)  # the demo prints its own story
+    return demo(load_settings(), once=args.once, as_json=args.json, host=args.host, port=args.port)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    if args.embedded_workers is not None:
+        os.environ["LTC_EMBEDDED_WORKERS"] = str(args.embedded_workers)
+    load_settings()  # fail early on a bad configuration, before forking
+    uvicorn.run(
+        "gateway.asgi:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from gateway.orchestration.worker import Worker
+
+    gateway = _bootstrap()
+    settings = gateway.settings
+    worker = Worker(
+        gateway.sessions,
+        gateway.catalogue,
+        lease_seconds=settings.worker_lease_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+    )
+    if args.once:
+        print(f"advanced {worker.drain()} claims")
+        return 0
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gateway.storage.migrate import head_revision, upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    print(f"database at revision {head_revision()}")
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from gateway.services.keys import create_key
+
+    gateway = _bootstrap()
+    with gateway.sessions.begin() as session:
+        key_id, key = create_key(session, Role(args.role), args.party, args.label)
+    print(key)
+    print(
+        f"key {key_id}: role {args.role}, party {args.party}. It is shown only now; store it safely.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_payers_load(args: argparse.Namespace) -> int:
+    from gateway.services.registry import load_products_dir
+
+    gateway = _bootstrap()
+    with gateway.sessions.begin() as session:
+        loaded = load_products_dir(session, Path(args.directory))
+    for item in loaded:
+        state = f"version {item.version}" + ("" if item.changed else " (unchanged)")
+        print(f"{item.payer_code:<16} {item.product_code:<24} {state}")
+    return 0
+
+
+def cmd_payers_list(args: argparse.Namespace) -> int:
+    from gateway.services.registry import list_payers
+
+    gateway = _bootstrap()
+    with gateway.sessions.begin() as session:
+        rows = list_payers(session)
+    if not rows:
+        print("no payers registered (ltc-gateway payers load DIR)")
+        return 0
+    print(f"{'tier':<5} {'payer':<16} {'product':<24} {'kind':<14} version")
+    for row in rows:
+        print(
+            f"{row['tier']:<5} {row['payer_code']:<16} {row['product_code']:<24} {row['kind']:<14} "
+            f"{row['version']}"
+        )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="ltc-gateway", description=__doc__)
+    top.add_argument("--version", action="version", version=f"ltc-gateway {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run the worked example end to end through a real server")
+    p.add_argument("--once", action="store_true", help="exit after printing the result")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="serve the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="API processes")
+    p.add_argument(
+        "--embedded-workers",
+        type=int,
+        default=None,
+        help="fan-out workers inside each API process (default LTC_EMBEDDED_WORKERS or 0)",
+    )
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run the fan-out worker")
+    p.add_argument("--once", action="store_true", help="work until nothing is due, then exit")
+    p.set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations up to the latest").set_defaults(func=cmd_db_upgrade)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    p = keys.add_parser("create", help="create a key and print it once")
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--party", required=True, help="the provider, payer or office code the key acts for")
+    p.add_argument("--label", default=None)
+    p.set_defaults(func=cmd_keys_create)
+
+    payers = sub.add_parser("payers", help="payers and products").add_subparsers(
+        dest="payers_command", required=True
+    )
+    p = payers.add_parser("load", help="register payers and products from a folder of JSON files")
+    p.add_argument("directory")
+    p.set_defaults(func=cmd_payers_load)
+    payers.add_parser("list", help="list payers and their products").set_defaults(func=cmd_payers_list)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("ltc_gateway").setLevel(load_settings().log_level)
+    try:
+        result: int = args.func(args)
+        return result
+    except ServiceError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        for pointer, detail in error.faults[1:]:
+            print(f"       {pointer or '/'}: {detail}", file=sys.stderr)
+        return 2
