@@ -1,0 +1,140 @@
+"""Test databases: every test that uses ``gateway`` runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from testcontainers when a Docker engine answers, otherwise from
+``LTC_TEST_DATABASE_URL`` (each run works in a schema of its own and drops it afterwards).
+With ``LTC_REQUIRE_POSTGRES=1`` (CI), a run in which no PostgreSQL test passed fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from gateway.bootstrap import Gateway, bootstrap
+from gateway.config import Settings
+from gateway.storage.database import make_engine, normalise_url
+from gateway.storage.migrate import upgrade_engine
+from gateway.storage.tables import Base
+
+REQUIRE_POSTGRES = os.environ.get("LTC_REQUIRE_POSTGRES") == "1"
+_POSTGRES_ID = re.compile(r"\[(?:[^\]]*-)?postgres(?:-[^\]]*)?\]$")
+_postgres_passed = 0
+
+
+@dataclass
+class DatabaseUnderTest:
+    backend: str
+    url: str  # for subprocesses (CLI, servers)
+    engine: Engine
+    template: Path | None = None  # SQLite: a migrated file copied for each test
+
+    def fresh(self, tmp_path: Path) -> tuple[str, Engine]:
+        if self.backend == "sqlite":
+            assert self.template is not None
+            target = tmp_path / "gateway.db"
+            shutil.copyfile(self.template, target)
+            url = f"sqlite:///{target}"
+            return url, make_engine(url)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with self.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        return self.url, self.engine
+
+
+def _docker_postgres() -> Any:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return None
+    from testcontainers.postgres import PostgresContainer
+
+    container = PostgresContainer("postgres:16-alpine", driver="psycopg")
+    container.start()
+    return container
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseUnderTest]:
+    if request.param == "sqlite":
+        template = tmp_path_factory.mktemp("sqlite") / "template.db"
+        engine = make_engine(f"sqlite:///{template}")
+        upgrade_engine(engine)
+        engine.dispose()
+        yield DatabaseUnderTest(
+            "sqlite", f"sqlite:///{template}", make_engine(f"sqlite:///{template}"), template
+        )
+        return
+    container = None
+    base_url = os.environ.get("LTC_TEST_DATABASE_URL")
+    if not base_url:
+        container = _docker_postgres()
+        if container is None:
+            pytest.skip("no PostgreSQL: no Docker engine and LTC_TEST_DATABASE_URL is not set")
+        base_url = container.get_connection_url()
+    admin = make_engine(base_url)
+    schema = f"ltc_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _with_search_path(base_url, schema)
+    engine = make_engine(url)
+    try:
+        upgrade_engine(engine)
+        yield DatabaseUnderTest("postgres", url, engine)
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+        if container is not None:
+            container.stop()
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(normalise_url(url))
+    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture
+def gateway(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[Gateway]:
+    url, engine = database.fresh(tmp_path)
+    gw = bootstrap(Settings(database_url=url), engine=engine)
+    yield gw
+    if database.backend == "sqlite":
+        engine.dispose()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _postgres_passed
+    if report.when == "call" and report.passed and _POSTGRES_ID.search(report.nodeid):
+        _postgres_passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REQUIRE_POSTGRES and _postgres_passed == 0 and session.testscollected:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if REQUIRE_POSTGRES:
+        line = f"PostgreSQL tests passed: {_postgres_passed}"
+        if _postgres_passed == 0:
+            terminalreporter.write_line(line + " — LTC_REQUIRE_POSTGRES=1, so this run FAILS", red=True)
+        else:
+            terminalreporter.write_line(line, green=True)

@@ -1,0 +1,143 @@
+"""The ``ltc-gateway`` command line, run as a user would (a subprocess), on both databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.bootstrap import Gateway
+from gateway.services.keys import authenticate
+from tests.conftest import DatabaseUnderTest
+
+
+def ltc(*args: str, url: str | None, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
+    if url is not None:
+        env["LTC_DATABASE_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def url(gateway: Gateway) -> str:
+    return gateway.settings.database_url
+
+
+def test_payers_load_and_list(url: str, tmp_path: Path) -> None:
+    folder = resources.files("examples").joinpath("products")
+    loaded = ltc("payers", "load", str(folder), url=url, cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "CITY-LTCI-2025" in loaded.stdout and "version 1" in loaded.stdout
+    again = ltc("payers", "load", str(folder), url=url, cwd=tmp_path)
+    assert again.stdout.count("(unchanged)") == 4
+    listed = ltc("payers", "list", url=url, cwd=tmp_path)
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("1", "policy-ltci", "CITY-LTCI-2025"),
+        ("2", "huiminbao", "HMB-LTC-2026"),
+        ("3", "acme-life", "ACME-LTC-ANNUITY"),
+        ("3", "acme-life", "ACME-LTC-CARE"),
+    ]
+
+
+def test_payers_load_names_the_file_and_field_of_a_bad_product(url: str, tmp_path: Path) -> None:
+    bad = json.loads(resources.files("examples").joinpath("products/tier1-policy-ltci.json").read_text())
+    bad["benefits"][0]["ratio"] = "70%"
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    result = ltc("payers", "load", str(tmp_path), url=url, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "bad.json" in result.stderr and "/benefits/0/ratio" in result.stderr
+
+
+def test_a_changed_product_becomes_a_new_version(url: str, tmp_path: Path) -> None:
+    product = json.loads(
+        resources.files("examples").joinpath("products/tier2-huiminbao-ltc.json").read_text()
+    )
+    (tmp_path / "p.json").write_text(json.dumps(product))
+    assert "version 1" in ltc("payers", "load", str(tmp_path), url=url, cwd=tmp_path).stdout
+    product["limits"][0]["amount_fen"] = 160000
+    (tmp_path / "p.json").write_text(json.dumps(product))
+    assert "version 2" in ltc("payers", "load", str(tmp_path), url=url, cwd=tmp_path).stdout
+
+
+def test_keys_create_prints_a_working_key_once(gateway: Gateway, url: str, tmp_path: Path) -> None:
+    result = ltc("keys", "create", "--role", "bureau", "--party", "bureau", url=url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    assert key.startswith("ltc_") and "shown only now" in result.stderr
+    with gateway.sessions.begin() as session:
+        principal = authenticate(session, key)
+    assert principal is not None and principal.role == "bureau" and principal.party_code == "bureau"
+    bad = ltc("keys", "create", "--role", "king", "--party", "x", url=url, cwd=tmp_path)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_db_upgrade_on_a_new_sqlite_file(tmp_path: Path) -> None:
+    result = ltc("db", "upgrade", url=f"sqlite:///{tmp_path / 'new.db'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "database at revision" in result.stdout
+    assert (tmp_path / "new.db").exists()
+
+
+def test_default_database_is_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
+    assert ltc("db", "upgrade", url=None, cwd=tmp_path).returncode == 0
+    assert (tmp_path / "ltc-gateway.db").exists()
+
+
+def _demo_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def _check_worked_example(claim: dict[str, Any]) -> None:
+    assert claim["status"] == "coordinated"
+    paid = [(p["payer_code"], p["product_code"], p["paid_fen"]) for p in claim["lines"][0]["payments"]]
+    assert paid == [
+        ("policy-ltci", "CITY-LTCI-2025", 210000),
+        ("huiminbao", "HMB-LTC-2026", 120000),
+        ("acme-life", "ACME-LTC-CARE", 120000),
+    ]
+    assert claim["member_responsibility_fen"] == 0
+    assert [(f["product_code"], f["amount_fen"]) for f in claim["fixed_benefits"]] == [
+        ("ACME-LTC-ANNUITY", 200000)
+    ]
+
+
+def test_demo_on_a_bare_machine_prints_the_worked_example(tmp_path: Path) -> None:
+    """No configuration at all: a fresh SQLite database and a real server on a loopback port."""
+    result = ltc("demo", "--once", url=None, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "grade 4" in out
+    for row in (
+        "1     policy-ltci  CITY-LTCI-2025  2,100.00",
+        "2     huiminbao    HMB-LTC-2026    1,200.00",
+        "3     acme-life    ACME-LTC-CARE   1,200.00",
+        "member                           0.00",
+        "acme-life  ACME-LTC-ANNUITY  2026-11  2,000.00  member",
+    ):
+        assert row in out, out
+    _check_worked_example(_demo_json(ltc("demo", "--once", "--json", url=None, cwd=tmp_path))["claim"])
+
+
+def test_demo_against_the_configured_database(database: DatabaseUnderTest, url: str, tmp_path: Path) -> None:
+    """The same flow with LTC_DATABASE_URL set (PostgreSQL in the postgres run), twice: idempotent."""
+    first = _demo_json(ltc("demo", "--once", "--json", url=url, cwd=tmp_path))
+    _check_worked_example(first["claim"])
+    second = _demo_json(ltc("demo", "--once", "--json", url=url, cwd=tmp_path))
+    assert second["claim"]["claim_id"] == first["claim"]["claim_id"]
+    _check_worked_example(second["claim"])

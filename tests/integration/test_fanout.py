@@ -1,0 +1,199 @@
+"""The fan-out over stored facts: limits across claims, fixed benefits once, visit evidence,
+leases, and concurrent workers that never pay a limit twice."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from gateway.orchestration.worker import Worker
+from gateway.storage.tables import ClaimRow, LinePaymentRow, utcnow
+from tests.integration.world import World
+
+
+def community_claim(world: World, number: str, days: int = 30, price: int = 12000) -> dict[str, Any]:
+    return world.claim_body(
+        claim_number=number,
+        lines=[
+            {
+                "line_no": 1,
+                "service_code": "HYG-BATH",
+                "setting": "community",
+                "method": "per_item",
+                "service_date": "2026-11-10",
+                "quantity": days,
+                "unit_price_fen": price,
+                "billed_fen": days * price,
+            }
+        ],
+    )
+
+
+def paid_by(view: dict[str, Any]) -> dict[str, int]:
+    return {p["product_code"]: p["paid_fen"] for line in view["lines"] for p in line["payments"]}
+
+
+def test_limits_are_consumed_across_claims_in_coordination_order(world: World) -> None:
+    world.setup()
+    first = world.submit().json()["claim_id"]
+    world.coordinate()
+    second = world.submit(community_claim(world, "B-1")).json()["claim_id"]
+    world.coordinate()
+    view = world.claim(second)
+    assert paid_by(view) == {"CITY-LTCI-2025": 90000, "HMB-LTC-2026": 30000, "ACME-LTC-CARE": 180000}
+    assert view["member_responsibility_fen"] == 60000
+    reasons = {
+        p["product_code"]: {r["code"]: r["amount_fen"] for r in p["reasons"]}
+        for p in view["lines"][0]["payments"]
+    }
+    assert reasons["CITY-LTCI-2025"] == {"COINSURANCE": 54000, "MONTHLY_LIMIT": 216000}
+    assert reasons["HMB-LTC-2026"] == {
+        "PRIOR_PAYER_PAID": 90000,
+        "COINSURANCE": 135000,
+        "MONTHLY_LIMIT": 105000,
+    }
+    assert reasons["ACME-LTC-CARE"] == {"MONTHLY_LIMIT": 180000}
+    # The first claim is untouched, and the fixed benefit for November went with it only.
+    assert paid_by(world.claim(first)) == {
+        "CITY-LTCI-2025": 210000,
+        "HMB-LTC-2026": 120000,
+        "ACME-LTC-CARE": 120000,
+    }
+    assert [f["month"] for f in world.claim(first)["fixed_benefits"]] == ["2026-11"]
+    assert view["fixed_benefits"] == []
+
+
+def test_unverified_home_visit_is_not_paid_by_the_product_that_requires_evidence(world: World) -> None:
+    world.setup()
+    far = {
+        "caregiver_id": "CG-7",
+        "check_in": "2026-11-12T09:00:00+08:00",
+        "check_out": "2026-11-12T10:05:00+08:00",
+        "lat": 30.2525,
+        "lon": 120.1692,
+        "method": "gps",
+    }  # about 1.1 km north of the registered address
+    body = world.claim_body(
+        claim_number="H-1",
+        lines=[
+            {
+                "line_no": 1,
+                "service_code": "HYG-BATH",
+                "setting": "home",
+                "method": "per_item",
+                "service_date": "2026-11-12",
+                "quantity": 1,
+                "unit_price_fen": 10000,
+                "billed_fen": 10000,
+                "visit": far,
+            }
+        ],
+    )
+    claim_id = world.submit(body).json()["claim_id"]
+    world.coordinate()
+    view = world.claim(claim_id)
+    payments = {p["product_code"]: p for p in view["lines"][0]["payments"]}
+    assert payments["CITY-LTCI-2025"]["paid_fen"] == 0
+    assert payments["CITY-LTCI-2025"]["reasons"] == [{"code": "VISIT_UNVERIFIED", "amount_fen": 10000}]
+    assert payments["CITY-LTCI-2025"]["visit"]["verified"] is False
+    assert "from the registered address" in payments["CITY-LTCI-2025"]["visit"]["problems"][0]
+    assert payments["HMB-LTC-2026"]["paid_fen"] == 5000  # no evidence rule: half of what is left
+    assert payments["ACME-LTC-CARE"]["paid_fen"] == 5000
+    assert [(f["kind"], f["payer_code"]) for f in view["flags"]] == [("visit_unverified", "policy-ltci")]
+
+    # The same caregiver "at" another member's home at the same time, on a second claim.
+    near = dict(far, lat=30.2426, check_in="2026-11-12T09:30:00+08:00", check_out="2026-11-12T10:40:00+08:00")
+    body = world.claim_body(claim_number="H-2", lines=[dict(body["lines"][0], visit=near)])
+    second = world.submit(body).json()["claim_id"]
+    world.coordinate()
+    line = world.claim(second)["lines"][0]
+    tier1 = next(p for p in line["payments"] if p["product_code"] == "CITY-LTCI-2025")
+    assert tier1["reasons"] == [{"code": "VISIT_UNVERIFIED", "amount_fen": 10000}]
+    assert "at the same time" in tier1["visit"]["problems"][0] and first_claim_mentioned(tier1, claim_id)
+
+
+def first_claim_mentioned(payment: dict[str, Any], claim_id: str) -> bool:
+    return any(claim_id in problem for problem in payment["visit"]["problems"])
+
+
+def test_verified_home_visit_is_paid(world: World) -> None:
+    world.setup()
+    visit = {
+        "caregiver_id": "CG-8",
+        "check_in": "2026-11-12T09:00:00+08:00",
+        "check_out": "2026-11-12T10:05:00+08:00",
+        "lat": 30.2427,
+        "lon": 120.1693,
+        "method": "face",
+    }
+    body = world.claim_body(
+        claim_number="H-3",
+        lines=[
+            {
+                "line_no": 1,
+                "service_code": "HYG-BATH",
+                "setting": "home",
+                "method": "per_item",
+                "service_date": "2026-11-12",
+                "quantity": 1,
+                "unit_price_fen": 10000,
+                "billed_fen": 10000,
+                "visit": visit,
+            }
+        ],
+    )
+    claim_id = world.submit(body).json()["claim_id"]
+    world.coordinate()
+    view = world.claim(claim_id)
+    assert paid_by(view) == {"CITY-LTCI-2025": 9000, "HMB-LTC-2026": 500, "ACME-LTC-CARE": 500}
+    assert view["flags"] == []
+
+
+def test_a_claim_leased_by_a_dead_worker_is_taken_over(world: World) -> None:
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    dead = Worker(world.gateway.sessions, world.gateway.catalogue, worker_id="dead")
+    assert len(dead.lease_claims()) == 1  # leased, then the worker "dies"
+    alive = Worker(world.gateway.sessions, world.gateway.catalogue, worker_id="alive")
+    assert alive.run_once() == 0  # the lease still holds
+    with world.gateway.sessions.begin() as session:
+        session.execute(update(ClaimRow).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert alive.run_once() == 1
+    assert world.claim(claim_id)["status"] == "coordinated"
+
+
+def test_concurrent_workers_never_pay_a_limit_twice(world: World) -> None:
+    """Twelve claims of one member, four workers at once: the monthly limits hold exactly."""
+    world.setup()
+    for n in range(12):
+        assert world.submit(community_claim(world, f"C-{n}", days=10)).status_code == 202
+    workers = [Worker(world.gateway.sessions, world.gateway.catalogue, batch=2) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def drain(worker: Worker) -> None:
+        try:
+            worker.drain()
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    with world.gateway.sessions.begin() as session:
+        statuses = set(session.scalars(select(ClaimRow.status)))
+        totals = dict(
+            session.execute(
+                select(LinePaymentRow.product_code, func.sum(LinePaymentRow.paid_fen))
+                .where(LinePaymentRow.current.is_(True))
+                .group_by(LinePaymentRow.product_code)
+            ).all()
+        )
+    assert statuses == {"coordinated"}
+    # 12 × 120,000 billed: every product reaches its monthly limit exactly, never beyond.
+    assert totals == {"CITY-LTCI-2025": 300000, "HMB-LTC-2026": 150000, "ACME-LTC-CARE": 300000}
