@@ -36,7 +36,9 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
-def endpoint(*roles: Role, body: bool = False) -> Callable[[Handler], Callable[[Request], Any]]:
+def endpoint(*roles: Role, body: str | None = None) -> Callable[[Handler], Callable[[Request], Any]]:
+    """``roles`` may call it; ``body`` names the JSON Schema (``schemas/<body>.schema.json``) of its
+    request body, which the use case validates against and the API description publishes."""
     allowed = frozenset(roles)
 
     def wrap(handler: Handler) -> Callable[[Request], Any]:
@@ -59,6 +61,8 @@ def endpoint(*roles: Role, body: bool = False) -> Callable[[Handler], Callable[[
 
         asgi_endpoint.__name__ = handler.__name__
         asgi_endpoint.__doc__ = handler.__doc__
+        asgi_endpoint.roles = allowed  # type: ignore[attr-defined]
+        asgi_endpoint.body_schema = body  # type: ignore[attr-defined]
         return asgi_endpoint
 
     return wrap

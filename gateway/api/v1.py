@@ -10,21 +10,21 @@ from gateway.services import assessments, claims, coverage, enrollments, registr
 from gateway.services.keys import Role
 
 
-@endpoint(Role.BUREAU, body=True)
+@endpoint(Role.BUREAU, body="provider")
 def post_provider(call: Call) -> Response:
     """Register or update a care provider and its designation (定点)."""
     provider, created = registry.register_provider(call.session, call.body)
     return JSONResponse(provider.model_dump(mode="json"), status_code=201 if created else 200)
 
 
-@endpoint(Role.PAYER, Role.BUREAU, body=True)
+@endpoint(Role.PAYER, Role.BUREAU, body="enrollments")
 def post_enrollments(call: Call) -> Response:
     """Enrol members in the payer's products (tier-1 enrolment comes from the bureau)."""
     results = enrollments.enrol(call.session, call.principal, call.param("payer_code"), call.body)
     return JSONResponse({"payer_code": call.param("payer_code"), "enrollments": results})
 
 
-@endpoint(Role.PROVIDER, Role.BUREAU, body=True)
+@endpoint(Role.PROVIDER, Role.BUREAU, body="assessment")
 def post_assessment(call: Call) -> Response:
     """Submit a disability assessment; the gateway grades it from the item scores."""
     gateway = call.gateway
@@ -34,13 +34,13 @@ def post_assessment(call: Call) -> Response:
     return JSONResponse(view, status_code=201 if created else 200)
 
 
-@endpoint(Role.PROVIDER, Role.BUREAU, body=True)
+@endpoint(Role.PROVIDER, Role.BUREAU, body="coverage-query")
 def post_coverage_query(call: Call) -> Response:
     """Every tier's coverage of a member on a date."""
     return JSONResponse(coverage.query_coverage(call.session, call.body))
 
 
-@endpoint(Role.PROVIDER, body=True)
+@endpoint(Role.PROVIDER, body="claim")
 def post_claim(call: Call) -> Response:
     """Submit one claim; it is coordinated across the payers after the 202."""
     receipt, _ = claims.submit_claim(call.session, call.principal, call.body, call.gateway.catalogue)

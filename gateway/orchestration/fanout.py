@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.coordination import coordinate_payer, fixed_benefits
-from gateway.coordination.fixed import FixedBenefitDecision
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.products import Kind
@@ -25,17 +24,9 @@ from gateway.orchestration.facts import (
     prior_payments,
     step_coverage,
 )
+from gateway.orchestration.recording import record_fixed_benefits, record_share
 from gateway.services.registry import current_product
-from gateway.storage.tables import (
-    ClaimRow,
-    EnrollmentRow,
-    FixedBenefitRow,
-    FlagRow,
-    LinePaymentRow,
-    MemberRow,
-    PayerStepRow,
-    utcnow,
-)
+from gateway.storage.tables import ClaimRow, EnrollmentRow, MemberRow, PayerStepRow, utcnow
 
 
 class StepStatus(StrEnum):
@@ -110,73 +101,14 @@ def _decide(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: Se
     case = case_facts(session, claim, catalogue)
     if coverage.product.kind == Kind.FIXED_BENEFIT:
         decisions = fixed_benefits(coverage, case, granted_months(session, claim, step.product_code))
-        _record_fixed(session, claim, step, decisions)
+        record_fixed_benefits(session, claim, step, decisions)
     else:
         usage = limit_usage(session, claim, step.product_code, case.lines)
         share, _ = coordinate_payer(coverage, case, prior_payments(session, claim, step.seq), usage)
-        lines = {line.line_no: line for line in case.lines}
-        for line in share.lines:
-            service = lines[line.line_no]
-            session.add(
-                LinePaymentRow(
-                    claim_id=claim.claim_id,
-                    round=claim.round,
-                    seq=step.seq,
-                    line_no=line.line_no,
-                    member_id=claim.member_id,
-                    payer_code=step.payer_code,
-                    product_code=step.product_code,
-                    period_month=service.month,
-                    period_year=service.service_date.year,
-                    billed_fen=line.billed_fen,
-                    remaining_fen=line.remaining_fen,
-                    standalone_fen=line.standalone_fen,
-                    paid_fen=line.paid_fen,
-                    reasons=[[reason.value, amount] for reason, amount in line.reasons],
-                    visit=(
-                        {"verified": line.visit.verified, "problems": list(line.visit.problems)}
-                        if line.visit
-                        else None
-                    ),
-                )
-            )
-            if line.visit is not None and not line.visit.verified:
-                session.add(
-                    FlagRow(
-                        kind="visit_unverified",
-                        claim_id=claim.claim_id,
-                        line_no=line.line_no,
-                        payer_code=step.payer_code,
-                        product_code=step.product_code,
-                        detail="; ".join(line.visit.problems),
-                    )
-                )
-        step.detail = {"paid_fen": share.paid_fen}
+        record_share(session, claim, step, share, case.lines)
     step.status, step.attempts = StepStatus.DECIDED.value, step.attempts + 1
     step.decided_at = step.updated_at = utcnow()
     claim.updated_at = utcnow()
-
-
-def _record_fixed(
-    session: Session, claim: ClaimRow, step: PayerStepRow, decisions: list[FixedBenefitDecision]
-) -> None:
-    for decision in decisions:
-        if decision.amount_fen > 0:
-            session.add(
-                FixedBenefitRow(
-                    claim_id=claim.claim_id,
-                    member_id=claim.member_id,
-                    payer_code=decision.payer_code,
-                    product_code=decision.product_code,
-                    month=decision.month,
-                    amount_fen=decision.amount_fen,
-                    payee=decision.payee,
-                )
-            )
-    step.detail = {
-        "granted": [{"month": d.month, "amount_fen": d.amount_fen} for d in decisions if d.amount_fen > 0],
-        "declined": [{"month": d.month, "reason": d.reason.value} for d in decisions if d.reason is not None],
-    }
 
 
 def _finish(session: Session, claim: ClaimRow) -> None:
