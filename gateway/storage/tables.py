@@ -227,7 +227,8 @@ class ClaimLineRow(Base):
 
 
 class PayerStepRow(Base):
-    """One payer's part in one coordination round of a claim, persisted before it is attempted."""
+    """One payer's part in one coordination round of a claim, persisted before it is attempted.
+    The party that settles it is ``administrator_code or payer_code``."""
 
     __tablename__ = "payer_steps"
     __table_args__ = (UniqueConstraint("claim_id", "round", "seq"),)
@@ -238,6 +239,8 @@ class PayerStepRow(Base):
     seq: Mapped[int] = mapped_column(Integer)
     tier: Mapped[int] = mapped_column(Integer)
     payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
+    # The contracted administrator (承办机构) that handles and settles a tier-1 share for the fund.
+    administrator_code: Mapped[str | None] = mapped_column(ForeignKey("payers.payer_code"))
     product_code: Mapped[str] = mapped_column(ForeignKey("products.product_code"))
     product_version: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))

@@ -1,8 +1,8 @@
-"""foundation: registry, members, assessments, claims, coordination
+"""foundation
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 22:42:07.803922
+Create Date: 2026-11-22 22:57:30.982208
 """
 from alembic import op
 import sqlalchemy as sa
@@ -238,6 +238,7 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('tier', sa.Integer(), nullable=False),
     sa.Column('payer_code', sa.String(length=64), nullable=False),
+    sa.Column('administrator_code', sa.String(length=64), nullable=True),
     sa.Column('product_code', sa.String(length=64), nullable=False),
     sa.Column('product_version', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
@@ -252,6 +253,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['administrator_code'], ['payers.payer_code'], name=op.f('fk_payer_steps_administrator_code_payers')),
     sa.ForeignKeyConstraint(['claim_id'], ['claims.claim_id'], name=op.f('fk_payer_steps_claim_id_claims')),
     sa.ForeignKeyConstraint(['payer_code'], ['payers.payer_code'], name=op.f('fk_payer_steps_payer_code_payers')),
     sa.ForeignKeyConstraint(['product_code'], ['products.product_code'], name=op.f('fk_payer_steps_product_code_products')),
