@@ -1,0 +1,66 @@
+"""Building a payer's adapter from its configuration: ``type`` picks a bundled adapter (rest,
+soap, local) or a plug-in registered under the ``ltc_gateway.adapters`` entry-point group."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from adapters.local import LocalAdapter
+from adapters.rest import RestAdapter
+from adapters.sdk import PayerAdapter, PermanentError
+from adapters.soap import SoapAdapter
+
+ENTRY_POINT_GROUP = "ltc_gateway.adapters"
+Factory = Callable[[str, Mapping[str, Any]], PayerAdapter]
+
+BUNDLED: dict[str, Factory] = {
+    "local": LocalAdapter.from_config,
+    "rest": RestAdapter.from_config,
+    "soap": SoapAdapter.from_config,
+}
+
+
+def factories() -> dict[str, Factory]:
+    """Bundled adapters and every installed plug-in (a plug-in may not shadow a bundled name)."""
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    plugins = {name: ep.load() for name, ep in found.items() if name not in BUNDLED}
+    return {**plugins, **BUNDLED}
+
+
+def build_adapter(payer_code: str, config: Mapping[str, Any] | None) -> PayerAdapter:
+    """No configuration: the payer lets the gateway adjudicate (the local adapter)."""
+    config = config or {"type": "local"}
+    kind = str(config.get("type", "local"))
+    available = factories()
+    if kind not in available:
+        raise PermanentError(
+            f"payer {payer_code}: no adapter of type {kind!r} is installed "
+            f"(known: {', '.join(sorted(available))})"
+        )
+    adapter = available[kind](payer_code, config)
+    if not isinstance(adapter, PayerAdapter):
+        raise PermanentError(f"payer {payer_code}: the {kind!r} adapter does not implement PayerAdapter")
+    return adapter
+
+
+class AdapterPool:
+    """One adapter per payer and configuration, reused across calls (connection pools)."""
+
+    def __init__(self) -> None:
+        self._adapters: dict[tuple[str, str], PayerAdapter] = {}
+
+    def get(self, payer_code: str, config: Mapping[str, Any] | None) -> PayerAdapter:
+        digest = hashlib.sha256(json.dumps(config or {}, sort_keys=True).encode()).hexdigest()
+        key = (payer_code, digest)
+        if key not in self._adapters:
+            self._adapters[key] = build_adapter(payer_code, config)
+        return self._adapters[key]
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            await adapter.aclose()
+        self._adapters.clear()

@@ -1,0 +1,273 @@
+"""A sandbox payer's behaviour, independent of the transport that carries it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+
+from adapters.sdk import Decision, LineDecision, ShareRequest
+from gateway.coordination import CaseFacts, coordinate_payer, fixed_benefits
+from gateway.domain.assessments import AssessmentFacts
+from gateway.domain.claims import ClaimLine
+from gateway.domain.coverage import Coverage
+from gateway.domain.products import Product
+from gateway.domain.providers import Designation
+
+
+@dataclass
+class Faults:
+    """Misbehaviour on demand. ``*_first`` counts apply per idempotency key."""
+
+    fail_first: int = 0  # answer a transient failure (HTTP 503 / SOAP server fault)
+    malformed_first: int = 0  # answer garbage
+    timeout_first: int = 0  # sleep ``timeout_seconds`` before answering (longer than the client waits)
+    timeout_seconds: float = 5.0
+    latency_ms: int = 0  # every answer
+    pending: bool = False  # answer "pending", then decide by callback after ``callback_delay_ms``
+    callback_delay_ms: int = 200
+
+
+class Outcome:
+    FAIL = "fail"
+    MALFORMED = "malformed"
+    CONFLICT = "conflict"
+
+
+@dataclass
+class SandboxPayer:
+    payer_code: str
+    mode: str  # "gateway": acknowledge proposals; "payer": adjudicate with own product rules
+    products: dict[str, Product] = field(default_factory=dict)
+    faults: Faults = field(default_factory=Faults)
+    callback_url: str | None = None  # the gateway's base URL, for pending decisions
+    callback_key: str | None = None  # this payer's API key at the gateway
+    submissions: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # key → body digests
+    conflicts: list[str] = field(default_factory=list)
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    requests: dict[str, ShareRequest] = field(default_factory=dict)
+    assessments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    settled: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # (member ID number, product) → claim → the latest round's request and decision
+    _latest: dict[tuple[str, str], dict[str, tuple[ShareRequest, Decision]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+
+    # --- operations -----------------------------------------------------------------------------
+
+    def submit_share(self, wire: dict[str, Any]) -> Decision | str:
+        """The decision, or an Outcome telling the transport to misbehave."""
+        key = str(wire.get("idempotency_key"))
+        digest = hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()
+        with self._lock:
+            seen = self.submissions[key]
+            if seen and digest not in seen:
+                self.conflicts.append(key)
+                seen.append(digest)
+                return Outcome.CONFLICT
+            seen.append(digest)
+            attempt = self._attempts[key]
+            self._attempts[key] += 1
+        self._delay(attempt)
+        if attempt < self.faults.fail_first:
+            return Outcome.FAIL
+        if attempt < self.faults.fail_first + self.faults.malformed_first:
+            return Outcome.MALFORMED
+        with self._lock:
+            if key in self.decisions:
+                return self.decisions[key]
+            request = ShareRequest.from_wire(wire)
+            self.requests[key] = request
+            decision = self._adjudicate(request)
+            if self.faults.pending:
+                threading.Thread(target=self._decide_later, args=(request, decision), daemon=True).start()
+                return Decision("pending", f"{self.payer_code}:{key}")
+            self._remember(request, decision)
+            return decision
+
+    def fetch_decision(self, key: str) -> Decision | None:
+        with self._lock:
+            return self.decisions.get(key)
+
+    def deliver_assessment(self, wire: dict[str, Any]) -> None:
+        with self._lock:
+            self.assessments[str(wire["idempotency_key"])] = wire
+
+    def submit_adjustment(self, wire: dict[str, Any]) -> None:
+        with self._lock:
+            self.adjustments[str(wire["idempotency_key"])] = wire
+
+    def statement(self, business_date: date) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for e in self.settled if e["settled_on"] == business_date.isoformat()]
+
+    def log(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "payer_code": self.payer_code,
+                "submissions": {k: list(v) for k, v in self.submissions.items()},
+                "conflicts": list(self.conflicts),
+                "decided": sorted(self.decisions),
+                "assessments": sorted(self.assessments),
+                "adjustments": list(self.adjustments.values()),
+            }
+
+    # --- behaviour ------------------------------------------------------------------------------
+
+    def _delay(self, attempt: int) -> None:
+        if attempt < self.faults.timeout_first:
+            time.sleep(self.faults.timeout_seconds)
+        elif self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)
+
+    def _adjudicate(self, request: ShareRequest) -> Decision:
+        reference = f"{self.payer_code}:{request.idempotency_key}"
+        if self.mode == "gateway":
+            if request.kind == "fixed_benefit":
+                return Decision("decided", reference, fixed=request.proposed_fixed)
+            return Decision(
+                "decided",
+                reference,
+                tuple(
+                    LineDecision(
+                        line.line_no,
+                        line.proposed_paid_fen or 0,
+                        tuple((r["code"], r["amount_fen"]) for r in line.proposed_reasons),
+                    )
+                    for line in request.lines
+                ),
+            )
+        product = self.products.get(request.product_code)
+        if product is None:
+            raise KeyError(f"{self.payer_code} has no product {request.product_code}")
+        case = _case(request)
+        end = request.coverage.get("end_date")
+        coverage = Coverage(
+            product,
+            date.fromisoformat(request.coverage["start_date"]),
+            date.fromisoformat(end) if end else None,
+        )
+        if request.kind == "fixed_benefit":
+            granted = self._granted_months(request)
+            decisions = fixed_benefits(coverage, case, frozenset(granted))
+            return Decision(
+                "decided",
+                reference,
+                fixed=tuple(
+                    {"month": d.month, "amount_fen": d.amount_fen} for d in decisions if d.amount_fen
+                ),
+            )
+        prior = {line.line_no: line.prior_paid_fen for line in request.lines}
+        share, _ = coordinate_payer(coverage, case, prior, self._usage(request))
+        return Decision(
+            "decided",
+            reference,
+            tuple(
+                LineDecision(line.line_no, line.paid_fen, tuple((r.value, a) for r, a in line.reasons))
+                for line in share.lines
+            ),
+        )
+
+    def _remember(self, request: ShareRequest, decision: Decision) -> None:
+        self.decisions[request.idempotency_key] = decision
+        claims = self._latest[(str(request.member.get("id_number")), request.product_code)]
+        known = claims.get(request.claim_id)
+        if known is None or known[0].round <= request.round:
+            claims[request.claim_id] = (request, decision)
+        today = date.today().isoformat()
+        for line in decision.lines:
+            if line.paid_fen:
+                self.settled.append(
+                    {
+                        "claim_id": request.claim_id,
+                        "line_no": line.line_no,
+                        "paid_fen": line.paid_fen,
+                        "payer_reference": decision.payer_reference,
+                        "settled_on": today,
+                    }
+                )
+
+    def _current(self, request: ShareRequest) -> list[tuple[ShareRequest, Decision]]:
+        """This payer's latest decision on each other claim of the same member and product."""
+        claims = self._latest.get((str(request.member.get("id_number")), request.product_code), {})
+        return [entry for claim_id, entry in claims.items() if claim_id != request.claim_id]
+
+    def _usage(self, request: ShareRequest) -> dict[str, int]:
+        usage: dict[str, int] = defaultdict(int)
+        for earlier, decision in self._current(request):
+            dates = {line.line_no: line.service_date for line in earlier.lines}
+            for line in decision.lines:
+                day = dates[line.line_no]
+                usage[f"month:{day[:7]}"] += line.paid_fen
+                usage[f"year:{day[:4]}"] += line.paid_fen
+        return dict(usage)
+
+    def _granted_months(self, request: ShareRequest) -> set[str]:
+        return {f["month"] for _, decision in self._current(request) for f in decision.fixed}
+
+    def _decide_later(self, request: ShareRequest, decision: Decision) -> None:
+        time.sleep(self.faults.callback_delay_ms / 1000)
+        with self._lock:
+            self._remember(request, decision)
+        if self.callback_url and self.callback_key:
+            body = {
+                "claim_id": request.claim_id,
+                "product_code": request.product_code,
+                "round": request.round,
+                **decision.to_wire(),
+            }
+            httpx.post(
+                f"{self.callback_url}/v1/payers/{self.payer_code}/decisions",
+                json=body,
+                timeout=10,
+                headers={"Authorization": f"Bearer {self.callback_key}"},
+            )
+
+
+def _case(request: ShareRequest) -> CaseFacts:
+    lines = tuple(
+        ClaimLine.model_validate(
+            {
+                "line_no": line.line_no,
+                "service_code": line.service_code,
+                "setting": line.setting,
+                "method": line.method,
+                "service_date": line.service_date,
+                "service_end_date": line.service_end_date,
+                "quantity": line.quantity,
+                "unit_price_fen": line.unit_price_fen,
+                "billed_fen": line.billed_fen,
+                "exclusion": line.exclusion,
+                "visit": line.visit,
+            }
+        )
+        for line in request.lines
+    )
+    a, p, m = request.assessment, request.provider, request.member
+    position = (m["lat"], m["lon"]) if m.get("lat") is not None and m.get("lon") is not None else None
+    return CaseFacts(
+        lines=lines,
+        period_start=date.fromisoformat(request.period["start"]),
+        period_end=date.fromisoformat(request.period["end"]),
+        assessment=AssessmentFacts(
+            int(a["grade"]), date.fromisoformat(a["concluded_on"]), date.fromisoformat(a["disabled_since"])
+        ),
+        designation=Designation(
+            bool(p.get("designated")), _day(p.get("designated_from")), _day(p.get("designated_to"))
+        ),
+        member_position=position,
+    )
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None

@@ -1,0 +1,280 @@
+"""The payer adapter SDK: what the gateway asks of a payer, and what it accepts back.
+
+An adapter implements ``PayerAdapter``. The bundled ones speak REST (``adapters.rest``) and SOAP
+(``adapters.soap``); third parties plug in through the ``ltc_gateway.adapters`` entry-point group
+(a factory ``(payer_code, config) -> PayerAdapter``). Messages travel as plain JSON-able dicts
+(``to_wire`` / ``*.from_wire``) so any transport can carry them; a payer's own field names are
+reached by configuration (``FieldMap``), not code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal, Protocol, runtime_checkable
+
+
+class AdapterError(Exception):
+    """A payer call failed."""
+
+
+class TransientError(AdapterError):
+    """Worth retrying with the same idempotency key: timeouts, 5xx, broken or garbled answers."""
+
+
+class PermanentError(AdapterError):
+    """Retrying the same request will not help (4xx, refused contract); the step is dead-lettered."""
+
+
+class MalformedAnswer(TransientError):
+    """The payer answered something that is not a valid message (retried: often a proxy glitch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLine:
+    line_no: int
+    service_code: str
+    setting: str
+    method: str
+    service_date: str
+    service_end_date: str | None
+    quantity: int
+    unit_price_fen: int
+    billed_fen: int
+    exclusion: str | None
+    visit: dict[str, Any] | None
+    prior_paid_fen: int  # what earlier payers paid on this line
+    remaining_fen: int  # billed − prior: the most this payer may pay
+    proposed_paid_fen: int | None = None  # gateway adjudication: the share the gateway computed
+    proposed_reasons: tuple[dict[str, Any], ...] = ()  # [{code, amount_fen}]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRequest:
+    """One payer's share of one claim: everything a payer needs to adjudicate it alone."""
+
+    idempotency_key: str  # the same on every retry of this step
+    claim_id: str
+    claim_number: str
+    round: int
+    seq: int
+    payer_code: str
+    product_code: str
+    product_version: int
+    adjudication: Literal["gateway", "payer"]
+    kind: Literal["indemnity", "fixed_benefit"]
+    provider: dict[str, Any]  # provider_code, district, designated, designated_from, designated_to
+    member: dict[str, Any]  # id_number, name, lat, lon
+    coverage: dict[str, Any]  # start_date, end_date
+    assessment: dict[str, Any]  # assessment_id, grade, concluded_on, disabled_since, effective_from
+    period: dict[str, str]  # start, end
+    lines: tuple[ShareLine, ...]
+    prior_payers: tuple[dict[str, Any], ...] = ()  # [{payer_code, product_code, paid_fen}]
+    proposed_fixed: tuple[
+        dict[str, Any], ...
+    ] = ()  # fixed benefit, gateway adjudication: [{month, amount_fen}]
+    limit_usage: dict[str, int] = field(default_factory=dict)  # the gateway's record: {"month:2026-11": fen}
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> ShareRequest:
+        try:
+            lines = tuple(
+                ShareLine(**{**line, "proposed_reasons": tuple(line.get("proposed_reasons") or ())})
+                for line in wire["lines"]
+            )
+            return cls(
+                **{k: v for k, v in wire.items() if k not in ("lines", "prior_payers", "proposed_fixed")},
+                lines=lines,
+                prior_payers=tuple(wire.get("prior_payers") or ()),
+                proposed_fixed=tuple(wire.get("proposed_fixed") or ()),
+            )
+        except (KeyError, TypeError) as error:
+            raise MalformedAnswer(f"not a share request: {error}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class LineDecision:
+    line_no: int
+    paid_fen: int
+    reasons: tuple[tuple[str, int], ...] = ()  # must add up to billed − paid
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A payer's answer to a share: decided now, or pending (it will call back or be asked again)."""
+
+    status: Literal["decided", "pending"]
+    payer_reference: str | None = None
+    lines: tuple[LineDecision, ...] = ()
+    fixed: tuple[dict[str, Any], ...] = ()  # fixed benefit: [{month, amount_fen}] granted
+
+    @classmethod
+    def from_wire(cls, wire: Any) -> Decision:
+        try:
+            status = wire["status"]
+            if status not in ("decided", "pending"):
+                raise MalformedAnswer(f"decision status must be decided or pending, got {status!r}")
+            lines = tuple(
+                LineDecision(
+                    line_no=_int(line["line_no"]),
+                    paid_fen=_int(line["paid_fen"]),
+                    reasons=tuple((str(r["code"]), _int(r["amount_fen"])) for r in line.get("reasons") or ()),
+                )
+                for line in wire.get("lines") or ()
+            )
+            fixed = tuple(
+                {"month": str(f["month"]), "amount_fen": _int(f["amount_fen"])}
+                for f in wire.get("fixed") or ()
+            )
+            reference = wire.get("payer_reference")
+            return cls(status, None if reference is None else str(reference), lines, fixed)
+        except (KeyError, TypeError, AttributeError) as error:
+            raise MalformedAnswer(f"not a decision: {type(error).__name__} {error}") from None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "payer_reference": self.payer_reference,
+            "lines": [
+                {
+                    "line_no": d.line_no,
+                    "paid_fen": d.paid_fen,
+                    "reasons": [{"code": c, "amount_fen": a} for c, a in d.reasons],
+                }
+                for d in self.lines
+            ],
+            "fixed": list(self.fixed),
+        }
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.lstrip("-").isdigit():  # SOAP carries integers as text
+            return int(value)
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentNotice:
+    """An assessment sent once to every payer the member is covered by (mutual recognition)."""
+
+    idempotency_key: str
+    assessment_id: str
+    member: dict[str, Any]
+    agency_code: str
+    concluded_on: str
+    disabled_since: str
+    grade: int
+    levels: dict[str, str]
+    scores: dict[str, dict[str, int]]
+    effective_from: str
+    valid_until: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentNotice:
+    """After a revision, what changes for this payer: top-ups (+) and recoveries (−) per line."""
+
+    idempotency_key: str
+    claim_id: str
+    claim_number: str
+    payer_code: str
+    product_code: str
+    round: int
+    cause: str
+    lines: tuple[dict[str, Any], ...]  # [{line_no, previous_paid_fen, paid_fen, delta_fen, kind}]
+
+
+@dataclass(frozen=True, slots=True)
+class StatementEntry:
+    claim_id: str
+    line_no: int | None
+    paid_fen: int
+    payer_reference: str
+    settled_on: str
+
+
+def to_wire(message: Any) -> dict[str, Any]:
+    """A dataclass message as a JSON-able dict (tuples become lists)."""
+    return _plain(dataclasses.asdict(message))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+@runtime_checkable
+class PayerAdapter(Protocol):
+    """How the gateway talks to one payer. Every method may raise TransientError or PermanentError."""
+
+    payer_code: str
+
+    async def deliver_assessment(self, notice: AssessmentNotice) -> None: ...
+
+    async def submit_share(self, request: ShareRequest) -> Decision: ...
+
+    async def fetch_decision(self, idempotency_key: str) -> Decision: ...
+
+    async def submit_adjustment(self, notice: AdjustmentNotice) -> None: ...
+
+    async def pull_statement(self, business_date: date) -> list[StatementEntry]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Renames between the gateway's field names and a payer's, by dotted path ('lines[].paid_fen').
+
+    ``outbound`` maps gateway → payer on requests; ``inbound`` maps payer → gateway on answers.
+    """
+
+    outbound: Mapping[str, str] = field(default_factory=dict)
+    inbound: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> FieldMap:
+        config = config or {}
+        return cls(dict(config.get("request", {})), dict(config.get("response", {})))
+
+    def out(self, document: Any) -> Any:
+        return remap(document, self.outbound)
+
+    def into(self, document: Any) -> Any:
+        return remap(document, self.inbound)
+
+
+def remap(document: Any, renames: Mapping[str, str]) -> Any:
+    """Move each ``source`` path to its ``target`` path (same depth of [] lists on both sides)."""
+    for source, target in renames.items():
+        document = _move(document, source.split("."), target.split("."))
+    return document
+
+
+def _move(node: Any, source: list[str], target: list[str]) -> Any:
+    if not isinstance(node, dict) or not source:
+        return node
+    head, target_head = source[0], target[0]
+    if head.endswith("[]"):
+        key, target_key = head[:-2], target_head.removesuffix("[]")
+        items = node.pop(key, None)
+        if isinstance(items, list):
+            node[target_key] = [_move(item, source[1:], target[1:]) for item in items]
+        return node
+    if len(source) == 1:
+        if head in node:
+            node[target_head] = node.pop(head)
+        return node
+    child = node.pop(head, None)
+    if child is not None:
+        node[target_head] = _move(child, source[1:], target[1:])
+    return node
