@@ -52,15 +52,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from gateway.orchestration.worker import Worker
 
     gateway = _bootstrap()
-    settings = gateway.settings
-    worker = Worker(
-        gateway.sessions,
-        gateway.catalogue,
-        lease_seconds=settings.worker_lease_seconds,
-        poll_seconds=settings.worker_poll_seconds,
-    )
+    worker = Worker.from_settings(gateway.sessions, gateway.catalogue, gateway.settings)
     if args.once:
-        print(f"advanced {worker.drain()} claims")
+        print(f"worked on {worker.drain()} claims and messages")
         return 0
 
     async def main() -> None:

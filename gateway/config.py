@@ -24,7 +24,15 @@ class Settings:
     embedded_workers: int = 0  # fan-out workers inside each API process (single-machine installs)
     worker_lease_seconds: int = 60
     worker_poll_seconds: float = 0.5
+    worker_concurrency: int = 8  # claims each worker advances at once (payer calls overlap)
     log_level: str = "INFO"
+    # Payer calls: retried in place with exponential backoff and jitter, then again on later leases.
+    payer_retry_attempts: int = 4  # calls per lease before the step waits for a later lease
+    payer_retry_initial_seconds: float = 0.5
+    payer_retry_max_seconds: float = 8.0
+    step_retry_seconds: float = 30.0  # first wait between leases; doubles up to an hour
+    step_max_attempts: int = 20  # calls in all before a step goes to the dead-letter state
+    pending_poll_seconds: float = 300.0  # how often a pending decision is fetched if no callback came
 
     @property
     def database_url_is_default(self) -> bool:

@@ -24,15 +24,9 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        settings = gateway.settings
         tasks = [
             asyncio.create_task(
-                Worker(
-                    gateway.sessions,
-                    gateway.catalogue,
-                    lease_seconds=settings.worker_lease_seconds,
-                    poll_seconds=settings.worker_poll_seconds,
-                ).run(stop)
+                Worker.from_settings(gateway.sessions, gateway.catalogue, gateway.settings).run(stop)
             )
             for _ in range(embedded_workers)
         ]

@@ -1,37 +1,124 @@
-"""The fan-out of one claim: plan a step per payer in tier order, then run them one by one.
+"""The fan-out of one claim as a state machine over its payer steps, one transaction per move.
 
-Each step runs in its own transaction, holding the member's row lock so that two claims of the
-same member never consume the same period limit twice.
+Steps are planned when the claim is accepted, in payer order. Each move holds the member's row
+lock, so two claims of the same member never consume the same period limit twice:
+
+* ``next_call``: the first open step of the current round. A waiting step gets its request built
+  and **stored before it is sent** (a gateway proposal also reserves its limits); a submitted
+  step — after a retry or a crash — is sent again with that same stored request and key.
+* ``apply_outcome``: the payer's answer. A decision is checked and recorded, or refused; a
+  pending answer parks the claim until the callback (or the next poll); a transient failure
+  backs off; a permanent one dead-letters the step. Dead or refused steps fail the claim until
+  a rerun or a corrected decision: a claim never skips a tier silently.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from gateway.coordination import coordinate_payer, fixed_benefits
+from adapters.sdk import Decision, PermanentError, to_wire
+from gateway.coordination import FixedBenefitDecision, LineShare, PayerShare, Reason
+from gateway.coordination.checks import AskedLine, DecidedLine, decision_faults, fixed_benefit_faults
+from gateway.coordination.fixed import months_of
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import (
-    case_facts,
-    granted_months,
-    limit_usage,
-    prior_payments,
-    step_coverage,
+from gateway.orchestration.facts import granted_months, prior_payments
+from gateway.orchestration.outbox import send_assessment
+from gateway.orchestration.recording import (
+    flag,
+    record_adjustments,
+    record_fixed_benefits,
+    record_share,
+    release_provisional,
 )
-from gateway.orchestration.recording import record_fixed_benefits, record_share
+from gateway.orchestration.shares import Computed, compute, proposes, share_request
 from gateway.services.registry import current_product
-from gateway.storage.tables import ClaimRow, EnrollmentRow, MemberRow, PayerStepRow, utcnow
+from gateway.services.routing import NoRoute, administrator_for, member_district
+from gateway.storage.tables import (
+    AssessmentRow,
+    ClaimRow,
+    EnrollmentRow,
+    MemberRow,
+    PayerRow,
+    PayerStepRow,
+    ProviderRow,
+    utcnow,
+)
 
 
 class StepStatus(StrEnum):
-    WAITING = "waiting"  # not yet attempted
+    WAITING = "waiting"  # planned, nothing sent yet
+    SUBMITTED = "submitted"  # request stored; sent, or about to be (resent unchanged after a crash)
+    PENDING = "pending"  # the payer will decide later (callback, or polled)
     DECIDED = "decided"  # the payer's share is recorded
+    REFUSED = "refused"  # the payer's decision broke a rule and was not recorded
+    DEAD = "dead"  # a permanent fault, or too many attempts: waits for a rerun
+    REPLACED = "replaced"  # superseded by a rerun
+
+
+OPEN_STEPS = (StepStatus.WAITING.value, StepStatus.SUBMITTED.value, StepStatus.PENDING.value)
+FAILED_STEPS = (StepStatus.DEAD.value, StepStatus.REFUSED.value)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts_per_lease: int = 4
+    initial_seconds: float = 0.5
+    max_seconds: float = 8.0
+    lease_retry_seconds: float = 30.0
+    max_attempts: int = 20
+    pending_poll_seconds: float = 300.0
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait before the next lease tries again: doubling, capped at an hour."""
+        return timedelta(seconds=min(3600.0, self.lease_retry_seconds * 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One payer call the worker makes outside any transaction."""
+
+    claim_id: uuid.UUID
+    step_id: int
+    operation: str  # submit | fetch
+    party: str  # the payer that settles the step: its administrator, if routed
+    adapter: dict[str, Any] | None
+    request: dict[str, Any]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    status: str  # the claim's status when the worker leaves it
+
+
+@dataclass
+class Outcome:
+    decision: Decision | None = None
+    error: Exception | None = None
+    calls: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def settling_party(step: PayerStepRow) -> str:
+    return step.administrator_code or step.payer_code
+
+
+def step_key(claim_id: uuid.UUID, round_: int, seq: int, attempt: int = 1) -> str:
+    key = f"{claim_id}:{round_}:{seq}"
+    return key if attempt == 1 else f"{key}:rerun{attempt - 1}"
+
+
+# --- planning --------------------------------------------------------------------------------
 
 
 def plan_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
@@ -43,78 +130,266 @@ def plan_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
         if coverage.overlaps(claim.period_start, claim.period_end):
             coverages.append((coverage, version))
     versions = {id(c): v for c, v in coverages}
+    district = member_district(
+        session.get_one(MemberRow, claim.member_id), session.get_one(ProviderRow, claim.provider_code)
+    )
     steps = []
     for seq, coverage in enumerate(payer_order(c for c, _ in coverages), start=1):
         product = coverage.product
-        steps.append(
-            PayerStepRow(
-                claim_id=claim.claim_id,
-                round=claim.round,
-                seq=seq,
-                tier=product.tier,
-                payer_code=product.payer_code,
-                product_code=product.product_code,
-                product_version=versions[id(coverage)],
-                kind=product.kind.value,
-                adjudication=product.adjudication.value,
-                coverage_start=coverage.start_date,
-                coverage_end=coverage.end_date,
-                status=StepStatus.WAITING.value,
-                idempotency_key=f"{claim.claim_id}:{claim.round}:{seq}",
-            )
+        step = PayerStepRow(
+            claim_id=claim.claim_id,
+            round=claim.round,
+            seq=seq,
+            attempt=1,
+            tier=product.tier,
+            payer_code=product.payer_code,
+            product_code=product.product_code,
+            product_version=versions[id(coverage)],
+            kind=product.kind.value,
+            adjudication=product.adjudication.value,
+            coverage_start=coverage.start_date,
+            coverage_end=coverage.end_date,
+            status=StepStatus.WAITING.value,
+            attempts=0,
+            idempotency_key=step_key(claim.claim_id, claim.round, seq),
         )
+        if product.tier == 1:
+            try:
+                step.administrator_code = administrator_for(session, product.payer_code, district)
+            except NoRoute as error:
+                step.status, step.last_error = StepStatus.DEAD.value, str(error)
+        steps.append(step)
     session.add_all(steps)
     return steps
 
 
-def advance_claim(sessions: sessionmaker[Session], claim_id: uuid.UUID, catalogue: ServiceCatalogue) -> str:
-    """Run the claim's remaining steps in order; returns the claim's status afterwards."""
-    while True:
-        with sessions.begin() as session:
-            claim = session.get_one(ClaimRow, claim_id)
-            session.execute(
-                select(MemberRow.member_id).where(MemberRow.member_id == claim.member_id).with_for_update()
-            )
-            session.refresh(claim)
-            if claim.status == ClaimStatus.COORDINATED:
-                return claim.status
-            step = session.scalar(
-                select(PayerStepRow)
-                .where(
-                    PayerStepRow.claim_id == claim_id,
-                    PayerStepRow.round == claim.round,
-                    PayerStepRow.status != StepStatus.DECIDED.value,
-                )
-                .order_by(PayerStepRow.seq)
-                .limit(1)
-            )
-            if step is None:
-                _finish(session, claim)
-                return claim.status
-            if claim.status == ClaimStatus.RECEIVED:
-                claim.status = ClaimStatus.COORDINATING.value
-            _decide(session, claim, step, catalogue)
+# --- moves -----------------------------------------------------------------------------------
 
 
-def _decide(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: ServiceCatalogue) -> None:
-    coverage = step_coverage(session, step)
-    case = case_facts(session, claim, catalogue)
-    if coverage.product.kind == Kind.FIXED_BENEFIT:
-        decisions = fixed_benefits(coverage, case, granted_months(session, claim, step.product_code))
-        record_fixed_benefits(session, claim, step, decisions)
+def lock_claim(session: Session, claim_id: uuid.UUID) -> ClaimRow:
+    """The claim, with its member's row lock held to the end of the transaction."""
+    claim = session.get_one(ClaimRow, claim_id)
+    session.execute(
+        select(MemberRow.member_id).where(MemberRow.member_id == claim.member_id).with_for_update()
+    )
+    session.refresh(claim)
+    return claim
+
+
+def current_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
+    """The live step of each seq in the claim's current round (reruns replace their original)."""
+    return list(
+        session.scalars(
+            select(PayerStepRow)
+            .where(
+                PayerStepRow.claim_id == claim.claim_id,
+                PayerStepRow.round == claim.round,
+                PayerStepRow.status != StepStatus.REPLACED.value,
+            )
+            .order_by(PayerStepRow.seq)
+        )
+    )
+
+
+def next_call(
+    session: Session, claim_id: uuid.UUID, catalogue: ServiceCatalogue, lease: timedelta
+) -> Call | Stop:
+    claim = lock_claim(session, claim_id)
+    if claim.status in (ClaimStatus.COORDINATED.value, ClaimStatus.FAILED.value):
+        return Stop(claim.status)
+    step = next((s for s in current_steps(session, claim) if s.status != StepStatus.DECIDED.value), None)
+    if step is None:
+        finish(session, claim)
+        return Stop(claim.status)
+    if step.status in FAILED_STEPS:
+        return fail(claim)
+    now = utcnow()
+    claim.status = ClaimStatus.COORDINATING.value
+    claim.lease_expires_at, claim.updated_at = now + lease, now
+    party = settling_party(step)
+    payer = session.get(PayerRow, party)
+    adapter = payer.adapter if payer else None
+    if step.status == StepStatus.WAITING.value:
+        computed = compute(session, claim, step, catalogue)
+        proposing = proposes(step, adapter)
+        step.request = to_wire(share_request(session, claim, step, computed, proposing))
+        if proposing and computed.share is not None:
+            record_share(session, claim, step, computed.share, computed.case.lines, provisional=True)
+        if proposing and computed.fixed is not None:
+            record_fixed_benefits(session, claim, step, computed.fixed, provisional=True)
+        step.status, step.updated_at = StepStatus.SUBMITTED.value, now
+        send_assessment(session, session.get_one(AssessmentRow, claim.assessment_id), party)
+    assert step.request is not None
+    return Call(
+        claim_id=claim.claim_id,
+        step_id=step.step_id,
+        operation="fetch" if step.status == StepStatus.PENDING.value else "submit",
+        party=party,
+        adapter=adapter,
+        request=step.request,
+        idempotency_key=step.idempotency_key,
+    )
+
+
+def apply_outcome(
+    session: Session, call: Call, outcome: Outcome, catalogue: ServiceCatalogue, policy: RetryPolicy
+) -> Stop | None:
+    """Record what the payer answered; a Stop when the worker should leave the claim for now."""
+    claim = lock_claim(session, call.claim_id)
+    step = session.get_one(PayerStepRow, call.step_id)
+    step.attempts += outcome.calls
+    step.updated_at = utcnow()
+    if step.round != claim.round or step.status not in (StepStatus.SUBMITTED.value, StepStatus.PENDING.value):
+        return None  # a callback, a revision or another worker got there first: look again
+    if outcome.decision is not None:
+        step.response = outcome.decision.to_wire()
+        step.payer_reference = outcome.decision.payer_reference or step.payer_reference
+        if outcome.decision.status == "pending":
+            step.status = StepStatus.PENDING.value
+            return park(claim, utcnow() + timedelta(seconds=policy.pending_poll_seconds))
+        if accept_decision(session, claim, step, outcome.decision, catalogue):
+            return None
+        return fail(claim)
+    error = outcome.error
+    step.last_error = f"{type(error).__name__}: {error}"
+    if call.operation == "fetch":  # still pending, or the payer cannot be asked: wait for the callback
+        return park(claim, utcnow() + timedelta(seconds=policy.pending_poll_seconds))
+    if isinstance(error, PermanentError) or step.attempts >= policy.max_attempts:
+        if not isinstance(error, PermanentError):
+            step.last_error = f"gave up after {step.attempts} attempts; last: {step.last_error}"
+        step.status = StepStatus.DEAD.value
+        release_provisional(session, claim, step)
+        flag(session, claim, "step_dead", step.last_error, step)
+        return fail(claim)
+    return park(claim, utcnow() + policy.backoff(step.attempts))
+
+
+def accept_decision(
+    session: Session, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
+) -> bool:
+    """Check a decided answer against the share as asked; record it, or refuse it and flag it."""
+    computed = compute(session, claim, step, catalogue)
+    faults = _problems(session, claim, step, computed, decision)
+    now = utcnow()
+    step.response = decision.to_wire()
+    step.payer_reference = decision.payer_reference or step.payer_reference
+    if faults:
+        step.status, step.last_error, step.updated_at = StepStatus.REFUSED.value, "; ".join(faults), now
+        release_provisional(session, claim, step)
+        flag(session, claim, "decision_refused", step.last_error, step)
+        return False
+    if step.kind == Kind.FIXED_BENEFIT.value:
+        record_fixed_benefits(session, claim, step, _granted(step, computed, decision))
     else:
-        usage = limit_usage(session, claim, step.product_code, case.lines)
-        share, _ = coordinate_payer(coverage, case, prior_payments(session, claim, step.seq), usage)
-        record_share(session, claim, step, share, case.lines)
-    step.status, step.attempts = StepStatus.DECIDED.value, step.attempts + 1
-    step.decided_at = step.updated_at = utcnow()
+        assert computed.share is not None
+        decided = _decided_share(computed.share, decision)
+        record_share(session, claim, step, decided, computed.case.lines)
+        if claim.round > 1:  # a re-coordination: what changed against the payer's last decision
+            record_adjustments(session, claim, step, notify=not (step.detail or {}).get("revised"))
+        if (
+            step.request
+            and step.request.get("adjudication") == "gateway"
+            and decided.lines != computed.share.lines
+        ):
+            flag(session, claim, "decision_differs", "the payer's decision differs from the proposal", step)
+    step.status, step.decided_at, step.updated_at = StepStatus.DECIDED.value, now, now
+    step.last_error = None
+    claim.updated_at = now
+    return True
+
+
+def decision_problems(
+    session: Session, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
+) -> list[str]:
+    """Why a decided answer for this step would be refused; empty if it would be recorded."""
+    return _problems(session, claim, step, compute(session, claim, step, catalogue), decision)
+
+
+def _problems(
+    session: Session, claim: ClaimRow, step: PayerStepRow, computed: Computed, decision: Decision
+) -> list[str]:
+    if step.kind == Kind.FIXED_BENEFIT.value:
+        fixed = computed.coverage.product.fixed_benefit
+        assert fixed is not None
+        months = [month for month, _ in months_of(claim.period_start, claim.period_end)]
+        return fixed_benefit_faults(
+            months, granted_months(session, claim, step.product_code), decision.fixed, fixed.monthly_fen
+        )
+    return decision_faults(
+        [
+            AskedLine(line.line_no, line.billed_fen, line.billed_fen - computed.prior.get(line.line_no, 0))
+            for line in computed.case.lines
+        ],
+        [DecidedLine(d.line_no, d.paid_fen, d.reasons) for d in decision.lines],
+    )
+
+
+def _decided_share(computed: PayerShare, decision: Decision) -> PayerShare:
+    by_no = {d.line_no: d for d in decision.lines}
+    lines = []
+    for line in computed.lines:
+        decided = by_no[line.line_no]
+        reasons = tuple((Reason(code), amount) for code, amount in decided.reasons if amount)
+        lines.append(
+            LineShare(
+                line.line_no,
+                line.billed_fen,
+                line.remaining_fen,
+                line.standalone_fen,
+                decided.paid_fen,
+                reasons,
+                line.visit,
+            )
+        )
+    return PayerShare(computed.payer_code, computed.product_code, computed.tier, tuple(lines))
+
+
+def _granted(step: PayerStepRow, computed: Computed, decision: Decision) -> list[FixedBenefitDecision]:
+    product = computed.coverage.product
+    assert product.fixed_benefit is not None
+    granted = {str(f["month"]): int(f["amount_fen"]) for f in decision.fixed}
+    declined = [d for d in computed.fixed or () if d.month not in granted]
+    return [
+        *(
+            FixedBenefitDecision(
+                step.payer_code, step.product_code, month, amount, product.fixed_benefit.payee
+            )
+            for month, amount in sorted(granted.items())
+        ),
+        *(
+            d
+            if d.reason is not None
+            else FixedBenefitDecision(d.payer_code, d.product_code, d.month, 0, d.payee, Reason.NOT_COVERED)
+            for d in declined
+        ),
+    ]
+
+
+def park(claim: ClaimRow, until: datetime) -> Stop:
+    claim.next_attempt_at = until
+    claim.lease_owner, claim.lease_expires_at = None, None
+    return Stop(claim.status)
+
+
+def fail(claim: ClaimRow) -> Stop:
+    """The claim waits for the bureau (rerun) or the payer (corrected decision)."""
+    claim.status = ClaimStatus.FAILED.value
     claim.updated_at = utcnow()
+    claim.lease_owner, claim.lease_expires_at, claim.next_attempt_at = None, None, None
+    return Stop(claim.status)
 
 
-def _finish(session: Session, claim: ClaimRow) -> None:
+def finish(session: Session, claim: ClaimRow) -> None:
     paid = prior_payments(session, claim, before_seq=1 << 30)
-    billed = claim.billed_fen
-    claim.member_responsibility_fen = billed - sum(paid.values())
+    claim.member_responsibility_fen = claim.billed_fen - sum(paid.values())
     claim.status = ClaimStatus.COORDINATED.value
     claim.coordinated_at = claim.updated_at = utcnow()
     claim.lease_owner, claim.lease_expires_at, claim.next_attempt_at = None, None, None
+
+
+def resume(claim: ClaimRow) -> None:
+    """Make the claim due for the workers now."""
+    claim.status = ClaimStatus.COORDINATING.value
+    claim.next_attempt_at = utcnow()
+    claim.lease_owner, claim.lease_expires_at, claim.coordinated_at = None, None, None
+    claim.updated_at = utcnow()

@@ -1,21 +1,42 @@
 """The one place where a payer's part in a claim is written down: its line payments (with
-reasons and visit findings), the fixed benefits it grants, and the flags for the bureau."""
+reasons and visit findings), the fixed benefits it grants, the adjustments a re-coordination
+makes, and the flags for the bureau."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from adapters.sdk import AdjustmentNotice, to_wire
 from gateway.coordination import FixedBenefitDecision, PayerShare
 from gateway.domain.claims import ClaimLine
-from gateway.storage.tables import ClaimRow, FixedBenefitRow, FlagRow, LinePaymentRow, PayerStepRow
+from gateway.storage.tables import (
+    AdjustmentRow,
+    ClaimRow,
+    FixedBenefitRow,
+    FlagRow,
+    LinePaymentRow,
+    OutboxRow,
+    PayerStepRow,
+)
 
 
 def record_share(
-    session: Session, claim: ClaimRow, step: PayerStepRow, share: PayerShare, lines: Sequence[ClaimLine]
+    session: Session,
+    claim: ClaimRow,
+    step: PayerStepRow,
+    share: PayerShare,
+    lines: Sequence[ClaimLine],
+    *,
+    provisional: bool = False,
 ) -> None:
-    """An indemnity payer's payments on every line of the claim, in the claim's current round."""
+    """An indemnity payer's payments on every line of the claim, in the claim's current round.
+
+    ``provisional``: a proposal sent for acknowledgement; it holds the period limits until the
+    payer answers, and is replaced by the decision or released."""
+    release_provisional(session, claim, step)
     by_no = {line.line_no: line for line in lines}
     for line in share.lines:
         service = by_no[line.line_no]
@@ -37,16 +58,44 @@ def record_share(
                 paid_fen=line.paid_fen,
                 reasons=[[reason.value, amount] for reason, amount in line.reasons],
                 visit={"verified": finding.verified, "problems": list(finding.problems)} if finding else None,
+                provisional=provisional,
             )
         )
-        if finding is not None and not finding.verified:
+        if finding is not None and not finding.verified and not provisional:
             flag(session, claim, "visit_unverified", "; ".join(finding.problems), step, line.line_no)
-    step.detail = {"paid_fen": share.paid_fen}
+    if not provisional:
+        step.detail = {**(step.detail or {}), "paid_fen": share.paid_fen}
+
+
+def release_provisional(session: Session, claim: ClaimRow, step: PayerStepRow) -> None:
+    """Give back the limits a proposal held (the payer refused it, or its decision replaces it)."""
+    session.execute(
+        delete(LinePaymentRow).where(
+            LinePaymentRow.claim_id == claim.claim_id,
+            LinePaymentRow.round == claim.round,
+            LinePaymentRow.seq == step.seq,
+            LinePaymentRow.provisional.is_(True),
+        )
+    )
+    session.execute(
+        delete(FixedBenefitRow).where(
+            FixedBenefitRow.claim_id == claim.claim_id,
+            FixedBenefitRow.product_code == step.product_code,
+            FixedBenefitRow.provisional.is_(True),
+        )
+    )
 
 
 def record_fixed_benefits(
-    session: Session, claim: ClaimRow, step: PayerStepRow, decisions: Sequence[FixedBenefitDecision]
+    session: Session,
+    claim: ClaimRow,
+    step: PayerStepRow,
+    decisions: Sequence[FixedBenefitDecision],
+    *,
+    provisional: bool = False,
 ) -> None:
+    """The months a fixed-benefit payer grants; ``provisional`` holds them while a proposal waits."""
+    release_provisional(session, claim, step)
     for decision in decisions:
         if decision.amount_fen > 0:
             session.add(
@@ -58,9 +107,13 @@ def record_fixed_benefits(
                     month=decision.month,
                     amount_fen=decision.amount_fen,
                     payee=decision.payee,
+                    provisional=provisional,
                 )
             )
+    if provisional:
+        return
     step.detail = {
+        **(step.detail or {}),
         "granted": [{"month": d.month, "amount_fen": d.amount_fen} for d in decisions if d.amount_fen > 0],
         "declined": [{"month": d.month, "reason": d.reason.value} for d in decisions if d.reason is not None],
     }
@@ -85,3 +138,82 @@ def flag(
             detail=detail,
         )
     )
+
+
+def record_adjustments(
+    session: Session, claim: ClaimRow, step: PayerStepRow, notify: bool
+) -> list[AdjustmentRow]:
+    """After a re-coordination decided this step again: the change on each line against what the
+    payer last decided, as a top-up (+) or a recovery (−); with ``notify``, a notice to the payer."""
+    current = dict(
+        session.execute(
+            select(LinePaymentRow.line_no, LinePaymentRow.paid_fen).where(
+                LinePaymentRow.claim_id == claim.claim_id,
+                LinePaymentRow.round == claim.round,
+                LinePaymentRow.seq == step.seq,
+                LinePaymentRow.provisional.is_(False),
+            )
+        ).all()
+    )
+    earlier = session.execute(
+        select(LinePaymentRow.line_no, LinePaymentRow.round, LinePaymentRow.paid_fen)
+        .where(
+            LinePaymentRow.claim_id == claim.claim_id,
+            LinePaymentRow.product_code == step.product_code,
+            LinePaymentRow.round < claim.round,
+            LinePaymentRow.provisional.is_(False),
+        )
+        .order_by(LinePaymentRow.round)
+    )
+    previous = {line_no: paid for line_no, _, paid in earlier}  # the latest round wins
+    cause = str((step.detail or {}).get("cause", "re-coordination"))
+    rows = []
+    for line_no in sorted(set(current) | set(previous)):
+        before, after = previous.get(line_no, 0), current.get(line_no, 0)
+        if before != after:
+            rows.append(
+                AdjustmentRow(
+                    claim_id=claim.claim_id,
+                    round=claim.round,
+                    payer_code=step.payer_code,
+                    product_code=step.product_code,
+                    line_no=line_no,
+                    previous_paid_fen=before,
+                    paid_fen=after,
+                    delta_fen=after - before,
+                    kind="top_up" if after > before else "recovery",
+                    cause=cause,
+                )
+            )
+    session.add_all(rows)
+    if rows and notify:
+        notice = AdjustmentNotice(
+            idempotency_key=f"adjustment:{claim.claim_id}:{claim.round}:{step.seq}",
+            claim_id=str(claim.claim_id),
+            claim_number=claim.claim_number,
+            payer_code=step.payer_code,
+            product_code=step.product_code,
+            round=claim.round,
+            cause=cause,
+            lines=tuple(
+                {
+                    "line_no": r.line_no,
+                    "previous_paid_fen": r.previous_paid_fen,
+                    "paid_fen": r.paid_fen,
+                    "delta_fen": r.delta_fen,
+                    "kind": r.kind,
+                }
+                for r in rows
+            ),
+        )
+        session.add(
+            OutboxRow(
+                kind="adjustment",
+                payer_code=step.administrator_code or step.payer_code,
+                claim_id=claim.claim_id,
+                idempotency_key=notice.idempotency_key,
+                payload=to_wire(notice),
+                status="waiting",
+            )
+        )
+    return rows

@@ -1,6 +1,11 @@
-"""Workers lease claims that have work to do and advance them. Any number may run at once:
-a lease is taken with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one writer anyway)
-and expires, so the claims of a worker that died are picked up by the others."""
+"""Workers lease claims that have work to do and advance them through their payer steps, and
+deliver the outbox. Any number may run at once, on one machine or many: a lease is taken with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one writer anyway) and expires, so the
+claims of a worker that died are picked up by the others and resumed from their stored requests.
+
+Database moves run in threads (``asyncio.to_thread``) so that one worker overlaps the payer
+calls of up to ``concurrency`` claims.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,36 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.registry import AdapterPool
+from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.fanout import advance_claim
+from gateway.orchestration.calls import PayerCalls
+from gateway.orchestration.fanout import Call, Outcome, RetryPolicy, Stop, apply_outcome, next_call
+from gateway.orchestration.outbox import Message, lease_messages, settle_message
 from gateway.storage.tables import ClaimRow, utcnow
 
 log = logging.getLogger("ltc_gateway.worker")
 
 ACTIVE = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
-RETRY_AFTER = timedelta(seconds=30)
+CRASH_RETRY = timedelta(seconds=30)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        attempts_per_lease=settings.payer_retry_attempts,
+        initial_seconds=settings.payer_retry_initial_seconds,
+        max_seconds=settings.payer_retry_max_seconds,
+        lease_retry_seconds=settings.step_retry_seconds,
+        max_attempts=settings.step_max_attempts,
+        pending_poll_seconds=settings.pending_poll_seconds,
+    )
 
 
 class Worker:
@@ -32,17 +53,39 @@ class Worker:
         sessions: sessionmaker[Session],
         catalogue: ServiceCatalogue,
         *,
+        policy: RetryPolicy | None = None,
         lease_seconds: int = 60,
         poll_seconds: float = 0.5,
         batch: int = 20,
+        concurrency: int = 8,
         worker_id: str | None = None,
+        pool: AdapterPool | None = None,
     ) -> None:
         self.sessions = sessions
         self.catalogue = catalogue
+        self.policy = policy or RetryPolicy()
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.batch = batch
+        self.concurrency = concurrency
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.pool = pool or AdapterPool()
+        self.calls = PayerCalls(self.pool, self.policy)
+
+    @classmethod
+    def from_settings(
+        cls, sessions: sessionmaker[Session], catalogue: ServiceCatalogue, settings: Settings
+    ) -> Worker:
+        return cls(
+            sessions,
+            catalogue,
+            policy=retry_policy(settings),
+            lease_seconds=settings.worker_lease_seconds,
+            poll_seconds=settings.worker_poll_seconds,
+            concurrency=settings.worker_concurrency,
+        )
+
+    # --- claims ------------------------------------------------------------------------------
 
     def lease_claims(self) -> list[uuid.UUID]:
         now = utcnow()
@@ -68,40 +111,100 @@ class Worker:
                 )
         return ids
 
-    def run_once(self) -> int:
-        """Lease a batch and advance each claim; the number of claims worked on."""
-        ids = self.lease_claims()
-        for claim_id in ids:
-            try:
-                status = advance_claim(self.sessions, claim_id, self.catalogue)
-                log.info("claim advanced", extra={"claim_id": str(claim_id), "status": status})
-            except Exception:
-                log.exception(
-                    "claim could not be advanced; retrying later", extra={"claim_id": str(claim_id)}
-                )
-                self._release(claim_id, retry_after=RETRY_AFTER)
-        return len(ids)
+    def _next(self, claim_id: uuid.UUID) -> Call | Stop:
+        with self.sessions.begin() as session:
+            return next_call(session, claim_id, self.catalogue, self.lease)
 
-    def _release(self, claim_id: uuid.UUID, retry_after: timedelta) -> None:
+    def _apply(self, call: Call, outcome: Outcome) -> Stop | None:
+        with self.sessions.begin() as session:
+            return apply_outcome(session, call, outcome, self.catalogue, self.policy)
+
+    async def advance(self, claim_id: uuid.UUID) -> str:
+        """Take the claim as far as it goes now; its status afterwards."""
+        while True:
+            move = await asyncio.to_thread(self._next, claim_id)
+            if isinstance(move, Stop):
+                return move.status
+            outcome = await self.calls.step(move)
+            stop = await asyncio.to_thread(self._apply, move, outcome)
+            if stop is not None:
+                return stop.status
+
+    async def _advance_safely(self, claim_id: uuid.UUID) -> None:
+        try:
+            status = await self.advance(claim_id)
+            log.info("claim advanced", extra={"claim_id": str(claim_id), "status": status})
+        except Exception:
+            log.exception("claim could not be advanced; retrying later", extra={"claim_id": str(claim_id)})
+            await asyncio.to_thread(self._release, claim_id)
+
+    def _release(self, claim_id: uuid.UUID) -> None:
         with self.sessions.begin() as session:
             session.execute(
                 update(ClaimRow)
                 .where(ClaimRow.claim_id == claim_id, ClaimRow.lease_owner == self.worker_id)
-                .values(lease_owner=None, lease_expires_at=None, next_attempt_at=utcnow() + retry_after)
+                .values(lease_owner=None, lease_expires_at=None, next_attempt_at=utcnow() + CRASH_RETRY)
             )
 
-    def drain(self) -> int:
-        """Work until nothing is due (tests, ``worker --once``); the number of claims worked on."""
+    # --- outbox ------------------------------------------------------------------------------
+
+    def _lease_messages(self) -> list[Message]:
+        with self.sessions.begin() as session:
+            return lease_messages(session, self.worker_id, self.lease, self.batch)
+
+    async def _deliver(self, message: Message) -> None:
+        error, calls = await self.calls.deliver(message.kind, message.party, message.adapter, message.payload)
+
+        def settle() -> None:
+            with self.sessions.begin() as session:
+                backoff = self.policy.backoff(max(1, calls))
+                settle_message(session, message.id, error, calls, backoff, self.policy.max_attempts)
+
+        await asyncio.to_thread(settle)
+
+    # --- loop --------------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Lease a batch of claims and messages and work them; how many were worked on."""
+        claims = await asyncio.to_thread(self.lease_claims)
+        messages = await asyncio.to_thread(self._lease_messages)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(work: Awaitable[None]) -> None:
+            async with gate:
+                await work
+
+        await asyncio.gather(
+            *(bounded(self._advance_safely(c)) for c in claims),
+            *(bounded(self._deliver(m)) for m in messages),
+        )
+        return len(claims) + len(messages)
+
+    async def drain_async(self) -> int:
         total = 0
-        while (n := self.run_once()) > 0:
+        while (n := await self.run_once()) > 0:
             total += n
         return total
 
+    def drain(self) -> int:
+        """Work until nothing is due (tests, ``worker --once``); how many claims and messages."""
+
+        async def main() -> int:
+            try:
+                return await self.drain_async()
+            finally:
+                await self.pool.aclose()
+
+        return asyncio.run(main())
+
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"worker_id": self.worker_id})
-        while not stop.is_set():
-            worked = await asyncio.to_thread(self.run_once)
-            if not worked:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
-        log.info("worker stopped", extra={"worker_id": self.worker_id})
+        try:
+            while not stop.is_set():
+                worked = await self.run_once()
+                if not worked:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
+        finally:
+            await self.pool.aclose()
+            log.info("worker stopped", extra={"worker_id": self.worker_id})

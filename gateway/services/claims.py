@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from gateway.services.keys import Principal, Role
 from gateway.services.members import find_member
 from gateway.services.parsing import digest, parse
 from gateway.storage.tables import (
+    AdjustmentRow,
     AssessmentRow,
     ClaimLineRow,
     ClaimRow,
@@ -142,7 +143,11 @@ def can_see(session: Session, principal: Principal, claim: ClaimRow) -> bool:
             session.scalar(
                 select(PayerStepRow.step_id)
                 .where(
-                    PayerStepRow.claim_id == claim.claim_id, PayerStepRow.payer_code == principal.party_code
+                    PayerStepRow.claim_id == claim.claim_id,
+                    or_(
+                        PayerStepRow.payer_code == principal.party_code,
+                        PayerStepRow.administrator_code == principal.party_code,
+                    ),
                 )
                 .limit(1)
             )
@@ -166,14 +171,22 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
     steps = list(
         session.scalars(
             select(PayerStepRow)
-            .where(PayerStepRow.claim_id == claim.claim_id, PayerStepRow.round == claim.round)
+            .where(
+                PayerStepRow.claim_id == claim.claim_id,
+                PayerStepRow.round == claim.round,
+                PayerStepRow.status != "replaced",
+            )
             .order_by(PayerStepRow.seq)
         )
     )
     payments: dict[int, list[LinePaymentRow]] = defaultdict(list)
     for payment in session.scalars(
         select(LinePaymentRow)
-        .where(LinePaymentRow.claim_id == claim.claim_id, LinePaymentRow.round == claim.round)
+        .where(
+            LinePaymentRow.claim_id == claim.claim_id,
+            LinePaymentRow.round == claim.round,
+            LinePaymentRow.provisional.is_(False),
+        )
         .order_by(LinePaymentRow.seq)
     ):
         payments[payment.line_no].append(payment)
@@ -213,8 +226,13 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
         )
     fixed = session.scalars(
         select(FixedBenefitRow)
-        .where(FixedBenefitRow.claim_id == claim.claim_id)
+        .where(FixedBenefitRow.claim_id == claim.claim_id, FixedBenefitRow.provisional.is_(False))
         .order_by(FixedBenefitRow.product_code, FixedBenefitRow.month)
+    )
+    adjustments = session.scalars(
+        select(AdjustmentRow)
+        .where(AdjustmentRow.claim_id == claim.claim_id)
+        .order_by(AdjustmentRow.round, AdjustmentRow.id)
     )
     flags = session.scalars(select(FlagRow).where(FlagRow.claim_id == claim.claim_id).order_by(FlagRow.id))
     return {
@@ -229,13 +247,19 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
         "billed_fen": claim.billed_fen,
         "payers": [
             {
+                "step_id": s.step_id,
                 "seq": s.seq,
                 "tier": s.tier,
                 "payer_code": s.payer_code,
+                **({"administrator_code": s.administrator_code} if s.administrator_code else {}),
                 "product_code": s.product_code,
                 "kind": s.kind,
                 "adjudication": s.adjudication,
                 "status": s.status,
+                "attempts": s.attempts,
+                **({"payer_reference": s.payer_reference} if s.payer_reference else {}),
+                **({"rerun_of": s.rerun_of} if s.rerun_of else {}),
+                **({"error": s.last_error} if s.last_error else {}),
                 **({"paid_fen": s.detail["paid_fen"]} if s.detail and "paid_fen" in s.detail else {}),
                 **({"declined": s.detail["declined"]} if s.detail and s.detail.get("declined") else {}),
             }
@@ -252,6 +276,20 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
                 "payee": f.payee,
             }
             for f in fixed
+        ],
+        "adjustments": [
+            {
+                "round": a.round,
+                "payer_code": a.payer_code,
+                "product_code": a.product_code,
+                "line_no": a.line_no,
+                "previous_paid_fen": a.previous_paid_fen,
+                "paid_fen": a.paid_fen,
+                "delta_fen": a.delta_fen,
+                "kind": a.kind,
+                "cause": a.cause,
+            }
+            for a in adjustments
         ],
         "flags": [
             {"kind": f.kind, "line_no": f.line_no, "payer_code": f.payer_code, "detail": f.detail}

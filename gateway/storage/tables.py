@@ -85,6 +85,8 @@ class PayerRow(Base):
 
     payer_code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    # How the gateway reaches the payer (adapters.registry); none: the gateway adjudicates locally.
+    adapter: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -135,6 +137,8 @@ class MemberRow(Base):
     address_text: Mapped[str | None] = mapped_column(String(200))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+    # The district of residence (行政区划代码): routes the tier-1 share to its administrator.
+    district: Mapped[str | None] = mapped_column(String(6))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -231,7 +235,7 @@ class PayerStepRow(Base):
     The party that settles it is ``administrator_code or payer_code``."""
 
     __tablename__ = "payer_steps"
-    __table_args__ = (UniqueConstraint("claim_id", "round", "seq"),)
+    __table_args__ = (UniqueConstraint("claim_id", "round", "seq", "attempt"),)
 
     step_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.claim_id"), index=True)
@@ -248,8 +252,14 @@ class PayerStepRow(Base):
     coverage_start: Mapped[date]
     coverage_end: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(16))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)  # 1, then 2, 3… for each rerun
+    rerun_of: Mapped[int | None] = mapped_column(ForeignKey("payer_steps.step_id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls made to the payer
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    # The request exactly as sent: stored before the first call, resent unchanged on every retry.
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payer_reference: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -284,6 +294,8 @@ class LinePaymentRow(Base):
     reasons: Mapped[list[Any]]
     visit: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A gateway proposal awaiting the payer's acknowledgement: it holds the period limit meanwhile.
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -301,6 +313,7 @@ class FixedBenefitRow(Base):
     month: Mapped[str] = mapped_column(String(7))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     payee: Mapped[str] = mapped_column(String(16))
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)  # proposed, not yet acknowledged
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -317,3 +330,57 @@ class FlagRow(Base):
     product_code: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DistrictRouteRow(Base):
+    """Which contracted administrator (承办机构) handles a tier-1 payer's shares in a district."""
+
+    __tablename__ = "district_routes"
+
+    payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"), primary_key=True)
+    district: Mapped[str] = mapped_column(String(6), primary_key=True)
+    administrator_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AdjustmentRow(Base):
+    """What a re-coordination changed for a payer on a line: a top-up (+) or a recovery (−)."""
+
+    __tablename__ = "adjustments"
+    __table_args__ = (UniqueConstraint("claim_id", "round", "payer_code", "product_code", "line_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.claim_id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)  # the round that made the change
+    payer_code: Mapped[str] = mapped_column(String(64))
+    product_code: Mapped[str] = mapped_column(String(64))
+    line_no: Mapped[int] = mapped_column(Integer)
+    previous_paid_fen: Mapped[int] = mapped_column(BigInteger)
+    paid_fen: Mapped[int] = mapped_column(BigInteger)
+    delta_fen: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # top_up | recovery
+    cause: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxRow(Base):
+    """A message to a payer that must get through (an assessment, an adjustment notice): written
+    in the transaction that makes it necessary, delivered by the workers with retries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # assessment | adjustment
+    payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
+    claim_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claims.claim_id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))  # waiting | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

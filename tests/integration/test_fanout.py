@@ -3,6 +3,7 @@ leases, and concurrent workers that never pay a limit twice."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import timedelta
 from typing import Any
@@ -158,10 +159,10 @@ def test_a_claim_leased_by_a_dead_worker_is_taken_over(world: World) -> None:
     dead = Worker(world.gateway.sessions, world.gateway.catalogue, worker_id="dead")
     assert len(dead.lease_claims()) == 1  # leased, then the worker "dies"
     alive = Worker(world.gateway.sessions, world.gateway.catalogue, worker_id="alive")
-    assert alive.run_once() == 0  # the lease still holds
+    assert asyncio.run(alive.run_once()) == 0  # the lease still holds
     with world.gateway.sessions.begin() as session:
         session.execute(update(ClaimRow).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
-    assert alive.run_once() == 1
+    assert asyncio.run(alive.run_once()) == 1
     assert world.claim(claim_id)["status"] == "coordinated"
 
 

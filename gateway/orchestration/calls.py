@@ -1,0 +1,101 @@
+"""Calling payers through their adapters, outside any database transaction.
+
+Transient faults are retried in place (tenacity: exponential backoff with jitter, bounded), always
+with the step's stored request and idempotency key; what is still failing after that is handed
+back to the state machine, which waits for a later lease or dead-letters the step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from adapters.registry import AdapterPool
+from adapters.sdk import (
+    AdapterError,
+    AdjustmentNotice,
+    AssessmentNotice,
+    PayerAdapter,
+    PermanentError,
+    ShareRequest,
+    TransientError,
+)
+from gateway.orchestration.fanout import Call, Outcome, RetryPolicy
+
+log = logging.getLogger("ltc_gateway.payers")
+T = TypeVar("T")
+
+
+class PayerCalls:
+    def __init__(self, pool: AdapterPool, policy: RetryPolicy) -> None:
+        self.pool = pool
+        self.policy = policy
+
+    async def _retrying(
+        self, party: str, what: str, attempt: Callable[[], Awaitable[T]]
+    ) -> tuple[T | None, AdapterError | None, int]:
+        """The result, or the error that was not worth (or no longer worth) retrying; calls made."""
+        calls = 0
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.attempts_per_lease),
+            wait=wait_exponential_jitter(
+                multiplier=self.policy.initial_seconds,
+                max=self.policy.max_seconds,
+                jitter=self.policy.initial_seconds,
+            ),
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+        )
+        try:
+            async for trying in retrying:
+                with trying:
+                    calls += 1
+                    result = await attempt()
+        except AdapterError as error:
+            log.warning(
+                "payer call failed", extra={"payer_code": party, "operation": what, "error": str(error)}
+            )
+            return None, error, calls
+        return result, None, calls
+
+    async def step(self, call: Call) -> Outcome:
+        """Submit a share (or fetch a pending decision) and say what came back."""
+        try:
+            adapter = self.pool.get(call.party, call.adapter)
+            request = ShareRequest.from_wire(call.request)
+        except AdapterError as error:
+            return Outcome(error=error, calls=1)
+        if call.operation == "fetch":
+            decision, failure, calls = await self._retrying(
+                call.party, "fetch_decision", lambda: adapter.fetch_decision(call.idempotency_key)
+            )
+        else:
+            decision, failure, calls = await self._retrying(
+                call.party, "submit_share", lambda: adapter.submit_share(request)
+            )
+        return Outcome(decision=decision, error=failure, calls=calls)
+
+    async def deliver(
+        self, kind: str, party: str, adapter_config: dict[str, Any] | None, payload: dict[str, Any]
+    ) -> tuple[AdapterError | None, int]:
+        """Deliver an outbox message: the error if it did not get through, and the calls made."""
+        try:
+            adapter: PayerAdapter = self.pool.get(party, adapter_config)
+            if kind == "assessment":
+                notice = AssessmentNotice(**payload)
+                _, failure, calls = await self._retrying(
+                    party, "deliver_assessment", lambda: adapter.deliver_assessment(notice)
+                )
+            elif kind == "adjustment":
+                adjustment = AdjustmentNotice(**{**payload, "lines": tuple(payload["lines"])})
+                _, failure, calls = await self._retrying(
+                    party, "submit_adjustment", lambda: adapter.submit_adjustment(adjustment)
+                )
+            else:
+                return PermanentError(f"unknown outbox message kind {kind!r}"), 0
+        except (AdapterError, TypeError) as error:
+            return PermanentError(f"cannot deliver: {error}"), 1
+        return failure, calls

@@ -1,0 +1,124 @@
+"""Messages to payers that must get through: assessments (one assessment serves every tier) and
+adjustment notices. They are written in the transaction that makes them necessary and delivered
+by the workers, with retries and a dead-letter state like payer steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from adapters.sdk import AssessmentNotice, PermanentError, to_wire
+from gateway.storage.tables import AssessmentRow, MemberRow, OutboxRow, PayerRow, utcnow
+
+SENT, WAITING, DEAD = "sent", "waiting", "dead"
+
+
+def assessment_notice(assessment: AssessmentRow, member: MemberRow, party: str) -> AssessmentNotice:
+    scores = assessment.scores
+    return AssessmentNotice(
+        idempotency_key=f"assessment:{assessment.assessment_id}:{party}",
+        assessment_id=str(assessment.assessment_id),
+        member={"id_number": member.id_number, "name": member.name, "district": member.district},
+        agency_code=assessment.agency_code,
+        concluded_on=assessment.concluded_on.isoformat(),
+        disabled_since=assessment.disabled_since.isoformat(),
+        grade=assessment.grade,
+        levels={
+            "adl": assessment.adl_level,
+            "cognition": assessment.cognition_level,
+            "perception": assessment.perception_level,
+        },
+        scores={k: dict(v) for k, v in scores.items()},
+        effective_from=assessment.effective_from.isoformat(),
+        valid_until=assessment.valid_until.isoformat(),
+    )
+
+
+def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> None:
+    """Queue the assessment for a payer, once (a payer with no adapter is the gateway itself)."""
+    payer = session.get(PayerRow, party)
+    if payer is None or not payer.adapter or payer.adapter.get("type", "local") == "local":
+        return
+    member = session.get_one(MemberRow, assessment.member_id)
+    notice = assessment_notice(assessment, member, party)
+    exists = session.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key == notice.idempotency_key))
+    if exists is None:
+        session.add(
+            OutboxRow(
+                kind="assessment",
+                payer_code=party,
+                idempotency_key=notice.idempotency_key,
+                payload=to_wire(notice),
+                status=WAITING,
+                attempts=0,
+                next_attempt_at=utcnow(),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    kind: str
+    party: str
+    adapter: dict[str, Any] | None
+    payload: dict[str, Any]
+
+
+def lease_messages(session: Session, owner: str, lease: timedelta, limit: int) -> list[Message]:
+    now = utcnow()
+    rows = list(
+        session.scalars(
+            select(OutboxRow)
+            .where(
+                OutboxRow.status == WAITING,
+                OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.lease_expires_at.is_(None), OutboxRow.lease_expires_at < now),
+            )
+            .order_by(OutboxRow.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    messages = []
+    for row in rows:
+        row.lease_owner, row.lease_expires_at = owner, now + lease
+        payer = session.get(PayerRow, row.payer_code)
+        messages.append(
+            Message(row.id, row.kind, row.payer_code, payer.adapter if payer else None, row.payload)
+        )
+    return messages
+
+
+def settle_message(
+    session: Session,
+    message_id: int,
+    error: Exception | None,
+    calls: int,
+    backoff: timedelta,
+    max_attempts: int,
+) -> None:
+    row = session.get_one(OutboxRow, message_id)
+    row.attempts += calls
+    row.lease_owner, row.lease_expires_at = None, None
+    if error is None:
+        row.status, row.sent_at, row.last_error = SENT, utcnow(), None
+        return
+    row.last_error = f"{type(error).__name__}: {error}"
+    if isinstance(error, PermanentError) or row.attempts >= max_attempts:
+        row.status = DEAD
+    else:
+        row.next_attempt_at = utcnow() + backoff
+
+
+def redeliver(session: Session, message_id: int) -> None:
+    """The bureau re-drives a dead message."""
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == message_id, OutboxRow.status == DEAD)
+        .values(status=WAITING, next_attempt_at=utcnow(), attempts=0)
+    )

@@ -1,0 +1,157 @@
+"""What a payer is asked: the share request for one step, built from storage and the product rules.
+
+The gateway always computes the share the product's published rules give (``coordinate_payer``):
+for ``adjudication: gateway`` it is sent as the proposal the payer acknowledges; for ``payer``
+the payer decides alone and the computation only supplies visit findings and the standalone
+amount on record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from adapters.sdk import ShareLine, ShareRequest
+from gateway.coordination import CaseFacts, FixedBenefitDecision, PayerShare, coordinate_payer, fixed_benefits
+from gateway.domain.coverage import Coverage
+from gateway.domain.products import Adjudication, Kind
+from gateway.domain.services import ServiceCatalogue
+from gateway.orchestration.facts import case_facts, granted_months, limit_usage, prior_payments, step_coverage
+from gateway.storage.tables import (
+    AssessmentRow,
+    ClaimRow,
+    LinePaymentRow,
+    MemberRow,
+    PayerStepRow,
+    ProviderRow,
+)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """The gateway's own adjudication of a step with the product's rules."""
+
+    coverage: Coverage
+    case: CaseFacts
+    share: PayerShare | None  # indemnity
+    fixed: list[FixedBenefitDecision] | None  # fixed benefit
+    prior: dict[int, int]  # line_no → paid by earlier payers in this round
+    usage: dict[str, int]
+
+
+def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: ServiceCatalogue) -> Computed:
+    coverage = step_coverage(session, step)
+    case = case_facts(session, claim, catalogue)
+    prior = prior_payments(session, claim, step.seq)
+    if coverage.product.kind == Kind.FIXED_BENEFIT:
+        decisions = fixed_benefits(coverage, case, granted_months(session, claim, step.product_code))
+        return Computed(coverage, case, None, decisions, prior, {})
+    usage = limit_usage(session, claim, step.product_code, case.lines)
+    share, _ = coordinate_payer(coverage, case, prior, usage)
+    return Computed(coverage, case, share, None, prior, usage)
+
+
+def proposes(step: PayerStepRow, adapter: dict[str, Any] | None) -> bool:
+    """The gateway adjudicates for payers in gateway mode and for those with no integration."""
+    local = not adapter or adapter.get("type", "local") == "local"
+    return local or step.adjudication == Adjudication.GATEWAY.value
+
+
+def share_request(
+    session: Session, claim: ClaimRow, step: PayerStepRow, computed: Computed, proposing: bool
+) -> ShareRequest:
+    provider = session.get_one(ProviderRow, claim.provider_code)
+    member = session.get_one(MemberRow, claim.member_id)
+    assessment = session.get_one(AssessmentRow, claim.assessment_id)
+    shares = {line.line_no: line for line in computed.share.lines} if computed.share else {}
+    lines = []
+    for line in computed.case.lines:
+        prior = computed.prior.get(line.line_no, 0)
+        proposal = shares.get(line.line_no) if proposing else None
+        lines.append(
+            ShareLine(
+                line_no=line.line_no,
+                service_code=line.service_code,
+                setting=line.setting.value,
+                method=line.method.value,
+                service_date=line.service_date.isoformat(),
+                service_end_date=line.service_end_date.isoformat() if line.service_end_date else None,
+                quantity=line.quantity,
+                unit_price_fen=line.unit_price_fen,
+                billed_fen=line.billed_fen,
+                exclusion=line.exclusion.value if line.exclusion else None,
+                visit=line.visit.model_dump(mode="json") if line.visit else None,
+                prior_paid_fen=prior,
+                remaining_fen=line.billed_fen - prior,
+                proposed_paid_fen=proposal.paid_fen if proposal else None,
+                proposed_reasons=tuple(
+                    {"code": reason.value, "amount_fen": amount} for reason, amount in proposal.reasons
+                )
+                if proposal
+                else (),
+            )
+        )
+    proposed_fixed = (
+        tuple({"month": d.month, "amount_fen": d.amount_fen} for d in computed.fixed if d.amount_fen > 0)
+        if proposing and computed.fixed is not None
+        else ()
+    )
+    return ShareRequest(
+        idempotency_key=step.idempotency_key,
+        claim_id=str(claim.claim_id),
+        claim_number=claim.claim_number,
+        round=claim.round,
+        seq=step.seq,
+        payer_code=step.payer_code,
+        product_code=step.product_code,
+        product_version=step.product_version,
+        adjudication="gateway" if proposing else "payer",
+        kind="fixed_benefit" if step.kind == Kind.FIXED_BENEFIT.value else "indemnity",
+        provider={
+            "provider_code": provider.provider_code,
+            "district": provider.district,
+            "designated": provider.designated,
+            "designated_from": provider.designated_from.isoformat() if provider.designated_from else None,
+            "designated_to": provider.designated_to.isoformat() if provider.designated_to else None,
+        },
+        member={
+            "id_number": member.id_number,
+            "name": member.name,
+            "district": member.district,
+            "lat": member.lat,
+            "lon": member.lon,
+        },
+        coverage={
+            "start_date": step.coverage_start.isoformat(),
+            "end_date": step.coverage_end.isoformat() if step.coverage_end else None,
+        },
+        assessment={
+            "assessment_id": str(assessment.assessment_id),
+            "grade": assessment.grade,
+            "concluded_on": assessment.concluded_on.isoformat(),
+            "disabled_since": assessment.disabled_since.isoformat(),
+            "effective_from": assessment.effective_from.isoformat(),
+        },
+        period={"start": claim.period_start.isoformat(), "end": claim.period_end.isoformat()},
+        lines=tuple(lines),
+        prior_payers=tuple(_prior_payers(session, claim, step.seq)),
+        proposed_fixed=proposed_fixed,
+        limit_usage=dict(computed.usage),
+    )
+
+
+def _prior_payers(session: Session, claim: ClaimRow, before_seq: int) -> list[dict[str, object]]:
+    rows = session.execute(
+        select(LinePaymentRow.payer_code, LinePaymentRow.product_code, func.sum(LinePaymentRow.paid_fen))
+        .where(
+            LinePaymentRow.claim_id == claim.claim_id,
+            LinePaymentRow.round == claim.round,
+            LinePaymentRow.seq < before_seq,
+        )
+        .group_by(LinePaymentRow.payer_code, LinePaymentRow.product_code)
+        .order_by(func.min(LinePaymentRow.seq))
+    )
+    return [{"payer_code": p, "product_code": c, "paid_fen": int(paid or 0)} for p, c, paid in rows]

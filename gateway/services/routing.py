@@ -1,0 +1,79 @@
+"""Tier-1 routing: the bureau maps each district to the contracted administrator (承办机构)
+that handles the fund's shares there. A city tenders the work to 2–5 insurers, each taking
+some districts; a claim's tier-1 share goes to the administrator of the member's district."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gateway.services.errors import Invalid, NotFound
+from gateway.storage.tables import DistrictRouteRow, MemberRow, PayerRow, ProviderRow, utcnow
+
+
+class NoRoute(Exception):
+    """The payer routes by district, and no administrator serves this one."""
+
+
+def set_routes(session: Session, payer_code: str, routes: list[dict[str, str]]) -> dict[str, Any]:
+    """Replace the payer's whole routing table (a tender result is published as a whole)."""
+    if session.get(PayerRow, payer_code) is None:
+        raise NotFound(f"no payer {payer_code}")
+    faults = []
+    seen: set[str] = set()
+    for i, route in enumerate(routes):
+        if route["district"] in seen:
+            faults.append((f"/routes/{i}/district", f"district {route['district']} is routed twice"))
+        seen.add(route["district"])
+        if session.get(PayerRow, route["administrator_code"]) is None:
+            faults.append((f"/routes/{i}/administrator_code", f"no payer {route['administrator_code']}"))
+    if faults:
+        raise Invalid(faults)
+    session.execute(delete(DistrictRouteRow).where(DistrictRouteRow.payer_code == payer_code))
+    now = utcnow()
+    session.add_all(
+        DistrictRouteRow(
+            payer_code=payer_code,
+            district=r["district"],
+            administrator_code=r["administrator_code"],
+            updated_at=now,
+        )
+        for r in routes
+    )
+    session.flush()
+    return list_routes(session, payer_code)
+
+
+def list_routes(session: Session, payer_code: str) -> dict[str, Any]:
+    rows = session.scalars(
+        select(DistrictRouteRow)
+        .where(DistrictRouteRow.payer_code == payer_code)
+        .order_by(DistrictRouteRow.district)
+    )
+    return {
+        "payer_code": payer_code,
+        "routes": [{"district": r.district, "administrator_code": r.administrator_code} for r in rows],
+    }
+
+
+def member_district(member: MemberRow, provider: ProviderRow) -> str:
+    """Where the member lives; a member whose district is not known yet is served where cared for."""
+    return member.district or provider.district
+
+
+def administrator_for(session: Session, payer_code: str, district: str) -> str | None:
+    """The administrator of the district; None when the payer does not route by district."""
+    routes = dict(
+        session.execute(
+            select(DistrictRouteRow.district, DistrictRouteRow.administrator_code).where(
+                DistrictRouteRow.payer_code == payer_code
+            )
+        ).all()
+    )
+    if not routes:
+        return None
+    if district not in routes:
+        raise NoRoute(f"{payer_code} routes by district and no administrator serves district {district}")
+    return routes[district]
