@@ -92,11 +92,14 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 
 def cmd_payers_load(args: argparse.Namespace) -> int:
-    from gateway.services.registry import load_products_dir
+    from gateway.services.registry import load_dir
 
     gateway = _bootstrap()
     with gateway.sessions.begin() as session:
-        loaded = load_products_dir(session, Path(args.directory))
+        payers, loaded = load_dir(session, Path(args.directory))
+    for payer in payers:
+        routes = "" if payer.routes is None else f", {payer.routes} districts routed"
+        print(f"{payer.payer_code:<16} {'(payer)':<24} adapter {payer.adapter_type}{routes}")
     for item in loaded:
         state = f"version {item.version}" + ("" if item.changed else " (unchanged)")
         print(f"{item.payer_code:<16} {item.product_code:<24} {state}")

@@ -6,7 +6,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api.endpoint import Call, endpoint
-from gateway.services import assessments, claims, coverage, enrollments, registry
+from gateway.services import assessments, claims, coverage, decisions, enrollments, registry, routing
+from gateway.services.errors import NotFound
 from gateway.services.keys import Role
 
 
@@ -53,6 +54,43 @@ def get_claim(call: Call) -> Response:
     return JSONResponse(claims.claim_view(call.session, call.principal, call.param("claim_id")))
 
 
+@endpoint(Role.PAYER, body="decision")
+def post_decision(call: Call) -> Response:
+    """A payer's late decision (after 'pending') or a revised one (callback)."""
+    result = decisions.receive_decision(
+        call.session, call.principal, call.param("payer_code"), call.body, call.gateway.catalogue
+    )
+    return JSONResponse(result)
+
+
+@endpoint(Role.BUREAU, body="routes")
+def put_routes(call: Call) -> Response:
+    """Replace the tier-1 payer's table of districts and their contracted administrators."""
+    return JSONResponse(routing.set_routes(call.session, call.param("payer_code"), call.body["routes"]))
+
+
+@endpoint(Role.BUREAU)
+def get_routes(call: Call) -> Response:
+    """The tier-1 payer's districts and their administrators."""
+    return JSONResponse(routing.list_routes(call.session, call.param("payer_code")))
+
+
+@endpoint(Role.BUREAU)
+def get_failed_steps(call: Call) -> Response:
+    """Dead-lettered and refused payer steps, oldest first: what may be rerun."""
+    return JSONResponse({"steps": decisions.failed_steps(call.session)})
+
+
+@endpoint(Role.BUREAU)
+def post_rerun(call: Call) -> Response:
+    """Re-drive a dead or refused payer step; the new step is linked to the original."""
+    try:
+        step_id = int(call.param("step_id"))
+    except ValueError:
+        raise NotFound(f"no payer step {call.param('step_id')}") from None
+    return JSONResponse(decisions.rerun_step(call.session, step_id), status_code=201)
+
+
 routes = [
     Route("/v1/providers", post_provider, methods=["POST"]),
     Route("/v1/payers/{payer_code}/enrollments", post_enrollments, methods=["POST"]),
@@ -60,4 +98,9 @@ routes = [
     Route("/v1/coverage/query", post_coverage_query, methods=["POST"]),
     Route("/v1/claims", post_claim, methods=["POST"]),
     Route("/v1/claims/{claim_id}", get_claim, methods=["GET"]),
+    Route("/v1/payers/{payer_code}/decisions", post_decision, methods=["POST"]),
+    Route("/v1/payers/{payer_code}/routes", put_routes, methods=["PUT"]),
+    Route("/v1/payers/{payer_code}/routes", get_routes, methods=["GET"]),
+    Route("/v1/steps/failed", get_failed_steps, methods=["GET"]),
+    Route("/v1/steps/{step_id}/rerun", post_rerun, methods=["POST"]),
 ]

@@ -18,6 +18,7 @@ class Address(Value):
     text: str | None = Field(default=None, max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    district: str | None = Field(default=None, pattern=r"^\d{6}$")  # routes the tier-1 share
 
 
 class Member(Value):

@@ -31,5 +31,6 @@ def ensure_member(session: Session, id_number: str, details: Member | None = Non
         if details.address is not None:
             row.address_text = details.address.text
             row.lat, row.lon = details.address.lat, details.address.lon
+            row.district = details.address.district or row.district
         row.updated_at = utcnow()
     return row

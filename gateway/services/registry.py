@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import schemas
 from gateway.domain.products import Product, product_problems
 from gateway.domain.providers import Designation, ProviderRegistration, provider_problems
 from gateway.services.errors import Invalid, NotFound
 from gateway.services.parsing import digest, parse
 from gateway.storage.tables import PayerRow, ProductRow, ProductVersionRow, ProviderRow, utcnow
 
+T = TypeVar("T")
 _PRODUCTS: dict[str, Product] = {}  # by definition digest: versions never change
 
 
@@ -66,24 +69,62 @@ def load_product(session: Session, document: Any) -> LoadedProduct:
     return LoadedProduct(row.product_code, row.payer_code, row.version, changed=True)
 
 
-def load_products_dir(session: Session, directory: Path) -> list[LoadedProduct]:
-    """Every ``*.json`` product file in ``directory``; a bad file names itself and the field."""
+@dataclass(frozen=True, slots=True)
+class LoadedPayer:
+    payer_code: str
+    adapter_type: str
+    routes: int | None  # districts routed, for a tier-1 payer's file that lists them
+
+
+def load_payer(session: Session, document: Any) -> LoadedPayer:
+    """Register a payer and how to reach it (its adapter configuration): onboarding without code."""
+    faults = schemas.faults("payer", document)
+    if faults:
+        raise Invalid(faults)
+    row = session.get(PayerRow, document["payer_code"], with_for_update=True)
+    if row is None:
+        row = PayerRow(payer_code=document["payer_code"])
+        session.add(row)
+    row.name = document.get("name", row.name)
+    row.adapter = document.get("adapter")
+    session.flush()
+    adapter_type = str((row.adapter or {}).get("type", "local"))
+    return LoadedPayer(row.payer_code, adapter_type, None)
+
+
+def load_dir(session: Session, directory: Path) -> tuple[list[LoadedPayer], list[LoadedProduct]]:
+    """Every ``*.json`` file in ``directory``: payer files (``payer.schema.json``) first, then
+    products, then the routing tables payer files carry. A bad file names itself and the field."""
     files = sorted(directory.glob("*.json"))
     if not files:
-        raise Invalid([("", f"no *.json product files in {directory}")])
-    loaded = []
-    for path in files:
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise Invalid([("", f"{path.name}: not JSON ({error})")]) from None
-        try:
-            loaded.append(load_product(session, document))
-        except Invalid as invalid:
-            raise Invalid(
-                [(pointer, f"{path.name}: {detail}") for pointer, detail in invalid.faults]
-            ) from None
-    return loaded
+        raise Invalid([("", f"no *.json payer or product files in {directory}")])
+    documents = [(path.name, _read(path)) for path in files]
+    payer_files = [(n, d) for n, d in documents if isinstance(d, dict) and "product_code" not in d]
+    product_files = [(n, d) for n, d in documents if not (isinstance(d, dict) and "product_code" not in d)]
+    payers = [_named(name, load_payer, session, document) for name, document in payer_files]
+    products = [_named(name, load_product, session, document) for name, document in product_files]
+    for i, (name, document) in enumerate(payer_files):
+        if "routes" in document:
+            from gateway.services.routing import set_routes
+
+            routes = _named(name, set_routes, session, document["payer_code"], document["routes"])
+            payers[i] = LoadedPayer(payers[i].payer_code, payers[i].adapter_type, len(routes["routes"]))
+    return payers, products
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise Invalid([("", f"{path.name}: not JSON ({error})")]) from None
+
+
+def _named(name: str, load: Callable[..., T], *args: Any) -> T:
+    try:
+        return load(*args)
+    except (Invalid, NotFound) as error:
+        faults = error.faults or [("", error.detail)]
+        raise Invalid([(pointer, f"{name}: {detail}") for pointer, detail in faults]) from None
 
 
 def product_version(session: Session, product_code: str, version: int) -> Product:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+import schemas
 from gateway.services.errors import Invalid, NotFound
 from gateway.storage.tables import DistrictRouteRow, MemberRow, PayerRow, ProviderRow, utcnow
 
@@ -21,7 +22,9 @@ def set_routes(session: Session, payer_code: str, routes: list[dict[str, str]]) 
     """Replace the payer's whole routing table (a tender result is published as a whole)."""
     if session.get(PayerRow, payer_code) is None:
         raise NotFound(f"no payer {payer_code}")
-    faults = []
+    faults = schemas.faults("routes", {"routes": routes})
+    if faults:
+        raise Invalid(faults)
     seen: set[str] = set()
     for i, route in enumerate(routes):
         if route["district"] in seen:

@@ -1,0 +1,155 @@
+"""Use cases on payer steps after they were sent: a payer's late or revised decision (callback),
+and the bureau's rerun of a failed step."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import schemas
+from adapters.sdk import Decision, LineDecision
+from gateway.domain.services import ServiceCatalogue
+from gateway.orchestration.fanout import (
+    FAILED_STEPS,
+    StepStatus,
+    accept_decision,
+    current_steps,
+    lock_claim,
+    resume,
+    settling_party,
+)
+from gateway.orchestration.revisions import rerun, revise
+from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
+from gateway.services.keys import Principal, Role
+from gateway.storage.tables import ClaimRow, PayerStepRow
+
+ANSWERABLE = (StepStatus.SUBMITTED.value, StepStatus.PENDING.value, *FAILED_STEPS)
+
+
+def receive_decision(
+    session: Session, principal: Principal, payer_code: str, document: Any, catalogue: ServiceCatalogue
+) -> dict[str, Any]:
+    """Record a late decision, or revise a decided one; the same decision again changes nothing."""
+    faults = schemas.faults("decision", document)
+    if faults:
+        raise Invalid(faults)
+    if principal.role == Role.PAYER and principal.party_code != payer_code:
+        raise Forbidden(f"a key of payer {principal.party_code} cannot decide for payer {payer_code}")
+    claim_id = uuid.UUID(document["claim_id"])
+    if session.get(ClaimRow, claim_id) is None:
+        raise NotFound(f"no claim {claim_id}")
+    claim = lock_claim(session, claim_id)
+    step = next(
+        (
+            s
+            for s in current_steps(session, claim)
+            if s.product_code == document["product_code"] and settling_party(s) == payer_code
+        ),
+        None,
+    )
+    if step is None:
+        raise NotFound(f"claim {claim_id} has no share of {document['product_code']} settled by {payer_code}")
+    if "round" in document and document["round"] != claim.round:
+        raise Conflict(f"the decision answers round {document['round']}; the claim is in round {claim.round}")
+    decision = _decision(document)
+    if step.status == StepStatus.WAITING.value:
+        raise Conflict(f"the share of {step.product_code} has not been sent to the payer yet")
+    if step.status in ANSWERABLE:
+        if not accept_decision(session, claim, step, decision, catalogue):
+            raise Invalid([("/lines", f"refused: {step.last_error}")])
+        resume(claim)  # the later tiers were waiting for this one
+        return _answer("recorded", claim, step)
+    if _same(step, decision):
+        return _answer("unchanged", claim, step)
+    cause = document.get("cause") or f"revised decision of {payer_code} on {step.product_code}"
+    refused = revise(session, claim, step, decision, catalogue, cause)
+    if refused:
+        raise Invalid([("/lines", f"refused: {'; '.join(refused)}")])
+    return _answer("revised", claim, step)
+
+
+def _decision(document: dict[str, Any]) -> Decision:
+    return Decision(
+        "decided",
+        document.get("payer_reference"),
+        tuple(
+            LineDecision(
+                line["line_no"],
+                line["paid_fen"],
+                tuple((r["code"], r["amount_fen"]) for r in line.get("reasons", ())),
+            )
+            for line in document.get("lines", ())
+        ),
+        tuple(document.get("fixed", ())),
+    )
+
+
+def _same(step: PayerStepRow, decision: Decision) -> bool:
+    """The decision on record, as the payer would send it (payer references aside)."""
+    recorded = dict(step.response or {})
+    wanted = decision.to_wire()
+    recorded.pop("payer_reference", None)
+    wanted.pop("payer_reference", None)
+
+    def canonical(wire: dict[str, Any]) -> Any:
+        lines = [
+            (
+                x["line_no"],
+                x["paid_fen"],
+                sorted((r["code"], r["amount_fen"]) for r in x["reasons"] if r["amount_fen"]),
+            )
+            for x in wire.get("lines", [])
+        ]
+        return sorted(lines), sorted((f["month"], f["amount_fen"]) for f in wire.get("fixed", []))
+
+    return canonical(recorded) == canonical(wanted)
+
+
+def _answer(outcome: str, claim: ClaimRow, step: PayerStepRow) -> dict[str, Any]:
+    return {
+        "outcome": outcome,
+        "claim_id": str(claim.claim_id),
+        "round": claim.round,
+        "product_code": step.product_code,
+        "claim_status": claim.status,
+    }
+
+
+def rerun_step(session: Session, step_id: int) -> dict[str, Any]:
+    new = rerun(session, step_id)
+    return {
+        "step_id": new.step_id,
+        "rerun_of": new.rerun_of,
+        "claim_id": str(new.claim_id),
+        "round": new.round,
+        "seq": new.seq,
+        "status": new.status,
+        "idempotency_key": new.idempotency_key,
+    }
+
+
+def failed_steps(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """Dead and refused steps of current rounds, oldest first: what the bureau may rerun."""
+    rows = session.execute(
+        select(PayerStepRow, ClaimRow.claim_number)
+        .join(ClaimRow, ClaimRow.claim_id == PayerStepRow.claim_id)
+        .where(PayerStepRow.status.in_(FAILED_STEPS), PayerStepRow.round == ClaimRow.round)
+        .order_by(PayerStepRow.updated_at)
+        .limit(limit)
+    )
+    return [
+        {
+            "step_id": step.step_id,
+            "claim_id": str(step.claim_id),
+            "claim_number": number,
+            "payer_code": settling_party(step),
+            "product_code": step.product_code,
+            "status": step.status,
+            "attempts": step.attempts,
+            "error": step.last_error,
+        }
+        for step, number in rows
+    ]
