@@ -124,6 +124,75 @@ def cmd_payers_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from adapters.sandbox import SandboxPayers
+    from gateway.demo import example_products
+    from gateway.domain.products import Product
+
+    products = [Product.model_validate(p) for p in example_products()]
+    sandboxes = SandboxPayers(products, args.host, args.port).start()
+    try:
+        if args.write_config:
+            folder = Path(args.write_config)
+            folder.mkdir(parents=True, exist_ok=True)
+            for document in sandboxes.payer_documents():
+                path = folder / f"payer-{document['payer_code']}.json"
+                path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            print(f"payer files written to {folder} (load them with: ltc-gateway payers load {folder})")
+        for code, payer in sandboxes.payers.items():
+            print(f"{code:<16} {payer.mode:<8} {sandboxes.url(code)}")
+        print("serving the sandbox payers (Ctrl-C stops them)", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        sandboxes.stop()
+
+
+def cmd_adapter_check(args: argparse.Namespace) -> int:
+    import json
+
+    from adapters.conformance import render, run_checks
+    from gateway.services.registry import adapter_target
+
+    gateway = _bootstrap()
+    with gateway.sessions.begin() as session:
+        config, product, proposing = adapter_target(session, args.payer, args.product)
+    if args.config:
+        document = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        config = document.get("adapter", document)
+    if not config or config.get("type", "local") == "local":
+        print(f"error: payer {args.payer} has no adapter configured (nothing to check)", file=sys.stderr)
+        return 2
+    checks = asyncio.run(run_checks(args.payer, config, product, proposing, gateway.today()))
+    print(render(args.payer, checks))
+    return 0 if all(c.passed for c in checks) else 1
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from gateway.services.decisions import failed_steps, rerun_step
+
+    gateway = _bootstrap()
+    with gateway.sessions.begin() as session:
+        if args.step_id is None:
+            steps = failed_steps(session)
+            if not steps:
+                print("no dead or refused payer steps")
+            for s in steps:
+                print(
+                    f"{s['step_id']:>8}  {s['status']:<8} {s['claim_number']:<28} {s['payer_code']:<16} "
+                    f"{s['product_code']:<20} {s['error']}"
+                )
+            return 0
+        new = rerun_step(session, args.step_id)
+    print(f"step {new['rerun_of']} rerun as step {new['step_id']} (key {new['idempotency_key']})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ltc-gateway", description=__doc__)
     top.add_argument("--version", action="version", version=f"ltc-gateway {__version__}")
@@ -170,6 +239,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("directory")
     p.set_defaults(func=cmd_payers_load)
     payers.add_parser("list", help="list payers and their products").set_defaults(func=cmd_payers_list)
+
+    p = sub.add_parser("sandbox", help="serve the sandbox payers (REST and SOAP) the demo and tests use")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="the first of four consecutive ports (0: free ones)")
+    p.add_argument("--write-config", metavar="DIR", help="write payer files for `payers load` here")
+    p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("adapter-check", help="conformance checks against a payer's own endpoint")
+    p.add_argument("payer", help="the payer code, as registered")
+    p.add_argument("--product", help="the product to build the sample share from (default: the payer's)")
+    p.add_argument("--config", help="check this payer file's adapter instead of the registered one")
+    p.set_defaults(func=cmd_adapter_check)
+
+    p = sub.add_parser("rerun", help="re-drive a dead or refused payer step (no STEP_ID: list them)")
+    p.add_argument("step_id", type=int, nargs="?")
+    p.set_defaults(func=cmd_rerun)
     return top
 
 

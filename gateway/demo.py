@@ -8,9 +8,7 @@ coordinated result as a table, and the server keeps running for you to explore.
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -18,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
+from adapters.sandbox import SandboxPayers
 from gateway.api.app import create_app
+from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
+from gateway.domain.products import Product
 from gateway.render import claim_table
 from gateway.services.keys import Role, create_key
-from gateway.services.registry import load_product
+from gateway.services.registry import load_payer, load_product
+from gateway.services.routing import set_routes
 from gateway.storage.migrate import upgrade_engine
 
 
@@ -51,49 +52,27 @@ class DemoKeys:
     reconciler: str
 
 
-def prepare(gateway: Gateway) -> DemoKeys:
-    """Schema, products and keys: what an operator does with the CLI before anyone calls the API."""
+def prepare(gateway: Gateway, payer_documents: list[dict[str, Any]] = ()) -> DemoKeys:  # type: ignore[assignment]
+    """Schema, payers, products and keys: what an operator does with the CLI before anyone calls
+    the API. ``payer_documents`` onboard payers' adapters (``payers load`` files)."""
     upgrade_engine(gateway.engine)
     scenario = example("worked-example.json")
     with gateway.sessions.begin() as session:
-        payers = sorted({load_product(session, p).payer_code for p in example_products()})
+        for document in payer_documents:
+            load_payer(session, {k: v for k, v in document.items() if k != "routes"})
+        payers = {load_product(session, p).payer_code for p in example_products()}
+        for document in payer_documents:
+            if "routes" in document:
+                set_routes(session, document["payer_code"], document["routes"])
+            payers.add(document["payer_code"])
         keys = DemoKeys(
             bureau=create_key(session, Role.BUREAU, "bureau", "demo")[1],
             provider=create_key(session, Role.PROVIDER, scenario["provider"]["provider_code"], "demo")[1],
             agency=create_key(session, Role.PROVIDER, scenario["assessment"]["agency_code"], "demo")[1],
-            payers={code: create_key(session, Role.PAYER, code, "demo")[1] for code in payers},
+            payers={code: create_key(session, Role.PAYER, code, "demo")[1] for code in sorted(payers)},
             reconciler=create_key(session, Role.RECONCILER, "reconciliation", "demo")[1],
         )
     return keys
-
-
-class Server:
-    """Uvicorn on a loopback port, in a background thread."""
-
-    def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0, embedded_workers: int = 1):
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind((host, port))
-        self.host, self.port = self.socket.getsockname()[:2]
-        app = create_app(gateway, embedded_workers=embedded_workers)
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the demo server did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 def _call(client: httpx.Client, key: str, path: str, body: Any) -> dict[str, Any]:
@@ -139,9 +118,10 @@ def demo(settings: Settings, *, once: bool, as_json: bool, host: str, port: int)
         folder = Path(tempfile.mkdtemp(prefix="ltc-demo-"))
         settings = replace(settings, database_url=f"sqlite:///{folder / 'gateway.db'}")
     gateway = bootstrap(settings)
-    keys = prepare(gateway)
-    server = Server(gateway, host, port)
-    server.start()
+    sandboxes = SandboxPayers([Product.model_validate(p) for p in example_products()]).start()
+    keys = prepare(gateway, sandboxes.payer_documents())
+    server = BackgroundServer(create_app(gateway, embedded_workers=1), host, port).start()
+    sandboxes.connect(server.url, keys.payers)
     try:
         result = run_scenario(server.url, keys)
         if as_json:
@@ -161,6 +141,9 @@ def demo(settings: Settings, *, once: bool, as_json: bool, host: str, port: int)
             return 0
         print(f"\nThe gateway is serving at {server.url} (Ctrl-C stops it).")
         print(f"Database: {settings.database_url}")
+        print("Sandbox payers:")
+        for code in sandboxes.servers:
+            print(f"  {code:<16} {sandboxes.url(code)}")
         print("API keys (shown once):")
         print(f"  bureau      {keys.bureau}")
         print(f"  provider    {keys.provider}")
@@ -180,4 +163,5 @@ def demo(settings: Settings, *, once: bool, as_json: bool, host: str, port: int)
         return 0
     finally:
         server.stop()
+        sandboxes.stop()
         gateway.close()

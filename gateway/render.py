@@ -76,6 +76,41 @@ def claim_table(view: dict[str, Any]) -> str:
             for f in view["fixed_benefits"]
         ]
         lines.extend("  " + row for row in _table(rows, right={3}))
+    routed = [s for s in view.get("payers", []) if s.get("administrator_code")]
+    unsettled = [s for s in view.get("payers", []) if s["status"] != "decided"]
+    if routed or unsettled:
+        lines.append("")
+        lines.append("Payer steps")
+        rows = [["tier", "payer", "settled by", "product", "status", "attempts"]]
+        rows += [
+            [
+                str(s["tier"]),
+                s["payer_code"],
+                s.get("administrator_code", s["payer_code"]),
+                s["product_code"],
+                s["status"] + (f": {s['error']}" if s.get("error") else ""),
+                str(s["attempts"]),
+            ]
+            for s in view["payers"]
+        ]
+        lines.extend("  " + row for row in _table(rows, right={5}))
+    if view.get("adjustments"):
+        lines.append("")
+        lines.append("Adjustments (top-up +, recovery −)")
+        rows = [["round", "payer", "product", "line", "before", "after", "change"]]
+        rows += [
+            [
+                str(a["round"]),
+                a["payer_code"],
+                a["product_code"],
+                str(a["line_no"]),
+                yuan(a["previous_paid_fen"]),
+                yuan(a["paid_fen"]),
+                ("+" if a["delta_fen"] > 0 else "") + yuan(a["delta_fen"]),
+            ]
+            for a in view["adjustments"]
+        ]
+        lines.extend("  " + row for row in _table(rows, right={4, 5, 6}))
     if view.get("flags"):
         lines.append("")
         lines.append("Flags for the bureau")

@@ -33,6 +33,7 @@ class Faults:
     latency_ms: int = 0  # every answer
     pending: bool = False  # answer "pending", then decide by callback after ``callback_delay_ms``
     callback_delay_ms: int = 200
+    overpay_fen: int = 0  # add this much to every line it pays (a payer that gets its sums wrong)
 
 
 class Outcome:
@@ -131,6 +132,15 @@ class SandboxPayer:
             time.sleep(self.faults.latency_ms / 1000)
 
     def _adjudicate(self, request: ShareRequest) -> Decision:
+        decision = self._rules(request)
+        if not self.faults.overpay_fen:
+            return decision
+        lines = tuple(
+            LineDecision(d.line_no, d.paid_fen + self.faults.overpay_fen, d.reasons) for d in decision.lines
+        )
+        return Decision(decision.status, decision.payer_reference, lines, decision.fixed)
+
+    def _rules(self, request: ShareRequest) -> Decision:
         reference = f"{self.payer_code}:{request.idempotency_key}"
         if self.mode == "gateway":
             if request.kind == "fixed_benefit":

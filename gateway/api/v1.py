@@ -6,6 +6,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api.endpoint import Call, endpoint
+from gateway.api.problems import problem
 from gateway.services import assessments, claims, coverage, decisions, enrollments, registry, routing
 from gateway.services.errors import NotFound
 from gateway.services.keys import Role
@@ -60,6 +61,10 @@ def post_decision(call: Call) -> Response:
     result = decisions.receive_decision(
         call.session, call.principal, call.param("payer_code"), call.body, call.gateway.catalogue
     )
+    if result["outcome"] == "refused":  # kept on record (flagged), so answered rather than raised
+        faults = result.pop("faults")
+        detail = f"the decision was refused: {faults[0][1]}"
+        return problem(422, "Decision refused", detail, faults, **result)
     return JSONResponse(result)
 
 

@@ -35,12 +35,16 @@ class PayerCalls:
         self.policy = policy
 
     async def _retrying(
-        self, party: str, what: str, attempt: Callable[[], Awaitable[T]]
+        self, party: str, what: str, attempt: Callable[[], Awaitable[T]], budget: int | None = None
     ) -> tuple[T | None, AdapterError | None, int]:
-        """The result, or the error that was not worth (or no longer worth) retrying; calls made."""
+        """The result, or the error that was not worth (or no longer worth) retrying; calls made.
+        ``budget``: the most calls to make now (what is left of a step's attempts)."""
         calls = 0
+        limit = (
+            self.policy.attempts_per_lease if budget is None else min(budget, self.policy.attempts_per_lease)
+        )
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.attempts_per_lease),
+            stop=stop_after_attempt(max(1, limit)),
             wait=wait_exponential_jitter(
                 multiplier=self.policy.initial_seconds,
                 max=self.policy.max_seconds,
@@ -74,7 +78,10 @@ class PayerCalls:
             )
         else:
             decision, failure, calls = await self._retrying(
-                call.party, "submit_share", lambda: adapter.submit_share(request)
+                call.party,
+                "submit_share",
+                lambda: adapter.submit_share(request),
+                self.policy.max_attempts - call.attempts,
             )
         return Outcome(decision=decision, error=failure, calls=calls)
 

@@ -94,6 +94,7 @@ class Call:
     adapter: dict[str, Any] | None
     request: dict[str, Any]
     idempotency_key: str
+    attempts: int = 0  # calls made to the payer for this step so far
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ def next_call(
         adapter=adapter,
         request=step.request,
         idempotency_key=step.idempotency_key,
+        attempts=step.attempts,
     )
 
 

@@ -32,7 +32,10 @@ ANSWERABLE = (StepStatus.SUBMITTED.value, StepStatus.PENDING.value, *FAILED_STEP
 def receive_decision(
     session: Session, principal: Principal, payer_code: str, document: Any, catalogue: ServiceCatalogue
 ) -> dict[str, Any]:
-    """Record a late decision, or revise a decided one; the same decision again changes nothing."""
+    """Record a late decision, or revise a decided one; the same decision again changes nothing.
+
+    A decision that breaks the rules is refused (outcome ``refused`` with ``faults``): nothing is
+    recorded as paid, and the refusal and its flag for the bureau are kept."""
     faults = schemas.faults("decision", document)
     if faults:
         raise Invalid(faults)
@@ -59,7 +62,7 @@ def receive_decision(
         raise Conflict(f"the share of {step.product_code} has not been sent to the payer yet")
     if step.status in ANSWERABLE:
         if not accept_decision(session, claim, step, decision, catalogue):
-            raise Invalid([("/lines", f"refused: {step.last_error}")])
+            return {**_answer("refused", claim, step), "faults": [("/lines", step.last_error or "")]}
         resume(claim)  # the later tiers were waiting for this one
         return _answer("recorded", claim, step)
     if _same(step, decision):
@@ -67,7 +70,7 @@ def receive_decision(
     cause = document.get("cause") or f"revised decision of {payer_code} on {step.product_code}"
     refused = revise(session, claim, step, decision, catalogue, cause)
     if refused:
-        raise Invalid([("/lines", f"refused: {'; '.join(refused)}")])
+        return {**_answer("refused", claim, step), "faults": [("/lines", fault) for fault in refused]}
     return _answer("revised", claim, step)
 
 

@@ -162,6 +162,37 @@ def list_payers(session: Session) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in rows]
 
 
+def adapter_target(
+    session: Session, payer_code: str, product_code: str | None = None
+) -> tuple[dict[str, Any] | None, Product, bool]:
+    """What ``adapter-check`` needs: the payer's adapter configuration, a product it settles
+    (its own, or the tier-1 product it administers) and whether the gateway proposes the share."""
+    from gateway.storage.tables import DistrictRouteRow
+
+    payer = session.get(PayerRow, payer_code)
+    if payer is None:
+        raise NotFound(f"no payer {payer_code} (register it with: ltc-gateway payers load DIR)")
+    codes = list(
+        session.scalars(select(ProductRow.product_code).where(ProductRow.payer_code == payer_code))
+    ) + list(
+        session.scalars(
+            select(ProductRow.product_code)
+            .join(DistrictRouteRow, DistrictRouteRow.payer_code == ProductRow.payer_code)
+            .where(DistrictRouteRow.administrator_code == payer_code)
+            .distinct()
+        )
+    )
+    if product_code is not None:
+        if product_code not in codes:
+            raise NotFound(f"payer {payer_code} does not settle product {product_code}")
+        codes = [product_code]
+    if not codes:
+        raise NotFound(f"payer {payer_code} settles no registered product")
+    product, _ = current_product(session, sorted(codes)[0])
+    local = not payer.adapter or payer.adapter.get("type", "local") == "local"
+    return payer.adapter, product, local or product.adjudication.value == "gateway"
+
+
 def payer_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(PayerRow)) or 0
 

@@ -5,9 +5,13 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+from adapters.sandbox import SandboxPayers
 from gateway.api.app import create_app
 from gateway.bootstrap import Gateway
-from tests.integration.world import World
+from gateway.domain.products import Product
+from gateway.services.registry import load_payer
+from gateway.services.routing import set_routes
+from tests.integration.world import World, example_products
 
 
 @pytest.fixture
@@ -19,3 +23,18 @@ def client(gateway: Gateway) -> Iterator[TestClient]:
 @pytest.fixture
 def world(gateway: Gateway, client: TestClient) -> World:
     return World(gateway, client)
+
+
+@pytest.fixture
+def sandboxes(world: World) -> Iterator[SandboxPayers]:
+    products = [Product.model_validate(p) for p in example_products()]
+    payers = SandboxPayers(products).start()
+    world.load_products()
+    with world.gateway.sessions.begin() as session:
+        for document in payers.payer_documents():
+            load_payer(session, {k: v for k, v in document.items() if k != "routes"})
+        for document in payers.payer_documents():
+            if "routes" in document:
+                set_routes(session, document["payer_code"], document["routes"])
+    yield payers
+    payers.stop()
