@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from adapters.registry import build_adapter
@@ -72,7 +72,8 @@ class Sample:
                 "billed_fen": unit_price_fen,
             }
         )
-        assessment = AssessmentFacts(4, date(start.year - 1, 1, 1), date(start.year - 2, 1, 1))
+        concluded = start - timedelta(days=60)  # recent enough for any product's validity period
+        assessment = AssessmentFacts(4, concluded, concluded - timedelta(days=400))
         case = CaseFacts(
             lines=(line,),
             period_start=start,

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from gateway.bootstrap import Gateway
@@ -141,3 +142,54 @@ def test_demo_against_the_configured_database(database: DatabaseUnderTest, url: 
     second = _demo_json(ltc("demo", "--once", "--json", url=url, cwd=tmp_path))
     assert second["claim"]["claim_id"] == first["claim"]["claim_id"]
     _check_worked_example(second["claim"])
+
+
+def test_sandbox_payers_load_and_adapter_check_from_the_command_line(url: str, tmp_path: Path) -> None:
+    """An insurer's path: its endpoint runs (here the sandboxes), the bureau loads the payer files,
+    and ``adapter-check`` prints a pass/fail table for each payer."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
+    config = tmp_path / "payers"
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "sandbox", "--write-config", str(config)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert sandbox.stdout is not None
+        for line in sandbox.stdout:
+            if line.startswith("serving"):
+                break
+        else:
+            raise AssertionError("the sandbox did not start")
+        products = resources.files("examples").joinpath("products")
+        assert ltc("payers", "load", str(products), url=url, cwd=tmp_path).returncode == 0
+        loaded = ltc("payers", "load", str(config), url=url, cwd=tmp_path)
+        assert loaded.returncode == 0, loaded.stderr
+        assert "policy-ltci" in loaded.stdout and "4 districts routed" in loaded.stdout
+        for payer in ("ltc-admin-east", "ltc-admin-west", "huiminbao", "acme-life"):
+            checked = ltc("adapter-check", payer, url=url, cwd=tmp_path)
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+            assert "9 passed, 0 failed" in checked.stdout
+            assert "idempotent retry" in checked.stdout and "retry after a timeout" in checked.stdout
+        local = ltc("adapter-check", "policy-ltci", url=url, cwd=tmp_path)
+        assert local.returncode == 2 and "no adapter configured" in local.stderr
+
+        # a payer whose answers are garbage fails the table, and the command says so
+        hmb = json.loads((config / "payer-huiminbao.json").read_text())
+        httpx.post(hmb["adapter"]["base_url"] + "/_sandbox/faults", json={"malformed_first": 1000})
+        failing = ltc("adapter-check", "huiminbao", url=url, cwd=tmp_path)
+        assert failing.returncode == 1
+        rows = {
+            line.split("  ")[1].strip(): line
+            for line in failing.stdout.splitlines()
+            if "  pass" in line or "  FAIL" in line
+        }
+        assert "FAIL" in rows["submit_share"] and "MalformedAnswer" in rows["submit_share"]
+        assert "FAIL" in rows["answers are well-formed"]
+        assert "pass" in rows["deliver_assessment"]
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
