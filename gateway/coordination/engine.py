@@ -91,7 +91,7 @@ def coordinate_payer(
         line_reason, visit = line_condition(line, coverage, case, benefit)
         units = unit_reasons(line, coverage, case, line_reason)
         eligible_units = units.pop(None, 0)
-        reasons: dict[Reason, int] = {r: n * price for r, n in units.items() if r is not None and n}
+        reasons: dict[Reason, int] = {r: n * price for r, n in units.items() if r is not None and n * price}
         eligible = eligible_units * price
         standalone = 0
         if eligible and benefit is not None:
