@@ -193,6 +193,71 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from reconciliation.run import PHASES, Reconciliation
+
+    gateway = _bootstrap()
+    settings = gateway.settings
+    day = date.fromisoformat(args.date) if args.date else gateway.today()
+    reconciliation = Reconciliation(
+        gateway.sessions,
+        window_days=settings.settlement_window_days,
+        lease_seconds=settings.reconciliation_lease_seconds,
+    )
+
+    def progress(phase: str, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        print(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {phase:<8}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    result = reconciliation.run(day, progress=progress)
+    print(file=sys.stderr)
+    print(
+        f"reconciliation of {result['business_date']}: {result['status']} (phases {', '.join(PHASES[:-1])})"
+    )
+    for total in result["totals"]:
+        print(
+            f"  {total['payer_code']:<16} expected {total['expected_fen']:>14} "
+            f"settled {total['settled_fen']:>14} difference {total['difference_fen']:>12} fen"
+        )
+    kinds = result["counts"].get("kinds", {})
+    open_items = result["counts"].get("open", {})
+    print(f"  {'kind':<22} {'lines':>8} {'open items':>11}")
+    for kind in sorted(set(kinds) | set(open_items)):
+        print(f"  {kind:<22} {kinds.get(kind, 0):>8} {open_items.get(kind, 0):>11}")
+    for payer, outcome in result["counts"].get("pulled", {}).items():
+        print(f"  pulled {payer}: {outcome}")
+    return 0
+
+
+def cmd_reconcile_generate(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from gateway.storage.migrate import upgrade_engine
+    from reconciliation.generator import generate_night
+
+    logging.getLogger("ltc_gateway").setLevel(logging.WARNING)  # the generator prints its own summary
+    gateway = _bootstrap()
+    upgrade_engine(gateway.engine)
+    night = generate_night(gateway, args.claims, args.matched)
+    planted = Counter(kind for kind, *_ in night.expected)
+    print(
+        f"generated a night for {night.business_date}: {len(night.claims)} claims, "
+        f"{night.matched} lines settle exactly"
+    )
+    for kind, count in sorted(planted.items()):
+        print(f"  planted {kind:<22} {count}")
+    print(f"run it with: ltc-gateway reconcile --date {night.business_date}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ltc-gateway", description=__doc__)
     top.add_argument("--version", action="version", version=f"ltc-gateway {__version__}")
@@ -251,6 +316,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--product", help="the product to build the sample share from (default: the payer's)")
     p.add_argument("--config", help="check this payer file's adapter instead of the registered one")
     p.set_defaults(func=cmd_adapter_check)
+
+    p = sub.add_parser("reconcile", help="the nightly reconciliation of a business date")
+    p.add_argument("--date", help="the business date (default: today in Beijing)")
+    p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser("reconcile-generate", help="generate a night with every kind of mismatch planted")
+    p.add_argument("--claims", type=int, default=1, help="claims per planted kind")
+    p.add_argument("--matched", type=int, default=2, help="claims that settle exactly")
+    p.set_defaults(func=cmd_reconcile_generate)
 
     p = sub.add_parser("rerun", help="re-drive a dead or refused payer step (no STEP_ID: list them)")
     p.add_argument("step_id", type=int, nargs="?")

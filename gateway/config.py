@@ -33,6 +33,12 @@ class Settings:
     step_retry_seconds: float = 30.0  # first wait between leases; doubles up to an hour
     step_max_attempts: int = 20  # calls in all before a step goes to the dead-letter state
     pending_poll_seconds: float = 300.0  # how often a pending decision is fetched if no callback came
+    # Reconciliation.
+    settlement_window_days: int = (
+        5  # expected but not in any statement after this many days: MISSING_AT_PAYER
+    )
+    write_off_approval_fen: int = 100_000  # write-offs above this need a second reconciler's approval
+    reconciliation_lease_seconds: int = 600  # a run's hold on its business date while it works
 
     @property
     def database_url_is_default(self) -> bool:

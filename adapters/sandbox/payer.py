@@ -20,6 +20,7 @@ from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Product
 from gateway.domain.providers import Designation
+from reconciliation.ledger import business_date
 
 
 @dataclass
@@ -194,7 +195,7 @@ class SandboxPayer:
         known = claims.get(request.claim_id)
         if known is None or known[0].round <= request.round:
             claims[request.claim_id] = (request, decision)
-        today = date.today().isoformat()
+        today = business_date().isoformat()  # settlement dates are Beijing dates, as in the ledger
         for line in decision.lines:
             if line.paid_fen:
                 self.settled.append(

@@ -14,6 +14,7 @@ from gateway.api.problems import http_error, server_error, service_error
 from gateway.bootstrap import Gateway
 from gateway.orchestration.worker import Worker
 from gateway.services.errors import ServiceError
+from reconciliation import api as reconciliation_api
 
 
 def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Starlette:
@@ -37,7 +38,7 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             await asyncio.gather(*tasks)
 
     app = Starlette(
-        routes=[*ops.routes, *v1.routes],
+        routes=[*ops.routes, *v1.routes, *reconciliation_api.routes],
         exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
         max_body_size=gateway.settings.max_body_bytes,

@@ -36,15 +36,18 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
-def endpoint(*roles: Role, body: str | None = None) -> Callable[[Handler], Callable[[Request], Any]]:
+def endpoint(
+    *roles: Role, body: str | None = None, raw: tuple[str, ...] = ()
+) -> Callable[[Handler], Callable[[Request], Any]]:
     """``roles`` may call it; ``body`` names the JSON Schema (``schemas/<body>.schema.json``) of its
-    request body, which the use case validates against and the API description publishes."""
+    request body, which the use case validates against and the API description publishes.
+    ``raw``: media types accepted as they are (``call.body`` is ``(media type, bytes)``)."""
     allowed = frozenset(roles)
 
     def wrap(handler: Handler) -> Callable[[Request], Any]:
         async def asgi_endpoint(request: Request) -> Response:
             key = bearer_key(request)
-            document = await read_json(request) if body else None
+            document = await read_raw(request, raw) if raw else await read_json(request) if body else None
             sessions = request.app.state.gateway.sessions
 
             def work() -> Response:
@@ -63,6 +66,7 @@ def endpoint(*roles: Role, body: str | None = None) -> Callable[[Handler], Calla
         asgi_endpoint.__doc__ = handler.__doc__
         asgi_endpoint.roles = allowed  # type: ignore[attr-defined]
         asgi_endpoint.body_schema = body  # type: ignore[attr-defined]
+        asgi_endpoint.body_media = raw or (("application/json",) if body else ())  # type: ignore[attr-defined]
         return asgi_endpoint
 
     return wrap
@@ -85,3 +89,28 @@ async def read_json(request: Request) -> Any:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BadBody(f"the body is not valid JSON: {error}") from None
+
+
+async def read_raw(request: Request, accepted: tuple[str, ...]) -> tuple[str, bytes]:
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media not in accepted:
+        raise BadBody(f"expected a body of type {' or '.join(accepted)}, got {media}")
+    return media, await request.body()
+
+
+async def authorise(request: Request, *roles: Role) -> Principal:
+    """For endpoints that manage their own transactions (long runs): the caller, checked."""
+    key = bearer_key(request)
+    sessions = request.app.state.gateway.sessions
+
+    def check() -> Principal:
+        with sessions.begin() as session:
+            principal = authenticate(session, key)
+        if principal is None:
+            raise Unauthorized("the API key is unknown or revoked")
+        if principal.role not in roles:
+            names = ", ".join(sorted(r.value for r in roles))
+            raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
+        return principal
+
+    return await run_in_threadpool(check)

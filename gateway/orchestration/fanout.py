@@ -39,6 +39,7 @@ from gateway.orchestration.recording import (
     record_fixed_benefits,
     record_share,
     release_provisional,
+    settling_party,
 )
 from gateway.orchestration.shares import Computed, compute, proposes, share_request
 from gateway.services.registry import current_product
@@ -108,10 +109,6 @@ class Outcome:
     error: Exception | None = None
     calls: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def settling_party(step: PayerStepRow) -> str:
-    return step.administrator_code or step.payer_code
 
 
 def step_key(claim_id: uuid.UUID, round_: int, seq: int, attempt: int = 1) -> str:

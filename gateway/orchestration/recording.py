@@ -20,7 +20,9 @@ from gateway.storage.tables import (
     LinePaymentRow,
     OutboxRow,
     PayerStepRow,
+    SettlementItemRow,
 )
+from reconciliation import ledger
 
 
 def record_share(
@@ -65,6 +67,21 @@ def record_share(
             flag(session, claim, "visit_unverified", "; ".join(finding.problems), step, line.line_no)
     if not provisional:
         step.detail = {**(step.detail or {}), "paid_fen": share.paid_fen}
+        if claim.round == 1:  # later rounds reach the ledger as adjustments
+            ledger.expect(
+                session,
+                payer_code=settling_party(step),
+                claim_id=claim.claim_id,
+                product_code=step.product_code,
+                round_=claim.round,
+                kind="payment",
+                amounts=[(line.line_no, line.paid_fen) for line in share.lines],
+            )
+
+
+def settling_party(step: PayerStepRow) -> str:
+    """The party that settles the step: a tier-1 share's administrator, else the payer."""
+    return step.administrator_code or step.payer_code
 
 
 def release_provisional(session: Session, claim: ClaimRow, step: PayerStepRow) -> None:
@@ -112,6 +129,24 @@ def record_fixed_benefits(
             )
     if provisional:
         return
+    for decision in decisions:
+        ledger.reverse(
+            session,
+            claim_id=claim.claim_id,
+            product_code=step.product_code,
+            round_=claim.round,
+            month=decision.month,
+        )
+        ledger.expect(
+            session,
+            payer_code=settling_party(step),
+            claim_id=claim.claim_id,
+            product_code=step.product_code,
+            round_=claim.round,
+            kind="fixed_benefit",
+            amounts=[(ledger.CLAIM_LEVEL, decision.amount_fen)],
+            month=decision.month,
+        )
     step.detail = {
         **(step.detail or {}),
         "granted": [{"month": d.month, "amount_fen": d.amount_fen} for d in decisions if d.amount_fen > 0],
@@ -186,6 +221,26 @@ def record_adjustments(
                 )
             )
     session.add_all(rows)
+    session.flush()
+    ledger.expect(
+        session,
+        payer_code=settling_party(step),
+        claim_id=claim.claim_id,
+        product_code=step.product_code,
+        round_=claim.round,
+        kind="adjustment",
+        amounts=[(r.line_no, r.delta_fen) for r in rows],
+    )
+    session.add_all(
+        SettlementItemRow(
+            payer_code=settling_party(step),
+            claim_id=claim.claim_id,
+            line_no=r.line_no,
+            amount_fen=r.delta_fen,
+            source=f"adjustment:{r.id}",
+        )
+        for r in rows
+    )
     if rows and notify:
         notice = AdjustmentNotice(
             idempotency_key=f"adjustment:{claim.claim_id}:{claim.round}:{step.seq}",
@@ -209,7 +264,7 @@ def record_adjustments(
         session.add(
             OutboxRow(
                 kind="adjustment",
-                payer_code=step.administrator_code or step.payer_code,
+                payer_code=settling_party(step),
                 claim_id=claim.claim_id,
                 idempotency_key=notice.idempotency_key,
                 payload=to_wire(notice),

@@ -384,3 +384,168 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+# --- reconciliation -----------------------------------------------------------------------------
+
+
+class LedgerEntryRow(Base):
+    """What a payer is expected to settle, appended from every coordination and adjustment and
+    never updated: a correction is a reversing entry. ``line_no`` 0 is a claim-level entry (a
+    fixed benefit, with its ``month``). The expected amount is the sum of a key's entries."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_key", "payer_code", "claim_id", "line_no"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    payer_code: Mapped[str] = mapped_column(String(64))  # the party that settles
+    claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.claim_id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_code: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str | None] = mapped_column(String(7))
+    kind: Mapped[str] = mapped_column(String(16))  # payment | adjustment | fixed_benefit | reversal
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    round: Mapped[int] = mapped_column(Integer)
+    business_date: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatementRow(Base):
+    """A settlement statement as received (uploaded or pulled); the same content twice is refused."""
+
+    __tablename__ = "statements"
+    __table_args__ = (UniqueConstraint("payer_code", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(8))  # upload | pull
+    rows: Mapped[int] = mapped_column(Integer)
+    accepted: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatementLineRow(Base):
+    """One settled entry. The payer's reference tells identical legitimate entries apart; the
+    same entry arriving again in another file is kept once."""
+
+    __tablename__ = "statement_lines"
+    __table_args__ = (
+        UniqueConstraint("payer_code", "payer_reference", "claim_id", "line_no"),
+        Index("ix_statement_lines_key", "payer_code", "claim_id", "line_no"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"))
+    row_no: Mapped[int] = mapped_column(Integer)
+    payer_code: Mapped[str] = mapped_column(String(64))
+    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    line_no: Mapped[int] = mapped_column(Integer)
+    paid_fen: Mapped[int] = mapped_column(BigInteger)
+    payer_reference: Mapped[str] = mapped_column(String(128))
+    settled_on: Mapped[date]
+
+
+class ReconciliationRunRow(Base):
+    """One business date's run; one row per date, so several schedulers never run a date twice
+    at once (the row is leased while a run works)."""
+
+    __tablename__ = "reconciliation_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    business_date: Mapped[date] = mapped_column(unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    phase: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    totals: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class ReconciliationResultRow(Base):
+    """The classification of every payer-line key (and every over-paid line) in a run."""
+
+    __tablename__ = "reconciliation_results"
+    __table_args__ = (Index("ix_reconciliation_results_run", "run_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"))
+    payer_code: Mapped[str] = mapped_column(String(64))  # "*" for a line over-paid across payers
+    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    line_no: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(24))
+    expected_fen: Mapped[int] = mapped_column(BigInteger)
+    settled_fen: Mapped[int] = mapped_column(BigInteger)
+    entries: Mapped[int] = mapped_column(Integer)
+
+
+class MismatchRow(Base):
+    """An item of the work queue. Identified by kind, key and amounts, so a run repeated finds
+    the same items; it stays until a reconciler resolves it or a later statement clears it."""
+
+    __tablename__ = "mismatches"
+    __table_args__ = (Index("ix_mismatches_queue", "status", "kind", "payer_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    payer_code: Mapped[str] = mapped_column(String(64))
+    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    expected_fen: Mapped[int] = mapped_column(BigInteger)
+    settled_fen: Mapped[int] = mapped_column(BigInteger)
+    difference_fen: Mapped[int] = mapped_column(BigInteger)  # settled − expected
+    status: Mapped[str] = mapped_column(String(16))
+    first_seen: Mapped[date]
+    last_seen: Mapped[date]
+    last_run_id: Mapped[int] = mapped_column(Integer)
+    approval_by: Mapped[str | None] = mapped_column(String(64))  # who asked for a four-eyes write-off
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MismatchActionRow(Base):
+    """The audit trail of the work queue: every action, who, when, the note, before and after."""
+
+    __tablename__ = "mismatch_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mismatch_id: Mapped[int] = mapped_column(ForeignKey("mismatches.id"), index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    before_status: Mapped[str] = mapped_column(String(16))
+    after_status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SettlementItemRow(Base):
+    """A net adjustment between a payer and a provider (or member) waiting for the next batch:
+    from re-coordinations (top-ups, recoveries) and from reconcilers' recover / top_up actions."""
+
+    __tablename__ = "settlement_items"
+    __table_args__ = (Index("ix_settlement_items_open", "payer_code", "batch_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    payer_code: Mapped[str] = mapped_column(String(64))
+    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    line_no: Mapped[int] = mapped_column(Integer)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # + the payer pays more, − it recovers
+    source: Mapped[str] = mapped_column(String(32))  # adjustment:<id> | mismatch:<id>
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_batches.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SettlementBatchRow(Base):
+    __tablename__ = "settlement_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    payer_code: Mapped[str] = mapped_column(String(64))
+    items: Mapped[int] = mapped_column(Integer)
+    net_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,182 @@
+"""Reconciliation in the public API: statements, runs, the work queue and settlement batches."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import schemas
+from gateway.api.endpoint import Call, authorise, endpoint, read_json
+from gateway.services.errors import Forbidden, Invalid, NotFound
+from gateway.services.keys import Role
+from gateway.storage.tables import ReconciliationRunRow
+from reconciliation import queue
+from reconciliation.run import Reconciliation, run_view
+from reconciliation.statements import import_statement
+
+
+def reconciliation_for(gateway: Any) -> Reconciliation:
+    settings = gateway.settings
+    return Reconciliation(
+        gateway.sessions,
+        window_days=settings.settlement_window_days,
+        lease_seconds=settings.reconciliation_lease_seconds,
+    )
+
+
+@endpoint(Role.PAYER, Role.BUREAU, raw=("application/json", "text/csv"))
+def post_statement(call: Call) -> Response:
+    """A payer's settlement statement, JSON (schemas/statement.schema.json) or CSV."""
+    payer_code = call.param("payer_code")
+    if call.principal.role == Role.PAYER and call.principal.party_code != payer_code:
+        raise Forbidden(f"a key of payer {call.principal.party_code} cannot send statements for {payer_code}")
+    media, raw = call.body
+    return JSONResponse(import_statement(call.session, payer_code, raw, media), status_code=201)
+
+
+def _business_date(document: Any) -> tuple[date, bool]:
+    faults = schemas.faults("run", document)
+    if faults:
+        raise Invalid(faults)
+    return date.fromisoformat(document["business_date"]), bool(document.get("wait", False))
+
+
+async def post_run(request: Request) -> Response:
+    """Run (or re-run, or resume) the reconciliation of a business date; 202 while it works in
+    the background, or 201 with the result when ``wait`` is true."""
+    await authorise(request, Role.RECONCILER, Role.BUREAU)
+    day, wait = _business_date(await read_json(request))
+    reconciliation = reconciliation_for(request.app.state.gateway)
+    if wait:
+        return JSONResponse(await run_in_threadpool(reconciliation.run, day), status_code=201)
+    run_id = await run_in_threadpool(reconciliation.start, day)
+    threading.Thread(target=reconciliation.run, args=(day,), daemon=True, name=f"reconcile-{day}").start()
+    body = reconciliation.view(run_id)
+    return JSONResponse(body, status_code=202, headers={"Location": f"/v1/reconciliation/runs/{day}"})
+
+
+post_run.roles = frozenset({Role.RECONCILER, Role.BUREAU})  # type: ignore[attr-defined]
+post_run.body_schema = "run"  # type: ignore[attr-defined]
+post_run.body_media = ("application/json",)  # type: ignore[attr-defined]
+
+
+@endpoint(Role.RECONCILER, Role.BUREAU)
+def get_runs(call: Call) -> Response:
+    """Recent runs, newest first, with counts per kind."""
+    rows = call.session.scalars(
+        select(ReconciliationRunRow).order_by(ReconciliationRunRow.business_date.desc()).limit(60)
+    )
+    return JSONResponse({"runs": [run_view(r) for r in rows]})
+
+
+@endpoint(Role.RECONCILER, Role.BUREAU)
+def get_run(call: Call) -> Response:
+    """A run by id or business date: phase, progress and counts."""
+    ref = call.param("run")
+    if ref.isdigit():
+        run = call.session.get(ReconciliationRunRow, int(ref))
+    else:
+        try:
+            day = date.fromisoformat(ref)
+        except ValueError:
+            raise NotFound(f"no run {ref}") from None
+        run = call.session.scalar(
+            select(ReconciliationRunRow).where(ReconciliationRunRow.business_date == day)
+        )
+    if run is None:
+        raise NotFound(f"no run {ref}")
+    return JSONResponse(run_view(run))
+
+
+@endpoint(Role.RECONCILER, Role.BUREAU)
+def get_mismatches(call: Call) -> Response:
+    """The work queue: ?kind=&payer=&status=&min_age_days=&min_amount_fen=&offset="""
+    query = dict(call.request.query_params)
+    return JSONResponse(queue.list_mismatches(call.session, query, call.gateway.today()))
+
+
+@endpoint(Role.RECONCILER, Role.BUREAU)
+def get_mismatch(call: Call) -> Response:
+    return JSONResponse(
+        queue.get_mismatch(call.session, queue.parse_id(call.param("id")), call.gateway.today())
+    )
+
+
+@endpoint(Role.RECONCILER, body="resolution")
+def post_resolution(call: Call) -> Response:
+    """Resolve a mismatch with an action and a note (audited; four eyes for large write-offs)."""
+    gateway = call.gateway
+    result = queue.resolve(
+        call.session,
+        call.principal,
+        queue.parse_id(call.param("id")),
+        call.body,
+        write_off_approval_fen=gateway.settings.write_off_approval_fen,
+        catalogue=gateway.catalogue,
+        today=gateway.today(),
+    )
+    return JSONResponse(result)
+
+
+@endpoint(Role.RECONCILER, Role.BUREAU)
+def get_next_batch(call: Call) -> Response:
+    """Net adjustments per payer not yet in a settlement batch."""
+    return JSONResponse({"pending": queue.next_batch(call.session, call.request.query_params.get("payer"))})
+
+
+@endpoint(Role.RECONCILER, body="batch")
+def post_batch(call: Call) -> Response:
+    """Close the next settlement batch of a payer."""
+    faults = schemas.faults("batch", call.body)
+    if faults:
+        raise Invalid(faults)
+    return JSONResponse(queue.close_batch(call.session, call.body["payer_code"]), status_code=201)
+
+
+@endpoint(Role.RECONCILER, Role.BUREAU)
+def get_batch(call: Call) -> Response:
+    """A settlement batch; ``.csv`` for the file a payer settles from."""
+    ref = call.param("id")
+    as_csv = ref.endswith(".csv")
+    batch_id = ref.removesuffix(".csv")
+    if not batch_id.isdigit():
+        raise NotFound(f"no settlement batch {ref}")
+    batch = queue.batch_view(call.session, int(batch_id))
+    if not as_csv:
+        return JSONResponse(batch)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["payer_code", "claim_id", "line_no", "amount_fen", "source"])
+    for item in batch["items"]:
+        writer.writerow(
+            [batch["payer_code"], item["claim_id"], item["line_no"], item["amount_fen"], item["source"]]
+        )
+    name = f"settlement-batch-{batch['batch_id']}-{batch['payer_code']}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+routes = [
+    Route("/v1/payers/{payer_code}/statements", post_statement, methods=["POST"]),
+    Route("/v1/reconciliation/runs", post_run, methods=["POST"]),
+    Route("/v1/reconciliation/runs", get_runs, methods=["GET"]),
+    Route("/v1/reconciliation/runs/{run}", get_run, methods=["GET"]),
+    Route("/v1/reconciliation/mismatches", get_mismatches, methods=["GET"]),
+    Route("/v1/reconciliation/mismatches/{id}", get_mismatch, methods=["GET"]),
+    Route("/v1/reconciliation/mismatches/{id}/resolution", post_resolution, methods=["POST"]),
+    Route("/v1/reconciliation/batches", get_next_batch, methods=["GET"]),
+    Route("/v1/reconciliation/batches", post_batch, methods=["POST"]),
+    Route("/v1/reconciliation/batches/{id}", get_batch, methods=["GET"]),
+]

@@ -1,0 +1,89 @@
+"""The settlement ledger: what each payer is expected to settle, per claim line (and per claim for
+a fixed benefit), appended by ``gateway.orchestration.recording`` whenever a decision or an
+adjustment is written. Entries are never updated; a correction is a reversing entry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.storage.tables import LedgerEntryRow
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+CLAIM_LEVEL = 0  # line_no of a fixed benefit's entries
+
+
+def business_date(now: datetime | None = None) -> date:
+    """Settlement dates are Beijing dates."""
+    return (now or datetime.now(UTC)).astimezone(CHINA_STANDARD_TIME).date()
+
+
+def expect(
+    session: Session,
+    *,
+    payer_code: str,
+    claim_id: uuid.UUID,
+    product_code: str,
+    round_: int,
+    kind: str,
+    amounts: Iterable[tuple[int, int]],  # (line_no, amount_fen)
+    month: str | None = None,
+) -> None:
+    today = business_date()
+    session.add_all(
+        LedgerEntryRow(
+            payer_code=payer_code,
+            claim_id=claim_id,
+            line_no=line_no,
+            product_code=product_code,
+            month=month,
+            kind=kind,
+            amount_fen=amount,
+            round=round_,
+            business_date=today,
+        )
+        for line_no, amount in amounts
+        if amount
+    )
+
+
+def reverse(
+    session: Session, *, claim_id: uuid.UUID, product_code: str, round_: int, month: str | None
+) -> None:
+    """Cancel what is expected for a claim-level entry (a fixed benefit decided again)."""
+    rows = session.execute(
+        select(LedgerEntryRow.payer_code, func.sum(LedgerEntryRow.amount_fen))
+        .where(
+            LedgerEntryRow.claim_id == claim_id,
+            LedgerEntryRow.product_code == product_code,
+            LedgerEntryRow.line_no == CLAIM_LEVEL,
+            LedgerEntryRow.month == month,
+        )
+        .group_by(LedgerEntryRow.payer_code)
+    ).all()
+    for payer_code, total in rows:
+        expect(
+            session,
+            payer_code=payer_code,
+            claim_id=claim_id,
+            product_code=product_code,
+            round_=round_,
+            kind="reversal",
+            amounts=[(CLAIM_LEVEL, -int(total or 0))],
+            month=month,
+        )
+
+
+def expected(session: Session, payer_code: str, claim_id: uuid.UUID, line_no: int) -> int:
+    total = session.scalar(
+        select(func.sum(LedgerEntryRow.amount_fen)).where(
+            LedgerEntryRow.payer_code == payer_code,
+            LedgerEntryRow.claim_id == claim_id,
+            LedgerEntryRow.line_no == line_no,
+        )
+    )
+    return int(total or 0)

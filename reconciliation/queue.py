@@ -1,0 +1,335 @@
+"""The work queue: open mismatches, the reconcilers' actions on them (each audited), the four-eyes
+rule for large write-offs, and the net adjustments per payer that form the next settlement batch.
+
+A reconciler is a person: the four-eyes rule compares the parties of the keys (one key per staff
+member, ``keys create --role reconciler --party <staff id>``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+import schemas
+from adapters.sdk import Decision, LineDecision
+from gateway.domain.services import ServiceCatalogue
+from gateway.orchestration.fanout import StepStatus, current_steps, lock_claim
+from gateway.orchestration.recording import settling_party
+from gateway.orchestration.revisions import revise
+from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
+from gateway.services.keys import Principal
+from gateway.storage.tables import (
+    ClaimRow,
+    LinePaymentRow,
+    MismatchActionRow,
+    MismatchRow,
+    SettlementBatchRow,
+    SettlementItemRow,
+    utcnow,
+)
+from reconciliation.matching import ACROSS_PAYERS, Kind
+
+ACTIVE = ("open", "pending_approval", "awaiting_payer", "carried")
+ACTIONS = ("accept_payer", "request_correction", "recover", "top_up", "write_off", "carry_forward", "approve")
+
+
+def list_mismatches(session: Session, query: dict[str, str], today: date, limit: int = 200) -> dict[str, Any]:
+    """Filters: kind, payer, status (default: every active one), min_age_days, min_amount_fen."""
+    statement = select(MismatchRow)
+    if query.get("kind"):
+        statement = statement.where(MismatchRow.kind.in_(query["kind"].split(",")))
+    if query.get("payer"):
+        statement = statement.where(MismatchRow.payer_code == query["payer"])
+    statuses = query.get("status", "active")
+    statement = statement.where(
+        MismatchRow.status.in_(ACTIVE if statuses == "active" else statuses.split(","))
+    )
+    faults = []
+    for name in ("min_age_days", "min_amount_fen", "offset"):
+        if query.get(name) and not query[name].isdigit():
+            faults.append((f"/{name}", "must be a non-negative integer"))
+    if faults:
+        raise Invalid(faults)
+    if query.get("min_age_days"):
+        cutoff = date.fromordinal(today.toordinal() - int(query["min_age_days"]))
+        statement = statement.where(MismatchRow.first_seen <= cutoff)
+    if query.get("min_amount_fen"):
+        amount = int(query["min_amount_fen"])
+        statement = statement.where(
+            (MismatchRow.difference_fen >= amount) | (MismatchRow.difference_fen <= -amount)
+        )
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = session.scalars(
+        statement.order_by(MismatchRow.first_seen, MismatchRow.id)
+        .offset(int(query.get("offset") or 0))
+        .limit(limit)
+    )
+    return {"total": total, "mismatches": [mismatch_view(row, today) for row in rows]}
+
+
+def mismatch_view(row: MismatchRow, today: date) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "payer_code": row.payer_code,
+        "claim_id": str(row.claim_id),
+        "line_no": row.line_no,
+        "expected_fen": row.expected_fen,
+        "settled_fen": row.settled_fen,
+        "difference_fen": row.difference_fen,
+        "status": row.status,
+        "first_seen": row.first_seen.isoformat(),
+        "last_seen": row.last_seen.isoformat(),
+        "age_days": (today - row.first_seen).days,
+        **({"approval_requested_by": row.approval_by} if row.approval_by else {}),
+    }
+
+
+def history(session: Session, mismatch_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "action": a.action,
+            "actor": a.actor,
+            "note": a.note,
+            "amount_fen": a.amount_fen,
+            "before": a.before_status,
+            "after": a.after_status,
+            "at": a.created_at.isoformat(),
+        }
+        for a in session.scalars(
+            select(MismatchActionRow)
+            .where(MismatchActionRow.mismatch_id == mismatch_id)
+            .order_by(MismatchActionRow.id)
+        )
+    ]
+
+
+def get_mismatch(session: Session, mismatch_id: int, today: date) -> dict[str, Any]:
+    row = session.get(MismatchRow, mismatch_id)
+    if row is None:
+        raise NotFound(f"no mismatch {mismatch_id}")
+    return {**mismatch_view(row, today), "history": history(session, mismatch_id)}
+
+
+def resolve(
+    session: Session,
+    principal: Principal,
+    mismatch_id: int,
+    document: Any,
+    *,
+    write_off_approval_fen: int,
+    catalogue: ServiceCatalogue,
+    today: date,
+) -> dict[str, Any]:
+    faults = schemas.faults("resolution", document)
+    if faults:
+        raise Invalid(faults)
+    row = session.get(MismatchRow, mismatch_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no mismatch {mismatch_id}")
+    action, note = document["action"], document["note"].strip()
+    if not note:
+        raise Invalid([("/note", "a note is required for every action")])
+    before = row.status
+    if before not in ACTIVE:
+        raise Conflict(f"mismatch {mismatch_id} is {before}; there is nothing left to do")
+    if before == "pending_approval" and action != "approve":
+        raise Conflict(f"mismatch {mismatch_id} waits for a second reconciler to approve its write-off")
+    amount = document.get("amount_fen")
+    if action == "approve":
+        if before != "pending_approval":
+            raise Conflict(f"mismatch {mismatch_id} has no write-off waiting for approval")
+        if row.approval_by == principal.party_code:
+            raise Forbidden("four eyes: the write-off must be approved by another reconciler")
+        row.status = "resolved"
+    elif action == "write_off":
+        if abs(row.difference_fen) > write_off_approval_fen:
+            row.status, row.approval_by = "pending_approval", principal.party_code
+        else:
+            row.status = "resolved"
+        amount = row.difference_fen
+    elif action == "carry_forward":
+        row.status = "carried"
+    elif action == "request_correction":
+        if row.payer_code == ACROSS_PAYERS:
+            raise Conflict("an over-coordinated line has no single payer to ask; resolve it per payer")
+        row.status = "awaiting_payer"
+    elif action in ("recover", "top_up"):
+        if row.payer_code == ACROSS_PAYERS:
+            raise Invalid([("/action", "name the payer: recover or top up on that payer's own mismatch")])
+        size = abs(row.difference_fen) if amount is None else amount
+        if size <= 0:
+            raise Invalid([("/amount_fen", "must be a positive amount of fen")])
+        amount = size if action == "top_up" else -size
+        session.add(
+            SettlementItemRow(
+                payer_code=row.payer_code,
+                claim_id=row.claim_id,
+                line_no=row.line_no,
+                amount_fen=amount,
+                source=f"mismatch:{row.id}",
+            )
+        )
+        row.status = "resolved"
+    elif action == "accept_payer":
+        _accept_payer(session, row, catalogue, note)
+        amount = row.difference_fen
+        row.status = "resolved"
+    row.updated_at = utcnow()
+    session.add(
+        MismatchActionRow(
+            mismatch_id=row.id,
+            action=action,
+            actor=f"{principal.party_code} ({principal.key_id})",
+            note=note,
+            amount_fen=amount,
+            before_status=before,
+            after_status=row.status,
+        )
+    )
+    session.flush()
+    return get_mismatch(session, row.id, today)
+
+
+def _accept_payer(session: Session, row: MismatchRow, catalogue: ServiceCatalogue, note: str) -> None:
+    """Take the payer's settled figure as its decision and re-coordinate the later tiers."""
+    if row.kind not in (Kind.AMOUNT_MISMATCH, Kind.STALE_COORDINATION) or row.line_no == 0:
+        raise Conflict(f"accept_payer applies to a payer's figure on a claim line, not to {row.kind}")
+    claim = session.get(ClaimRow, row.claim_id)
+    if claim is None:
+        raise Conflict("the claim is not known to the gateway")
+    claim = lock_claim(session, row.claim_id)
+    step = next(
+        (
+            s
+            for s in current_steps(session, claim)
+            if settling_party(s) == row.payer_code
+            and s.status == StepStatus.DECIDED.value
+            and s.kind == "indemnity"
+        ),
+        None,
+    )
+    if step is None:
+        raise Conflict(f"no decided share of {row.payer_code} on this claim to revise")
+    payments = {
+        p.line_no: p
+        for p in session.scalars(
+            select(LinePaymentRow).where(
+                LinePaymentRow.claim_id == claim.claim_id,
+                LinePaymentRow.round == claim.round,
+                LinePaymentRow.seq == step.seq,
+                LinePaymentRow.provisional.is_(False),
+            )
+        )
+    }
+    lines = []
+    for line_no, payment in sorted(payments.items()):
+        paid = row.settled_fen if line_no == row.line_no else payment.paid_fen
+        reasons = _reasons_for(payment, paid)
+        lines.append(LineDecision(line_no, paid, reasons))
+    decision = Decision("decided", f"reconciliation:{row.id}", tuple(lines))
+    faults = revise(
+        session, claim, step, decision, catalogue, f"reconciliation accepted the payer's figure: {note}"
+    )
+    if faults:
+        raise Invalid([("/action", f"the payer's figure cannot be accepted: {'; '.join(faults)}")])
+
+
+def _reasons_for(payment: LinePaymentRow, paid: int) -> tuple[tuple[str, int], ...]:
+    """The line's reasons, moved to explain ``paid`` instead: our rule is that a lower figure adds
+    to the reason that already explains most, and a higher one takes from the last reasons first."""
+    reasons = [[code, amount] for code, amount in payment.reasons]
+    change = payment.paid_fen - paid  # more unpaid (+) or less (−)
+    if change > 0:
+        if reasons:
+            max(reasons, key=lambda r: r[1])[1] += change
+        else:
+            reasons.append(["COINSURANCE", change])
+    else:
+        give = -change
+        for reason in reversed(reasons):
+            taken = min(give, reason[1])
+            reason[1] -= taken
+            give -= taken
+    return tuple((str(c), int(a)) for c, a in reasons if a)
+
+
+# --- settlement batches --------------------------------------------------------------------------
+
+
+def next_batch(session: Session, payer_code: str | None = None) -> list[dict[str, Any]]:
+    """Net adjustments per payer not yet in a batch."""
+    statement = (
+        select(SettlementItemRow.payer_code, func.count(), func.sum(SettlementItemRow.amount_fen))
+        .where(SettlementItemRow.batch_id.is_(None))
+        .group_by(SettlementItemRow.payer_code)
+        .order_by(SettlementItemRow.payer_code)
+    )
+    if payer_code:
+        statement = statement.where(SettlementItemRow.payer_code == payer_code)
+    return [
+        {"payer_code": p, "items": int(n), "net_fen": int(s or 0)} for p, n, s in session.execute(statement)
+    ]
+
+
+def close_batch(session: Session, payer_code: str) -> dict[str, Any]:
+    """Put the payer's pending items into a batch; returns it with its items (for export)."""
+    items = list(
+        session.scalars(
+            select(SettlementItemRow)
+            .where(SettlementItemRow.batch_id.is_(None), SettlementItemRow.payer_code == payer_code)
+            .order_by(SettlementItemRow.id)
+            .with_for_update()
+        )
+    )
+    if not items:
+        raise Conflict(f"no pending adjustments for {payer_code}")
+    batch = SettlementBatchRow(
+        payer_code=payer_code, items=len(items), net_fen=sum(i.amount_fen for i in items)
+    )
+    session.add(batch)
+    session.flush()
+    session.execute(
+        update(SettlementItemRow)
+        .where(SettlementItemRow.id.in_([i.id for i in items]))
+        .values(batch_id=batch.id)
+    )
+    return batch_view(session, batch.id)
+
+
+def batch_view(session: Session, batch_id: int) -> dict[str, Any]:
+    batch = session.get(SettlementBatchRow, batch_id)
+    if batch is None:
+        raise NotFound(f"no settlement batch {batch_id}")
+    items = session.scalars(
+        select(SettlementItemRow).where(SettlementItemRow.batch_id == batch_id).order_by(SettlementItemRow.id)
+    )
+    return {
+        "batch_id": batch.id,
+        "payer_code": batch.payer_code,
+        "items": [
+            {
+                "claim_id": str(i.claim_id),
+                "line_no": i.line_no,
+                "amount_fen": i.amount_fen,
+                "source": i.source,
+            }
+            for i in items
+        ],
+        "net_fen": batch.net_fen,
+        "created_at": batch.created_at.isoformat(),
+    }
+
+
+def parse_id(text: str) -> int:
+    if not text.isdigit():
+        raise NotFound(f"no mismatch {text}")
+    return int(text)
+
+
+def claim_uuid(text: str) -> uuid.UUID:
+    return uuid.UUID(text)

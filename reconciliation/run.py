@@ -1,0 +1,381 @@
+"""The nightly run for a business date: pull statements, totals per payer, then every line
+classified set-based in SQL, then the work queue brought up to date.
+
+Each phase is one transaction and idempotent, and the run row records the next phase, so a run
+that crashed resumes where it stopped; running a date again recomputes it and finds the same
+open items (an item is identified by its kind, key and amounts). One run per business date works
+at a time: the run row is leased.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Date, Integer, String, bindparam, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.registry import AdapterPool
+from adapters.sdk import AdapterError
+from gateway.services.errors import Conflict, ServiceError
+from gateway.storage.tables import PayerRow, ReconciliationRunRow, UTCDateTime, utcnow
+from reconciliation.matching import ACROSS_PAYERS, MISMATCHES
+from reconciliation.statements import entries_document, import_statement
+
+log = logging.getLogger("ltc_gateway.reconciliation")
+
+PHASES = ("pull", "totals", "results", "items", "done")
+ACTIVE = ("open", "pending_approval", "awaiting_payer", "carried")
+Progress = Callable[[str, int, int], None]  # phase, done, total
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    return None
+
+
+# --- SQL (portable: SQLite ≥ 3.25 and PostgreSQL) ----------------------------------------------
+
+TOTALS = text(
+    """
+    SELECT payer_code, SUM(expected) AS expected, SUM(settled) AS settled FROM (
+        SELECT payer_code, SUM(amount_fen) AS expected, 0 AS settled
+        FROM ledger_entries WHERE business_date <= :d GROUP BY payer_code
+        UNION ALL
+        SELECT payer_code, 0 AS expected, SUM(paid_fen) AS settled
+        FROM statement_lines WHERE settled_on <= :d GROUP BY payer_code
+    ) t GROUP BY payer_code ORDER BY payer_code
+    """
+).bindparams(bindparam("d", type_=Date))
+
+# The decision table of reconciliation.matching.classify, for every payer-line key at once.
+CLASSIFY = text(
+    """
+    WITH exp AS (
+        SELECT payer_code, claim_id, line_no, SUM(amount_fen) AS expected, MIN(business_date) AS since
+        FROM ledger_entries WHERE business_date <= :d
+        GROUP BY payer_code, claim_id, line_no
+    ), st AS (
+        SELECT payer_code, claim_id, line_no, SUM(paid_fen) AS settled, COUNT(*) AS entries,
+               MAX(paid_fen) AS largest, MIN(paid_fen) AS smallest
+        FROM statement_lines WHERE settled_on <= :d
+        GROUP BY payer_code, claim_id, line_no
+    ), running AS (
+        SELECT payer_code, claim_id, line_no,
+               SUM(amount_fen) OVER (PARTITION BY payer_code, claim_id, line_no ORDER BY id
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS total,
+               ROW_NUMBER() OVER (PARTITION BY payer_code, claim_id, line_no ORDER BY id DESC) AS from_end
+        FROM ledger_entries WHERE business_date <= :d
+    ), keys AS (
+        SELECT payer_code, claim_id, line_no FROM exp
+        UNION
+        SELECT payer_code, claim_id, line_no FROM st
+    ), classified AS (
+        SELECT k.payer_code, k.claim_id, k.line_no, e.expected, s.settled, COALESCE(s.entries, 0) AS entries,
+            CASE
+                WHEN e.expected IS NULL THEN 'UNKNOWN_AT_GATEWAY'
+                WHEN s.settled IS NULL THEN
+                    CASE WHEN e.expected = 0 THEN 'NOTHING'
+                         WHEN e.since < :window_start THEN 'MISSING_AT_PAYER'
+                         ELSE 'NOT_DUE' END
+                WHEN s.settled = e.expected THEN 'MATCHED'
+                WHEN s.entries > 1 AND e.expected > 0 AND s.largest = e.expected AND s.smallest = e.expected
+                     AND s.settled = e.expected * s.entries THEN 'DUPLICATE_SETTLEMENT'
+                WHEN EXISTS (
+                    SELECT 1 FROM running r
+                    WHERE r.payer_code = k.payer_code AND r.claim_id = k.claim_id AND r.line_no = k.line_no
+                      AND r.from_end > 1 AND r.total = s.settled
+                ) THEN 'STALE_COORDINATION'
+                ELSE 'AMOUNT_MISMATCH'
+            END AS kind
+        FROM keys k
+        LEFT JOIN exp e ON e.payer_code = k.payer_code AND e.claim_id = k.claim_id AND e.line_no = k.line_no
+        LEFT JOIN st s ON s.payer_code = k.payer_code AND s.claim_id = k.claim_id AND s.line_no = k.line_no
+    )
+    INSERT INTO reconciliation_results
+        (run_id, payer_code, claim_id, line_no, kind, expected_fen, settled_fen, entries)
+    SELECT :run, payer_code, claim_id, line_no, kind, COALESCE(expected, 0), COALESCE(settled, 0), entries
+    FROM classified WHERE kind <> 'NOTHING'
+    """
+).bindparams(
+    bindparam("d", type_=Date), bindparam("window_start", type_=Date), bindparam("run", type_=Integer)
+)
+
+OVER_COORDINATED = text(
+    """
+    WITH st AS (
+        SELECT claim_id, line_no, SUM(paid_fen) AS settled
+        FROM statement_lines WHERE settled_on <= :d AND line_no > 0
+        GROUP BY claim_id, line_no
+    )
+    INSERT INTO reconciliation_results
+        (run_id, payer_code, claim_id, line_no, kind, expected_fen, settled_fen, entries)
+    SELECT :run, :across, s.claim_id, s.line_no, 'OVER_COORDINATED', cl.billed_fen, s.settled, 0
+    FROM st s JOIN claim_lines cl ON cl.claim_id = s.claim_id AND cl.line_no = s.line_no
+    WHERE s.settled > cl.billed_fen
+    """
+).bindparams(bindparam("d", type_=Date), bindparam("run", type_=Integer), bindparam("across", type_=String))
+
+_SAME_KEY = """r.run_id = :run AND r.kind = mismatches.kind AND r.payer_code = mismatches.payer_code
+            AND r.claim_id = mismatches.claim_id AND r.line_no = mismatches.line_no"""
+_ACTIVE = ", ".join(f"'{s}'" for s in ACTIVE)
+_KINDS = ", ".join(f"'{k}'" for k in MISMATCHES)
+
+_ITEMS_SQL = [
+    # the same item found again (same kind, key and amounts): seen today; a carried item reopens
+    text(
+        f"""
+        UPDATE mismatches SET
+            status = CASE WHEN status = 'carried' AND last_seen < :d THEN 'open'
+                          WHEN status = 'cleared' THEN 'open' ELSE status END,
+            last_seen = CASE WHEN last_seen < :d THEN :d ELSE last_seen END,
+            last_run_id = :run, updated_at = :now
+        WHERE EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY}
+                      AND r.expected_fen = mismatches.expected_fen AND r.settled_fen = mismatches.settled_fen)
+        """
+    ),
+    # an open problem whose amounts moved: the same item, with today's amounts
+    text(
+        f"""
+        UPDATE mismatches SET
+            expected_fen = (SELECT r.expected_fen FROM reconciliation_results r WHERE {_SAME_KEY}),
+            settled_fen = (SELECT r.settled_fen FROM reconciliation_results r WHERE {_SAME_KEY}),
+            difference_fen = (SELECT r.settled_fen - r.expected_fen
+                              FROM reconciliation_results r WHERE {_SAME_KEY}),
+            last_seen = :d, last_run_id = :run, updated_at = :now
+        WHERE status IN ({_ACTIVE}) AND last_run_id <> :run
+          AND EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY})
+        """
+    ),
+    # new problems
+    text(
+        f"""
+        INSERT INTO mismatches (kind, payer_code, claim_id, line_no, expected_fen, settled_fen,
+                                difference_fen, status, first_seen, last_seen, last_run_id,
+                                created_at, updated_at)
+        SELECT r.kind, r.payer_code, r.claim_id, r.line_no, r.expected_fen, r.settled_fen,
+               r.settled_fen - r.expected_fen, 'open', :d, :d, :run, :now, :now
+        FROM reconciliation_results r
+        WHERE r.run_id = :run AND r.kind IN ({_KINDS})
+          AND NOT EXISTS (
+              SELECT 1 FROM mismatches m
+              WHERE m.kind = r.kind AND m.payer_code = r.payer_code AND m.claim_id = r.claim_id
+                AND m.line_no = r.line_no
+                AND (m.status IN ({_ACTIVE})
+                     OR (m.expected_fen = r.expected_fen AND m.settled_fen = r.settled_fen)))
+        """
+    ),
+    # problems gone (a corrected statement, a re-coordination): cleared without anyone's action
+    text(
+        """
+        UPDATE mismatches SET status = 'cleared', updated_at = :now
+        WHERE status IN ('open', 'awaiting_payer', 'carried') AND last_run_id <> :run
+        """
+    ),
+]
+
+
+_TYPES: dict[str, Any] = {"d": Date(), "run": Integer(), "now": UTCDateTime()}
+ITEM_STATEMENTS = [
+    s.bindparams(*(bindparam(name, type_=kind) for name, kind in _TYPES.items() if name in s._bindparams))
+    for s in _ITEMS_SQL
+]
+
+
+class Reconciliation:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        window_days: int = 5,
+        lease_seconds: int = 600,
+        pool: AdapterPool | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.window = timedelta(days=window_days)
+        self.lease = timedelta(seconds=lease_seconds)
+        self.pool = pool
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+
+    def start(self, business_date: date) -> int:
+        """The run row of the date, leased to this runner (created, or resumed)."""
+        now = utcnow()
+        with self.sessions.begin() as session:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        ReconciliationRunRow(
+                            business_date=business_date,
+                            status="running",
+                            phase=PHASES[0],
+                            counts={},
+                            totals=[],
+                        )
+                    )
+            except IntegrityError:
+                pass
+            run = session.scalars(
+                select(ReconciliationRunRow)
+                .where(ReconciliationRunRow.business_date == business_date)
+                .with_for_update()
+            ).one()
+            if (
+                run.status == "running"
+                and run.lease_owner not in (None, self.owner)
+                and (run.lease_expires_at is not None and run.lease_expires_at > now)
+            ):
+                raise Conflict(f"the run for {business_date} is already working ({run.lease_owner})")
+            if run.status in ("done", "failed"):  # a date run again is recomputed from the start
+                run.phase = PHASES[0]
+            run.status, run.error, run.finished_at = "running", None, None
+            run.lease_owner, run.lease_expires_at = self.owner, now + self.lease
+            run.runs += 1
+            return run.id
+
+    def run(
+        self, business_date: date, progress: Progress = _quiet, stop_after: str | None = None
+    ) -> dict[str, Any]:
+        """Run (or resume) the date; ``stop_after`` ends after that phase (tests of resumption)."""
+        run_id = self.start(business_date)
+        try:
+            while True:
+                with self.sessions.begin() as session:
+                    run = session.get_one(ReconciliationRunRow, run_id)
+                    phase = run.phase
+                if phase == "done":
+                    break
+                progress(phase, PHASES.index(phase), len(PHASES) - 1)
+                getattr(self, f"_{phase}")(run_id, business_date)
+                with self.sessions.begin() as session:
+                    run = session.get_one(ReconciliationRunRow, run_id)
+                    run.phase = PHASES[PHASES.index(phase) + 1]
+                    run.lease_expires_at = utcnow() + self.lease
+                if phase == stop_after:
+                    return self.view(run_id)
+            with self.sessions.begin() as session:
+                run = session.get_one(ReconciliationRunRow, run_id)
+                run.status, run.finished_at, run.lease_owner, run.lease_expires_at = (
+                    "done",
+                    utcnow(),
+                    None,
+                    None,
+                )
+            progress("done", len(PHASES) - 1, len(PHASES) - 1)
+        except Exception as error:
+            with self.sessions.begin() as session:
+                run = session.get_one(ReconciliationRunRow, run_id)
+                run.status, run.error, run.lease_owner = "failed", f"{type(error).__name__}: {error}", None
+            raise
+        return self.view(run_id)
+
+    # --- phases --------------------------------------------------------------------------------
+
+    def _pull(self, run_id: int, business_date: date) -> None:
+        """Statements of payers that offer a pull (REST and SOAP adapters)."""
+        with self.sessions.begin() as session:
+            payers = [
+                (row.payer_code, row.adapter)
+                for row in session.scalars(select(PayerRow).order_by(PayerRow.payer_code))
+                if row.adapter and row.adapter.get("type") in ("rest", "soap")
+            ]
+        pulled: dict[str, Any] = {}
+        if payers:
+            pulled = asyncio.run(self._pull_all(payers, business_date))
+        for payer_code, result in pulled.items():
+            if isinstance(result, str):
+                continue
+            try:
+                with self.sessions.begin() as session:
+                    outcome = import_statement(
+                        session, payer_code, entries_document(result), "application/json", "pull"
+                    )
+                pulled[payer_code] = f"{outcome['imported']} new entries"
+            except ServiceError as error:
+                pulled[payer_code] = error.detail
+        with self.sessions.begin() as session:
+            run = session.get_one(ReconciliationRunRow, run_id)
+            run.counts = {**run.counts, "pulled": pulled}
+
+    async def _pull_all(self, payers: list[tuple[str, Any]], business_date: date) -> dict[str, Any]:
+        pool = self.pool or AdapterPool()
+        results: dict[str, Any] = {}
+        try:
+            for payer_code, config in payers:
+                try:
+                    results[payer_code] = await pool.get(payer_code, config).pull_statement(business_date)
+                except AdapterError as error:
+                    results[payer_code] = f"not pulled: {error}"
+        finally:
+            if self.pool is None:
+                await pool.aclose()
+        return results
+
+    def _totals(self, run_id: int, business_date: date) -> None:
+        with self.sessions.begin() as session:
+            totals = [
+                {
+                    "payer_code": p,
+                    "expected_fen": int(e or 0),
+                    "settled_fen": int(s or 0),
+                    "difference_fen": int(s or 0) - int(e or 0),
+                }
+                for p, e, s in session.execute(TOTALS, {"d": business_date})
+            ]
+            session.get_one(ReconciliationRunRow, run_id).totals = totals
+
+    def _results(self, run_id: int, business_date: date) -> None:
+        with self.sessions.begin() as session:
+            session.execute(text("DELETE FROM reconciliation_results WHERE run_id = :run"), {"run": run_id})
+            session.execute(
+                CLASSIFY, {"d": business_date, "window_start": business_date - self.window, "run": run_id}
+            )
+            session.execute(OVER_COORDINATED, {"d": business_date, "run": run_id, "across": ACROSS_PAYERS})
+            counts: dict[str, int] = dict(
+                session.execute(
+                    text(
+                        "SELECT kind, COUNT(*) FROM reconciliation_results WHERE run_id = :run GROUP BY kind"
+                    ),
+                    {"run": run_id},
+                ).all()
+            )
+            run = session.get_one(ReconciliationRunRow, run_id)
+            run.counts = {**run.counts, "kinds": {k: int(v) for k, v in sorted(counts.items())}}
+
+    def _items(self, run_id: int, business_date: date) -> None:
+        with self.sessions.begin() as session:
+            params = {"d": business_date, "run": run_id, "now": utcnow()}
+            for statement in ITEM_STATEMENTS:
+                session.execute(statement, params)
+            open_items: dict[str, int] = dict(
+                session.execute(
+                    text(f"SELECT kind, COUNT(*) FROM mismatches WHERE status IN ({_ACTIVE}) GROUP BY kind")
+                ).all()
+            )
+            run = session.get_one(ReconciliationRunRow, run_id)
+            run.counts = {**run.counts, "open": {k: int(v) for k, v in sorted(open_items.items())}}
+
+    def view(self, run_id: int) -> dict[str, Any]:
+        with self.sessions.begin() as session:
+            return run_view(session.get_one(ReconciliationRunRow, run_id))
+
+
+def run_view(run: ReconciliationRunRow) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "business_date": run.business_date.isoformat(),
+        "status": run.status,
+        "phase": run.phase,
+        "progress": {"done": PHASES.index(run.phase), "of": len(PHASES) - 1},
+        "counts": run.counts,
+        "totals": run.totals,
+        "runs": run.runs,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "error": run.error,
+    }
