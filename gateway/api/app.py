@@ -15,6 +15,7 @@ from gateway.bootstrap import Gateway
 from gateway.orchestration.worker import Worker
 from gateway.services.errors import ServiceError
 from reconciliation import api as reconciliation_api
+from reconciliation.ui import pages as staff_pages
 
 
 def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Starlette:
@@ -38,7 +39,7 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             await asyncio.gather(*tasks)
 
     app = Starlette(
-        routes=[*ops.routes, *v1.routes, *reconciliation_api.routes],
+        routes=[*ops.routes, *v1.routes, *reconciliation_api.routes, *staff_pages.routes],
         exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
         max_body_size=gateway.settings.max_body_bytes,

@@ -1,0 +1,178 @@
+"""The staff UI end to end: Debian's chromium, driven by Playwright, against a real server on a
+loopback port. One mismatch of every kind is resolved through the pages, the four-eyes rule is
+kept by two people, and the queue is exported. Screenshots go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.api.app import create_app
+from gateway.api.server import BackgroundServer
+from gateway.bootstrap import Gateway
+from gateway.services.keys import Role, create_key
+from reconciliation.generator import Night, generate_night
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+if not CHROMIUM.exists():
+    if os.environ.get("LTC_REQUIRE_BROWSER"):
+        raise RuntimeError(
+            "LTC_REQUIRE_BROWSER is set and /usr/bin/chromium is missing (apt-get install chromium)"
+        )
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium fonts-wqy-microhei)",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+
+@pytest.fixture
+def staff(gateway: Gateway) -> Iterator[tuple[str, Night, dict[str, str]]]:
+    night = generate_night(gateway, claims_per_kind=1, matched_claims=1)
+    with gateway.sessions.begin() as session:
+        keys = {who: create_key(session, Role.RECONCILER, who)[1] for who in ("zhang", "li")}
+    server = BackgroundServer(create_app(gateway, embedded_workers=1)).start()
+    try:
+        yield server.url, night, keys
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def browser_page(request: pytest.FixtureRequest) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page: Page, name: str, request: pytest.FixtureRequest) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.callspec.id}-{name}.png"), full_page=True)
+
+
+def sign_in(page: Page, base: str, key: str) -> None:
+    page.goto(f"{base}/ui/logout")
+    page.fill("input[name=key]", key)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/ui/")
+
+
+def resolve(page: Page, base: str, kind: str, action: str, note: str, amount: str = "") -> str:
+    page.goto(f"{base}/ui/queue?kind={kind}")
+    page.click(f"#queue tr[data-kind={kind}] a")
+    page.select_option("#action", action)
+    if amount:
+        page.fill("#amount", amount)
+    page.fill("#note", note)
+    page.click("#submit")
+    page.wait_for_selector(".message, .problem")
+    assert page.locator(".problem").count() == 0, page.locator(".problem").inner_text()
+    return page.locator("#status").inner_text()
+
+
+def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
+    staff: tuple[str, Night, dict[str, str]], browser_page: Page, request: pytest.FixtureRequest
+) -> None:
+    base, night, keys = staff
+    page = browser_page
+    page.goto(f"{base}/ui/")
+    assert page.url.endswith("/ui/login")  # nothing without signing in
+    page.fill("input[name=key]", "ltc_not_a_key")
+    page.click("button[type=submit]")
+    assert "密钥无效" in page.locator(".problem").inner_text()
+    sign_in(page, base, keys["zhang"])
+
+    page.fill("input[name=business_date]", night.business_date.isoformat())
+    page.click("#start-run")
+    page.wait_for_selector(".message")
+    assert page.locator("#runs tbody tr").count() == 1
+    assert page.locator("#chart rect").count() > 6
+    assert "金额不符" in page.locator("#runs thead").inner_text()  # Chinese first
+    shot(page, "runs", request)
+
+    page.goto(f"{base}/ui/queue")
+    kinds = set(page.locator("#queue tbody tr").evaluate_all("rows => rows.map(r => r.dataset.kind)"))
+    assert kinds == {k for k, *_ in night.expected}
+    shot(page, "queue", request)
+
+    outcomes: dict[str, Any] = {}
+    outcomes["AMOUNT_MISMATCH"] = resolve(page, base, "AMOUNT_MISMATCH", "recover", "多付部分向机构追回")
+    outcomes["MISSING_AT_PAYER"] = resolve(
+        page, base, "MISSING_AT_PAYER", "request_correction", "请支付方补报结算"
+    )
+    outcomes["UNKNOWN_AT_GATEWAY"] = resolve(
+        page, base, "UNKNOWN_AT_GATEWAY", "write_off", "非本网关理赔，小额核销"
+    )
+    outcomes["OVER_COORDINATED"] = resolve(
+        page, base, "OVER_COORDINATED", "carry_forward", "等待支付方追回后再看"
+    )
+    outcomes["STALE_COORDINATION"] = resolve(
+        page, base, "STALE_COORDINATION", "accept_payer", "采纳支付方金额"
+    )
+    shot(page, "accepted", request)
+    assert page.locator("#history tbody tr").count() == 1
+
+    # four eyes: 1,200.00 paid twice is above the threshold; zhang asks, li approves
+    assert resolve(page, base, "DUPLICATE_SETTLEMENT", "write_off", "重复支付，线下已退回") == "待复核"
+    detail = page.url.split("?")[0]
+    page.select_option("#action", "approve")
+    page.fill("#note", "自己复核")
+    page.click("#submit")
+    assert "another reconciler" in page.locator(".problem").inner_text()
+    sign_in(page, base, keys["li"])
+    page.goto(detail)
+    page.select_option("#action", "approve")
+    page.fill("#note", "已核对退款凭证")
+    page.click("#submit")
+    page.wait_for_selector(".message")
+    outcomes["DUPLICATE_SETTLEMENT"] = page.locator("#status").inner_text()
+    assert page.locator("#history tbody tr").count() == 2
+    shot(page, "four-eyes", request)
+
+    assert outcomes == {
+        "AMOUNT_MISMATCH": "已处理",
+        "MISSING_AT_PAYER": "待支付方更正",
+        "UNKNOWN_AT_GATEWAY": "已处理",
+        "OVER_COORDINATED": "已结转",
+        "STALE_COORDINATION": "已处理",
+        "DUPLICATE_SETTLEMENT": "已处理",
+    }
+
+    # English is one click away, and the exports carry the queue
+    page.goto(f"{base}/ui/queue?status=resolved")
+    page.click("#language")
+    assert page.locator("h1").inner_text().startswith("Work queue")
+    with page.expect_download() as csv_download:
+        page.click("#export-csv")
+    csv_text = Path(csv_download.value.path()).read_text(encoding="utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("id,kind,payer_code,claim_id")
+    assert len(csv_text.splitlines()) == 1 + 4  # the four resolved items
+    with page.expect_download() as xlsx_download:
+        page.click("#export-xlsx")
+    with zipfile.ZipFile(io.BytesIO(Path(xlsx_download.value.path()).read_bytes())) as workbook:
+        sheet = workbook.read("xl/worksheets/sheet1.xml").decode()
+    assert sheet.count("<row ") == 5 and "STALE_COORDINATION" in sheet
+    shot(page, "english", request)
