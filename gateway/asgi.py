@@ -2,5 +2,8 @@
 
 from gateway.api.app import create_app
 from gateway.bootstrap import bootstrap
+from gateway.observability.logging import configure
 
-app = create_app(bootstrap())
+gateway = bootstrap()
+configure(gateway.settings.log_level)
+app = create_app(gateway)

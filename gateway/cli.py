@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -44,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         proxy_headers=True,
+        access_log=False,  # the gateway writes its own access lines, as JSON with the request id
     )
     return 0
 
@@ -258,6 +260,28 @@ def cmd_reconcile_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    import threading
+    from datetime import time, timedelta
+
+    from gateway.scheduling import reconcile_once, run_schedule
+
+    gateway = _bootstrap()
+    at = time.fromisoformat(args.at)
+    if args.once:
+        day = gateway.today() - timedelta(days=1)
+        print(f"reconciliation of {day}: {reconcile_once(gateway, day)}")
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(
+        f"reconciling each business date at {at.isoformat('minutes')} Beijing time (Ctrl-C stops)", flush=True
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        run_schedule(gateway, at, stop)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ltc-gateway", description=__doc__)
     top.add_argument("--version", action="version", version=f"ltc-gateway {__version__}")
@@ -321,6 +345,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--date", help="the business date (default: today in Beijing)")
     p.set_defaults(func=cmd_reconcile)
 
+    p = sub.add_parser("schedule", help="reconcile each business date on a clock (single machine)")
+    p.add_argument("--at", default="02:00", help="Beijing time of day to reconcile the day before (HH:MM)")
+    p.add_argument("--once", action="store_true", help="reconcile yesterday now, unless already done")
+    p.set_defaults(func=cmd_schedule)
+
     p = sub.add_parser("reconcile-generate", help="generate a night with every kind of mismatch planted")
     p.add_argument("--claims", type=int, default=1, help="claims per planted kind")
     p.add_argument("--matched", type=int, default=2, help="claims that settle exactly")
@@ -333,9 +362,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gateway.observability.logging import configure
+
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("ltc_gateway").setLevel(load_settings().log_level)
+    settings = load_settings()
+    # Services log JSON lines; the commands people read at a terminal log plain text.
+    configure(settings.log_level, json_logs=args.command in ("serve", "worker", "schedule", "sandbox"))
     try:
         result: int = args.func(args)
         return result

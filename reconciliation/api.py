@@ -33,7 +33,7 @@ def reconciliation_for(gateway: Any) -> Reconciliation:
     )
 
 
-@endpoint(Role.PAYER, Role.BUREAU, raw=("application/json", "text/csv"))
+@endpoint(Role.PAYER, Role.BUREAU, body="statement", raw=("application/json", "text/csv"))
 def post_statement(call: Call) -> Response:
     """A payer's settlement statement, JSON (schemas/statement.schema.json) or CSV."""
     payer_code = call.param("payer_code")

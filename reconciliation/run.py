@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -201,10 +202,11 @@ class Reconciliation:
         self.window = timedelta(days=window_days)
         self.lease = timedelta(seconds=lease_seconds)
         self.pool = pool
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
-    def start(self, business_date: date) -> int:
-        """The run row of the date, leased to this runner (created, or resumed)."""
+    def start(self, business_date: date, rerun: bool = True) -> int:
+        """The run row of the date, leased to this runner (created, or resumed). ``rerun=False``
+        (a scheduler): a date already done is left alone (Conflict)."""
         now = utcnow()
         with self.sessions.begin() as session:
             try:
@@ -231,6 +233,8 @@ class Reconciliation:
                 and (run.lease_expires_at is not None and run.lease_expires_at > now)
             ):
                 raise Conflict(f"the run for {business_date} is already working ({run.lease_owner})")
+            if run.status == "done" and not rerun:
+                raise Conflict(f"the run for {business_date} is already done")
             if run.status in ("done", "failed"):  # a date run again is recomputed from the start
                 run.phase = PHASES[0]
             run.status, run.error, run.finished_at = "running", None, None
@@ -239,10 +243,14 @@ class Reconciliation:
             return run.id
 
     def run(
-        self, business_date: date, progress: Progress = _quiet, stop_after: str | None = None
+        self,
+        business_date: date,
+        progress: Progress = _quiet,
+        stop_after: str | None = None,
+        rerun: bool = True,
     ) -> dict[str, Any]:
         """Run (or resume) the date; ``stop_after`` ends after that phase (tests of resumption)."""
-        run_id = self.start(business_date)
+        run_id = self.start(business_date, rerun)
         try:
             while True:
                 with self.sessions.begin() as session:

@@ -8,10 +8,14 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
 
-from gateway.api import ops, v1
+from gateway.api import openapi, ops, v1
 from gateway.api.problems import http_error, server_error, service_error
 from gateway.bootstrap import Gateway
+from gateway.observability import metrics
+from gateway.observability.logging import RequestIdMiddleware
 from gateway.orchestration.worker import Worker
 from gateway.services.errors import ServiceError
 from reconciliation import api as reconciliation_api
@@ -39,7 +43,16 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             await asyncio.gather(*tasks)
 
     app = Starlette(
-        routes=[*ops.routes, *v1.routes, *reconciliation_api.routes, *staff_pages.routes],
+        routes=[
+            *ops.routes,
+            Route("/metrics", metrics.metrics, methods=["GET"]),
+            Route("/openapi.json", openapi.openapi, methods=["GET"]),
+            Route("/docs", openapi.docs, methods=["GET"]),
+            *v1.routes,
+            *reconciliation_api.routes,
+            *staff_pages.routes,
+        ],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(metrics.MetricsMiddleware)],
         exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
         max_body_size=gateway.settings.max_body_bytes,

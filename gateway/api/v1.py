@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -10,6 +12,8 @@ from gateway.api.problems import problem
 from gateway.services import assessments, claims, coverage, decisions, enrollments, registry, routing
 from gateway.services.errors import NotFound
 from gateway.services.keys import Role
+
+log = logging.getLogger("ltc_gateway.api")
 
 
 @endpoint(Role.BUREAU, body="provider")
@@ -45,7 +49,8 @@ def post_coverage_query(call: Call) -> Response:
 @endpoint(Role.PROVIDER, body="claim")
 def post_claim(call: Call) -> Response:
     """Submit one claim; it is coordinated across the payers after the 202."""
-    receipt, _ = claims.submit_claim(call.session, call.principal, call.body, call.gateway.catalogue)
+    receipt, new = claims.submit_claim(call.session, call.principal, call.body, call.gateway.catalogue)
+    log.info("claim accepted" if new else "claim repeated", extra={"claim_id": receipt["claim_id"]})
     return JSONResponse(receipt, status_code=202, headers={"Location": f"/v1/claims/{receipt['claim_id']}"})
 
 

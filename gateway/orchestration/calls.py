@@ -23,6 +23,7 @@ from adapters.sdk import (
     ShareRequest,
     TransientError,
 )
+from gateway.observability.metrics import payer_call
 from gateway.orchestration.fanout import Call, Outcome, RetryPolicy
 
 log = logging.getLogger("ltc_gateway.payers")
@@ -57,7 +58,15 @@ class PayerCalls:
             async for trying in retrying:
                 with trying:
                     calls += 1
-                    result = await attempt()
+                    try:
+                        result = await attempt()
+                    except TransientError:
+                        payer_call(party, what, "transient")
+                        raise
+                    except PermanentError:
+                        payer_call(party, what, "permanent")
+                        raise
+                    payer_call(party, what, "ok")
         except AdapterError as error:
             log.warning(
                 "payer call failed", extra={"payer_code": party, "operation": what, "error": str(error)}
