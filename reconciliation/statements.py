@@ -7,6 +7,11 @@ and every fault names its row (CSV: the line of the file, the header being row 1
 entry's position, from 1). The same file twice (same content hash) is refused. An entry already
 imported from an earlier statement (same payer reference, claim and line) is counted once;
 entries that differ only by their payer reference are distinct settlements.
+
+Statements can hold millions of rows: rows are checked one by one as they stream (the checks are
+the schema's, written out, since a schema validator per row would dominate the import), land in
+a temporary table in batches, and move to ``statement_lines`` in one set-based statement, all in
+the caller's transaction, so a refused file leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -16,111 +21,147 @@ import hashlib
 import io
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import schemas
 from gateway.domain.model import Fault
 from gateway.services.errors import Conflict, Invalid, NotFound
 from gateway.storage.tables import PayerRow, StatementLineRow, StatementRow
 
 CSV_COLUMNS = ("claim_id", "line_no", "paid_fen", "payer_reference", "settled_on")
+FIELDS = frozenset(CSV_COLUMNS)
+BATCH = 10_000
+MAX_FAULTS = 200  # enough to fix a file; a file wrong on every row would otherwise flood the answer
+
+STAGING = Table(
+    "statement_staging",
+    MetaData(),
+    Column("row_no", Integer),
+    Column("claim_id", Uuid),
+    Column("line_no", Integer),
+    Column("paid_fen", BigInteger),
+    Column("payer_reference", String(128)),
+    Column("settled_on", Date),
+    prefixes=["TEMPORARY"],
+)
+
+Row = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Entry:
-    row: int
-    claim_id: uuid.UUID
-    line_no: int
-    paid_fen: int
-    payer_reference: str
-    settled_on: date
+def _check(where: str, document: Any) -> tuple[Row | None, list[Fault]]:
+    """One entry, checked as ``schemas/statement.schema.json`` says."""
+    if not isinstance(document, dict):
+        return None, [(where, "must be an object")]
+    faults: list[Fault] = [
+        (f"{where}/{k}", "is not a field of a statement entry") for k in document if k not in FIELDS
+    ]
+    row: Row = {}
+    for name in ("claim_id", "paid_fen", "payer_reference", "settled_on"):
+        if name not in document:
+            faults.append((f"{where}/{name}", "is required"))
+    value = document.get("claim_id")
+    if "claim_id" in document:
+        try:
+            row["claim_id"] = uuid.UUID(value) if isinstance(value, str) and len(value) == 36 else None
+        except ValueError:
+            row["claim_id"] = None
+        if row["claim_id"] is None:
+            faults.append((f"{where}/claim_id", f"{value!r} is not a uuid"))
+    line_no = document.get("line_no")
+    if line_no is None:
+        row["line_no"] = 0
+    elif isinstance(line_no, bool) or not isinstance(line_no, int) or line_no < 0:
+        faults.append((f"{where}/line_no", f"{line_no!r} is not a line number (an integer ≥ 0, or empty)"))
+    else:
+        row["line_no"] = line_no
+    paid = document.get("paid_fen")
+    if "paid_fen" in document:
+        if isinstance(paid, bool) or not isinstance(paid, int):
+            faults.append((f"{where}/paid_fen", f"{paid!r} is not an integer amount of fen"))
+        else:
+            row["paid_fen"] = paid
+    reference = document.get("payer_reference")
+    if "payer_reference" in document:
+        if not isinstance(reference, str) or not 1 <= len(reference) <= 128:
+            faults.append((f"{where}/payer_reference", "must be text of 1 to 128 characters"))
+        else:
+            row["payer_reference"] = reference
+    settled = document.get("settled_on")
+    if "settled_on" in document:
+        try:
+            row["settled_on"] = (
+                date.fromisoformat(settled) if isinstance(settled, str) and len(settled) == 10 else None
+            )
+        except ValueError:
+            row["settled_on"] = None
+        if row["settled_on"] is None:
+            faults.append((f"{where}/settled_on", f"{settled!r} is not a date (YYYY-MM-DD)"))
+    return (None, faults) if faults else (row, [])
 
 
-def parse_json(raw: bytes) -> list[Entry]:
+def json_rows(raw: bytes) -> Iterator[tuple[int, str, Any]]:
     try:
         document = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise Invalid([("", f"the statement is not JSON: {error}")]) from None
-    faults = schemas.faults("statement", document)
-    if faults:
-        raise Invalid([(p, f"row {_row_of(p)}: {d}" if _row_of(p) else d) for p, d in faults])
-    entries = [_entry(i + 1, e) for i, e in enumerate(document["entries"])]
-    _check_unique(entries, lambda row: f"/entries/{row - 1}")
-    return entries
+    if not isinstance(document, dict) or not isinstance(document.get("entries"), list):
+        raise Invalid([("/entries", "a statement is an object with a list of entries")])
+    extra = sorted(set(document) - {"entries"})
+    if extra:
+        raise Invalid([(f"/{extra[0]}", "is not a field of a statement")])
+    for i, entry in enumerate(document["entries"]):
+        yield i + 1, f"/entries/{i}", entry
 
 
-def _row_of(pointer: str) -> int | None:
-    parts = pointer.split("/")
-    return int(parts[2]) + 1 if len(parts) > 2 and parts[1] == "entries" and parts[2].isdigit() else None
-
-
-def _entry(row: int, e: dict[str, Any]) -> Entry:
-    return Entry(
-        row,
-        uuid.UUID(e["claim_id"]),
-        int(e.get("line_no") or 0),
-        int(e["paid_fen"]),
-        str(e["payer_reference"]),
-        date.fromisoformat(e["settled_on"]),
-    )
-
-
-def parse_csv(raw: bytes) -> list[Entry]:
+def csv_rows(raw: bytes) -> Iterator[tuple[int, str, Any]]:
     try:
-        text = raw.decode("utf-8-sig")
+        text_ = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise Invalid([("", f"the statement is not UTF-8 text: {error}")]) from None
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text_))
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != CSV_COLUMNS:
         raise Invalid([("row 1", f"the header must be {','.join(CSV_COLUMNS)}")])
-    entries: list[Entry] = []
-    faults: list[Fault] = []
     for row_no, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(CSV_COLUMNS):
-            faults.append((f"row {row_no}", f"has {len(cells)} columns, not {len(CSV_COLUMNS)}"))
+            yield row_no, f"row {row_no}", f"has {len(cells)} columns, not {len(CSV_COLUMNS)}"
             continue
-        values = dict(zip(CSV_COLUMNS, (c.strip() for c in cells), strict=True))
-        document: dict[str, Any] = {
-            "claim_id": values["claim_id"],
-            "line_no": _int_or_text(values["line_no"]) if values["line_no"] else None,
-            "paid_fen": _int_or_text(values["paid_fen"]),
-            "payer_reference": values["payer_reference"],
-            "settled_on": values["settled_on"],
-        }
-        row_faults = schemas.faults("statement", {"entries": [document]})
-        if row_faults:
-            faults.extend((f"row {row_no}/{p.split('/')[-1]}", d) for p, d in row_faults)
-            continue
-        entries.append(_entry(row_no, document))
-    if faults:
-        raise Invalid(faults)
-    _check_unique(entries, lambda row: f"row {row}")
-    return entries
+        claim_id, line_no, paid, reference, settled = (c.strip() for c in cells)
+        yield (
+            row_no,
+            f"row {row_no}",
+            {
+                "claim_id": claim_id,
+                "line_no": _number(line_no) if line_no else None,
+                "paid_fen": _number(paid),
+                "payer_reference": reference,
+                "settled_on": settled,
+            },
+        )
 
 
-def _int_or_text(text: str) -> int | str:
-    return int(text) if text.lstrip("-").isdigit() else text
-
-
-def _check_unique(entries: list[Entry], where: Any) -> None:
-    seen: dict[tuple[uuid.UUID, int, str], int] = {}
-    faults: list[Fault] = []
-    for e in entries:
-        key = (e.claim_id, e.line_no, e.payer_reference)
-        if key in seen:
-            faults.append((where(e.row), f"repeats row {seen[key]} (same claim, line and payer_reference)"))
-        seen.setdefault(key, e.row)
-    if faults:
-        raise Invalid(faults)
+def _number(text_: str) -> int | str:
+    return int(text_) if text_.lstrip("-").isdigit() else text_
 
 
 def import_statement(
@@ -128,7 +169,6 @@ def import_statement(
 ) -> dict[str, Any]:
     if session.get(PayerRow, payer_code) is None:
         raise NotFound(f"no payer {payer_code}")
-    entries = parse_csv(raw) if media_type == "text/csv" else parse_json(raw)
     content_hash = hashlib.sha256(raw).hexdigest()
     known = session.scalar(
         select(StatementRow.id).where(
@@ -137,12 +177,17 @@ def import_statement(
     )
     if known is not None:
         raise Conflict(f"this statement was already imported (statement {known}, same content)")
+    rows = csv_rows(raw) if media_type == "text/csv" else json_rows(raw)
+    _stage(session, rows, media_type)
+    faults = _repeats(session, media_type)
+    if faults:
+        raise Invalid(faults)
     statement = StatementRow(
         payer_code=payer_code,
         content_hash=content_hash,
         media_type=media_type,
         source=source,
-        rows=len(entries),
+        rows=0,
         accepted=0,
     )
     session.add(statement)
@@ -150,51 +195,97 @@ def import_statement(
         session.flush()
     except IntegrityError:  # the same file, imported concurrently
         raise Conflict("this statement was already imported (same content)") from None
-    existing = _already_imported(session, payer_code, entries)
-    new = [e for e in entries if (e.payer_reference, e.claim_id, e.line_no) not in existing]
-    session.add_all(
-        StatementLineRow(
-            statement_id=statement.id,
-            row_no=e.row,
-            payer_code=payer_code,
-            claim_id=e.claim_id,
-            line_no=e.line_no,
-            paid_fen=e.paid_fen,
-            payer_reference=e.payer_reference,
-            settled_on=e.settled_on,
-        )
-        for e in new
+    total = session.scalar(select(func.count()).select_from(STAGING)) or 0
+    moved = session.execute(
+        text(
+            """
+            INSERT INTO statement_lines
+                (statement_id, row_no, payer_code, claim_id, line_no, paid_fen, payer_reference, settled_on)
+            SELECT :statement, s.row_no, CAST(:payer AS VARCHAR(64)), s.claim_id, s.line_no, s.paid_fen,
+                   s.payer_reference, s.settled_on
+            FROM statement_staging s
+            WHERE NOT EXISTS (
+                SELECT 1 FROM statement_lines l
+                WHERE l.payer_code = CAST(:payer AS VARCHAR(64)) AND l.payer_reference = s.payer_reference
+                  AND l.claim_id = s.claim_id AND l.line_no = s.line_no)
+            """
+        ),
+        {"statement": statement.id, "payer": payer_code},
     )
-    statement.accepted = len(new)
+    rowcount: int | None = getattr(moved, "rowcount", None)  # a CursorResult's, for an INSERT
+    imported = rowcount if rowcount is not None and rowcount >= 0 else _count(session, statement.id)
+    statement.rows, statement.accepted = int(total), int(imported)
+    session.execute(STAGING.delete())
     return {
         "statement_id": statement.id,
         "payer_code": payer_code,
-        "rows": len(entries),
-        "imported": len(new),
-        "already_known": len(entries) - len(new),
+        "rows": int(total),
+        "imported": int(imported),
+        "already_known": int(total) - int(imported),
         "content_hash": content_hash,
     }
 
 
-def _already_imported(
-    session: Session, payer_code: str, entries: list[Entry]
-) -> set[tuple[str, uuid.UUID, int]]:
-    found: set[tuple[str, uuid.UUID, int]] = set()
-    keys = [(e.payer_reference, e.claim_id, e.line_no) for e in entries]
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        rows = session.execute(
-            select(
-                StatementLineRow.payer_reference, StatementLineRow.claim_id, StatementLineRow.line_no
-            ).where(
-                StatementLineRow.payer_code == payer_code,
-                tuple_(
-                    StatementLineRow.payer_reference, StatementLineRow.claim_id, StatementLineRow.line_no
-                ).in_(chunk),
+def _stage(session: Session, rows: Iterator[tuple[int, str, Any]], media_type: str) -> None:
+    """Check every row and stage the good ones; refuse the file with every fault (up to a limit)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("DROP TABLE IF EXISTS pg_temp.statement_staging"))
+        STAGING.create(connection)
+    else:
+        STAGING.create(connection, checkfirst=True)
+        connection.execute(STAGING.delete())
+    faults: list[Fault] = []
+    batch: list[Row] = []
+    for row_no, where, document in rows:
+        if isinstance(document, str):  # a CSV row with the wrong number of columns
+            faults.append((where, document))
+            continue
+        row, row_faults = _check(where, document)
+        if row_faults:
+            faults.extend(
+                row_faults if media_type == "text/csv" else [(p, f"row {row_no}: {d}") for p, d in row_faults]
             )
+            if len(faults) >= MAX_FAULTS:
+                break
+            continue
+        if not faults:
+            assert row is not None
+            row["row_no"] = row_no
+            batch.append(row)
+            if len(batch) >= BATCH:
+                connection.execute(insert(STAGING), batch)
+                batch = []
+    if faults:
+        raise Invalid(faults[:MAX_FAULTS])
+    if batch:
+        connection.execute(insert(STAGING), batch)
+
+
+def _repeats(session: Session, media_type: str) -> list[Fault]:
+    """The same claim, line and payer reference twice in one file."""
+    rows = session.execute(
+        select(STAGING.c.payer_reference, func.min(STAGING.c.row_no), func.max(STAGING.c.row_no))
+        .group_by(STAGING.c.claim_id, STAGING.c.line_no, STAGING.c.payer_reference)
+        .having(func.count() > 1)
+        .limit(MAX_FAULTS)
+    ).all()
+    where = (lambda row: f"row {row}") if media_type == "text/csv" else (lambda row: f"/entries/{row - 1}")
+    return [
+        (where(last), f"repeats row {first} (same claim, line and payer_reference)")
+        for _, first, last in rows
+    ]
+
+
+def _count(session: Session, statement_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(StatementLineRow)
+            .where(StatementLineRow.statement_id == statement_id)
         )
-        found.update((r, c, n) for r, c, n in rows)
-    return found
+        or 0
+    )
 
 
 def entries_document(entries: list[Any]) -> bytes:

@@ -7,6 +7,7 @@ day by day, so a bed-day range that starts before a waiting period ends loses on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from gateway.coordination.facts import CaseFacts, VisitRecord
@@ -16,6 +17,7 @@ from gateway.domain.assessments import add_months
 from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Benefit, Setting
+from gateway.domain.providers import Designation
 
 _ONE_DAY = timedelta(days=1)
 
@@ -63,28 +65,54 @@ def _visit_finding(line: ClaimLine, case: CaseFacts, radius_m: float) -> VisitFi
     )
 
 
-def unit_reasons(
-    line: ClaimLine, coverage: Coverage, case: CaseFacts, line_reason: Reason | None
-) -> dict[Reason | None, int]:
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What eligibility by date depends on, for one payer and one case: worked out once per payer,
+    not once per line."""
+
+    coverage: Coverage
+    grade_ok: bool
+    effective_from: date
+    valid_to: date  # the last day the assessment is valid (None-free: "lasted" folds into it)
+    waiting_ends: date
+    needs_designation: bool
+    designation: Designation
+
+    @classmethod
+    def of(cls, coverage: Coverage, case: CaseFacts) -> Terms:
+        elig, assessment = coverage.product.eligibility, case.assessment
+        lasted = add_months(assessment.disabled_since, elig.min_disability_months) <= assessment.concluded_on
+        valid_to = assessment.concluded_on + timedelta(days=elig.assessment_valid_days)
+        return cls(
+            coverage,
+            assessment.grade >= elig.min_grade,
+            assessment.effective_from if lasted else date.max,
+            valid_to,
+            coverage.waiting_ends,
+            elig.designated_providers_only,
+            case.designation,
+        )
+
+
+def unit_reasons(line: ClaimLine, terms: Terms, line_reason: Reason | None) -> dict[Reason | None, int]:
     """Units of the line by the first reason that fails for them (None: payable)."""
-    elig, assessment = coverage.product.eligibility, case.assessment
-    valid_to = assessment.concluded_on + timedelta(days=elig.assessment_valid_days)
-    lasted = add_months(assessment.disabled_since, elig.min_disability_months) <= assessment.concluded_on
-    grade_ok = assessment.grade >= elig.min_grade
-    needs_designation = elig.designated_providers_only
-    designation = case.designation
-    waiting_ends = coverage.waiting_ends
+    coverage, designation, waiting_ends, valid_to = (
+        terms.coverage,
+        terms.designation,
+        terms.waiting_ends,
+        terms.valid_to,
+    )
 
     def reason_on(day: date) -> Reason | None:
         if not coverage.covers(day):
             return Reason.NOT_COVERED
-        if not grade_ok:
+        if not terms.grade_ok:
             return Reason.GRADE_BELOW_THRESHOLD
-        if not (lasted and assessment.effective_from <= day <= valid_to):
+        if not (terms.effective_from <= day <= valid_to):
             return Reason.ASSESSMENT_NOT_EFFECTIVE
         if day < waiting_ends:
             return Reason.WAITING_PERIOD
-        if needs_designation and not designation.on(day):
+        if terms.needs_designation and not designation.on(day):
             return Reason.PROVIDER_NOT_DESIGNATED
         return line_reason
 
@@ -93,7 +121,8 @@ def unit_reasons(
 
     # A bed-day range: evaluate once per stretch of days on which no condition changes.
     first, last = line.service_date, line.last_date
-    edges = {coverage.start_date, assessment.effective_from, valid_to + _ONE_DAY, waiting_ends}
+    effective_from = terms.effective_from if terms.effective_from != date.max else first
+    edges = {coverage.start_date, effective_from, valid_to + _ONE_DAY, waiting_ends}
     if coverage.end_date is not None:
         edges.add(coverage.end_date + _ONE_DAY)
     if designation.start is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gateway.coordination.eligibility import line_condition, unit_reasons
+from gateway.coordination.eligibility import Terms, line_condition, unit_reasons
 from gateway.coordination.facts import CaseFacts
 from gateway.coordination.fixed import FixedBenefitDecision, fixed_benefits
 from gateway.coordination.reasons import REASON_ORDER, Reason
@@ -83,13 +83,15 @@ def coordinate_payer(
         raise ValueError(f"{product.product_code} is a {product.kind} product; it is not coordinated")
     month_limit, year_limit = product.limit("month"), product.limit("year")
     used: Usage = dict(usage)
+    terms = Terms.of(coverage, case)
     shares: list[LineShare] = []
     for line in coordination_order(case.lines):
         billed, price = line.billed_fen, line.unit_price_fen
+        month_key, year_key = period_keys(line)
         remaining = billed - prior_paid.get(line.line_no, 0)
         benefit = product.benefit_for(line.setting, line.method)
         line_reason, visit = line_condition(line, coverage, case, benefit)
-        units = unit_reasons(line, coverage, case, line_reason)
+        units = unit_reasons(line, terms, line_reason)
         eligible_units = units.pop(None, 0)
         reasons: dict[Reason, int] = {r: n * price for r, n in units.items() if r is not None and n * price}
         eligible = eligible_units * price
@@ -100,7 +102,6 @@ def coordinate_payer(
                 base if benefit.unit_limit_fen is None else min(base, benefit.unit_limit_fen * eligible_units)
             )
             after_ratio = apply_ratio(within_unit, benefit.pay_ratio)
-            month_key, year_key = period_keys(line)
             after_month = after_ratio
             if month_limit is not None:
                 after_month = min(after_ratio, max(0, month_limit - used.get(month_key, 0)))
@@ -115,7 +116,6 @@ def coordinate_payer(
         paid = min(standalone, remaining)
         _add(reasons, Reason.PRIOR_PAYER_PAID, standalone - paid)
         if paid:
-            month_key, year_key = period_keys(line)
             used[month_key] = used.get(month_key, 0) + paid
             used[year_key] = used.get(year_key, 0) + paid
         ordered = tuple(sorted(reasons.items(), key=lambda item: REASON_ORDER[item[0]]))

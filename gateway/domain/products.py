@@ -107,14 +107,23 @@ class Product(Value):
 
     model_config = ConfigDict(frozen=True, extra="forbid", ignored_types=(cached_property,))
 
-    def benefit_for(self, setting: Setting, method: Method) -> Benefit | None:
+    # Looked up for every line of every claim: indexed once per (immutable) product.
+    @cached_property
+    def _benefits(self) -> dict[tuple[Setting, Method], Benefit]:
+        index: dict[tuple[Setting, Method], Benefit] = {}
         for benefit in self.benefits:
-            if benefit.setting == setting and benefit.method == method:
-                return benefit
-        return None
+            index.setdefault((benefit.setting, benefit.method), benefit)
+        return index
+
+    @cached_property
+    def _settings(self) -> frozenset[Setting]:
+        return frozenset(b.setting for b in self.benefits)
+
+    def benefit_for(self, setting: Setting, method: Method) -> Benefit | None:
+        return self._benefits.get((setting, method))
 
     def covers_setting(self, setting: Setting) -> bool:
-        return any(b.setting == setting for b in self.benefits)
+        return setting in self._settings
 
     def limit(self, period: str) -> int | None:
         amounts = [lim.amount_fen for lim in self.limits if lim.period == period]
