@@ -7,6 +7,7 @@ import json
 import time
 from datetime import date, timedelta
 from importlib import resources
+from typing import Any
 
 from bench.common import Row, median
 from gateway.coordination import CaseFacts, coordinate
@@ -33,6 +34,7 @@ def _case(n: int) -> CaseFacts:
     lines = []
     for i in range(1, 11):
         day = date(2026, 11, 1) + timedelta(days=(n + i) % 28)
+        fields: dict[str, Any]
         if i % 3 == 0:
             fields = {
                 "service_code": "INST-BED-DAY",

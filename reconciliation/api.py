@@ -9,14 +9,16 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import schemas
+from gateway.api import idempotency
 from gateway.api.endpoint import Call, authorise, endpoint, read_json
-from gateway.services.errors import Forbidden, Invalid, NotFound
+from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
@@ -53,15 +55,52 @@ def _business_date(document: Any) -> tuple[date, bool]:
 async def post_run(request: Request) -> Response:
     """Run (or re-run, or resume) the reconciliation of a business date; 202 while it works in
     the background, or 201 with the result when ``wait`` is true."""
-    await authorise(request, Role.RECONCILER, Role.BUREAU)
+    principal = await authorise(request, Role.RECONCILER, Role.BUREAU)
     day, wait = _business_date(await read_json(request))
-    reconciliation = reconciliation_for(request.app.state.gateway)
-    if wait:
-        return JSONResponse(await run_in_threadpool(reconciliation.run, day), status_code=201)
-    run_id = await run_in_threadpool(reconciliation.start, day)
+    gateway = request.app.state.gateway
+    once = idempotency.key_of(request)
+    fingerprint = idempotency.digest(request, await request.body()) if once else ""
+
+    def claim() -> Response | None:
+        """A run works outside any one transaction: the key is claimed first, answered after."""
+        assert once is not None
+        with gateway.sessions.begin() as session:
+            stored = idempotency.replay(session, principal, once, fingerprint)
+        if stored is not None and stored.status_code == 0:
+            raise Conflict(f"a request with Idempotency-Key {once!r} is still being answered")
+        return stored
+
+    def answer(response: Response) -> Response:
+        if once is not None:
+            with gateway.sessions.begin() as session:
+                idempotency.remember(session, principal, once, response)
+        return response
+
+    def release() -> None:
+        assert once is not None
+        with gateway.sessions.begin() as session:
+            idempotency.forget(session, principal, once)
+
+    if once is not None:
+        try:
+            stored = await run_in_threadpool(claim)
+        except IntegrityError:
+            stored = await run_in_threadpool(claim)
+        if stored is not None:
+            return stored
+    reconciliation = reconciliation_for(gateway)
+    try:
+        if wait:
+            return answer(JSONResponse(await run_in_threadpool(reconciliation.run, day), status_code=201))
+        run_id = await run_in_threadpool(reconciliation.start, day)
+    except Exception:
+        if once is not None:
+            await run_in_threadpool(release)
+        raise
     threading.Thread(target=reconciliation.run, args=(day,), daemon=True, name=f"reconcile-{day}").start()
     body = reconciliation.view(run_id)
-    return JSONResponse(body, status_code=202, headers={"Location": f"/v1/reconciliation/runs/{day}"})
+    headers = {"Location": f"/v1/reconciliation/runs/{day}"}
+    return answer(JSONResponse(body, status_code=202, headers=headers))
 
 
 post_run.roles = frozenset({Role.RECONCILER, Role.BUREAU})  # type: ignore[attr-defined]

@@ -72,6 +72,8 @@ CLASSIFY = text(
                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS total,
                ROW_NUMBER() OVER (PARTITION BY payer_code, claim_id, line_no ORDER BY id DESC) AS from_end
         FROM ledger_entries WHERE business_date <= :d
+    ), earlier AS (  -- what each key was expected to settle before its latest entry
+        SELECT DISTINCT payer_code, claim_id, line_no, total FROM running WHERE from_end > 1
     ), keys AS (
         SELECT payer_code, claim_id, line_no FROM exp
         UNION
@@ -87,16 +89,14 @@ CLASSIFY = text(
                 WHEN s.settled = e.expected THEN 'MATCHED'
                 WHEN s.entries > 1 AND e.expected > 0 AND s.largest = e.expected AND s.smallest = e.expected
                      AND s.settled = e.expected * s.entries THEN 'DUPLICATE_SETTLEMENT'
-                WHEN EXISTS (
-                    SELECT 1 FROM running r
-                    WHERE r.payer_code = k.payer_code AND r.claim_id = k.claim_id AND r.line_no = k.line_no
-                      AND r.from_end > 1 AND r.total = s.settled
-                ) THEN 'STALE_COORDINATION'
+                WHEN x.total IS NOT NULL THEN 'STALE_COORDINATION'
                 ELSE 'AMOUNT_MISMATCH'
             END AS kind
         FROM keys k
         LEFT JOIN exp e ON e.payer_code = k.payer_code AND e.claim_id = k.claim_id AND e.line_no = k.line_no
         LEFT JOIN st s ON s.payer_code = k.payer_code AND s.claim_id = k.claim_id AND s.line_no = k.line_no
+        LEFT JOIN earlier x ON x.payer_code = k.payer_code AND x.claim_id = k.claim_id
+                           AND x.line_no = k.line_no AND x.total = s.settled
     )
     INSERT INTO reconciliation_results
         (run_id, payer_code, claim_id, line_no, kind, expected_fen, settled_fen, entries)

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.api import idempotency
 from gateway.api.problems import BadBody, Unauthorized
 from gateway.services.errors import Forbidden
 from gateway.services.keys import Principal, Role, authenticate
@@ -49,6 +51,8 @@ def endpoint(
             key = bearer_key(request)
             document = await read_raw(request, raw) if raw else await read_json(request) if body else None
             sessions = request.app.state.gateway.sessions
+            once = idempotency.key_of(request) if request.method == "POST" else None
+            fingerprint = idempotency.digest(request, await request.body()) if once else ""
 
             def work() -> Response:
                 with sessions.begin() as session:
@@ -58,9 +62,22 @@ def endpoint(
                     if principal.role not in allowed:
                         names = ", ".join(sorted(r.value for r in allowed))
                         raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
-                    return handler(Call(request, session, principal, document))
+                    if once is None:
+                        return handler(Call(request, session, principal, document))
+                    stored = idempotency.replay(session, principal, once, fingerprint)
+                    if stored is not None:
+                        return stored
+                    response = handler(Call(request, session, principal, document))
+                    idempotency.remember(session, principal, once, response)
+                    return response
 
-            return await run_in_threadpool(work)
+            try:
+                return await run_in_threadpool(work)
+            except IntegrityError:
+                if once is None:
+                    raise
+                # A concurrent request with the same key won: its answer is committed now.
+                return await run_in_threadpool(work)
 
         asgi_endpoint.__name__ = handler.__name__
         asgi_endpoint.__doc__ = handler.__doc__

@@ -549,3 +549,20 @@ class SettlementBatchRow(Base):
     items: Mapped[int] = mapped_column(Integer)
     net_fen: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyKeyRow(Base):
+    """A write answered under the caller's ``Idempotency-Key``: the same key and request again get
+    this answer back; the same key with another request is a conflict. Keys belong to a party."""
+
+    __tablename__ = "idempotency_keys"
+
+    party_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_digest: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,43 @@
+"""``python -m bench``: run the benchmarks and print one table (medians, each figure beside its
+baseline measured in the same run). PostgreSQL from ``LTC_BENCH_DATABASE_URL`` (default the
+local server's ``test`` database; every benchmark works in a schema of its own)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import accept, coordination, reconciliation
+from bench.common import Row, machine, table
+
+ALL = ("coordination", "accept", "reconciliation")
+
+
+def main(argv: list[str] | None = None) -> int:
+    top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    top.add_argument("--only", default=",".join(ALL), help=f"comma-separated, of {', '.join(ALL)}")
+    top.add_argument(
+        "--sizes", default="250000,500000,1000000", help="statement lines for the reconciliation benchmark"
+    )
+    top.add_argument("--seconds", type=int, default=15, help="load duration of the accept benchmark")
+    args = top.parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(ALL))
+    if unknown:
+        top.error(f"unknown benchmarks: {', '.join(unknown)}")
+    rows: list[Row] = []
+    for name in chosen:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        if name == "coordination":
+            rows += coordination.run()
+        elif name == "accept":
+            rows += accept.run(seconds=args.seconds)
+        elif name == "reconciliation":
+            rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
+    print(f"Machine: {machine()}")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

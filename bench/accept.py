@@ -1,0 +1,220 @@
+"""The accept path: claims/s through ``POST /v1/claims`` (bearer key, JSON Schema and model
+validation, claim rules, idempotency by claim number, the claim, its lines and its planned payer
+steps stored), served by ``ltc-gateway serve --workers 2`` on PostgreSQL and driven by wrk; beside
+it a bare Starlette endpoint that INSERTs the same claim row, served the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Row, fresh_schema
+
+TARGET = 2000
+LUA = """
+local counter = 0
+local prefix = tostring(math.random(1, 1000000000))
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+request = function()
+  counter = counter + 1
+  local body = string.gsub(wrk.body_template, "CLAIM_NUMBER", prefix .. "-" .. counter)
+  return wrk.format(nil, "%(path)s", nil, body)
+end
+init = function(args)
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+  prefix = tostring(math.random(1, 1000000000))
+  wrk.body_template = [[%(body)s]]
+end
+"""
+
+BASELINE_APP = """
+import os
+import uuid
+from datetime import UTC, date, datetime
+from sqlalchemy import create_engine, text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+URL = os.environ["BENCH_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
+engine = create_engine(URL, pool_size=10)
+INSERT = text(
+    "INSERT INTO claims (claim_id, provider_code, claim_number, member_id, assessment_id, period_start, "
+    "period_end, status, billed_fen, round, request_digest, created_at, updated_at) VALUES (:claim_id, "
+    ":provider_code, :claim_number, :member_id, :assessment_id, :period_start, :period_end, 'received', "
+    ":billed_fen, 1, 'x', :now, :now)"
+)
+
+
+async def post(request):
+    body = await request.json()
+    claim_id = uuid.uuid4()
+
+    def insert():
+        with engine.begin() as c:
+            c.execute(INSERT, {"claim_id": claim_id, "provider_code": os.environ["BENCH_PROVIDER"],
+                      "claim_number": body["claim_number"], "member_id": os.environ["BENCH_MEMBER"],
+                      "assessment_id": body["assessment_id"], "period_start": date(2026, 11, 1),
+                      "period_end": date(2026, 11, 30), "billed_fen": 450000, "now": datetime.now(UTC)})
+
+    await run_in_threadpool(insert)
+    return JSONResponse({"claim_id": str(claim_id)}, status_code=202)
+
+
+app = Starlette(routes=[Route("/v1/claims", post, methods=["POST"])])
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                time.sleep(1.0)
+                return
+        time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def _wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float, int, int]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/v1/claims",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failures = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in errors.groups()) if errors else 0)
+    return rate, total, failures
+
+
+def _prepare(url: str) -> tuple[str, dict[str, object], str, str]:
+    """Products, provider, an enrolled member with an assessment; a provider key; a claim body."""
+    from gateway.bootstrap import bootstrap
+    from gateway.config import Settings
+    from gateway.demo import example, example_products
+    from gateway.services import assessments, enrollments, registry
+    from gateway.services.keys import Principal, Role, create_key
+    from gateway.storage.tables import MemberRow
+
+    gateway = bootstrap(Settings(database_url=url))
+    scenario = example("worked-example.json")
+    with gateway.sessions.begin() as session:
+        for product in example_products():
+            registry.load_product(session, product)
+        registry.register_provider(session, scenario["provider"])
+        for enrollment in scenario["enrollments"]:
+            item = dict(enrollment)
+            payer = item.pop("payer_code")
+            role = Role.BUREAU if payer == "policy-ltci" else Role.PAYER
+            enrollments.enrol(
+                session,
+                Principal("bench", role, "bureau" if role == Role.BUREAU else payer),
+                payer,
+                {"enrollments": [item]},
+            )
+        agency = Principal("bench", Role.PROVIDER, scenario["assessment"]["agency_code"])
+        view, _ = assessments.submit_assessment(
+            session, agency, scenario["assessment"], gateway.grading, gateway.today()
+        )
+        key = create_key(session, Role.PROVIDER, scenario["provider"]["provider_code"])[1]
+        member = session.query(MemberRow).one().member_id
+    gateway.close()
+    body = copy.deepcopy(scenario["claim"])
+    body["assessment_id"] = view["assessment_id"]
+    body["claim_number"] = "CLAIM_NUMBER"
+    return key, body, str(member), scenario["provider"]["provider_code"]
+
+
+def run(seconds: int = 10, connections: int = 32) -> list[Row]:
+    with fresh_schema("bench_accept") as url, tempfile.TemporaryDirectory() as folder:
+        key, body, member, provider = _prepare(url)
+        script = Path(folder) / "claims.lua"
+        script.write_text(LUA % {"key": key, "path": "/v1/claims", "body": json.dumps(body)})
+        env = {
+            **os.environ,
+            "LTC_DATABASE_URL": url,
+            "LTC_LOG_LEVEL": "WARNING",
+            "BENCH_URL": url,
+            "BENCH_MEMBER": member,
+            "BENCH_PROVIDER": provider,
+        }
+        results = {}
+        for name, command in (
+            (
+                "gateway",
+                [sys.executable, "-m", "gateway", "serve", "--workers", "2", "--log-level", "warning"],
+            ),
+            (
+                "baseline",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "baseline_app:app",
+                    "--workers",
+                    "2",
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                    "--app-dir",
+                    folder,
+                ],
+            ),
+        ):
+            (Path(folder) / "baseline_app.py").write_text(BASELINE_APP)
+            port = _port()
+            process = subprocess.Popen(
+                [*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            try:
+                _wait(port, process)
+                results[name] = _wrk(port, script, seconds, connections)
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    rate, total, failures = results["gateway"]
+    base, _, base_failures = results["baseline"]
+    return [
+        Row(
+            "accept path",
+            rate,
+            "claims/s",
+            baseline=base,
+            baseline_name="bare INSERT",
+            target=f">= {TARGET:,} claims/s and >= 50% of baseline",
+            met=rate >= TARGET and rate >= 0.5 * base,
+            note=f"wrk 2 threads x {connections} connections, {seconds} s; {total:,} claims, "
+            f"{failures} errors (baseline {base_failures})",
+        )
+    ]

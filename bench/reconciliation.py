@@ -1,0 +1,220 @@
+"""Reconciliation of N statement lines: two payers' CSV statements imported through the service
+(``import_statement``) and the nightly run for their date, in a child process whose peak memory
+is read; beside it, on the same data, the raw-SQL baseline: COPY the same files into a table and
+one join of their sums with the ledger's.
+
+Data: N/2 claims of one line, each expected from two payers (the ledger, written in SQL); the
+statements settle every key, 1 % short, and leave 0.1 % out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.common import Row, fresh_schema
+
+BUSINESS_DATE = date(2026, 11, 30)
+PAYERS = ("bench-a", "bench-b")
+TARGET_SECONDS, TARGET_RSS_MB = 60.0, 512
+
+
+def claim_id(i: int) -> str:
+    digest = hashlib.md5(f"c{i}".encode()).hexdigest()  # the same as PostgreSQL's md5(...)::uuid
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
+
+
+def populate(url: str, claims: int) -> None:
+    engine = create_engine(url)
+    ledger_day = BUSINESS_DATE - timedelta(days=10)
+    with engine.begin() as c:
+        c.execute(
+            text("INSERT INTO payers (payer_code, created_at) VALUES ('bench-a', now()), ('bench-b', now())")
+        )
+        c.execute(
+            text(
+                "INSERT INTO providers (provider_code, name, district, designated, created_at, updated_at) "
+                "VALUES ('BENCH', 'bench', '330102', true, now(), now())"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO members (member_id, id_number, created_at, updated_at) "
+                "VALUES ('00000000-0000-0000-0000-000000000001', '11010519491231002X', now(), now())"
+            )
+        )
+        c.execute(
+            text(
+                """INSERT INTO assessments (assessment_id, member_id, agency_code, concluded_on,
+                   disabled_since, scores, adl_score, adl_level, cognition_score, cognition_level,
+                   perception_score, perception_level, grade, effective_from, valid_until, request_digest,
+                   created_at)
+                   VALUES ('00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-000000000001',
+                   'BENCH', '2026-09-01', '2026-01-01', '{}', 35, 'severe', 8, 'moderate', 12, 'intact', 4,
+                   '2026-09-02', '2028-09-01', 'x', now())"""
+            )
+        )
+        c.execute(
+            text(
+                """INSERT INTO claims (claim_id, provider_code, claim_number, member_id, assessment_id,
+                   period_start, period_end, status, billed_fen, round, request_digest, created_at,
+                   updated_at)
+                   SELECT md5('c' || i)::uuid, 'BENCH', 'B-' || i, '00000000-0000-0000-0000-000000000001',
+                   '00000000-0000-0000-0000-000000000002', '2026-11-01', '2026-11-30', 'coordinated',
+                   200000, 1, 'x', now(), now() FROM generate_series(1, :n) i"""
+            ),
+            {"n": claims},
+        )
+        c.execute(
+            text(
+                """INSERT INTO claim_lines (claim_id, line_no, service_code, setting, method, service_date,
+                   quantity, unit_price_fen, billed_fen)
+                   SELECT md5('c' || i)::uuid, 1, 'INST-BED-DAY', 'institutional', 'per_diem',
+                   '2026-11-01', 1, 200000, 200000 FROM generate_series(1, :n) i"""
+            ),
+            {"n": claims},
+        )
+        c.execute(
+            text(
+                """INSERT INTO ledger_entries (payer_code, claim_id, line_no, product_code, kind, amount_fen,
+                   round, business_date, created_at)
+                   SELECT p, md5('c' || i)::uuid, 1, 'BENCH', 'payment', 100000, 1, :day, now()
+                   FROM generate_series(1, :n) i, (VALUES ('bench-a'), ('bench-b')) v(p)"""
+            ),
+            {"n": claims, "day": ledger_day},
+        )
+        c.execute(text("ANALYZE"))
+    engine.dispose()
+
+
+def statements(folder: Path, claims: int) -> list[Path]:
+    files = []
+    day = BUSINESS_DATE.isoformat()
+    for payer in PAYERS:
+        path = folder / f"{payer}.csv"
+        with path.open("w", encoding="utf-8") as out:
+            out.write("claim_id,line_no,paid_fen,payer_reference,settled_on\n")
+            for i in range(1, claims + 1):
+                if i % 1000 == 0:
+                    continue  # missing at the payer
+                paid = 99000 if i % 100 == 0 else 100000
+                out.write(f"{claim_id(i)},1,{paid},{payer}-{i},{day}\n")
+        files.append(path)
+    return files
+
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from gateway.bootstrap import bootstrap
+from gateway.config import Settings
+from reconciliation.run import Reconciliation
+from reconciliation.statements import import_statement
+from datetime import date
+
+url, day, files = sys.argv[1], date.fromisoformat(sys.argv[2]), sys.argv[3:]
+gateway = bootstrap(Settings(database_url=url))
+started = time.perf_counter()
+for name in files:
+    raw = Path(name).read_bytes()
+    with gateway.sessions.begin() as session:
+        import_statement(session, Path(name).stem, raw, "text/csv")
+    del raw
+imported = time.perf_counter()
+result = Reconciliation(gateway.sessions, window_days=5).run(day)
+finished = time.perf_counter()
+peak_kb = int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")))
+print(json.dumps({"import": imported - started, "run": finished - imported, "peak_mb": peak_kb / 1024,
+                  "kinds": result["counts"]["kinds"]}))
+"""
+
+
+def gateway_path(url: str, files: list[Path]) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, url, BUSINESS_DATE.isoformat(), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def baseline(url: str, files: list[Path]) -> float:
+    """COPY the files into a table and join their sums with the ledger's: the least any tool does."""
+    parsed = make_url(url)
+    options = parsed.query.get("options")
+    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False).split("?")[0]
+    started = time.perf_counter()
+    with psycopg.connect(dsn, options=str(options) if options else None) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE raw_statement (claim_id uuid, line_no int, paid_fen bigint, "
+                "payer_reference text, settled_on date, payer_code text)"
+            )
+            for path in files:
+                with (
+                    cursor.copy(
+                        "COPY raw_statement (claim_id, line_no, paid_fen, payer_reference, settled_on) "
+                        "FROM STDIN WITH (FORMAT csv, HEADER true)"
+                    ) as copy,
+                    path.open("rb") as source,
+                ):
+                    while chunk := source.read(1 << 20):
+                        copy.write(chunk)
+                cursor.execute(
+                    "UPDATE raw_statement SET payer_code = %s WHERE payer_code IS NULL", (path.stem,)
+                )
+            cursor.execute(
+                """SELECT count(*) FILTER (WHERE coalesce(e.expected, 0) <> coalesce(s.settled, 0))
+                   FROM (SELECT payer_code, claim_id, line_no, sum(amount_fen) expected FROM ledger_entries
+                         GROUP BY 1, 2, 3) e
+                   FULL JOIN (SELECT payer_code, claim_id, line_no, sum(paid_fen) settled FROM raw_statement
+                         GROUP BY 1, 2, 3) s USING (payer_code, claim_id, line_no)"""
+            )
+            cursor.fetchone()
+        connection.rollback()
+    return time.perf_counter() - started
+
+
+def run(sizes: tuple[int, ...] = (250_000, 500_000, 1_000_000)) -> list[Row]:
+    rows: list[Row] = []
+    peaks: list[tuple[int, float]] = []
+    for lines in sizes:
+        claims = lines // 2
+        with fresh_schema("bench_recon") as url, tempfile.TemporaryDirectory() as folder:
+            populate(url, claims)
+            files = statements(Path(folder), claims)
+            base = baseline(url, files)
+            measured = gateway_path(url, files)
+        total = measured["import"] + measured["run"]
+        peaks.append((lines, measured["peak_mb"]))
+        largest = lines == max(sizes)
+        rows.append(
+            Row(
+                f"reconciliation {lines:,} lines",
+                total,
+                "s",
+                baseline=base,
+                baseline_name="COPY + join",
+                target=f"<= {TARGET_SECONDS:.0f} s, <= 2x baseline, RSS < {TARGET_RSS_MB} MB"
+                if largest
+                else "",
+                met=(total <= TARGET_SECONDS and total <= 2 * base and measured["peak_mb"] < TARGET_RSS_MB)
+                if largest
+                else None,
+                note=f"import {measured['import']:.1f} s + run {measured['run']:.1f} s, "
+                f"peak RSS {measured['peak_mb']:.0f} MB; {json.dumps(measured['kinds'])}",
+            )
+        )
+    return rows
