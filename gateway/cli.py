@@ -282,6 +282,21 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from gateway.audit import verify
+
+    gateway = _bootstrap()
+    with gateway.sessions.begin() as session:
+        verdict = verify(session)
+    if verdict.intact:
+        print(f"audit trail intact: {verdict.entries} entries")
+        return 0
+    print(f"audit trail BROKEN ({verdict.entries} entries read):")
+    for problem in verdict.problems:
+        print(f"  {problem}")
+    return 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ltc-gateway", description=__doc__)
     top.add_argument("--version", action="version", version=f"ltc-gateway {__version__}")
@@ -354,6 +369,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--claims", type=int, default=1, help="claims per planted kind")
     p.add_argument("--matched", type=int, default=2, help="claims that settle exactly")
     p.set_defaults(func=cmd_reconcile_generate)
+
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser(
+        "verify", help="check the hash chain: exit 1 if an entry was edited, inserted or deleted"
+    ).set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("rerun", help="re-drive a dead or refused payer step (no STEP_ID: list them)")
     p.add_argument("step_id", type=int, nargs="?")

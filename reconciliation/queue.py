@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 import schemas
 from adapters.sdk import Decision, LineDecision
+from gateway import audit
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.fanout import StepStatus, current_steps, lock_claim
 from gateway.orchestration.recording import settling_party
@@ -180,6 +181,16 @@ def resolve(
         amount = row.difference_fen
         row.status = "resolved"
     row.updated_at = utcnow()
+    audit.record(
+        session,
+        f"mismatch.{action}",
+        f"mismatch:{row.id}",
+        actor=f"{principal.role.value}:{principal.party_code}",
+        before=before,
+        after=row.status,
+        note=note,
+        amount_fen=amount,
+    )
     session.add(
         MismatchActionRow(
             mismatch_id=row.id,

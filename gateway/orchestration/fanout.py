@@ -21,9 +21,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from adapters.sdk import Decision, PermanentError, to_wire
+from gateway import audit
 from gateway.coordination import FixedBenefitDecision, LineShare, PayerShare, Reason
 from gateway.coordination.checks import AskedLine, DecidedLine, decision_faults, fixed_benefit_faults
 from gateway.coordination.fixed import months_of
@@ -245,6 +246,7 @@ def apply_outcome(
         step.payer_reference = outcome.decision.payer_reference or step.payer_reference
         if outcome.decision.status == "pending":
             step.status = StepStatus.PENDING.value
+            audit.record(session, "decision.pending", f"claim:{claim.claim_id}", step=step.step_id)
             return park(claim, utcnow() + timedelta(seconds=policy.pending_poll_seconds))
         if accept_decision(session, claim, step, outcome.decision, catalogue):
             return None
@@ -259,6 +261,9 @@ def apply_outcome(
         step.status = StepStatus.DEAD.value
         release_provisional(session, claim, step)
         flag(session, claim, "step_dead", step.last_error, step)
+        audit.record(
+            session, "step.dead", f"claim:{claim.claim_id}", step=step.step_id, error=step.last_error
+        )
         return fail(claim)
     return park(claim, utcnow() + policy.backoff(step.attempts))
 
@@ -272,10 +277,14 @@ def accept_decision(
     now = utcnow()
     step.response = decision.to_wire()
     step.payer_reference = decision.payer_reference or step.payer_reference
+    subject = f"claim:{claim.claim_id}"
     if faults:
         step.status, step.last_error, step.updated_at = StepStatus.REFUSED.value, "; ".join(faults), now
         release_provisional(session, claim, step)
         flag(session, claim, "decision_refused", step.last_error, step)
+        audit.record(
+            session, "decision.refused", subject, step=step.step_id, product=step.product_code, faults=faults
+        )
         return False
     if step.kind == Kind.FIXED_BENEFIT.value:
         record_fixed_benefits(session, claim, step, _granted(step, computed, decision))
@@ -294,6 +303,16 @@ def accept_decision(
     step.status, step.decided_at, step.updated_at = StepStatus.DECIDED.value, now, now
     step.last_error = None
     claim.updated_at = now
+    audit.record(
+        session,
+        "decision.recorded",
+        subject,
+        step=step.step_id,
+        round=claim.round,
+        payer=settling_party(step),
+        product=step.product_code,
+        decision=decision.to_wire(),
+    )
     return True
 
 
@@ -372,7 +391,11 @@ def park(claim: ClaimRow, until: datetime) -> Stop:
 
 def fail(claim: ClaimRow) -> Stop:
     """The claim waits for the bureau (rerun) or the payer (corrected decision)."""
+    before = claim.status
     claim.status = ClaimStatus.FAILED.value
+    session = object_session(claim)
+    if session is not None and before != claim.status:
+        audit.record(session, "claim.failed", f"claim:{claim.claim_id}", before=before)
     claim.updated_at = utcnow()
     claim.lease_owner, claim.lease_expires_at, claim.next_attempt_at = None, None, None
     return Stop(claim.status)
@@ -381,6 +404,13 @@ def fail(claim: ClaimRow) -> Stop:
 def finish(session: Session, claim: ClaimRow) -> None:
     paid = prior_payments(session, claim, before_seq=1 << 30)
     claim.member_responsibility_fen = claim.billed_fen - sum(paid.values())
+    audit.record(
+        session,
+        "claim.coordinated",
+        f"claim:{claim.claim_id}",
+        round=claim.round,
+        member_responsibility_fen=claim.member_responsibility_fen,
+    )
     claim.status = ClaimStatus.COORDINATED.value
     claim.coordinated_at = claim.updated_at = utcnow()
     claim.lease_owner, claim.lease_expires_at, claim.next_attempt_at = None, None, None

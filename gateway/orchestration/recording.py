@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from adapters.sdk import AdjustmentNotice, to_wire
+from gateway import audit
 from gateway.coordination import FixedBenefitDecision, PayerShare
 from gateway.domain.claims import ClaimLine
 from gateway.storage.tables import (
@@ -222,6 +223,15 @@ def record_adjustments(
             )
     session.add_all(rows)
     session.flush()
+    if rows:
+        audit.record(
+            session,
+            "adjustments.recorded",
+            f"claim:{claim.claim_id}",
+            round=claim.round,
+            product=step.product_code,
+            lines=[{"line_no": r.line_no, "delta_fen": r.delta_fen, "kind": r.kind} for r in rows],
+        )
     ledger.expect(
         session,
         payer_code=settling_party(step),

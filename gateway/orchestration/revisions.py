@@ -19,6 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from adapters.sdk import Decision
+from gateway import audit
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.fanout import (
@@ -93,6 +94,9 @@ def revise(
                 FixedBenefitRow.claim_id == claim.claim_id, FixedBenefitRow.product_code == step.product_code
             )
         )
+    audit.record(
+        session, "claim.revised", f"claim:{claim.claim_id}", round=new_round, step=step.step_id, cause=cause
+    )
     accepted = accept_decision(session, claim, revised, decision, catalogue)
     assert accepted, "checked above against the same facts"
     resume(claim)
@@ -138,5 +142,6 @@ def rerun(session: Session, step_id: int) -> PayerStepRow:
     new.created_at = new.updated_at = utcnow()
     session.add(new)
     session.flush()
+    audit.record(session, "step.rerun", f"claim:{claim.claim_id}", step=new.step_id, rerun_of=old.step_id)
     resume(claim)
     return new

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.domain.claims import ClaimStatus, ClaimSubmission, claim_problems
 from gateway.domain.identity import id_number_problem, mask_id_number
 from gateway.domain.model import Fault
@@ -107,6 +108,14 @@ def submit_claim(
         for line in claim.lines
     )
     plan_steps(session, row)
+    audit.record(
+        session,
+        "claim.accepted",
+        f"claim:{row.claim_id}",
+        actor=f"{principal.role.value}:{principal.party_code}",
+        claim_number=row.claim_number,
+        billed_fen=row.billed_fen,
+    )
     session.flush()
     return _receipt(row), True
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 import schemas
 from adapters.sdk import Decision, LineDecision
+from gateway import audit
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.fanout import (
     FAILED_STEPS,
@@ -58,6 +59,14 @@ def receive_decision(
     if "round" in document and document["round"] != claim.round:
         raise Conflict(f"the decision answers round {document['round']}; the claim is in round {claim.round}")
     decision = _decision(document)
+    audit.record(
+        session,
+        "decision.received",
+        f"claim:{claim_id}",
+        actor=f"{principal.role.value}:{principal.party_code}",
+        product=step.product_code,
+        decision=decision.to_wire(),
+    )
     if step.status == StepStatus.WAITING.value:
         raise Conflict(f"the share of {step.product_code} has not been sent to the payer yet")
     if step.status in ANSWERABLE:

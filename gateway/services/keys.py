@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.storage.tables import ApiKeyRow, utcnow
 
 
@@ -42,6 +43,7 @@ def create_key(session: Session, role: Role, party_code: str, label: str | None 
     session.add(
         ApiKeyRow(key_id=key_id, key_hash=_digest(key), role=role.value, party_code=party_code, label=label)
     )
+    audit.record(session, "key.created", f"key:{key_id}", role=role.value, party_code=party_code, label=label)
     return key_id, key
 
 
@@ -58,4 +60,5 @@ def revoke_key(session: Session, key_id: str) -> bool:
         return False
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        audit.record(session, "key.revoked", f"key:{key_id}", role=row.role, party_code=row.party_code)
     return True
