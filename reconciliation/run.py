@@ -125,8 +125,26 @@ _SAME_KEY = """r.run_id = :run AND r.kind = mismatches.kind AND r.payer_code = m
             AND r.claim_id = mismatches.claim_id AND r.line_no = mismatches.line_no"""
 _ACTIVE = ", ".join(f"'{s}'" for s in ACTIVE)
 _KINDS = ", ".join(f"'{k}'" for k in MISMATCHES)
+_AUDIT = """INSERT INTO mismatch_actions
+            (mismatch_id, action, actor, note, amount_fen, before_status, after_status, created_at)"""
 
+# Which items the run reopens, finds with other amounts, and clears (each also audited).
+_SEEN_AGAIN = f"""EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY}
+                    AND r.expected_fen = mismatches.expected_fen
+                    AND r.settled_fen = mismatches.settled_fen)"""
+_REOPENS = f"((status = 'carried' AND last_seen < :d) OR status = 'cleared') AND {_SEEN_AGAIN}"
+_MOVED = f"""status IN ({_ACTIVE}) AND last_run_id <> :run
+          AND EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY})"""
+_GONE = "status IN ('open', 'awaiting_payer', 'carried') AND last_run_id <> :run"
+
+# The work queue brought up to date, set-based; every change of an item's state is audited with
+# the run as its actor (people's actions are audited by reconciliation.queue).
 _ITEMS_SQL = [
+    text(
+        f"""{_AUDIT}
+        SELECT id, 'reopened', :actor, :note, difference_fen, status, 'open', :now FROM mismatches
+        WHERE {_REOPENS}"""
+    ),
     # the same item found again (same kind, key and amounts): seen today; a carried item reopens
     text(
         f"""
@@ -135,9 +153,15 @@ _ITEMS_SQL = [
                           WHEN status = 'cleared' THEN 'open' ELSE status END,
             last_seen = CASE WHEN last_seen < :d THEN :d ELSE last_seen END,
             last_run_id = :run, updated_at = :now
-        WHERE EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY}
-                      AND r.expected_fen = mismatches.expected_fen AND r.settled_fen = mismatches.settled_fen)
+        WHERE {_SEEN_AGAIN}
         """
+    ),
+    text(
+        f"""{_AUDIT}
+        SELECT id, 'amounts_changed', :actor, :note,
+               (SELECT r.settled_fen - r.expected_fen FROM reconciliation_results r WHERE {_SAME_KEY}),
+               status, status, :now
+        FROM mismatches WHERE {_MOVED}"""
     ),
     # an open problem whose amounts moved: the same item, with today's amounts
     text(
@@ -148,8 +172,7 @@ _ITEMS_SQL = [
             difference_fen = (SELECT r.settled_fen - r.expected_fen
                               FROM reconciliation_results r WHERE {_SAME_KEY}),
             last_seen = :d, last_run_id = :run, updated_at = :now
-        WHERE status IN ({_ACTIVE}) AND last_run_id <> :run
-          AND EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY})
+        WHERE {_MOVED}
         """
     ),
     # new problems
@@ -170,17 +193,36 @@ _ITEMS_SQL = [
                      OR (m.expected_fen = r.expected_fen AND m.settled_fen = r.settled_fen)))
         """
     ),
-    # problems gone (a corrected statement, a re-coordination): cleared without anyone's action
+    # an item with no trail yet is the one just found
     text(
-        """
-        UPDATE mismatches SET status = 'cleared', updated_at = :now
-        WHERE status IN ('open', 'awaiting_payer', 'carried') AND last_run_id <> :run
-        """
+        f"""{_AUDIT}
+        SELECT m.id, 'found', :actor, :note, m.difference_fen, 'new', m.status, :now FROM mismatches m
+        WHERE m.last_run_id = :run
+          AND NOT EXISTS (SELECT 1 FROM mismatch_actions a WHERE a.mismatch_id = m.id)"""
     ),
+    text(
+        f"""{_AUDIT}
+        SELECT id, 'cleared', :actor, :note, difference_fen, status, 'cleared', :now FROM mismatches
+        WHERE {_GONE}"""
+    ),
+    # problems gone (a corrected statement, a re-coordination): cleared without anyone's action
+    text(f"UPDATE mismatches SET status = 'cleared', updated_at = :now WHERE {_GONE}"),
 ]
+ITEM_NOTES = {  # the note of each statement's audit rows ({date}: the business date)
+    0: "the run of {date} found it again",
+    2: "the run of {date} found other amounts (amount_fen: the new difference)",
+    5: "found by the run of {date}",
+    6: "the run of {date} no longer finds it",
+}
 
 
-_TYPES: dict[str, Any] = {"d": Date(), "run": Integer(), "now": UTCDateTime()}
+_TYPES: dict[str, Any] = {
+    "d": Date(),
+    "run": Integer(),
+    "now": UTCDateTime(),
+    "actor": String(),
+    "note": String(),
+}
 ITEM_STATEMENTS = [
     s.bindparams(*(bindparam(name, type_=kind) for name, kind in _TYPES.items() if name in s._bindparams))
     for s in _ITEMS_SQL
@@ -348,17 +390,44 @@ class Reconciliation:
             run.counts = {**run.counts, "kinds": {k: int(v) for k, v in sorted(counts.items())}}
 
     def _items(self, run_id: int, business_date: date) -> None:
+        """The queue follows the latest business date reconciled: a run of an earlier date (a
+        late catch-up, a repeat) recomputes its own results and counts but leaves the queue as
+        the later run left it, since every run sees everything settled and expected up to its
+        date (its items would clear or reopen the later date's)."""
         with self.sessions.begin() as session:
-            params = {"d": business_date, "run": run_id, "now": utcnow()}
-            for statement in ITEM_STATEMENTS:
-                session.execute(statement, params)
+            later = [
+                run.business_date
+                for run in session.scalars(
+                    select(ReconciliationRunRow)
+                    .where(ReconciliationRunRow.business_date > business_date)
+                    .order_by(ReconciliationRunRow.business_date.desc())
+                )
+                if run.counts.get("queue") == "updated"
+            ]
+            if not later:
+                params: dict[str, Any] = {"d": business_date, "run": run_id, "now": utcnow()}
+                actor = f"run {run_id}"
+                for n, statement in enumerate(ITEM_STATEMENTS):
+                    note = ITEM_NOTES.get(n, "").format(date=business_date.isoformat())
+                    names = statement._bindparams
+                    session.execute(
+                        statement,
+                        {
+                            **{k: v for k, v in params.items() if k in names},
+                            **({"actor": actor, "note": note} if "actor" in names else {}),
+                        },
+                    )
             open_items: dict[str, int] = dict(
                 session.execute(
                     text(f"SELECT kind, COUNT(*) FROM mismatches WHERE status IN ({_ACTIVE}) GROUP BY kind")
                 ).all()
             )
             run = session.get_one(ReconciliationRunRow, run_id)
-            run.counts = {**run.counts, "open": {k: int(v) for k, v in sorted(open_items.items())}}
+            run.counts = {
+                **run.counts,
+                "open": {k: int(v) for k, v in sorted(open_items.items())},
+                "queue": f"left to the run of {later[0]}" if later else "updated",
+            }
 
     def view(self, run_id: int) -> dict[str, Any]:
         with self.sessions.begin() as session:
