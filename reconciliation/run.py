@@ -54,16 +54,25 @@ TOTALS = text(
 ).bindparams(bindparam("d", type_=Date))
 
 # The decision table of reconciliation.matching.classify, for every payer-line key at once.
+# Only aggregations and window functions, no join between derived tables: SQLite builds no index
+# on a CTE and would scan one for every key (quadratic); sorting is all this needs on either
+# database. ``facts`` is one row per key from both sources; ``marked`` puts each key's settled
+# figure beside the figures it was expected to settle before its latest ledger entry (``running``)
+# and sees whether one of them is the same (STALE_COORDINATION).
 CLASSIFY = text(
     """
-    WITH exp AS (
-        SELECT payer_code, claim_id, line_no, SUM(amount_fen) AS expected, MIN(business_date) AS since
-        FROM ledger_entries WHERE business_date <= :d
-        GROUP BY payer_code, claim_id, line_no
-    ), st AS (
-        SELECT payer_code, claim_id, line_no, SUM(paid_fen) AS settled, COUNT(*) AS entries,
-               MAX(paid_fen) AS largest, MIN(paid_fen) AS smallest
-        FROM statement_lines WHERE settled_on <= :d
+    WITH facts AS (
+        SELECT payer_code, claim_id, line_no, SUM(e_amount) AS expected, MIN(since) AS since,
+               SUM(s_amount) AS settled, COUNT(s_amount) AS entries,
+               MAX(s_amount) AS largest, MIN(s_amount) AS smallest
+        FROM (
+            SELECT payer_code, claim_id, line_no, amount_fen AS e_amount, business_date AS since,
+                   NULL AS s_amount
+            FROM ledger_entries WHERE business_date <= :d
+            UNION ALL
+            SELECT payer_code, claim_id, line_no, NULL, NULL, paid_fen
+            FROM statement_lines WHERE settled_on <= :d
+        ) u
         GROUP BY payer_code, claim_id, line_no
     ), running AS (
         SELECT payer_code, claim_id, line_no,
@@ -71,31 +80,31 @@ CLASSIFY = text(
                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS total,
                ROW_NUMBER() OVER (PARTITION BY payer_code, claim_id, line_no ORDER BY id DESC) AS from_end
         FROM ledger_entries WHERE business_date <= :d
-    ), keys AS (
-        SELECT payer_code, claim_id, line_no FROM exp
-        UNION
-        SELECT payer_code, claim_id, line_no FROM st
+    ), marked AS (
+        SELECT x.*, MAX(x.earlier) OVER (PARTITION BY payer_code, claim_id, line_no, figure) AS stale
+        FROM (
+            SELECT payer_code, claim_id, line_no, expected, since, settled, entries, largest, smallest,
+                   settled AS figure, 1 AS fact, 0 AS earlier
+            FROM facts
+            UNION ALL
+            SELECT payer_code, claim_id, line_no, NULL, NULL, NULL, NULL, NULL, NULL, total, 0, 1
+            FROM running WHERE from_end > 1
+        ) x
     ), classified AS (
-        SELECT k.payer_code, k.claim_id, k.line_no, e.expected, s.settled, COALESCE(s.entries, 0) AS entries,
+        SELECT payer_code, claim_id, line_no, expected, settled, entries,
             CASE
-                WHEN e.expected IS NULL THEN 'UNKNOWN_AT_GATEWAY'
-                WHEN s.settled IS NULL THEN
-                    CASE WHEN e.expected = 0 THEN 'NOTHING'
-                         WHEN e.since < :window_start THEN 'MISSING_AT_PAYER'
+                WHEN expected IS NULL THEN 'UNKNOWN_AT_GATEWAY'
+                WHEN settled IS NULL THEN
+                    CASE WHEN expected = 0 THEN 'NOTHING'
+                         WHEN since < :window_start THEN 'MISSING_AT_PAYER'
                          ELSE 'NOT_DUE' END
-                WHEN s.settled = e.expected THEN 'MATCHED'
-                WHEN s.entries > 1 AND e.expected > 0 AND s.largest = e.expected AND s.smallest = e.expected
-                     AND s.settled = e.expected * s.entries THEN 'DUPLICATE_SETTLEMENT'
-                WHEN EXISTS (
-                    SELECT 1 FROM running r
-                    WHERE r.payer_code = k.payer_code AND r.claim_id = k.claim_id AND r.line_no = k.line_no
-                      AND r.from_end > 1 AND r.total = s.settled
-                ) THEN 'STALE_COORDINATION'
+                WHEN settled = expected THEN 'MATCHED'
+                WHEN entries > 1 AND expected > 0 AND largest = expected AND smallest = expected
+                     AND settled = expected * entries THEN 'DUPLICATE_SETTLEMENT'
+                WHEN stale = 1 THEN 'STALE_COORDINATION'
                 ELSE 'AMOUNT_MISMATCH'
             END AS kind
-        FROM keys k
-        LEFT JOIN exp e ON e.payer_code = k.payer_code AND e.claim_id = k.claim_id AND e.line_no = k.line_no
-        LEFT JOIN st s ON s.payer_code = k.payer_code AND s.claim_id = k.claim_id AND s.line_no = k.line_no
+        FROM marked WHERE fact = 1
     )
     INSERT INTO reconciliation_results
         (run_id, payer_code, claim_id, line_no, kind, expected_fen, settled_fen, entries)
@@ -405,6 +414,10 @@ class Reconciliation:
                 if run.counts.get("queue") == "updated"
             ]
             if not later:
+                if session.get_bind().dialect.name == "postgresql":
+                    # the results were just written: without fresh statistics the planner takes
+                    # them for an empty table and the correlated lookups below become scans
+                    session.execute(text("ANALYZE reconciliation_results, mismatches"))
                 params: dict[str, Any] = {"d": business_date, "run": run_id, "now": utcnow()}
                 actor = f"run {run_id}"
                 for n, statement in enumerate(ITEM_STATEMENTS):
@@ -421,6 +434,15 @@ class Reconciliation:
                 session.execute(
                     text(f"SELECT kind, COUNT(*) FROM mismatches WHERE status IN ({_ACTIVE}) GROUP BY kind")
                 ).all()
+            )
+            # every key ever expected or settled is classified each night: keep the counts of the
+            # matched and not-yet-due ones, not a row each, or the table grows by all keys a night
+            session.execute(
+                text(
+                    "DELETE FROM reconciliation_results "
+                    "WHERE run_id = :run AND kind IN ('MATCHED', 'NOT_DUE')"
+                ),
+                {"run": run_id},
             )
             run = session.get_one(ReconciliationRunRow, run_id)
             run.counts = {
