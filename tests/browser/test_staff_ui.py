@@ -134,6 +134,7 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
     )
     shot(page, "accepted", request)
     assert page.locator("#history tbody tr").count() == 2  # found by the run, then accepted
+    assert "对账发现" in page.locator("#history tbody tr").first.inner_text()
 
     # four eyes: 1,200.00 paid twice is above the threshold; zhang asks, li approves
     assert resolve(page, base, "DUPLICATE_SETTLEMENT", "write_off", "重复支付，线下已退回") == "待复核"
