@@ -236,6 +236,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         print(f"  {kind:<22} {kinds.get(kind, 0):>8} {open_items.get(kind, 0):>11}")
     for payer, outcome in result["counts"].get("pulled", {}).items():
         print(f"  pulled {payer}: {outcome}")
+    print(f"  work queue: {result['counts'].get('queue', 'updated')}")
     return 0
 
 

@@ -15,6 +15,9 @@ from gateway.storage.tables import LedgerEntryRow
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 CLAIM_LEVEL = 0  # line_no of a fixed benefit's entries
+# A decision is kept even when it pays nothing: the key was routed to the payer, so a settlement
+# of it is an amount mismatch, not UNKNOWN_AT_GATEWAY. A zero adjustment or reversal says nothing.
+ROUTED = ("payment", "fixed_benefit")
 
 
 def business_date(now: datetime | None = None) -> date:
@@ -47,7 +50,7 @@ def expect(
             business_date=today,
         )
         for line_no, amount in amounts
-        if amount
+        if amount or kind in ROUTED
     )
 
 

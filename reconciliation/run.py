@@ -55,16 +55,25 @@ TOTALS = text(
 ).bindparams(bindparam("d", type_=Date))
 
 # The decision table of reconciliation.matching.classify, for every payer-line key at once.
+# Only aggregations and window functions, no join between derived tables: SQLite builds no index
+# on a CTE and would scan one for every key (quadratic); sorting is all this needs on either
+# database. ``facts`` is one row per key from both sources; ``marked`` puts each key's settled
+# figure beside the figures it was expected to settle before its latest ledger entry (``running``)
+# and sees whether one of them is the same (STALE_COORDINATION).
 CLASSIFY = text(
     """
-    WITH exp AS (
-        SELECT payer_code, claim_id, line_no, SUM(amount_fen) AS expected, MIN(business_date) AS since
-        FROM ledger_entries WHERE business_date <= :d
-        GROUP BY payer_code, claim_id, line_no
-    ), st AS (
-        SELECT payer_code, claim_id, line_no, SUM(paid_fen) AS settled, COUNT(*) AS entries,
-               MAX(paid_fen) AS largest, MIN(paid_fen) AS smallest
-        FROM statement_lines WHERE settled_on <= :d
+    WITH facts AS (
+        SELECT payer_code, claim_id, line_no, SUM(e_amount) AS expected, MIN(since) AS since,
+               SUM(s_amount) AS settled, COUNT(s_amount) AS entries,
+               MAX(s_amount) AS largest, MIN(s_amount) AS smallest
+        FROM (
+            SELECT payer_code, claim_id, line_no, amount_fen AS e_amount, business_date AS since,
+                   NULL AS s_amount
+            FROM ledger_entries WHERE business_date <= :d
+            UNION ALL
+            SELECT payer_code, claim_id, line_no, NULL, NULL, paid_fen
+            FROM statement_lines WHERE settled_on <= :d
+        ) u
         GROUP BY payer_code, claim_id, line_no
     ), running AS (
         SELECT payer_code, claim_id, line_no,
@@ -72,31 +81,31 @@ CLASSIFY = text(
                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS total,
                ROW_NUMBER() OVER (PARTITION BY payer_code, claim_id, line_no ORDER BY id DESC) AS from_end
         FROM ledger_entries WHERE business_date <= :d
-    ), earlier AS (  -- what each key was expected to settle before its latest entry
-        SELECT DISTINCT payer_code, claim_id, line_no, total FROM running WHERE from_end > 1
-    ), keys AS (
-        SELECT payer_code, claim_id, line_no FROM exp
-        UNION
-        SELECT payer_code, claim_id, line_no FROM st
+    ), marked AS (
+        SELECT x.*, MAX(x.earlier) OVER (PARTITION BY payer_code, claim_id, line_no, figure) AS stale
+        FROM (
+            SELECT payer_code, claim_id, line_no, expected, since, settled, entries, largest, smallest,
+                   settled AS figure, 1 AS fact, 0 AS earlier
+            FROM facts
+            UNION ALL
+            SELECT payer_code, claim_id, line_no, NULL, NULL, NULL, NULL, NULL, NULL, total, 0, 1
+            FROM running WHERE from_end > 1
+        ) x
     ), classified AS (
-        SELECT k.payer_code, k.claim_id, k.line_no, e.expected, s.settled, COALESCE(s.entries, 0) AS entries,
+        SELECT payer_code, claim_id, line_no, expected, settled, entries,
             CASE
-                WHEN e.expected IS NULL THEN 'UNKNOWN_AT_GATEWAY'
-                WHEN s.settled IS NULL THEN
-                    CASE WHEN e.expected = 0 THEN 'NOTHING'
-                         WHEN e.since < :window_start THEN 'MISSING_AT_PAYER'
+                WHEN expected IS NULL THEN 'UNKNOWN_AT_GATEWAY'
+                WHEN settled IS NULL THEN
+                    CASE WHEN expected = 0 THEN 'NOTHING'
+                         WHEN since < :window_start THEN 'MISSING_AT_PAYER'
                          ELSE 'NOT_DUE' END
-                WHEN s.settled = e.expected THEN 'MATCHED'
-                WHEN s.entries > 1 AND e.expected > 0 AND s.largest = e.expected AND s.smallest = e.expected
-                     AND s.settled = e.expected * s.entries THEN 'DUPLICATE_SETTLEMENT'
-                WHEN x.total IS NOT NULL THEN 'STALE_COORDINATION'
+                WHEN settled = expected THEN 'MATCHED'
+                WHEN entries > 1 AND expected > 0 AND largest = expected AND smallest = expected
+                     AND settled = expected * entries THEN 'DUPLICATE_SETTLEMENT'
+                WHEN stale = 1 THEN 'STALE_COORDINATION'
                 ELSE 'AMOUNT_MISMATCH'
             END AS kind
-        FROM keys k
-        LEFT JOIN exp e ON e.payer_code = k.payer_code AND e.claim_id = k.claim_id AND e.line_no = k.line_no
-        LEFT JOIN st s ON s.payer_code = k.payer_code AND s.claim_id = k.claim_id AND s.line_no = k.line_no
-        LEFT JOIN earlier x ON x.payer_code = k.payer_code AND x.claim_id = k.claim_id
-                           AND x.line_no = k.line_no AND x.total = s.settled
+        FROM marked WHERE fact = 1
     )
     INSERT INTO reconciliation_results
         (run_id, payer_code, claim_id, line_no, kind, expected_fen, settled_fen, entries)
@@ -126,8 +135,26 @@ _SAME_KEY = """r.run_id = :run AND r.kind = mismatches.kind AND r.payer_code = m
             AND r.claim_id = mismatches.claim_id AND r.line_no = mismatches.line_no"""
 _ACTIVE = ", ".join(f"'{s}'" for s in ACTIVE)
 _KINDS = ", ".join(f"'{k}'" for k in MISMATCHES)
+_AUDIT = """INSERT INTO mismatch_actions
+            (mismatch_id, action, actor, note, amount_fen, before_status, after_status, created_at)"""
 
+# Which items the run reopens, finds with other amounts, and clears (each also audited).
+_SEEN_AGAIN = f"""EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY}
+                    AND r.expected_fen = mismatches.expected_fen
+                    AND r.settled_fen = mismatches.settled_fen)"""
+_REOPENS = f"((status = 'carried' AND last_seen < :d) OR status = 'cleared') AND {_SEEN_AGAIN}"
+_MOVED = f"""status IN ({_ACTIVE}) AND last_run_id <> :run
+          AND EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY})"""
+_GONE = "status IN ('open', 'awaiting_payer', 'carried') AND last_run_id <> :run"
+
+# The work queue brought up to date, set-based; every change of an item's state is audited with
+# the run as its actor (people's actions are audited by reconciliation.queue).
 _ITEMS_SQL = [
+    text(
+        f"""{_AUDIT}
+        SELECT id, 'reopened', :actor, :note, difference_fen, status, 'open', :now FROM mismatches
+        WHERE {_REOPENS}"""
+    ),
     # the same item found again (same kind, key and amounts): seen today; a carried item reopens
     text(
         f"""
@@ -136,9 +163,15 @@ _ITEMS_SQL = [
                           WHEN status = 'cleared' THEN 'open' ELSE status END,
             last_seen = CASE WHEN last_seen < :d THEN :d ELSE last_seen END,
             last_run_id = :run, updated_at = :now
-        WHERE EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY}
-                      AND r.expected_fen = mismatches.expected_fen AND r.settled_fen = mismatches.settled_fen)
+        WHERE {_SEEN_AGAIN}
         """
+    ),
+    text(
+        f"""{_AUDIT}
+        SELECT id, 'amounts_changed', :actor, :note,
+               (SELECT r.settled_fen - r.expected_fen FROM reconciliation_results r WHERE {_SAME_KEY}),
+               status, status, :now
+        FROM mismatches WHERE {_MOVED}"""
     ),
     # an open problem whose amounts moved: the same item, with today's amounts
     text(
@@ -149,8 +182,7 @@ _ITEMS_SQL = [
             difference_fen = (SELECT r.settled_fen - r.expected_fen
                               FROM reconciliation_results r WHERE {_SAME_KEY}),
             last_seen = :d, last_run_id = :run, updated_at = :now
-        WHERE status IN ({_ACTIVE}) AND last_run_id <> :run
-          AND EXISTS (SELECT 1 FROM reconciliation_results r WHERE {_SAME_KEY})
+        WHERE {_MOVED}
         """
     ),
     # new problems
@@ -171,17 +203,36 @@ _ITEMS_SQL = [
                      OR (m.expected_fen = r.expected_fen AND m.settled_fen = r.settled_fen)))
         """
     ),
-    # problems gone (a corrected statement, a re-coordination): cleared without anyone's action
+    # an item with no trail yet is the one just found
     text(
-        """
-        UPDATE mismatches SET status = 'cleared', updated_at = :now
-        WHERE status IN ('open', 'awaiting_payer', 'carried') AND last_run_id <> :run
-        """
+        f"""{_AUDIT}
+        SELECT m.id, 'found', :actor, :note, m.difference_fen, 'new', m.status, :now FROM mismatches m
+        WHERE m.last_run_id = :run
+          AND NOT EXISTS (SELECT 1 FROM mismatch_actions a WHERE a.mismatch_id = m.id)"""
     ),
+    text(
+        f"""{_AUDIT}
+        SELECT id, 'cleared', :actor, :note, difference_fen, status, 'cleared', :now FROM mismatches
+        WHERE {_GONE}"""
+    ),
+    # problems gone (a corrected statement, a re-coordination): cleared without anyone's action
+    text(f"UPDATE mismatches SET status = 'cleared', updated_at = :now WHERE {_GONE}"),
 ]
+ITEM_NOTES = {  # the note of each statement's audit rows ({date}: the business date)
+    0: "the run of {date} found it again",
+    2: "the run of {date} found other amounts (amount_fen: the new difference)",
+    5: "found by the run of {date}",
+    6: "the run of {date} no longer finds it",
+}
 
 
-_TYPES: dict[str, Any] = {"d": Date(), "run": Integer(), "now": UTCDateTime()}
+_TYPES: dict[str, Any] = {
+    "d": Date(),
+    "run": Integer(),
+    "now": UTCDateTime(),
+    "actor": String(),
+    "note": String(),
+}
 ITEM_STATEMENTS = [
     s.bindparams(*(bindparam(name, type_=kind) for name, kind in _TYPES.items() if name in s._bindparams))
     for s in _ITEMS_SQL
@@ -356,17 +407,57 @@ class Reconciliation:
             run.counts = {**run.counts, "kinds": {k: int(v) for k, v in sorted(counts.items())}}
 
     def _items(self, run_id: int, business_date: date) -> None:
+        """The queue follows the latest business date reconciled: a run of an earlier date (a
+        late catch-up, a repeat) recomputes its own results and counts but leaves the queue as
+        the later run left it, since every run sees everything settled and expected up to its
+        date (its items would clear or reopen the later date's)."""
         with self.sessions.begin() as session:
-            params = {"d": business_date, "run": run_id, "now": utcnow()}
-            for statement in ITEM_STATEMENTS:
-                session.execute(statement, params)
+            later = [
+                run.business_date
+                for run in session.scalars(
+                    select(ReconciliationRunRow)
+                    .where(ReconciliationRunRow.business_date > business_date)
+                    .order_by(ReconciliationRunRow.business_date.desc())
+                )
+                if run.counts.get("queue") == "updated"
+            ]
+            if not later:
+                if session.get_bind().dialect.name == "postgresql":
+                    # the results were just written: without fresh statistics the planner takes
+                    # them for an empty table and the correlated lookups below become scans
+                    session.execute(text("ANALYZE reconciliation_results, mismatches"))
+                params: dict[str, Any] = {"d": business_date, "run": run_id, "now": utcnow()}
+                actor = f"run {run_id}"
+                for n, statement in enumerate(ITEM_STATEMENTS):
+                    note = ITEM_NOTES.get(n, "").format(date=business_date.isoformat())
+                    names = statement._bindparams
+                    session.execute(
+                        statement,
+                        {
+                            **{k: v for k, v in params.items() if k in names},
+                            **({"actor": actor, "note": note} if "actor" in names else {}),
+                        },
+                    )
             open_items: dict[str, int] = dict(
                 session.execute(
                     text(f"SELECT kind, COUNT(*) FROM mismatches WHERE status IN ({_ACTIVE}) GROUP BY kind")
                 ).all()
             )
+            # every key ever expected or settled is classified each night: keep the counts of the
+            # matched and not-yet-due ones, not a row each, or the table grows by all keys a night
+            session.execute(
+                text(
+                    "DELETE FROM reconciliation_results "
+                    "WHERE run_id = :run AND kind IN ('MATCHED', 'NOT_DUE')"
+                ),
+                {"run": run_id},
+            )
             run = session.get_one(ReconciliationRunRow, run_id)
-            run.counts = {**run.counts, "open": {k: int(v) for k, v in sorted(open_items.items())}}
+            run.counts = {
+                **run.counts,
+                "open": {k: int(v) for k, v in sorted(open_items.items())},
+                "queue": f"left to the run of {later[0]}" if later else "updated",
+            }
 
     def view(self, run_id: int) -> dict[str, Any]:
         with self.sessions.begin() as session:

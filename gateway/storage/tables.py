@@ -468,10 +468,15 @@ class ReconciliationRunRow(Base):
 
 
 class ReconciliationResultRow(Base):
-    """The classification of every payer-line key (and every over-paid line) in a run."""
+    """The classification of every payer-line key (and every over-paid line) in a run; once the
+    run has updated the queue only the mismatches stay (the run keeps the counts of the rest)."""
 
     __tablename__ = "reconciliation_results"
-    __table_args__ = (Index("ix_reconciliation_results_run", "run_id", "kind"),)
+    __table_args__ = (
+        Index("ix_reconciliation_results_run", "run_id", "kind"),
+        # the work queue's set-based update finds an item's result by its key
+        Index("ix_reconciliation_results_key", "run_id", "claim_id", "line_no", "payer_code", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"))

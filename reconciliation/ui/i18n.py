@@ -78,9 +78,15 @@ ACTIONS: dict[str, dict[str, str]] = {
     "write_off": {"zh": "核销", "en": "Write off"},
     "carry_forward": {"zh": "结转下期", "en": "Carry forward"},
     "approve": {"zh": "复核通过核销（双人）", "en": "Approve the write-off (four eyes)"},
+    # what a run does to an item (its audit trail; not offered in the resolve form)
+    "found": {"zh": "对账发现", "en": "Found by the run"},
+    "reopened": {"zh": "对账重新打开", "en": "Reopened by the run"},
+    "amounts_changed": {"zh": "对账发现金额变化", "en": "Amounts changed"},
+    "cleared": {"zh": "对账自动消除", "en": "Cleared by the run"},
 }
 
 STATUSES: dict[str, dict[str, str]] = {
+    "new": {"zh": "新", "en": "new"},
     "open": {"zh": "待处理", "en": "open"},
     "pending_approval": {"zh": "待复核", "en": "pending approval"},
     "awaiting_payer": {"zh": "待支付方更正", "en": "awaiting payer"},

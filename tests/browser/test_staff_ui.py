@@ -133,7 +133,8 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
         page, base, "STALE_COORDINATION", "accept_payer", "采纳支付方金额"
     )
     shot(page, "accepted", request)
-    assert page.locator("#history tbody tr").count() == 1
+    assert page.locator("#history tbody tr").count() == 2  # found by the run, then accepted
+    assert "对账发现" in page.locator("#history tbody tr").first.inner_text()
 
     # four eyes: 1,200.00 paid twice is above the threshold; zhang asks, li approves
     assert resolve(page, base, "DUPLICATE_SETTLEMENT", "write_off", "重复支付，线下已退回") == "待复核"
@@ -149,7 +150,7 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
     page.click("#submit")
     page.wait_for_selector(".message")
     outcomes["DUPLICATE_SETTLEMENT"] = page.locator("#status").inner_text()
-    assert page.locator("#history tbody tr").count() == 2
+    assert page.locator("#history tbody tr").count() == 3  # found, asked, approved
     shot(page, "four-eyes", request)
 
     assert outcomes == {
