@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from gateway.api import openapi, ops, v1
+from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.problems import http_error, server_error, service_error
 from gateway.bootstrap import Gateway
 from gateway.observability import metrics
@@ -52,10 +53,13 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             *reconciliation_api.routes,
             *staff_pages.routes,
         ],
-        middleware=[Middleware(RequestIdMiddleware), Middleware(metrics.MetricsMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(metrics.MetricsMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=gateway.settings.max_body_bytes),
+        ],
         exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
-        max_body_size=gateway.settings.max_body_bytes,
     )
     app.state.gateway = gateway
     return app

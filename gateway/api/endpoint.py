@@ -103,9 +103,25 @@ async def read_json(request: Request) -> Any:
         raise BadBody(f"expected an application/json body, got {media}")
     raw = await request.body()
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadBody(f"the body is not valid JSON: {error}") from None
+        document = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise BadBody(f"the body is not valid JSON: {type(error).__name__}") from None
+    if _depth(document) > MAX_DEPTH:
+        raise BadBody(f"the body nests deeper than {MAX_DEPTH} levels")
+    return document
+
+
+MAX_DEPTH = 32  # our documents nest 5 deep; a deeper one is an attack on the parser, not a claim
+
+
+def _depth(node: Any, level: int = 1) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(node, dict):
+        return max((_depth(v, level + 1) for v in node.values()), default=level)
+    if isinstance(node, list):
+        return max((_depth(v, level + 1) for v in node), default=level)
+    return level
 
 
 async def read_raw(request: Request, accepted: tuple[str, ...]) -> tuple[str, bytes]:

@@ -7,10 +7,11 @@ import logging
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import schemas
 from gateway.api.endpoint import Call, endpoint
 from gateway.api.problems import problem
 from gateway.services import assessments, claims, coverage, decisions, enrollments, registry, routing
-from gateway.services.errors import NotFound
+from gateway.services.errors import Invalid, NotFound
 from gateway.services.keys import Role
 
 log = logging.getLogger("ltc_gateway.api")
@@ -76,6 +77,9 @@ def post_decision(call: Call) -> Response:
 @endpoint(Role.BUREAU, body="routes")
 def put_routes(call: Call) -> Response:
     """Replace the tier-1 payer's table of districts and their contracted administrators."""
+    faults = schemas.faults("routes", call.body)
+    if faults:
+        raise Invalid(faults)
     return JSONResponse(routing.set_routes(call.session, call.param("payer_code"), call.body["routes"]))
 
 

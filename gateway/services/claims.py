@@ -188,6 +188,11 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
             .order_by(PayerStepRow.seq)
         )
     )
+    # A payer sees the shares routed to it, not what the other payers decided.
+    payer = principal.party_code if principal.role == Role.PAYER else None
+    if payer is not None:
+        steps = [s for s in steps if payer in (s.payer_code, s.administrator_code)]
+    products = {s.product_code for s in steps}
     payments: dict[int, list[LinePaymentRow]] = defaultdict(list)
     for payment in session.scalars(
         select(LinePaymentRow)
@@ -195,6 +200,7 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
             LinePaymentRow.claim_id == claim.claim_id,
             LinePaymentRow.round == claim.round,
             LinePaymentRow.provisional.is_(False),
+            LinePaymentRow.product_code.in_(products),
         )
         .order_by(LinePaymentRow.seq)
     ):
@@ -228,7 +234,7 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
                 ],
                 "member_responsibility_fen": (
                     line.billed_fen - sum(p.paid_fen for p in paid)
-                    if claim.status == ClaimStatus.COORDINATED
+                    if claim.status == ClaimStatus.COORDINATED and payer is None
                     else None
                 ),
             }
@@ -275,7 +281,7 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
             for s in steps
         ],
         "lines": lines,
-        "member_responsibility_fen": claim.member_responsibility_fen,
+        "member_responsibility_fen": claim.member_responsibility_fen if payer is None else None,
         "fixed_benefits": [
             {
                 "payer_code": f.payer_code,
@@ -285,6 +291,7 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
                 "payee": f.payee,
             }
             for f in fixed
+            if f.product_code in products
         ],
         "adjustments": [
             {
@@ -299,10 +306,12 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
                 "cause": a.cause,
             }
             for a in adjustments
+            if a.product_code in products
         ],
         "flags": [
             {"kind": f.kind, "line_no": f.line_no, "payer_code": f.payer_code, "detail": f.detail}
             for f in flags
+            if payer is None or f.product_code in products
         ],
         "received_at": claim.created_at.isoformat(),
         "coordinated_at": claim.coordinated_at.isoformat() if claim.coordinated_at else None,

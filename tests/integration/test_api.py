@@ -245,3 +245,17 @@ def test_coverage_query_answers_for_every_tier(world: World) -> None:
 def test_unknown_route_and_method_are_problems(world: World) -> None:
     problem(world.client.get("/v1/nothing-here"), 404)
     problem(world.client.get("/v1/claims", headers=auth(world.provider)), 405)
+
+
+def test_deeply_nested_and_oversized_bodies_are_refused(world: World) -> None:
+    world.setup()
+    headers = {"Authorization": f"Bearer {world.provider}", "Content-Type": "application/json"}
+    deep = "[" * 40 + "]" * 40
+    answer = world.client.post("/v1/claims", content=deep, headers=headers)
+    assert answer.status_code == 400 and "deeper than 32" in answer.json()["detail"]
+    very_deep = "[" * 100000 + "]" * 100000
+    answer = world.client.post("/v1/claims", content=very_deep, headers=headers)
+    assert answer.status_code in (400, 413)
+    huge = b'{"claim_number": "' + b"x" * 2_000_000 + b'"}'
+    answer = world.client.post("/v1/claims", content=huge, headers=headers)
+    assert answer.status_code == 413 and answer.headers["content-type"].startswith("application/problem+json")
