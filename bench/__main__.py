@@ -10,12 +10,12 @@ import sys
 from bench import accept, coordination, reconciliation
 from bench.common import Row, machine, table
 
-ALL = ("coordination", "accept", "reconciliation")
+ALL = ("coordination", "accept", "reconciliation", "load")
 
 
 def main(argv: list[str] | None = None) -> int:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    top.add_argument("--only", default=",".join(ALL), help=f"comma-separated, of {', '.join(ALL)}")
+    top.add_argument("--only", default=",".join(ALL[:3]), help=f"comma-separated, of {', '.join(ALL)}")
     top.add_argument(
         "--sizes", default="250000,500000,1000000", help="statement lines for the reconciliation benchmark"
     )
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += coordination.run()
         elif name == "accept":
             rows += accept.run(seconds=args.seconds)
+        elif name == "load":
+            rows += accept.load()
         elif name == "reconciliation":
             rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
     print(f"Machine: {machine()}")

@@ -20,6 +20,7 @@ from pathlib import Path
 from bench.common import Row, fresh_schema
 
 TARGET = 2000
+LAST_OUTPUT = ""
 LUA = """
 local counter = 0
 local prefix = tostring(math.random(1, 1000000000))
@@ -95,13 +96,15 @@ def _wait(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-def _wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float, int, int]:
+def _wrk(port: int, script: Path, seconds: int, connections: int, timeout: int = 2) -> tuple[float, int, int]:
     out = subprocess.run(
         [
             "wrk",
             "-t2",
             f"-c{connections}",
             f"-d{seconds}s",
+            f"--timeout={timeout}s",
+            "--latency",
             "-s",
             str(script),
             f"http://127.0.0.1:{port}/v1/claims",
@@ -110,6 +113,8 @@ def _wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[float
         text=True,
         check=True,
     ).stdout
+    global LAST_OUTPUT
+    LAST_OUTPUT = out
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -216,5 +221,36 @@ def run(seconds: int = 10, connections: int = 32) -> list[Row]:
             met=rate >= TARGET and rate >= 0.5 * base,
             note=f"wrk 2 threads x {connections} connections, {seconds} s; {total:,} claims, "
             f"{failures} errors (baseline {base_failures})",
+        )
+    ]
+
+
+def load(seconds: int = 60, connections: int = 200) -> list[Row]:
+    """200 concurrent clients submitting claims for a minute: every answer must be a success."""
+    with fresh_schema("bench_load") as url, tempfile.TemporaryDirectory() as folder:
+        key, body, _, _ = _prepare(url)
+        script = Path(folder) / "claims.lua"
+        script.write_text(LUA % {"key": key, "path": "/v1/claims", "body": json.dumps(body)})
+        env = {**os.environ, "LTC_DATABASE_URL": url, "LTC_LOG_LEVEL": "WARNING"}
+        port = _port()
+        command = [sys.executable, "-m", "gateway", "serve", "--workers", "2", "--log-level", "warning"]
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            _wait(port, process)
+            rate, total, failures = _wrk(port, script, seconds, connections, timeout=60)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    latency = re.search(r"99%\s+(\S+)", LAST_OUTPUT)
+    return [
+        Row(
+            f"load: {connections} clients x {seconds} s",
+            rate,
+            "claims/s",
+            target="0 errors",
+            met=failures == 0,
+            note=f"{total:,} claims, {failures} errors, p99 latency {latency.group(1) if latency else '?'}",
         )
     ]

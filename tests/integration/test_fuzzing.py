@@ -1,0 +1,53 @@
+"""schemathesis over the whole OpenAPI description of a running server: whatever it generates,
+the gateway never answers with a server error. Bounded for CI (the fuzzing and stateful phases,
+a few examples per operation); a long search on demand:
+``LTC_FUZZ_EXAMPLES=200 LTC_FUZZ_PHASES=examples,coverage,fuzzing,stateful``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from gateway.api.app import create_app
+from gateway.api.server import BackgroundServer
+from gateway.bootstrap import Gateway
+from gateway.services.keys import Role, create_key
+
+EXAMPLES = os.environ.get("LTC_FUZZ_EXAMPLES", "5")
+
+
+def test_no_operation_answers_a_server_error(gateway: Gateway, tmp_path: Path) -> None:
+    with gateway.sessions.begin() as session:
+        bureau = create_key(session, Role.BUREAU, "bureau")[1]
+    server = BackgroundServer(create_app(gateway, embedded_workers=0)).start()
+    command = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
+    try:
+        result = subprocess.run(
+            [
+                command,
+                "run",
+                f"{server.url}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                EXAMPLES,
+                "--header",
+                f"Authorization: Bearer {bureau}",
+                "--phases",
+                os.environ.get("LTC_FUZZ_PHASES", "fuzzing,stateful"),
+                "--no-color",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=tmp_path,
+        )
+    finally:
+        server.stop()
+    summary = result.stdout[-3000:]
+    assert result.returncode == 0, summary + result.stderr[-2000:]
+    assert "Tested: 24" in summary or "Tested:" in summary
+    assert " passed" in summary and "failed" not in summary.split("Test cases:")[-1]
