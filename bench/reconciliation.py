@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.common import Row, fresh_schema
+from gateway.storage.personal import encrypt, lookup_hash
 
 BUSINESS_DATE = date(2026, 11, 30)
 PAYERS = ("bench-a", "bench-b")
@@ -49,9 +50,10 @@ def populate(url: str, claims: int) -> None:
         )
         c.execute(
             text(
-                "INSERT INTO members (member_id, id_number, created_at, updated_at) "
-                "VALUES ('00000000-0000-0000-0000-000000000001', '11010519491231002X', now(), now())"
-            )
+                "INSERT INTO members (member_id, id_hash, id_number_enc, created_at, updated_at) "
+                "VALUES ('00000000-0000-0000-0000-000000000001', :hash, :enc, now(), now())"
+            ),
+            {"hash": lookup_hash("11010519491231002X"), "enc": encrypt("11010519491231002X")},
         )
         c.execute(
             text(

@@ -13,11 +13,8 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
-
 from gateway.bootstrap import CHINA_STANDARD_TIME, Gateway
 from gateway.services.errors import Conflict
-from gateway.storage.tables import ReconciliationRunRow
 
 log = logging.getLogger("ltc_gateway.schedule")
 
@@ -26,16 +23,10 @@ def reconcile_once(gateway: Gateway, business_date: date) -> str:
     """``ran``, or why not: ``done`` (another scheduler finished it) or ``busy`` (one is on it)."""
     from reconciliation.api import reconciliation_for
 
-    with gateway.sessions.begin() as session:
-        status = session.scalar(
-            select(ReconciliationRunRow.status).where(ReconciliationRunRow.business_date == business_date)
-        )
-    if status == "done":
-        return "done"
     try:
-        reconciliation_for(gateway).run(business_date)
-    except Conflict:
-        return "busy"
+        reconciliation_for(gateway).run(business_date, rerun=False)
+    except Conflict as conflict:
+        return "done" if "already done" in conflict.detail else "busy"
     return "ran"
 
 

@@ -7,11 +7,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.domain.assessments import Member
+from gateway.storage.personal import lookup_hash
 from gateway.storage.tables import MemberRow, utcnow
 
 
 def find_member(session: Session, id_number: str) -> MemberRow | None:
-    return session.scalar(select(MemberRow).where(MemberRow.id_number == id_number))
+    return session.scalar(select(MemberRow).where(MemberRow.id_hash == lookup_hash(id_number)))
 
 
 def ensure_member(session: Session, id_number: str, details: Member | None = None) -> MemberRow:

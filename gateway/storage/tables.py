@@ -24,7 +24,9 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from gateway.storage.personal import Encrypted, lookup_hash
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -132,8 +134,10 @@ class MemberRow(Base):
     __tablename__ = "members"
 
     member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
-    name: Mapped[str | None] = mapped_column(String(50))
+    # Personal data is stored encrypted; the ID number is found by its keyed hash (storage/personal.py).
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number: Mapped[str] = mapped_column("id_number_enc", Encrypted())
+    name: Mapped[str | None] = mapped_column("name_enc", Encrypted())
     address_text: Mapped[str | None] = mapped_column(String(200))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
@@ -141,6 +145,11 @@ class MemberRow(Base):
     district: Mapped[str | None] = mapped_column(String(6))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @validates("id_number")
+    def _hash_id_number(self, key: str, value: str) -> str:
+        self.id_hash = lookup_hash(value)
+        return value
 
 
 class EnrollmentRow(Base):

@@ -18,8 +18,12 @@ from gateway.services.keys import authenticate
 from tests.conftest import DatabaseUnderTest
 
 
-def ltc(*args: str, url: str | None, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def ltc(
+    *args: str, url: str | None, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
+    env.update(extra)
     if url is not None:
         env["LTC_DATABASE_URL"] = url
     return subprocess.run(

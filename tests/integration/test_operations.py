@@ -267,7 +267,16 @@ def test_the_configuration_reference_matches_the_settings() -> None:
     documented = set(re.findall(r"`LTC_([A-Z_]+)`", (ROOT / "docs" / "operations.md").read_text()))
     settings = {f.name.upper() for f in fields(Settings)}
     assert settings <= documented, settings - documented
-    environment_only = {"CONFIG", "TEST_DATABASE_URL", "REQUIRE_POSTGRES", "REQUIRE_BROWSER", "AUDIT_KEY"}
+    environment_only = {
+        "CONFIG",
+        "TEST_DATABASE_URL",
+        "REQUIRE_POSTGRES",
+        "REQUIRE_BROWSER",
+        "AUDIT_KEY",
+        "DATA_KEYS",
+        "DATA_KEYS_FILE",
+        "LOOKUP_KEY",
+    }
     assert documented - settings <= environment_only
 
 
