@@ -93,6 +93,19 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from gateway.services.keys import revoke_key
+
+    gateway = _bootstrap()
+    with gateway.sessions.begin() as session:
+        found = revoke_key(session, args.key_id)
+    if not found:
+        print(f"error: no key {args.key_id}", file=sys.stderr)
+        return 2
+    print(f"key {args.key_id} revoked: it no longer works, on every process")
+    return 0
+
+
 def cmd_payers_load(args: argparse.Namespace) -> int:
     from gateway.services.registry import load_dir
 
@@ -357,6 +370,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--party", required=True, help="the provider, payer or office code the key acts for")
     p.add_argument("--label", default=None)
     p.set_defaults(func=cmd_keys_create)
+    p = keys.add_parser("revoke", help="revoke a key by its id (the part after ltc_)")
+    p.add_argument("key_id")
+    p.set_defaults(func=cmd_keys_revoke)
 
     payers = sub.add_parser("payers", help="payers and products").add_subparsers(
         dest="payers_command", required=True

@@ -197,3 +197,15 @@ def test_sandbox_payers_load_and_adapter_check_from_the_command_line(url: str, t
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
+
+
+def test_keys_revoke_stops_a_key_at_once(gateway: Gateway, url: str, tmp_path: Path) -> None:
+    created = ltc("keys", "create", "--role", "bureau", "--party", "bureau", url=url, cwd=tmp_path)
+    key = created.stdout.strip()
+    with gateway.sessions.begin() as session:
+        assert authenticate(session, key) is not None
+    revoked = ltc("keys", "revoke", key.split("_")[1], url=url, cwd=tmp_path)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    with gateway.sessions.begin() as session:
+        assert authenticate(session, key) is None
+    assert ltc("keys", "revoke", "nosuchkey", url=url, cwd=tmp_path).returncode == 2
