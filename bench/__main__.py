@@ -7,15 +7,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import accept, coordination, reconciliation
+from bench import accept, coordination, end_to_end, reconciliation
 from bench.common import Row, machine, table
 
-ALL = ("coordination", "accept", "reconciliation", "load")
+ALL = ("coordination", "accept", "end-to-end", "reconciliation", "load")
 
 
 def main(argv: list[str] | None = None) -> int:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    top.add_argument("--only", default=",".join(ALL[:3]), help=f"comma-separated, of {', '.join(ALL)}")
+    top.add_argument("--only", default=",".join(ALL[:4]), help=f"comma-separated, of {', '.join(ALL)}")
     top.add_argument(
         "--sizes", default="250000,500000,1000000", help="statement lines for the reconciliation benchmark"
     )
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += coordination.run()
         elif name == "accept":
             rows += accept.run(seconds=args.seconds)
+        elif name == "end-to-end":
+            rows += end_to_end.run()
         elif name == "load":
             rows += accept.load()
         elif name == "reconciliation":

@@ -1,0 +1,163 @@
+"""End to end: claims coordinated per second through the three sandbox payers (two REST, one SOAP,
+real servers) by ``ltc-gateway worker`` processes on PostgreSQL, at 0 ms and at 200 ms of payer
+latency; beside it the Little's-law bound of the configuration: at most workers × concurrency
+claims in flight, each waiting on its payer steps one after the other, so
+bound = workers × concurrency / (steps per claim × latency).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import func, select
+
+from adapters.sandbox import SandboxPayers
+from bench.common import Row, fresh_schema
+from gateway.bootstrap import bootstrap
+from gateway.config import Settings
+from gateway.domain.identity import check_character
+from gateway.domain.products import Product
+from gateway.services import assessments, claims, enrollments, registry
+from gateway.services.keys import Principal, Role
+from gateway.services.routing import set_routes
+from gateway.storage.tables import ClaimRow
+
+STEPS = 4  # tier 1, tier 2, tier-3 indemnity, tier-3 fixed benefit
+TARGET_FAST, TARGET_SHARE = 500, 0.8
+
+
+def _example(name: str) -> Any:
+    return json.loads(resources.files("examples").joinpath(name).read_text(encoding="utf-8"))
+
+
+def _products() -> list[dict[str, Any]]:
+    folder = resources.files("examples") / "products"
+    return [json.loads(f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".json")]
+
+
+def _prepare(url: str, sandboxes: SandboxPayers, count: int) -> None:
+    """Payers, products, routes, and ``count`` claims of as many members, accepted and waiting."""
+    gateway = bootstrap(Settings(database_url=url))
+    scenario = _example("worked-example.json")
+    bureau = Principal("bench", Role.BUREAU, "bureau")
+    provider = Principal("bench", Role.PROVIDER, scenario["provider"]["provider_code"])
+    agency = Principal("bench", Role.PROVIDER, scenario["assessment"]["agency_code"])
+    with gateway.sessions.begin() as session:
+        for document in sandboxes.payer_documents():
+            registry.load_payer(session, {k: v for k, v in document.items() if k != "routes"})
+        for product in _products():
+            registry.load_product(session, product)
+        for document in sandboxes.payer_documents():
+            if "routes" in document:
+                set_routes(session, document["payer_code"], document["routes"])
+        registry.register_provider(session, scenario["provider"])
+    for n in range(count):
+        first17 = f"330102{1930 + n % 60:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+        id_number = first17 + check_character(first17)
+        with gateway.sessions.begin() as session:
+            for enrollment in scenario["enrollments"]:
+                item = {k: v for k, v in enrollment.items() if k != "payer_code"} | {"id_number": id_number}
+                payer = enrollment["payer_code"]
+                principal = bureau if payer == "policy-ltci" else Principal("bench", Role.PAYER, payer)
+                enrollments.enrol(session, principal, payer, {"enrollments": [item]})
+            assessment = copy.deepcopy(scenario["assessment"])
+            assessment["member"] = {**assessment["member"], "id_number": id_number}
+            view, _ = assessments.submit_assessment(
+                session, agency, assessment, gateway.grading, gateway.today()
+            )
+            claim = dict(
+                scenario["claim"],
+                claim_number=f"E2E-{n}",
+                member_id_number=id_number,
+                assessment_id=view["assessment_id"],
+            )
+            claims.submit_claim(session, provider, claim, gateway.catalogue)
+    gateway.close()
+
+
+def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tuple[float, float]:
+    products = [Product.model_validate(p) for p in _products()]
+    with fresh_schema("bench_e2e") as url, tempfile.TemporaryDirectory() as folder:
+        sandboxes = SandboxPayers(products).start()
+        try:
+            for payer in sandboxes.payers.values():
+                payer.faults.latency_ms = latency_ms
+            _prepare(url, sandboxes, count)
+            env = {
+                **os.environ,
+                "LTC_DATABASE_URL": url,
+                "LTC_LOG_LEVEL": "WARNING",
+                "LTC_WORKER_CONCURRENCY": str(concurrency),
+                "LTC_WORKER_POLL_SECONDS": "0.05",
+            }
+            gateway = bootstrap(Settings(database_url=url))
+            started = time.perf_counter()
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "gateway", "worker"],
+                    env=env,
+                    cwd=folder,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(workers)
+            ]
+            try:
+                while True:
+                    with gateway.sessions.begin() as session:
+                        done = (
+                            session.scalar(
+                                select(func.count())
+                                .select_from(ClaimRow)
+                                .where(ClaimRow.status == "coordinated")
+                            )
+                            or 0
+                        )
+                    if done >= count:
+                        break
+                    time.sleep(0.05)
+                elapsed = time.perf_counter() - started
+            finally:
+                for process in processes:
+                    process.terminate()
+                for process in processes:
+                    process.wait(timeout=30)
+                gateway.close()
+        finally:
+            sandboxes.stop()
+    bound = workers * concurrency / (STEPS * latency_ms / 1000) if latency_ms else 0.0
+    return count / elapsed, bound
+
+
+def run(workers: int = 2, concurrency: int = 16) -> list[Row]:
+    fast, _ = _measure(0, 200, workers, concurrency)
+    slow, bound = _measure(200, 200, workers, concurrency)
+    note = f"{workers} workers x {concurrency} claims in flight, 200 claims, {STEPS} payer steps a claim"
+    return [
+        Row(
+            "end to end, 0 ms payers",
+            fast,
+            "claims/s",
+            target=f">= {TARGET_FAST} claims/s",
+            met=fast >= TARGET_FAST,
+            note=note,
+        ),
+        Row(
+            "end to end, 200 ms payers",
+            slow,
+            "claims/s",
+            baseline=bound,
+            baseline_name="Little's-law bound",
+            target=f">= {TARGET_SHARE:.0%} of the bound",
+            met=slow >= TARGET_SHARE * bound,
+            note=note,
+        ),
+    ]
