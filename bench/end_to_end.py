@@ -27,7 +27,6 @@ from gateway.domain.identity import check_character
 from gateway.domain.products import Product
 from gateway.services import assessments, claims, enrollments, registry
 from gateway.services.keys import Principal, Role
-from gateway.services.routing import set_routes
 from gateway.storage.tables import ClaimRow
 
 STEPS = 4  # tier 1, tier 2, tier-3 indemnity, tier-3 fixed benefit
@@ -51,13 +50,7 @@ def _prepare(url: str, sandboxes: SandboxPayers, count: int) -> None:
     provider = Principal("bench", Role.PROVIDER, scenario["provider"]["provider_code"])
     agency = Principal("bench", Role.PROVIDER, scenario["assessment"]["agency_code"])
     with gateway.sessions.begin() as session:
-        for document in sandboxes.payer_documents():
-            registry.load_payer(session, {k: v for k, v in document.items() if k != "routes"})
-        for product in _products():
-            registry.load_product(session, product)
-        for document in sandboxes.payer_documents():
-            if "routes" in document:
-                set_routes(session, document["payer_code"], document["routes"])
+        registry.onboard(session, sandboxes.payer_documents(), _products())
         registry.register_provider(session, scenario["provider"])
     for n in range(count):
         first17 = f"330102{1930 + n % 60:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"

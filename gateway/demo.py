@@ -25,8 +25,7 @@ from gateway.config import Settings
 from gateway.domain.products import Product
 from gateway.render import claim_table
 from gateway.services.keys import Role, create_key
-from gateway.services.registry import load_payer, load_product
-from gateway.services.routing import set_routes
+from gateway.services.registry import onboard
 from gateway.storage.migrate import upgrade_engine
 
 
@@ -58,13 +57,8 @@ def prepare(gateway: Gateway, payer_documents: list[dict[str, Any]] = ()) -> Dem
     upgrade_engine(gateway.engine)
     scenario = example("worked-example.json")
     with gateway.sessions.begin() as session:
-        for document in payer_documents:
-            load_payer(session, {k: v for k, v in document.items() if k != "routes"})
-        payers = {load_product(session, p).payer_code for p in example_products()}
-        for document in payer_documents:
-            if "routes" in document:
-                set_routes(session, document["payer_code"], document["routes"])
-            payers.add(document["payer_code"])
+        onboard(session, payer_documents, example_products())
+        payers = {p["payer_code"] for p in example_products()} | {d["payer_code"] for d in payer_documents}
         keys = DemoKeys(
             bureau=create_key(session, Role.BUREAU, "bureau", "demo")[1],
             provider=create_key(session, Role.PROVIDER, scenario["provider"]["provider_code"], "demo")[1],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -110,6 +110,20 @@ def load_dir(session: Session, directory: Path) -> tuple[list[LoadedPayer], list
             routes = _named(name, set_routes, session, document["payer_code"], document["routes"])
             payers[i] = LoadedPayer(payers[i].payer_code, payers[i].adapter_type, len(routes["routes"]))
     return payers, products
+
+
+def onboard(session: Session, payers: Sequence[Any], products: Sequence[Any] = ()) -> None:
+    """Payer documents (adapters first), then products, then the routes payer documents carry:
+    the order ``load_dir`` follows, for callers that hold the documents (demo, sandboxes)."""
+    from gateway.services.routing import set_routes
+
+    for document in payers:
+        load_payer(session, {k: v for k, v in document.items() if k != "routes"})
+    for document in products:
+        load_product(session, document)
+    for document in payers:
+        if "routes" in document:
+            set_routes(session, document["payer_code"], document["routes"])
 
 
 def _read(path: Path) -> Any:

@@ -9,8 +9,7 @@ from adapters.sandbox import SandboxPayers
 from gateway.api.app import create_app
 from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
-from gateway.services.registry import load_payer
-from gateway.services.routing import set_routes
+from gateway.services.registry import onboard
 from tests.integration.world import World, example_products
 
 
@@ -29,12 +28,7 @@ def world(gateway: Gateway, client: TestClient) -> World:
 def sandboxes(world: World) -> Iterator[SandboxPayers]:
     products = [Product.model_validate(p) for p in example_products()]
     payers = SandboxPayers(products).start()
-    world.load_products()
     with world.gateway.sessions.begin() as session:
-        for document in payers.payer_documents():
-            load_payer(session, {k: v for k, v in document.items() if k != "routes"})
-        for document in payers.payer_documents():
-            if "routes" in document:
-                set_routes(session, document["payer_code"], document["routes"])
+        onboard(session, payers.payer_documents(), example_products())
     yield payers
     payers.stop()

@@ -37,8 +37,7 @@ from gateway.config import Settings
 from gateway.domain.identity import check_character
 from gateway.domain.products import Product
 from gateway.services.keys import Role, create_key
-from gateway.services.registry import load_payer, load_product
-from gateway.services.routing import set_routes
+from gateway.services.registry import onboard
 from gateway.storage.migrate import upgrade_engine
 from gateway.storage.tables import (
     ClaimLineRow,
@@ -163,17 +162,14 @@ def _products() -> list[dict[str, Any]]:
 
 def _register(gateway: Gateway, sandboxes: SandboxPayers, products: list[Product]) -> dict[str, Any]:
     scenario = _example("worked-example.json")
+    documents = [
+        {**d, "adapter": {**d["adapter"], "timeout_seconds": 1}}
+        if "adapter" in d
+        else d  # slower is a timeout
+        for d in sandboxes.payer_documents()
+    ]
     with gateway.sessions.begin() as session:
-        for document in sandboxes.payer_documents():
-            payer = {k: v for k, v in document.items() if k != "routes"}
-            if "adapter" in payer:  # answers slower than this are timeouts
-                payer["adapter"] = {**payer["adapter"], "timeout_seconds": 1}
-            load_payer(session, payer)
-        for product in _products():
-            load_product(session, product)
-        for document in sandboxes.payer_documents():
-            if "routes" in document:
-                set_routes(session, document["payer_code"], document["routes"])
+        onboard(session, documents, _products())
         payers = {
             code: create_key(session, Role.PAYER, code)[1] for code in ["policy-ltci", *sandboxes.payers]
         }
