@@ -3,13 +3,12 @@ four products, claims of 10 lines of varied settings (no I/O)."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date, timedelta
-from importlib import resources
 from typing import Any
 
 from bench.common import Row, median
+from examples import example_products
 from gateway.coordination import CaseFacts, coordinate
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.claims import ClaimLine
@@ -21,12 +20,7 @@ TARGET = 20_000
 
 
 def _products() -> list[Coverage]:
-    folder = resources.files("examples") / "products"
-    products = [
-        Product.model_validate(json.loads(f.read_text(encoding="utf-8")))
-        for f in folder.iterdir()
-        if f.name.endswith(".json")
-    ]
+    products = [Product.model_validate(p) for p in example_products()]
     return [Coverage(p, date(2020, 1, 1)) for p in products]
 
 

@@ -8,19 +8,18 @@ bound = workers × concurrency / (steps per claim × latency).
 from __future__ import annotations
 
 import copy
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import resources
-from typing import Any
 
 from sqlalchemy import func, select
 
 from adapters.sandbox import SandboxPayers
 from bench.common import Row, fresh_schema
+from examples import example as _example
+from examples import example_products as _products
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.identity import check_character
@@ -31,15 +30,6 @@ from gateway.storage.tables import ClaimRow
 
 STEPS = 4  # tier 1, tier 2, tier-3 indemnity, tier-3 fixed benefit
 TARGET_FAST, TARGET_SHARE = 500, 0.8
-
-
-def _example(name: str) -> Any:
-    return json.loads(resources.files("examples").joinpath(name).read_text(encoding="utf-8"))
-
-
-def _products() -> list[dict[str, Any]]:
-    folder = resources.files("examples") / "products"
-    return [json.loads(f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".json")]
 
 
 def _prepare(url: str, sandboxes: SandboxPayers, count: int) -> None:

@@ -11,13 +11,13 @@ import json
 import tempfile
 import time
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from adapters.sandbox import SandboxPayers
+from examples import example, example_products
 from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway, bootstrap
@@ -27,19 +27,6 @@ from gateway.render import claim_table
 from gateway.services.keys import Role, create_key
 from gateway.services.registry import onboard
 from gateway.storage.migrate import upgrade_engine
-
-
-def example(name: str) -> Any:
-    return json.loads(resources.files("examples").joinpath(name).read_text(encoding="utf-8"))
-
-
-def example_products() -> list[Any]:
-    folder = resources.files("examples").joinpath("products")
-    return [
-        json.loads(f.read_text(encoding="utf-8"))
-        for f in sorted(folder.iterdir(), key=lambda f: f.name)
-        if f.name.endswith(".json")
-    ]
 
 
 @dataclass

@@ -18,12 +18,13 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from examples import example as _example
+from examples import example_products
 from gateway.bootstrap import Gateway
 from gateway.domain.identity import check_character
 from gateway.orchestration.worker import Worker
@@ -54,10 +55,6 @@ class Night:
     claims: dict[str, str] = field(default_factory=dict)  # claim_id → what was planted
 
 
-def _example(name: str) -> Any:
-    return json.loads(resources.files("examples").joinpath(name).read_text(encoding="utf-8"))
-
-
 def _id_number(n: int) -> str:
     first17 = f"330102{1940 + n % 40:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
     return first17 + check_character(first17)
@@ -74,9 +71,8 @@ def generate_night(gateway: Gateway, claims_per_kind: int = 1, matched_claims: i
     provider = Principal("generator", Role.PROVIDER, scenario["provider"]["provider_code"])
     agency = Principal("generator", Role.PROVIDER, scenario["assessment"]["agency_code"])
     with gateway.sessions.begin() as session:
-        for product in sorted((resources.files("examples") / "products").iterdir(), key=lambda f: f.name):
-            if product.name.endswith(".json"):
-                registry.load_product(session, json.loads(product.read_text(encoding="utf-8")))
+        for product in example_products():
+            registry.load_product(session, product)
         registry.register_provider(session, scenario["provider"])
         start = _serial(session)
     plan = [kind.value for kind in PLANTED for _ in range(claims_per_kind)]

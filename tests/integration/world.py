@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from starlette.testclient import TestClient
 
+from examples import example, example_products
 from gateway.bootstrap import Gateway
 from gateway.orchestration.worker import Worker
 from gateway.services.keys import Role, create_key
 from gateway.services.registry import load_product
-
-
-def example(name: str) -> Any:
-    return json.loads(resources.files("examples").joinpath(name).read_text(encoding="utf-8"))
-
-
-def example_products() -> list[dict[str, Any]]:
-    folder = resources.files("examples").joinpath("products")
-    return [
-        json.loads(f.read_text(encoding="utf-8"))
-        for f in sorted(folder.iterdir(), key=lambda f: f.name)
-        if f.name.endswith(".json")
-    ]
 
 
 def auth(key: str) -> dict[str, str]:

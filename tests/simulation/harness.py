@@ -12,7 +12,6 @@ claims and the kills do not).
 from __future__ import annotations
 
 import copy
-import json
 import os
 import random
 import signal
@@ -22,7 +21,6 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,8 @@ import httpx
 from sqlalchemy import func, select
 
 from adapters.sandbox import SandboxPayers
+from examples import example as _example
+from examples import example_products as _products
 from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway, bootstrap
@@ -70,10 +70,6 @@ class Report:
                 "  every check held: all final, none lost, one body per step, invariants, ledger balanced"
             )
         return "\n".join(lines)
-
-
-def _example(name: str) -> Any:
-    return json.loads(resources.files("examples").joinpath(name).read_text(encoding="utf-8"))
 
 
 def _id_number(n: int) -> str:
@@ -149,15 +145,6 @@ def run(
         sandboxes.stop()
         gateway.close()
     return report
-
-
-def _products() -> list[dict[str, Any]]:
-    folder = resources.files("examples") / "products"
-    return [
-        json.loads(f.read_text(encoding="utf-8"))
-        for f in sorted(folder.iterdir(), key=lambda f: f.name)
-        if f.name.endswith(".json")
-    ]
 
 
 def _register(gateway: Gateway, sandboxes: SandboxPayers, products: list[Product]) -> dict[str, Any]:

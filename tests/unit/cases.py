@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import copy
-import json
 from datetime import date, datetime, timedelta, timezone
-from importlib import resources
 from typing import Any
 
+from examples import example
 from gateway.coordination import CaseFacts
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.claims import ClaimLine
@@ -16,10 +15,6 @@ from gateway.domain.products import Product
 from gateway.domain.providers import Designation
 
 CST = timezone(timedelta(hours=8))
-
-
-def example(name: str) -> Any:
-    return json.loads(resources.files("examples").joinpath(name).read_text(encoding="utf-8"))
 
 
 def sample(file: str) -> dict[str, Any]:
