@@ -1,10 +1,18 @@
 """The audit trail of state changes (claims, payer decisions, adjustments, reconciliation actions,
-keys): append-only and hash-chained. Each entry's hash is an HMAC-SHA256, under the audit key
-(``LTC_AUDIT_KEY``), of the previous entry's hash and the entry's own content; the chain's end is
-kept in ``audit_head``. ``verify`` recomputes the chain and names the first entry that does not
-fit: an edited row, a row inserted among the others, a deleted row, or a cut end.
+keys): append-only and hash-chained, without making the changes wait for one another.
 
-Appending locks the head row for the rest of the transaction, so entries chain in commit order.
+An entry is written in the transaction of the change it describes (so it commits, or not, with
+it), carrying a MAC of its own content under the audit key (``LTC_AUDIT_KEY``): from that moment an
+edit shows. Chaining happens after commit: the sealer takes the committed, unsealed entries, gives
+each the next place in the chain (``seq``) and a hash, an HMAC of the previous entry's hash and
+its own content; the chain's end is kept in ``audit_head``. Only sealing locks the head, in short
+transactions of its own, so concurrent claims and decisions never queue behind one another's
+audit entries (they did when each append locked the head to its commit).
+
+Every gateway process seals right after each commit that wrote entries (``Sealer``); ``verify``
+seals what is left (say, by a process killed in between), then recomputes the chain and names the
+first entry that does not fit: an edited row, a row inserted among the others, a deleted row, or a
+cut end. An unsealed row without a valid MAC is never sealed: it is reported as forged.
 """
 
 from __future__ import annotations
@@ -12,18 +20,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
+import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.storage.tables import AuditEntryRow, AuditHeadRow, utcnow
 
 GENESIS = "0" * 64
+SEAL_BATCH = 5000
 _DEV_KEY = b"ltc-gateway audit key for development only"
+_PENDING = "audit_pending"  # session.info flag: this transaction wrote entries
+log = logging.getLogger(__name__)
 
 
 def audit_key() -> bytes:
@@ -31,10 +45,12 @@ def audit_key() -> bytes:
     return key.encode() if key else _DEV_KEY
 
 
-def _digest(key: bytes, prev_hash: str, entry: AuditEntryRow) -> str:
-    content = json.dumps(
+def _content(entry: AuditEntryRow, name: str = "id") -> str:
+    """The entry as hashed: in the chain under its id; in its MAC under its nonce (written before
+    the database gives the id, and unique, so a copied row cannot pass as another entry)."""
+    return json.dumps(
         {
-            "id": entry.id,
+            name: entry.id if name == "id" else entry.nonce,
             "at": entry.at.isoformat(),
             "actor": entry.actor,
             "action": entry.action,
@@ -46,30 +62,126 @@ def _digest(key: bytes, prev_hash: str, entry: AuditEntryRow) -> str:
         ensure_ascii=False,
         default=str,
     )
-    return hmac.new(key, (prev_hash + content).encode(), hashlib.sha256).hexdigest()
+
+
+def _mac(key: bytes, entry: AuditEntryRow) -> str:
+    return hmac.new(key, _content(entry, "nonce").encode(), hashlib.sha256).hexdigest()
+
+
+def _digest(key: bytes, prev_hash: str, entry: AuditEntryRow) -> str:
+    return hmac.new(key, (prev_hash + _content(entry)).encode(), hashlib.sha256).hexdigest()
 
 
 def record(session: Session, action: str, subject: str, actor: str = "system", **detail: Any) -> None:
-    """Append one entry in the caller's transaction (so it commits, or not, with the change)."""
-    head = session.get(AuditHeadRow, 1, with_for_update=True)
-    if head is None:
-        head = AuditHeadRow(id=1, last_id=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
-        head = session.get_one(AuditHeadRow, 1, with_for_update=True)
+    """Append one entry in the caller's transaction; it is sealed into the chain after commit."""
     entry = AuditEntryRow(
-        id=head.last_id + 1,
+        nonce=uuid.uuid4().hex,
         at=utcnow(),
         actor=actor,
         action=action,
         subject=subject,
         detail=json.loads(json.dumps(detail, default=str)),
-        prev_hash=head.hash,
-        hash="",
     )
-    entry.hash = _digest(audit_key(), head.hash, entry)
+    entry.mac = _mac(audit_key(), entry)
     session.add(entry)
-    head.last_id, head.hash = entry.id, entry.hash
+    session.info[_PENDING] = True
+
+
+def seal(session: Session, key: bytes | None = None) -> int:
+    """Chain every committed, unsealed entry, in id order, after the head; how many were sealed.
+    Holds the head's lock to the end of the caller's (short) transaction."""
+    key = key or audit_key()
+    head = session.get(AuditHeadRow, 1, with_for_update=True)
+    if head is None:
+        session.add(AuditHeadRow(id=1, last_id=0, last_seq=0, hash=GENESIS))
+        session.flush()
+        head = session.get_one(AuditHeadRow, 1, with_for_update=True)
+    sealed, after = 0, 0
+    while True:
+        batch = list(
+            session.scalars(
+                select(AuditEntryRow)
+                .where(AuditEntryRow.seq.is_(None), AuditEntryRow.id > after)
+                .order_by(AuditEntryRow.id)
+                .limit(SEAL_BATCH)
+            )
+        )
+        for entry in batch:
+            if (
+                entry.mac is None
+                or entry.nonce is None
+                or not hmac.compare_digest(entry.mac, _mac(key, entry))
+            ):
+                log.error("audit entry %s does not match its MAC: left unsealed", entry.id)
+                continue
+            entry.seq, entry.prev_hash = head.last_seq + 1, head.hash
+            entry.hash = _digest(key, head.hash, entry)
+            head.last_seq, head.last_id, head.hash = entry.seq, entry.id, entry.hash
+            sealed += 1
+        session.flush()
+        if len(batch) < SEAL_BATCH:
+            return sealed
+        after = batch[-1].id
+
+
+class Sealer:
+    """Seals in the background after every commit that wrote audit entries: commits only wake it,
+    and one seal covers whatever committed meanwhile, so under load it chains entries in batches."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+        event.listen(sessions, "after_commit", self._after_commit)
+        event.listen(sessions, "after_soft_rollback", self._after_rollback)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_PENDING, False):
+            self.wake()
+
+    def _after_rollback(self, session: Session, _previous: Any) -> None:
+        if not session.in_transaction():
+            session.info.pop(_PENDING, None)
+
+    def wake(self) -> None:
+        if self._closed:
+            return
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="audit-sealer", daemon=True)
+                    self._thread.start()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            self.seal_now()
+
+    def seal_now(self) -> int:
+        try:
+            with self.sessions.begin() as session:
+                return seal(session)
+        except Exception:  # the next commit, or verify, seals what this one left
+            log.exception("sealing the audit trail failed")
+            return 0
+
+    def close(self) -> None:
+        """Stop the thread and seal what this process committed last."""
+        if self._closed:
+            return
+        thread, self._closed = self._thread, True
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout=30)
+            self.seal_now()
+        event.remove(self.sessions, "after_commit", self._after_commit)
+        event.remove(self.sessions, "after_soft_rollback", self._after_rollback)
 
 
 @dataclass(frozen=True)
@@ -82,38 +194,52 @@ class Verdict:
         return not self.problems
 
 
-def _entries(session: Session, chunk: int = 5000) -> Iterator[AuditEntryRow]:
+def _chain(session: Session, chunk: int = 5000) -> Iterator[AuditEntryRow]:
     after = 0
     while True:
         rows = list(
             session.scalars(
-                select(AuditEntryRow).where(AuditEntryRow.id > after).order_by(AuditEntryRow.id).limit(chunk)
+                select(AuditEntryRow)
+                .where(AuditEntryRow.seq > after)
+                .order_by(AuditEntryRow.seq)
+                .limit(chunk)
             )
         )
         yield from rows
         if len(rows) < chunk:
             return
-        after = rows[-1].id
+        after = rows[-1].seq or 0
         session.expunge_all()
 
 
 def verify(session: Session, key: bytes | None = None) -> Verdict:
+    """Seal what is pending, then walk the chain; entries that could not be sealed are forged."""
     key = key or audit_key()
+    seal(session, key)
     problems: list[str] = []
-    previous_hash, previous_id, count = GENESIS, 0, 0
-    for entry in _entries(session):
+    previous_hash, previous_id, previous_seq, count = GENESIS, 0, 0, 0
+    for entry in _chain(session):
         count += 1
-        if entry.id != previous_id + 1:
+        if entry.seq != previous_seq + 1:
             problems.append(f"entry {entry.id}: follows entry {previous_id} (entries deleted or inserted)")
         if entry.prev_hash != previous_hash:
             problems.append(f"entry {entry.id}: does not chain to the entry before it (deleted or inserted)")
-        elif _digest(key, entry.prev_hash, entry) != entry.hash:
+        elif _digest(key, entry.prev_hash, entry) != entry.hash or (
+            entry.mac is not None and not hmac.compare_digest(entry.mac, _mac(key, entry))
+        ):
             problems.append(f"entry {entry.id}: its content does not match its hash (edited)")
-        previous_hash, previous_id = entry.hash, entry.id
+        previous_hash, previous_id, previous_seq = entry.hash or "", entry.id, entry.seq or 0
         if len(problems) >= 20:
             break
+    for entry in session.scalars(
+        select(AuditEntryRow).where(AuditEntryRow.seq.is_(None)).order_by(AuditEntryRow.id).limit(20)
+    ):
+        problems.append(
+            f"entry {entry.id}: its content does not match its MAC and it was never sealed "
+            "(edited or inserted)"
+        )
     head = session.get(AuditHeadRow, 1)
-    if head is not None and not problems and (head.last_id, head.hash) != (previous_id, previous_hash):
+    if head is not None and not problems and (head.last_seq, head.hash) != (previous_seq, previous_hash):
         problems.append(
             f"the chain ends at entry {previous_id} but its head says {head.last_id} (entries deleted)"
         )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.audit import Sealer
 from gateway.config import Settings, load_settings
 from gateway.domain.grading import GradingTable, default_table
 from gateway.domain.services import ServiceCatalogue, default_catalogue
@@ -24,11 +25,16 @@ class Gateway:
     sessions: sessionmaker[Session]
     grading: GradingTable
     catalogue: ServiceCatalogue
+    sealer: Sealer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sealer = Sealer(self.sessions)  # chains this process's audit entries after commit
 
     def today(self) -> date:
         return datetime.now(CHINA_STANDARD_TIME).date()
 
     def close(self) -> None:
+        self.sealer.close()
         self.engine.dispose()
 
 

@@ -116,6 +116,7 @@ def gateway(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[Gateway]:
     url, engine = database.fresh(tmp_path)
     gw = bootstrap(Settings(database_url=url), engine=engine)
     yield gw
+    gw.sealer.close()
     if database.backend == "sqlite":
         engine.dispose()
 

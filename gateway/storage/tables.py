@@ -584,8 +584,10 @@ class IdempotencyKeyRow(Base):
 
 class AuditEntryRow(Base):
     """An append-only, hash-chained record of a state change: who, when, what, before and after.
-    Each entry's ``hash`` covers its content and the previous entry's hash (HMAC with the audit
-    key), so an edited, inserted or deleted row breaks the chain (``ltc-gateway audit verify``)."""
+    ``mac`` (HMAC of its content and random ``nonce`` under the audit key) is set when it is
+    written; ``seq``, the entry's place in the chain, and ``hash`` (covering its content and the
+    previous entry's hash) when it is sealed after commit. An edited, inserted or deleted row breaks the chain
+    (``ltc-gateway audit verify``)."""
 
     __tablename__ = "audit_log"
 
@@ -595,15 +597,19 @@ class AuditEntryRow(Base):
     action: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(100), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str | None] = mapped_column(String(32), unique=True)
+    mac: Mapped[str | None] = mapped_column(String(64))
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHeadRow(Base):
-    """The end of the audit chain (one row): appending locks it, so entries chain in one order."""
+    """The end of the audit chain (one row): sealing locks it, so entries chain in one order."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))

@@ -66,6 +66,7 @@ def tampered(world: World) -> list[str]:
 def test_an_edited_entry_is_detected(world: World, tmp_path: Path) -> None:
     world.setup()
     world.submit()
+    world.gateway.sealer.seal_now()
     target = entries(world)[-1]
     with world.gateway.sessions.begin() as session:
         session.execute(
@@ -79,6 +80,7 @@ def test_an_edited_entry_is_detected(world: World, tmp_path: Path) -> None:
 def test_a_deleted_entry_is_detected(world: World) -> None:
     world.setup()
     world.submit()
+    world.gateway.sealer.seal_now()
     middle = entries(world)[2]
     with world.gateway.sessions.begin() as session:
         session.execute(delete(AuditEntryRow).where(AuditEntryRow.id == middle.id))
@@ -88,6 +90,7 @@ def test_a_deleted_entry_is_detected(world: World) -> None:
 
 def test_a_cut_end_is_detected(world: World) -> None:
     world.setup()
+    world.gateway.sealer.seal_now()
     last = entries(world)[-1]
     with world.gateway.sessions.begin() as session:
         session.execute(delete(AuditEntryRow).where(AuditEntryRow.id == last.id))
@@ -98,16 +101,51 @@ def test_a_cut_end_is_detected(world: World) -> None:
 
 def test_an_inserted_entry_is_detected(world: World) -> None:
     world.setup()
+    world.gateway.sealer.seal_now()
     rows = entries(world)
     first = rows[0]
     forged_id = rows[-1].id + 100
     with world.gateway.sessions.begin() as session:
         session.execute(
             text(
-                "INSERT INTO audit_log (id, at, actor, action, subject, detail, prev_hash, hash) "
-                "VALUES (:id, :at, 'forger', 'claim.accepted', 'claim:x', '{}', :prev, :hash)"
+                "INSERT INTO audit_log (id, at, actor, action, subject, detail, seq, prev_hash, hash) "
+                "VALUES (:id, :at, 'forger', 'claim.accepted', 'claim:x', '{}', :seq, :prev, :hash)"
             ),
-            {"id": forged_id, "at": first.at, "prev": rows[-1].hash, "hash": "f" * 64},
+            {
+                "id": forged_id,
+                "at": first.at,
+                "seq": rows[-1].seq + 1,
+                "prev": rows[-1].hash,
+                "hash": "f" * 64,
+            },
         )
     problems = tampered(world)
     assert problems and problems[0].startswith(f"entry {forged_id}:")
+
+
+def test_an_entry_inserted_for_sealing_is_never_sealed(world: World) -> None:
+    """A row slipped in unsealed, to be chained by the sealer, has no valid MAC: it stays out."""
+    world.setup()
+    forged_id = entries(world)[-1].id + 100
+    with world.gateway.sessions.begin() as session:
+        session.execute(
+            text(
+                "INSERT INTO audit_log (id, at, actor, action, subject, detail, nonce, mac) "
+                "VALUES (:id, :at, 'forger', 'claim.accepted', 'claim:x', '{}', 'n', :mac)"
+            ),
+            {"id": forged_id, "at": entries(world)[0].at, "mac": "0" * 64},
+        )
+    assert tampered(world) == [
+        f"entry {forged_id}: its content does not match its MAC and it was never sealed (edited or inserted)"
+    ]
+    assert next(e for e in entries(world) if e.id == forged_id).seq is None
+
+
+def test_entries_chain_after_commit_without_holding_up_the_writers(world: World) -> None:
+    """Writing an entry takes no lock on the chain's head; the process seals after commit."""
+    world.setup()
+    world.submit()
+    world.gateway.sealer.close()  # waits for the sealer and seals what is left
+    rows = entries(world)
+    assert rows and all(e.seq is not None and e.hash for e in rows)
+    assert [e.seq for e in sorted(rows, key=lambda e: e.seq or 0)] == list(range(1, len(rows) + 1))
