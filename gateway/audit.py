@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from gateway.storage.tables import AuditEntryRow, AuditHeadRow, utcnow
 
 GENESIS = "0" * 64
 SEAL_BATCH = 5000
+SEAL_DELAY = 0.05  # seconds a wake-up waits for more commits, so one seal chains them together
 _DEV_KEY = b"ltc-gateway audit key for development only"
 _PENDING = "audit_pending"  # session.info flag: this transaction wrote entries
 log = logging.getLogger(__name__)
@@ -158,8 +160,11 @@ class Sealer:
     def _loop(self) -> None:
         while True:
             self._wake.wait()
-            self._wake.clear()
             if self._closed:
+                return
+            time.sleep(SEAL_DELAY)
+            self._wake.clear()
+            if self._closed:  # close() came while it slept: its wake-up was just cleared
                 return
             self.seal_now()
 

@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api import idempotency
+from gateway.api.batching import Batcher
 from gateway.api.problems import BadBody, Unauthorized
 from gateway.services.errors import Forbidden
-from gateway.services.keys import Principal, Role, authenticate
+from gateway.services.keys import Principal, Role, authenticate, authenticate_many
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class Call:
 
 
 Handler = Callable[[Call], Response]
+BatchHandler = Callable[[Session, list[Call]], list[Response | Exception]]
 
 
 def endpoint(
@@ -84,6 +86,91 @@ def endpoint(
         asgi_endpoint.roles = allowed  # type: ignore[attr-defined]
         asgi_endpoint.body_schema = body  # type: ignore[attr-defined]
         asgi_endpoint.body_media = raw or (("application/json",) if body else ())  # type: ignore[attr-defined]
+        return asgi_endpoint
+
+    return wrap
+
+
+def batched(
+    *roles: Role, body: str, max_batch: int = 100, lanes: int = 2
+) -> Callable[[BatchHandler], Callable[[Request], Any]]:
+    """``endpoint`` for a use case that takes many requests at once: concurrent requests are
+    authenticated and handled together, in one transaction (``gateway.api.batching``), each
+    with its own answer. A request with an Idempotency-Key goes alone, through ``endpoint``, so
+    that its answer is kept with the key in the transaction that does the work."""
+    allowed = frozenset(roles)
+
+    def wrap(handler: BatchHandler) -> Callable[[Request], Any]:
+        def one(call: Call) -> Response:
+            outcome = handler(call.session, [call])[0]
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+        alone = endpoint(*roles, body=body)(one)
+
+        def run(items: list[tuple[Request, str, Any]]) -> list[Response | Exception]:
+            outcomes: list[Response | Exception] = [RuntimeError("not run")] * len(items)
+            groups: dict[int, list[int]] = {}  # by gateway: a process may serve several (tests)
+            for n, (request, _, _) in enumerate(items):
+                groups.setdefault(id(request.app.state.gateway), []).append(n)
+            for members in groups.values():
+                try:
+                    results = run_together([items[n] for n in members])
+                except Exception:
+                    if len(members) == 1:
+                        raise
+                    # one bad request must not fail the others: each again, alone
+                    results = [run_alone(items[n]) for n in members]
+                for n, result in zip(members, results, strict=True):
+                    outcomes[n] = result
+            return outcomes
+
+        def run_alone(item: tuple[Request, str, Any]) -> Response | Exception:
+            try:
+                return run_together([item])[0]
+            except Exception as error:
+                return error
+
+        def run_together(items: list[tuple[Request, str, Any]]) -> list[Response | Exception]:
+            with items[0][0].app.state.gateway.sessions.begin() as session:
+                principals = authenticate_many(session, {key for _, key, _ in items})
+                outcomes: list[Response | Exception] = []
+                calls: list[tuple[int, Call]] = []
+                for n, (request, key, document) in enumerate(items):
+                    principal = principals.get(key)
+                    if principal is None:
+                        outcomes.append(Unauthorized("the API key is unknown or revoked"))
+                    elif principal.role not in allowed:
+                        names = ", ".join(sorted(r.value for r in allowed))
+                        outcomes.append(
+                            Forbidden(f"role {principal.role} may not do this (allowed: {names})")
+                        )
+                    else:
+                        outcomes.append(RuntimeError("not handled"))
+                        calls.append((n, Call(request, session, principal, document)))
+                if calls:
+                    handled = handler(session, [call for _, call in calls])
+                    for (n, _), outcome in zip(calls, handled, strict=True):
+                        outcomes[n] = outcome
+            return outcomes
+
+        batcher = Batcher(run, max_batch=max_batch, lanes=lanes)
+
+        async def asgi_endpoint(request: Request) -> Response:
+            if idempotency.key_of(request) is not None:
+                return await alone(request)
+            key = bearer_key(request)
+            document = await read_json(request)
+            response: Response = await batcher.submit((request, key, document))
+            return response
+
+        asgi_endpoint.__name__ = handler.__name__
+        asgi_endpoint.__doc__ = handler.__doc__
+        asgi_endpoint.roles = allowed  # type: ignore[attr-defined]
+        asgi_endpoint.body_schema = body  # type: ignore[attr-defined]
+        asgi_endpoint.body_media = ("application/json",)  # type: ignore[attr-defined]
+        asgi_endpoint.batcher = batcher  # type: ignore[attr-defined]
         return asgi_endpoint
 
     return wrap

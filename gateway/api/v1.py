@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import schemas
-from gateway.api.endpoint import Call, endpoint
+from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
 from gateway.services import assessments, claims, coverage, decisions, enrollments, registry, routing
 from gateway.services.errors import Invalid, NotFound
@@ -47,12 +48,20 @@ def post_coverage_query(call: Call) -> Response:
     return JSONResponse(coverage.query_coverage(call.session, call.body))
 
 
-@endpoint(Role.PROVIDER, body="claim")
-def post_claim(call: Call) -> Response:
+@batched(Role.PROVIDER, body="claim")
+def post_claim(session: Session, calls: list[Call]) -> list[Response | Exception]:
     """Submit one claim; it is coordinated across the payers after the 202."""
-    receipt, new = claims.submit_claim(call.session, call.principal, call.body, call.gateway.catalogue)
-    log.info("claim accepted" if new else "claim repeated", extra={"claim_id": receipt["claim_id"]})
-    return JSONResponse(receipt, status_code=202, headers={"Location": f"/v1/claims/{receipt['claim_id']}"})
+    submissions = [claims.Submission(call.principal, call.body) for call in calls]
+    answers: list[Response | Exception] = []
+    for outcome in claims.submit_claims(session, submissions, calls[0].gateway.catalogue):
+        if isinstance(outcome, Exception):
+            answers.append(outcome)
+            continue
+        receipt, new = outcome
+        log.info("claim accepted" if new else "claim repeated", extra={"claim_id": receipt["claim_id"]})
+        location = {"Location": f"/v1/claims/{receipt['claim_id']}"}
+        answers.append(JSONResponse(receipt, status_code=202, headers=location))
+    return answers
 
 
 @endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -16,10 +19,10 @@ from gateway.domain.identity import id_number_problem, mask_id_number
 from gateway.domain.model import Fault
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.fanout import plan_steps
-from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
+from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from gateway.services.keys import Principal, Role
-from gateway.services.members import find_member
 from gateway.services.parsing import digest, parse
+from gateway.storage.personal import lookup_hash
 from gateway.storage.tables import (
     AdjustmentRow,
     AssessmentRow,
@@ -34,90 +37,198 @@ from gateway.storage.tables import (
     utcnow,
 )
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    principal: Principal
+    document: Any
+
+
+Receipt = tuple[dict[str, Any], bool]  # the receipt, and whether the claim is new
+
 
 def submit_claim(
     session: Session, principal: Principal, document: Any, catalogue: ServiceCatalogue
-) -> tuple[dict[str, Any], bool]:
+) -> Receipt:
     """Validate and store a claim with its planned payer steps; (the receipt, whether it is new).
 
     ``claim_number`` is unique per provider: the same body again returns the first receipt,
     another body under the same number is a conflict."""
-    if principal.role != Role.PROVIDER:
-        raise Forbidden("only providers submit claims")
-    provider = session.get(ProviderRow, principal.party_code)
-    if provider is None:
-        raise Forbidden(f"provider {principal.party_code} is not registered with the bureau")
-    claim = parse("claim", ClaimSubmission, document)
-    key = digest(document)
-    existing = _existing(session, provider.provider_code, claim.claim_number, key)
+    outcome = submit_claims(session, [Submission(principal, document)], catalogue)[0]
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    return outcome
+
+
+def submit_claims(
+    session: Session, submissions: Sequence[Submission], catalogue: ServiceCatalogue
+) -> list[Receipt | ServiceError]:
+    """``submit_claim`` for many claims in the caller's transaction, each with its own outcome (a
+    claim's faults do not touch the others). The database work is per batch, not per claim: one
+    query for the providers, the members, the assessments, the members' products and routes, one
+    batch of rows for the claims, their lines, their steps and audit entries. Under load the API
+    accepts concurrent requests together this way (``gateway.api.endpoint.batched``)."""
+    outcomes: list[Receipt | ServiceError | None] = [None] * len(submissions)
+    parsed: dict[int, ClaimSubmission] = {}
+    for n, submission in enumerate(submissions):
+        if submission.principal.role != Role.PROVIDER:
+            outcomes[n] = Forbidden("only providers submit claims")
+            continue
+        try:
+            parsed[n] = parse("claim", ClaimSubmission, submission.document)
+        except Invalid as error:
+            outcomes[n] = error
+    providers = _by(
+        session, ProviderRow, ProviderRow.provider_code, {submissions[n].principal.party_code for n in parsed}
+    )
+    hashes = {
+        n: lookup_hash(c.member_id_number)
+        for n, c in parsed.items()
+        if not id_number_problem(c.member_id_number)
+    }
+    members = _by(session, MemberRow, MemberRow.id_hash, set(hashes.values()))
+    assessments = _by(
+        session,
+        AssessmentRow,
+        AssessmentRow.assessment_id,
+        {uuid.UUID(c.assessment_id) for c in parsed.values()},
+    )
+    accepted: dict[int, tuple[ClaimSubmission, str, dict[str, Any]]] = {}
+    for n, claim in parsed.items():
+        principal = submissions[n].principal
+        provider = providers.get(principal.party_code)
+        if provider is None:
+            outcomes[n] = Forbidden(f"provider {principal.party_code} is not registered with the bureau")
+            continue
+        key = digest(submissions[n].document)
+        faults: list[Fault] = list(claim_problems(claim, catalogue))
+        problem = id_number_problem(claim.member_id_number)
+        member = members.get(hashes[n]) if n in hashes else None
+        if problem:
+            faults.append(("/member_id_number", problem))
+        elif member is None:
+            faults.append(("/member_id_number", "no member with this ID number is enrolled or assessed"))
+        assessment = assessments.get(uuid.UUID(claim.assessment_id))
+        if assessment is None or (member is not None and assessment.member_id != member.member_id):
+            faults.append(("/assessment_id", "no assessment with this id for this member"))
+        if faults or member is None or assessment is None:
+            # the same claim sent again is answered with its receipt, even if it would not pass today
+            outcomes[n] = _existing_or(
+                session, provider.provider_code, claim.claim_number, key, Invalid(faults)
+            )
+            continue
+        accepted[n] = (
+            claim,
+            key,
+            {
+                "claim_id": uuid.uuid4(),
+                "provider_code": provider.provider_code,
+                "claim_number": claim.claim_number,
+                "member_id": member.member_id,
+                "assessment_id": assessment.assessment_id,
+                "period_start": claim.period.start,
+                "period_end": claim.period.end,
+                "status": ClaimStatus.RECEIVED.value,
+                "billed_fen": sum(line.billed_fen for line in claim.lines),
+                "request_digest": key,
+            },
+        )
+    if accepted:
+        _store(session, submissions, accepted, outcomes)
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+def _store(
+    session: Session,
+    submissions: Sequence[Submission],
+    accepted: dict[int, tuple[ClaimSubmission, str, dict[str, Any]]],
+    outcomes: list[Receipt | ServiceError | None],
+) -> None:
+    now = utcnow()
+    rows = [
+        values | {"next_attempt_at": now, "created_at": now, "updated_at": now}
+        for _, _, values in accepted.values()
+    ]
+    # A claim number already taken (sent again, concurrently or in this very batch) inserts nothing.
+    stored = {
+        (row.provider_code, row.claim_number): row
+        for row in session.scalars(_insert_or_skip(session, ClaimRow).returning(ClaimRow), rows)
+    }
+    new: list[tuple[ClaimSubmission, ClaimRow]] = []
+    for n, (claim, key, values) in accepted.items():
+        row = stored.get((values["provider_code"], values["claim_number"]))
+        if row is None or row.claim_id != values["claim_id"]:
+            outcomes[n] = _existing_or(session, values["provider_code"], claim.claim_number, key, None)
+            continue
+        new.append((claim, row))
+        outcomes[n] = (_receipt(row), True)
+        principal = submissions[n].principal
+        audit.record(
+            session,
+            "claim.accepted",
+            f"claim:{row.claim_id}",
+            actor=f"{principal.role.value}:{principal.party_code}",
+            claim_number=row.claim_number,
+            billed_fen=row.billed_fen,
+        )
+    if not new:
+        return
+    session.execute(
+        insert(ClaimLineRow),
+        [
+            {
+                "claim_id": row.claim_id,
+                "line_no": line.line_no,
+                "service_code": line.service_code,
+                "setting": line.setting.value,
+                "method": line.method.value,
+                "service_date": line.service_date,
+                "service_end_date": line.service_end_date,
+                "quantity": line.quantity,
+                "unit_price_fen": line.unit_price_fen,
+                "billed_fen": line.billed_fen,
+                "exclusion": line.exclusion.value if line.exclusion else None,
+                "visit": line.visit.model_dump(mode="json") if line.visit else None,
+                "caregiver_id": line.visit.caregiver_id if line.visit else None,
+                "check_in": line.visit.check_in if line.visit else None,
+                "check_out": line.visit.check_out if line.visit else None,
+            }
+            for claim, row in new
+            for line in claim.lines
+        ],
+    )
+    plan_steps(session, [row for _, row in new])
+    session.flush()
+
+
+def _by(session: Session, table: type[T], column: Any, values: set[Any]) -> dict[Any, T]:
+    """Rows of ``table`` whose ``column`` is one of ``values``, by that value: one query."""
+    if not values:
+        return {}
+    return {getattr(row, column.key): row for row in session.scalars(select(table).where(column.in_(values)))}
+
+
+def _existing_or(
+    session: Session, provider_code: str, claim_number: str, key: str, otherwise: ServiceError | None
+) -> Receipt | ServiceError:
+    try:
+        existing = _existing(session, provider_code, claim_number, key)
+    except Conflict as conflict:
+        return conflict
     if existing is not None:
         return existing, False
-    faults: list[Fault] = list(claim_problems(claim, catalogue))
-    problem = id_number_problem(claim.member_id_number)
-    member = None
-    if problem:
-        faults.append(("/member_id_number", problem))
-    else:
-        member = find_member(session, claim.member_id_number)
-        if member is None:
-            faults.append(("/member_id_number", "no member with this ID number is enrolled or assessed"))
-    assessment = session.get(AssessmentRow, uuid.UUID(claim.assessment_id))
-    if assessment is None or (member is not None and assessment.member_id != member.member_id):
-        faults.append(("/assessment_id", "no assessment with this id for this member"))
-    if faults or member is None or assessment is None:
-        raise Invalid(faults)
-    row = ClaimRow(
-        provider_code=provider.provider_code,
-        claim_number=claim.claim_number,
-        member_id=member.member_id,
-        assessment_id=assessment.assessment_id,
-        period_start=claim.period.start,
-        period_end=claim.period.end,
-        status=ClaimStatus.RECEIVED.value,
-        billed_fen=sum(line.billed_fen for line in claim.lines),
-        request_digest=key,
-        next_attempt_at=utcnow(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:  # the same claim number arrived concurrently
-        existing = _existing(session, provider.provider_code, claim.claim_number, key)
-        if existing is None:
-            raise
-        return existing, False
-    session.add_all(
-        ClaimLineRow(
-            claim_id=row.claim_id,
-            line_no=line.line_no,
-            service_code=line.service_code,
-            setting=line.setting.value,
-            method=line.method.value,
-            service_date=line.service_date,
-            service_end_date=line.service_end_date,
-            quantity=line.quantity,
-            unit_price_fen=line.unit_price_fen,
-            billed_fen=line.billed_fen,
-            exclusion=line.exclusion.value if line.exclusion else None,
-            visit=line.visit.model_dump(mode="json") if line.visit else None,
-            caregiver_id=line.visit.caregiver_id if line.visit else None,
-            check_in=line.visit.check_in if line.visit else None,
-            check_out=line.visit.check_out if line.visit else None,
-        )
-        for line in claim.lines
-    )
-    plan_steps(session, row)
-    audit.record(
-        session,
-        "claim.accepted",
-        f"claim:{row.claim_id}",
-        actor=f"{principal.role.value}:{principal.party_code}",
-        claim_number=row.claim_number,
-        billed_fen=row.billed_fen,
-    )
-    session.flush()
-    return _receipt(row), True
+    assert otherwise is not None, "a claim number that inserted nothing is taken"
+    return otherwise
+
+
+def _insert_or_skip(session: Session, table: type[ClaimRow]) -> Any:
+    """INSERT that yields no row, rather than failing the transaction, on a duplicate key."""
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return statement.on_conflict_do_nothing()
 
 
 def _existing(session: Session, provider_code: str, claim_number: str, key: str) -> dict[str, Any] | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +18,14 @@ from gateway.domain.products import Product, product_problems
 from gateway.domain.providers import Designation, ProviderRegistration, provider_problems
 from gateway.services.errors import Invalid, NotFound
 from gateway.services.parsing import digest, parse
-from gateway.storage.tables import PayerRow, ProductRow, ProductVersionRow, ProviderRow, utcnow
+from gateway.storage.tables import (
+    EnrollmentRow,
+    PayerRow,
+    ProductRow,
+    ProductVersionRow,
+    ProviderRow,
+    utcnow,
+)
 
 T = TypeVar("T")
 _PRODUCTS: dict[str, Product] = {}  # by definition digest: versions never change
@@ -160,6 +169,46 @@ def current_product(session: Session, product_code: str) -> tuple[Product, int]:
     if row is None:
         raise NotFound(f"product {product_code} is not registered")
     return product_version(session, product_code, row.version), row.version
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A product a member is enrolled in, at its current version."""
+
+    product: Product
+    version: int
+    start_date: date
+    end_date: date | None
+
+
+def holdings(session: Session, member_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[Holding]]:
+    """The members' enrollments with their products' current versions, in one query (claims are
+    planned on every accept); definitions are read only for a version this process has not seen."""
+    held: dict[uuid.UUID, list[Holding]] = {member_id: [] for member_id in member_ids}
+    if not member_ids:
+        return held
+    rows = session.execute(
+        select(
+            EnrollmentRow.member_id,
+            EnrollmentRow.product_code,
+            EnrollmentRow.start_date,
+            EnrollmentRow.end_date,
+            ProductRow.version,
+            ProductVersionRow.digest,
+        )
+        .join(ProductRow, ProductRow.product_code == EnrollmentRow.product_code)
+        .join(
+            ProductVersionRow,
+            (ProductVersionRow.product_code == ProductRow.product_code)
+            & (ProductVersionRow.version == ProductRow.version),
+        )
+        .where(EnrollmentRow.member_id.in_(member_ids))
+        .order_by(EnrollmentRow.id)
+    ).all()
+    for member_id, code, start, end, version, digest_ in rows:
+        product = _PRODUCTS.get(digest_) or product_version(session, code, version)
+        held[member_id].append(Holding(product, version, start, end))
+    return held
 
 
 def list_payers(session: Session) -> list[dict[str, Any]]:

@@ -66,17 +66,28 @@ def member_district(member: MemberRow, provider: ProviderRow) -> str:
     return member.district or provider.district
 
 
-def administrator_for(session: Session, payer_code: str, district: str) -> str | None:
-    """The administrator of the district; None when the payer does not route by district."""
-    routes = dict(
-        session.execute(
-            select(DistrictRouteRow.district, DistrictRouteRow.administrator_code).where(
-                DistrictRouteRow.payer_code == payer_code
-            )
-        ).all()
-    )
+def district_routes(session: Session, payer_codes: set[str]) -> dict[str, dict[str, str]]:
+    """Each payer's table of districts and administrators (payers that do not route have none)."""
+    tables: dict[str, dict[str, str]] = {code: {} for code in payer_codes}
+    if payer_codes:
+        for payer, district, administrator in session.execute(
+            select(
+                DistrictRouteRow.payer_code, DistrictRouteRow.district, DistrictRouteRow.administrator_code
+            ).where(DistrictRouteRow.payer_code.in_(payer_codes))
+        ):
+            tables[payer][district] = administrator
+    return tables
+
+
+def administrator_in(routes: dict[str, str], payer_code: str, district: str) -> str | None:
+    """The administrator of the district in a payer's table; None when the payer does not route."""
     if not routes:
         return None
     if district not in routes:
         raise NoRoute(f"{payer_code} routes by district and no administrator serves district {district}")
     return routes[district]
+
+
+def administrator_for(session: Session, payer_code: str, district: str) -> str | None:
+    """The administrator of the district; None when the payer does not route by district."""
+    return administrator_in(district_routes(session, {payer_code})[payer_code], payer_code, district)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
+from gateway.api.app import create_app
+from gateway.api.server import BackgroundServer
+from gateway.api.v1 import post_claim
 from gateway.services.keys import Role
 from tests.integration.world import World, auth
 
@@ -160,6 +165,51 @@ def test_claim_number_is_idempotent_per_provider(world: World) -> None:
     assert world.post("/v1/providers", other, world.bureau).status_code == 201
     response = world.post("/v1/claims", world.claim_body(), world.key(Role.PROVIDER, "P3301020002"))
     assert response.status_code == 202 and response.json()["claim_id"] != first.json()["claim_id"]
+
+
+def test_concurrent_claims_are_accepted_together_each_with_its_own_answer(world: World) -> None:
+    """A burst against a real server is written in batches (group commit); a bad claim, a repeat,
+    a conflicting repeat, a refused key and a wrong role in the same burst get their own answers."""
+    world.setup()
+    server = BackgroundServer(create_app(world.gateway, embedded_workers=0)).start()
+    bad = world.claim_body(claim_number="BAD-1")
+    bad["lines"][0]["billed_fen"] = 1
+    conflicting = world.claim_body(claim_number="C-0")
+    conflicting["lines"][0]["unit_price_fen"] = 14000
+    conflicting["lines"][0]["billed_fen"] = 420000
+    sends: list[tuple[dict[str, Any], str, int]] = [
+        *((world.claim_body(claim_number=f"C-{n}"), world.provider, 202) for n in range(40)),
+        *((world.claim_body(claim_number="C-1"), world.provider, 202) for _ in range(3)),
+        (bad, world.provider, 422),
+        (world.claim_body(claim_number="C-X"), "ltc_unknown.key", 401),
+        (world.claim_body(claim_number="C-Y"), world.bureau, 403),
+    ]
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            first = await client.post("/v1/claims", json=sends[0][0], headers=auth(sends[0][1]))
+            late = client.post("/v1/claims", json=conflicting, headers=auth(world.provider))
+            answers = await asyncio.gather(
+                *(client.post("/v1/claims", json=body, headers=auth(key)) for body, key, _ in sends[1:]),
+                late,
+            )
+            return [first, *answers]
+
+    try:
+        answers = asyncio.run(burst())
+    finally:
+        server.stop()
+    for (body, _, status), answer in zip(sends, answers, strict=False):
+        assert answer.status_code == status, (body["claim_number"], answer.text)
+    assert answers[-1].status_code == 409 and "different body" in answers[-1].json()["detail"]
+    assert pointers(problem(answers[43], 422)) == ["/lines/0/billed_fen"]
+    receipts = {a.json()["claim_number"]: a.json()["claim_id"] for a in answers if a.status_code == 202}
+    assert len(receipts) == 40
+    assert len({a.json()["claim_id"] for a in answers[40:43]} | {receipts["C-1"]}) == 1
+    for number, claim_id in receipts.items():
+        view = world.claim(claim_id)
+        assert view["claim_number"] == number and len(view["lines"]) == len(world.scenario["claim"]["lines"])
+    assert max(post_claim.batcher.sizes) > 1  # the burst was written in batches
 
 
 def test_unregistered_provider_cannot_claim(world: World) -> None:
