@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.storage.tables import AuditEntryRow, AuditHeadRow, utcnow
@@ -47,8 +47,8 @@ def audit_key() -> bytes:
     return key.encode() if key else _DEV_KEY
 
 
-def _content(entry: AuditEntryRow, name: str = "id") -> str:
-    """The entry as hashed: in the chain under its id; in its MAC under its nonce (written before
+def _content(entry: Any, name: str = "id") -> str:
+    """The entry (an ``AuditEntryRow`` or a row of its columns) as hashed: in the chain under its id; in its MAC under its nonce (written before
     the database gives the id, and unique, so a copied row cannot pass as another entry)."""
     return json.dumps(
         {
@@ -66,11 +66,11 @@ def _content(entry: AuditEntryRow, name: str = "id") -> str:
     )
 
 
-def _mac(key: bytes, entry: AuditEntryRow) -> str:
+def _mac(key: bytes, entry: Any) -> str:
     return hmac.new(key, _content(entry, "nonce").encode(), hashlib.sha256).hexdigest()
 
 
-def _digest(key: bytes, prev_hash: str, entry: AuditEntryRow) -> str:
+def _digest(key: bytes, prev_hash: str, entry: Any) -> str:
     return hmac.new(key, (prev_hash + _content(entry)).encode(), hashlib.sha256).hexdigest()
 
 
@@ -99,15 +99,16 @@ def seal(session: Session, key: bytes | None = None) -> int:
         session.flush()
         head = session.get_one(AuditHeadRow, 1, with_for_update=True)
     sealed, after = 0, 0
+    content = [getattr(AuditEntryRow, name) for name in ("id", "at", "actor", "action", "subject", "detail")]
     while True:
-        batch = list(
-            session.scalars(
-                select(AuditEntryRow)
-                .where(AuditEntryRow.seq.is_(None), AuditEntryRow.id > after)
-                .order_by(AuditEntryRow.id)
-                .limit(SEAL_BATCH)
-            )
-        )
+        # plain rows and one executemany UPDATE: no unit-of-work bookkeeping per entry
+        batch = session.execute(
+            select(*content, AuditEntryRow.nonce, AuditEntryRow.mac)
+            .where(AuditEntryRow.seq.is_(None), AuditEntryRow.id > after)
+            .order_by(AuditEntryRow.id)
+            .limit(SEAL_BATCH)
+        ).all()
+        chained = []
         for entry in batch:
             if (
                 entry.mac is None
@@ -116,10 +117,13 @@ def seal(session: Session, key: bytes | None = None) -> int:
             ):
                 log.error("audit entry %s does not match its MAC: left unsealed", entry.id)
                 continue
-            entry.seq, entry.prev_hash = head.last_seq + 1, head.hash
-            entry.hash = _digest(key, head.hash, entry)
-            head.last_seq, head.last_id, head.hash = entry.seq, entry.id, entry.hash
-            sealed += 1
+            link = {"id": entry.id, "seq": head.last_seq + 1, "prev_hash": head.hash}
+            link["hash"] = _digest(key, head.hash, entry)
+            chained.append(link)
+            head.last_seq, head.last_id, head.hash = link["seq"], entry.id, link["hash"]
+        if chained:
+            session.execute(update(AuditEntryRow), chained)
+        sealed += len(chained)
         session.flush()
         if len(batch) < SEAL_BATCH:
             return sealed
