@@ -97,6 +97,21 @@ def _wait(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its descendants (a server and its workers)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # it exited meanwhile
+    return total
+
+
 def _wrk(port: int, script: Path, seconds: int, connections: int, timeout: int = 2) -> tuple[float, int, int]:
     out = subprocess.run(
         [
@@ -196,12 +211,15 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> list[Row]:
             for name, command in commands.items()
         }
         results: dict[str, list[tuple[float, int, int]]] = {name: [] for name in commands}
+        cpu = dict.fromkeys(commands, 0.0)
         try:
             for name, process in processes.items():
                 _wait(ports[name], process)
             for _ in range(rounds):
                 for name in commands:
+                    before = _cpu_seconds(processes[name].pid)
                     results[name].append(_wrk(ports[name], script, seconds, connections))
+                    cpu[name] += _cpu_seconds(processes[name].pid) - before
         finally:
             for process in processes.values():
                 process.terminate()
@@ -210,6 +228,7 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> list[Row]:
     base = statistics.median(r[0] for r in results["baseline"])
     total, failures = (sum(r[n] for r in results["gateway"]) for n in (1, 2))
     base_failures = sum(r[2] for r in results["baseline"])
+    per_claim = {name: 1000 * cpu[name] / max(1, sum(r[1] for r in results[name])) for name in commands}
     runs = ", ".join(f"{r[0]:,.0f}" for r in results["gateway"])
     base_runs = ", ".join(f"{r[0]:,.0f}" for r in results["baseline"])
     return [
@@ -223,7 +242,8 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> list[Row]:
             met=rate >= TARGET and rate >= 0.5 * base,
             note=f"median of {rounds} alternating wrk runs (2 threads x {connections} connections, "
             f"{seconds} s): {runs} vs {base_runs}; {total:,} claims, {failures} errors "
-            f"(baseline {base_failures})",
+            f"(baseline {base_failures}); server CPU per claim {per_claim['gateway']:.2f} ms "
+            f"(baseline {per_claim['baseline']:.2f} ms)",
         )
     ]
 

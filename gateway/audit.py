@@ -48,8 +48,9 @@ def audit_key() -> bytes:
 
 
 def _content(entry: Any, name: str = "id") -> str:
-    """The entry (an ``AuditEntryRow`` or a row of its columns) as hashed: in the chain under its id; in its MAC under its nonce (written before
-    the database gives the id, and unique, so a copied row cannot pass as another entry)."""
+    """The entry (an ``AuditEntryRow`` or a row of its columns) as hashed: in the chain under its
+    id; in its MAC under its nonce (written before the database gives the id, and unique, so a
+    copied row cannot pass as another entry)."""
     return json.dumps(
         {
             name: entry.id if name == "id" else entry.nonce,
