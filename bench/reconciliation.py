@@ -128,10 +128,8 @@ url, day, files = sys.argv[1], date.fromisoformat(sys.argv[2]), sys.argv[3:]
 gateway = bootstrap(Settings(database_url=url))
 started = time.perf_counter()
 for name in files:
-    raw = Path(name).read_bytes()
-    with gateway.sessions.begin() as session:
-        import_statement(session, Path(name).stem, raw, "text/csv")
-    del raw
+    with gateway.sessions.begin() as session, open(name, "rb") as statement:
+        import_statement(session, Path(name).stem, statement, "text/csv")
 imported = time.perf_counter()
 result = Reconciliation(gateway.sessions, window_days=5).run(day)
 finished = time.perf_counter()

@@ -54,16 +54,16 @@ TOTALS = text(
     """
 ).bindparams(bindparam("d", type_=Date))
 
-# The decision table of reconciliation.matching.classify, for every payer-line key at once.
-# Only aggregations and window functions, no join between derived tables: SQLite builds no index
-# on a CTE and would scan one for every key (quadratic); sorting is all this needs on either
-# database. ``facts`` is one row per key from both sources; ``marked`` puts each key's settled
-# figure beside the figures it was expected to settle before its latest ledger entry (``running``)
-# and sees whether one of them is the same (STALE_COORDINATION).
-CLASSIFY = text(
-    """
+# The decision table of reconciliation.matching.classify, for every payer-line key at once: one
+# aggregation over both sources, no join between derived tables (SQLite builds no index on a CTE
+# and would scan one for every key). Whether a settled figure is one the key was expected to
+# settle before its latest ledger entry (STALE_COORDINATION) is asked only of the few keys that
+# reach that rule, through the ledger's key index. Matched and not-yet-due keys are counted, not
+# stored: every key ever expected or settled is classified each night.
+_FACTS = """
     WITH facts AS (
         SELECT payer_code, claim_id, line_no, SUM(e_amount) AS expected, MIN(since) AS since,
+               COUNT(e_amount) AS ledger_entries,
                SUM(s_amount) AS settled, COUNT(s_amount) AS entries,
                MAX(s_amount) AS largest, MIN(s_amount) AS smallest
         FROM (
@@ -75,22 +75,6 @@ CLASSIFY = text(
             FROM statement_lines WHERE settled_on <= :d
         ) u
         GROUP BY payer_code, claim_id, line_no
-    ), running AS (
-        SELECT payer_code, claim_id, line_no,
-               SUM(amount_fen) OVER (PARTITION BY payer_code, claim_id, line_no ORDER BY id
-                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS total,
-               ROW_NUMBER() OVER (PARTITION BY payer_code, claim_id, line_no ORDER BY id DESC) AS from_end
-        FROM ledger_entries WHERE business_date <= :d
-    ), marked AS (
-        SELECT x.*, MAX(x.earlier) OVER (PARTITION BY payer_code, claim_id, line_no, figure) AS stale
-        FROM (
-            SELECT payer_code, claim_id, line_no, expected, since, settled, entries, largest, smallest,
-                   settled AS figure, 1 AS fact, 0 AS earlier
-            FROM facts
-            UNION ALL
-            SELECT payer_code, claim_id, line_no, NULL, NULL, NULL, NULL, NULL, NULL, total, 0, 1
-            FROM running WHERE from_end > 1
-        ) x
     ), classified AS (
         SELECT payer_code, claim_id, line_no, expected, settled, entries,
             CASE
@@ -102,19 +86,39 @@ CLASSIFY = text(
                 WHEN settled = expected THEN 'MATCHED'
                 WHEN entries > 1 AND expected > 0 AND largest = expected AND smallest = expected
                      AND settled = expected * entries THEN 'DUPLICATE_SETTLEMENT'
-                WHEN stale = 1 THEN 'STALE_COORDINATION'
+                WHEN ledger_entries > 1 AND EXISTS (
+                    SELECT 1 FROM (
+                        SELECT SUM(l.amount_fen) OVER (ORDER BY l.id
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS total,
+                               ROW_NUMBER() OVER (ORDER BY l.id DESC) AS from_end
+                        FROM ledger_entries l
+                        WHERE l.payer_code = facts.payer_code AND l.claim_id = facts.claim_id
+                          AND l.line_no = facts.line_no AND l.business_date <= :d
+                    ) running
+                    WHERE running.from_end > 1 AND running.total = facts.settled
+                ) THEN 'STALE_COORDINATION'
                 ELSE 'AMOUNT_MISMATCH'
             END AS kind
-        FROM marked WHERE fact = 1
-    )
+        FROM facts
+    )"""
+_KEEP = """
     INSERT INTO reconciliation_results
         (run_id, payer_code, claim_id, line_no, kind, expected_fen, settled_fen, entries)
     SELECT :run, payer_code, claim_id, line_no, kind, COALESCE(expected, 0), COALESCE(settled, 0), entries
-    FROM classified WHERE kind <> 'NOTHING'
-    """
-).bindparams(
-    bindparam("d", type_=Date), bindparam("window_start", type_=Date), bindparam("run", type_=Integer)
+    FROM classified WHERE kind NOT IN ('NOTHING', 'MATCHED', 'NOT_DUE')"""
+_COUNT = "SELECT kind, COUNT(*) FROM classified WHERE kind <> 'NOTHING' GROUP BY kind"
+_CLASSIFY_TYPES = (
+    bindparam("d", type_=Date),
+    bindparam("window_start", type_=Date),
+    bindparam("run", type_=Integer),
 )
+# PostgreSQL keeps the items and counts every kind in one pass; SQLite has no INSERT in a WITH
+# clause and classifies twice (it holds a demo's or a small city's keys, not millions).
+CLASSIFY_AND_COUNT = text(f"{_FACTS}, kept AS ({_KEEP}\n    RETURNING 1)\n    {_COUNT}").bindparams(
+    *_CLASSIFY_TYPES
+)
+CLASSIFY = text(f"{_FACTS}{_KEEP}").bindparams(*_CLASSIFY_TYPES)
+COUNT = text(f"{_FACTS}\n    {_COUNT}").bindparams(*_CLASSIFY_TYPES[:2])
 
 OVER_COORDINATED = text(
     """
@@ -391,18 +395,19 @@ class Reconciliation:
     def _results(self, run_id: int, business_date: date) -> None:
         with self.sessions.begin() as session:
             session.execute(text("DELETE FROM reconciliation_results WHERE run_id = :run"), {"run": run_id})
-            session.execute(
-                CLASSIFY, {"d": business_date, "window_start": business_date - self.window, "run": run_id}
-            )
+            params = {"d": business_date, "window_start": business_date - self.window, "run": run_id}
+            if session.get_bind().dialect.name == "postgresql":
+                counts: dict[str, int] = dict(session.execute(CLASSIFY_AND_COUNT, params).all())
+            else:
+                session.execute(CLASSIFY, params)
+                counts = dict(session.execute(COUNT, params).all())
             session.execute(OVER_COORDINATED, {"d": business_date, "run": run_id, "across": ACROSS_PAYERS})
-            counts: dict[str, int] = dict(
-                session.execute(
-                    text(
-                        "SELECT kind, COUNT(*) FROM reconciliation_results WHERE run_id = :run GROUP BY kind"
-                    ),
-                    {"run": run_id},
-                ).all()
+            across = session.scalar(
+                text("SELECT COUNT(*) FROM reconciliation_results WHERE run_id = :run AND kind = :kind"),
+                {"run": run_id, "kind": "OVER_COORDINATED"},
             )
+            if across:
+                counts["OVER_COORDINATED"] = across
             run = session.get_one(ReconciliationRunRow, run_id)
             run.counts = {**run.counts, "kinds": {k: int(v) for k, v in sorted(counts.items())}}
 
@@ -442,15 +447,6 @@ class Reconciliation:
                 session.execute(
                     text(f"SELECT kind, COUNT(*) FROM mismatches WHERE status IN ({_ACTIVE}) GROUP BY kind")
                 ).all()
-            )
-            # every key ever expected or settled is classified each night: keep the counts of the
-            # matched and not-yet-due ones, not a row each, or the table grows by all keys a night
-            session.execute(
-                text(
-                    "DELETE FROM reconciliation_results "
-                    "WHERE run_id = :run AND kind IN ('MATCHED', 'NOT_DUE')"
-                ),
-                {"run": run_id},
             )
             run = session.get_one(ReconciliationRunRow, run_id)
             run.counts = {
