@@ -253,6 +253,20 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_statements_import(args: argparse.Namespace) -> int:
+    import json
+
+    from reconciliation.statements import import_statement
+
+    path = Path(args.file)
+    media = args.media or ("text/csv" if path.suffix.lower() == ".csv" else "application/json")
+    gateway = _bootstrap()
+    with gateway.sessions.begin() as session, path.open("rb") as content:  # streamed, never held whole
+        summary = import_statement(session, args.payer, content, media)
+    print(json.dumps(summary))
+    return 0
+
+
 def cmd_reconcile_generate(args: argparse.Namespace) -> int:
     from collections import Counter
 
@@ -397,6 +411,15 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reconcile", help="the nightly reconciliation of a business date")
     p.add_argument("--date", help="the business date (default: today in Beijing)")
     p.set_defaults(func=cmd_reconcile)
+
+    statements = sub.add_parser("statements", help="payers' settlement statements").add_subparsers(
+        dest="statements_command", required=True
+    )
+    p = statements.add_parser("import", help="import a payer's statement file (CSV or JSON), as the API does")
+    p.add_argument("payer", help="the payer's code")
+    p.add_argument("file", help="the statement: .csv (header claim_id,line_no,...) or JSON")
+    p.add_argument("--media", choices=("text/csv", "application/json"), help="default: by the file's suffix")
+    p.set_defaults(func=cmd_statements_import)
 
     p = sub.add_parser("schedule", help="reconcile each business date on a clock (single machine)")
     p.add_argument("--at", default="02:00", help="Beijing time of day to reconcile the day before (HH:MM)")

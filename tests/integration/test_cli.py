@@ -209,3 +209,21 @@ def test_keys_revoke_stops_a_key_at_once(gateway: Gateway, url: str, tmp_path: P
     with gateway.sessions.begin() as session:
         assert authenticate(session, key) is None
     assert ltc("keys", "revoke", "nosuchkey", url=url, cwd=tmp_path).returncode == 2
+
+
+def test_statements_import_a_file_and_name_the_rows_of_a_bad_one(url: str, tmp_path: Path) -> None:
+    folder = resources.files("examples").joinpath("products")
+    assert ltc("payers", "load", str(folder), url=url, cwd=tmp_path).returncode == 0
+    header = "claim_id,line_no,paid_fen,payer_reference,settled_on\n"
+    rows = "".join(f"1b4e28ba-2fa1-11d2-883f-0016d3cca4{n:02d},1,100,HMB-{n},2026-11-30\n" for n in range(30))
+    good = tmp_path / "hmb.csv"
+    good.write_text(header + rows)
+    imported = ltc("statements", "import", "huiminbao", str(good), url=url, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["imported"] == 30
+    again = ltc("statements", "import", "huiminbao", str(good), url=url, cwd=tmp_path)
+    assert again.returncode == 2 and "already imported" in again.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + rows.replace("HMB-3,", "HMB-3x,").replace(",100,HMB-7,", ",1.5,HMB-7,"))
+    refused = ltc("statements", "import", "huiminbao", str(bad), url=url, cwd=tmp_path)
+    assert refused.returncode == 2 and "row 9/paid_fen" in refused.stderr, refused.stderr

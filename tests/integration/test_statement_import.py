@@ -1,5 +1,5 @@
-"""Importing a CSV statement on PostgreSQL: the database parses and checks the file (COPY) and
-only a file it refuses goes through the checks in Python. Both must give the same answer, so every
+"""Importing a CSV statement on PostgreSQL: a file of plain rows is parsed by the database (COPY)
+and any other goes through the checks in Python. Both must give the same answer, so every
 file here is imported both ways, in a transaction that is rolled back, and the outcomes compared:
 the same lines stored, or the same faults."""
 
@@ -95,9 +95,9 @@ def test_the_database_and_python_import_every_file_alike(
     assert fast == checked, content
 
 
-def test_a_plain_file_is_parsed_and_checked_by_the_database(postgres: Gateway) -> None:
+def test_a_plain_file_is_parsed_by_the_database(postgres: Gateway) -> None:
     rows = [row({}).replace("R-1", f"R-{n}") for n in range(50)]
-    content = "\n".join([HEADER, *rows, ",,,,"]).encode()
+    content = ("\n".join([HEADER, *rows]) + "\n\n\n").encode()  # blank lines may end the file
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(statements, "_check_and_stage", lambda *args: pytest.fail("checked in Python"))
         summary, stored = outcome(postgres, content)
