@@ -1,5 +1,6 @@
-"""The nightly run for a business date: pull statements, totals per payer, then every line
-classified set-based in SQL, then the work queue brought up to date.
+"""The nightly run for a business date: pull statements, then every payer-line key classified
+set-based in SQL (the totals per payer come from the same pass), then the work queue brought up
+to date.
 
 Each phase is one transaction and idempotent, and the run row records the next phase, so a run
 that crashed resumes where it stopped; running a date again recomputes it and finds the same
@@ -14,6 +15,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -26,12 +28,12 @@ from adapters.registry import AdapterPool
 from adapters.sdk import AdapterError
 from gateway.services.errors import Conflict, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationRunRow, UTCDateTime, utcnow
-from reconciliation.matching import ACROSS_PAYERS, MISMATCHES
+from reconciliation.matching import ACROSS_PAYERS, MISMATCHES, NOTHING
 from reconciliation.statements import entries_document, import_statement
 
 log = logging.getLogger("ltc_gateway.reconciliation")
 
-PHASES = ("pull", "totals", "results", "items", "done")
+PHASES = ("pull", "results", "items", "done")
 ACTIVE = ("open", "pending_approval", "awaiting_payer", "carried")
 Progress = Callable[[str, int, int], None]  # phase, done, total
 
@@ -41,18 +43,6 @@ def _quiet(phase: str, done: int, total: int) -> None:
 
 
 # --- SQL (portable: SQLite ≥ 3.25 and PostgreSQL) ----------------------------------------------
-
-TOTALS = text(
-    """
-    SELECT payer_code, SUM(expected) AS expected, SUM(settled) AS settled FROM (
-        SELECT payer_code, SUM(amount_fen) AS expected, 0 AS settled
-        FROM ledger_entries WHERE business_date <= :d GROUP BY payer_code
-        UNION ALL
-        SELECT payer_code, 0 AS expected, SUM(paid_fen) AS settled
-        FROM statement_lines WHERE settled_on <= :d GROUP BY payer_code
-    ) t GROUP BY payer_code ORDER BY payer_code
-    """
-).bindparams(bindparam("d", type_=Date))
 
 # The decision table of reconciliation.matching.classify, for every payer-line key at once: one
 # aggregation over both sources, no join between derived tables (SQLite builds no index on a CTE
@@ -106,19 +96,21 @@ _KEEP = """
         (run_id, payer_code, claim_id, line_no, kind, expected_fen, settled_fen, entries)
     SELECT :run, payer_code, claim_id, line_no, kind, COALESCE(expected, 0), COALESCE(settled, 0), entries
     FROM classified WHERE kind NOT IN ('NOTHING', 'MATCHED', 'NOT_DUE')"""
-_COUNT = "SELECT kind, COUNT(*) FROM classified WHERE kind <> 'NOTHING' GROUP BY kind"
+# Per payer and kind: how many keys, and what was expected and settled (the payer's totals)
+_SUMMARY = """SELECT payer_code, kind, COUNT(*), SUM(expected), SUM(settled) FROM classified
+    GROUP BY payer_code, kind"""
 _CLASSIFY_TYPES = (
     bindparam("d", type_=Date),
     bindparam("window_start", type_=Date),
     bindparam("run", type_=Integer),
 )
-# PostgreSQL keeps the items and counts every kind in one pass; SQLite has no INSERT in a WITH
+# PostgreSQL keeps the items and sums up every key in one pass; SQLite has no INSERT in a WITH
 # clause and classifies twice (it holds a demo's or a small city's keys, not millions).
-CLASSIFY_AND_COUNT = text(f"{_FACTS}, kept AS ({_KEEP}\n    RETURNING 1)\n    {_COUNT}").bindparams(
+CLASSIFY_AND_SUM = text(f"{_FACTS}, kept AS ({_KEEP}\n    RETURNING 1)\n    {_SUMMARY}").bindparams(
     *_CLASSIFY_TYPES
 )
 CLASSIFY = text(f"{_FACTS}{_KEEP}").bindparams(*_CLASSIFY_TYPES)
-COUNT = text(f"{_FACTS}\n    {_COUNT}").bindparams(*_CLASSIFY_TYPES[:2])
+SUM = text(f"{_FACTS}\n    {_SUMMARY}").bindparams(*_CLASSIFY_TYPES[:2])
 
 OVER_COORDINATED = text(
     """
@@ -379,29 +371,26 @@ class Reconciliation:
                 await pool.aclose()
         return results
 
-    def _totals(self, run_id: int, business_date: date) -> None:
-        with self.sessions.begin() as session:
-            totals = [
-                {
-                    "payer_code": p,
-                    "expected_fen": int(e or 0),
-                    "settled_fen": int(s or 0),
-                    "difference_fen": int(s or 0) - int(e or 0),
-                }
-                for p, e, s in session.execute(TOTALS, {"d": business_date})
-            ]
-            session.get_one(ReconciliationRunRow, run_id).totals = totals
-
     def _results(self, run_id: int, business_date: date) -> None:
+        """Every key classified, the mismatches kept; per kind how many keys, per payer what was
+        expected and settled."""
         with self.sessions.begin() as session:
             session.execute(text("DELETE FROM reconciliation_results WHERE run_id = :run"), {"run": run_id})
             params = {"d": business_date, "window_start": business_date - self.window, "run": run_id}
             if session.get_bind().dialect.name == "postgresql":
-                counts: dict[str, int] = dict(session.execute(CLASSIFY_AND_COUNT, params).all())
+                summary = session.execute(CLASSIFY_AND_SUM, params).all()
             else:
                 session.execute(CLASSIFY, params)
-                counts = dict(session.execute(COUNT, params).all())
+                summary = session.execute(SUM, params).all()
             session.execute(OVER_COORDINATED, {"d": business_date, "run": run_id, "across": ACROSS_PAYERS})
+            counts: Counter[str] = Counter()
+            totals: dict[str, list[int]] = {}
+            for payer_code, kind, keys, expected, settled in summary:
+                if kind != NOTHING:
+                    counts[kind] += int(keys)
+                total = totals.setdefault(payer_code, [0, 0])
+                total[0] += int(expected or 0)
+                total[1] += int(settled or 0)
             across = session.scalar(
                 text("SELECT COUNT(*) FROM reconciliation_results WHERE run_id = :run AND kind = :kind"),
                 {"run": run_id, "kind": "OVER_COORDINATED"},
@@ -409,7 +398,11 @@ class Reconciliation:
             if across:
                 counts["OVER_COORDINATED"] = across
             run = session.get_one(ReconciliationRunRow, run_id)
-            run.counts = {**run.counts, "kinds": {k: int(v) for k, v in sorted(counts.items())}}
+            run.counts = {**run.counts, "kinds": dict(sorted(counts.items()))}
+            run.totals = [
+                {"payer_code": p, "expected_fen": e, "settled_fen": s, "difference_fen": s - e}
+                for p, (e, s) in sorted(totals.items())
+            ]
 
     def _items(self, run_id: int, business_date: date) -> None:
         """The queue follows the latest business date reconciled: a run of an earlier date (a

@@ -1,5 +1,6 @@
 """statement lines: one unique index that also serves key lookups, and no per-row foreign key
-check, so that a statement of a million lines inserts in seconds
+check, so that a statement of a million lines inserts in seconds; a run's totals now come with
+its results (the "totals" phase is gone)
 
 Revision ID: 0009
 Revises: 0008
@@ -23,6 +24,7 @@ def upgrade() -> None:
             batch_op.f('uq_statement_lines_payer_code_claim_id_line_no_payer_reference'),
             ['payer_code', 'claim_id', 'line_no', 'payer_reference'],
         )
+    op.execute("UPDATE reconciliation_runs SET phase = 'results' WHERE phase = 'totals'")
 
 
 def downgrade() -> None:
