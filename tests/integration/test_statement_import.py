@@ -105,6 +105,19 @@ def test_a_plain_file_is_parsed_by_the_database(postgres: Gateway) -> None:
     assert [line[0] for line in stored] == list(range(2, 52))  # the rows of the file, the header being 1
 
 
+def test_a_plain_file_resent_with_more_entries_is_still_parsed_by_the_database(postgres: Gateway) -> None:
+    rows = [row({}).replace("R-1", f"R-{n}") for n in range(20)]
+    first = "\n".join([HEADER, *rows[:12]]).encode()
+    resent = "\n".join([HEADER, *rows]).encode()  # the first twelve again, and eight new
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(statements, "_check_and_stage", lambda *args: pytest.fail("checked in Python"))
+        with postgres.sessions.begin() as session:
+            import_statement(session, "p1", first, "text/csv")
+        summary, stored = outcome(postgres, resent)
+    assert (summary["rows"], summary["imported"], summary["already_known"]) == (20, 8, 12)
+    assert len(stored) == 20
+
+
 @pytest.mark.parametrize(
     "cells",
     [{"payer_reference": 6}, {"payer_reference": 9}, {"settled_on": 1}, {"claim_id": 4}],
