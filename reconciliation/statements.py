@@ -252,7 +252,10 @@ def import_statement(
         {"statement": statement.id, "payer": payer_code},
     )
     statement.rows, statement.accepted = total, imported
-    session.execute(STAGING.delete())
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("DROP TABLE pg_temp.statement_staging"))  # not kept on a pooled connection
+    else:
+        session.execute(STAGING.delete())
     return {
         "statement_id": statement.id,
         "payer_code": payer_code,
