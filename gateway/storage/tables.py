@@ -505,7 +505,12 @@ class MismatchRow(Base):
     the same items; it stays until a reconciler resolves it or a later statement clears it."""
 
     __tablename__ = "mismatches"
-    __table_args__ = (Index("ix_mismatches_queue", "status", "kind", "payer_code"),)
+    __table_args__ = (
+        Index("ix_mismatches_queue", "status", "kind", "payer_code"),
+        # a run looks each result up here by key: without it, a first night's empty queue is
+        # planned as a scan per result
+        Index("ix_mismatches_key", "payer_code", "claim_id", "line_no", "kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(24))

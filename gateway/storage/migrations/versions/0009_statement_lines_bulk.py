@@ -1,6 +1,6 @@
 """statement lines: one unique index that also serves key lookups, and no per-row foreign key
-check, so that a statement of a million lines inserts in seconds; a run's totals now come with
-its results (the "totals" phase is gone)
+check, so that a statement of a million lines inserts in seconds; the work queue looked up by
+key; a run's totals now come with its results (the "totals" phase is gone)
 
 Revision ID: 0009
 Revises: 0008
@@ -24,10 +24,14 @@ def upgrade() -> None:
             batch_op.f('uq_statement_lines_payer_code_claim_id_line_no_payer_reference'),
             ['payer_code', 'claim_id', 'line_no', 'payer_reference'],
         )
+    with op.batch_alter_table('mismatches', schema=None) as batch_op:
+        batch_op.create_index('ix_mismatches_key', ['payer_code', 'claim_id', 'line_no', 'kind'], unique=False)
     op.execute("UPDATE reconciliation_runs SET phase = 'results' WHERE phase = 'totals'")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('mismatches', schema=None) as batch_op:
+        batch_op.drop_index('ix_mismatches_key')
     with op.batch_alter_table('statement_lines', schema=None) as batch_op:
         batch_op.drop_constraint('uq_statement_lines_payer_code_claim_id_line_no_payer_reference', type_='unique')
         batch_op.create_index('ix_statement_lines_key', ['payer_code', 'claim_id', 'line_no'], unique=False)
