@@ -212,11 +212,16 @@ def next_call(
 
 
 def _next_call(
-    session: Session, claim: ClaimRow, catalogue: ServiceCatalogue, lease: timedelta
+    session: Session,
+    claim: ClaimRow,
+    catalogue: ServiceCatalogue,
+    lease: timedelta,
+    steps: list[PayerStepRow] | None = None,
 ) -> Call | Stop:
     if claim.status in (ClaimStatus.COORDINATED.value, ClaimStatus.FAILED.value):
         return Stop(claim.status)
-    step = next((s for s in current_steps(session, claim) if s.status != StepStatus.DECIDED.value), None)
+    steps = current_steps(session, claim) if steps is None else steps
+    step = next((s for s in steps if s.status != StepStatus.DECIDED.value), None)
     if step is None:
         finish(session, claim)
         return Stop(claim.status)
@@ -269,8 +274,9 @@ def apply_and_continue(
     """``apply_outcome`` and then ``next_call``, in one transaction under one member lock: one
     transaction a payer step instead of two; the next request is still stored before it is sent."""
     claim = lock_claim(session, call.claim_id)
-    stop = _apply_outcome(session, claim, call, outcome, catalogue, policy)
-    return stop if stop is not None else _next_call(session, claim, catalogue, lease)
+    steps = current_steps(session, claim)  # read once: recording an answer adds no step
+    stop = _apply_outcome(session, claim, call, outcome, catalogue, policy, steps)
+    return stop if stop is not None else _next_call(session, claim, catalogue, lease, steps)
 
 
 def _apply_outcome(
@@ -280,8 +286,11 @@ def _apply_outcome(
     outcome: Outcome,
     catalogue: ServiceCatalogue,
     policy: RetryPolicy,
+    steps: Sequence[PayerStepRow] = (),
 ) -> Stop | None:
-    step = session.get_one(PayerStepRow, call.step_id)
+    step = next((s for s in steps if s.step_id == call.step_id), None) or session.get_one(
+        PayerStepRow, call.step_id
+    )
     step.attempts += outcome.calls
     step.updated_at = utcnow()
     if step.round != claim.round or step.status not in (StepStatus.SUBMITTED.value, StepStatus.PENDING.value):
