@@ -48,6 +48,9 @@ _MEMO = "orchestration_facts"
 # session.info: a worker's product versions, kept across its transactions (a version never
 # changes: a changed definition is registered as the next version)
 PRODUCTS = "orchestration_products"
+# session.info: a worker's claim lines of the claims in flight, kept across their moves (lines are
+# written once, when the claim is accepted)
+CLAIM_LINES = "orchestration_claim_lines"
 
 
 def memo(session: Session) -> dict[Any, Any]:
@@ -86,13 +89,23 @@ def case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -
     return found
 
 
-def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
-    lines = tuple(
-        claim_line(r)
-        for r in session.scalars(
-            select(ClaimLineRow).where(ClaimLineRow.claim_id == claim.claim_id).order_by(ClaimLineRow.line_no)
+def claim_lines(session: Session, claim_id: uuid.UUID) -> tuple[ClaimLine, ...]:
+    held: dict[uuid.UUID, tuple[ClaimLine, ...]] | None = session.info.get(CLAIM_LINES)
+    lines = held.get(claim_id) if held is not None else None
+    if lines is None:
+        lines = tuple(
+            claim_line(r)
+            for r in session.scalars(
+                select(ClaimLineRow).where(ClaimLineRow.claim_id == claim_id).order_by(ClaimLineRow.line_no)
+            )
         )
-    )
+        if held is not None:
+            held[claim_id] = lines
+    return lines
+
+
+def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
+    lines = claim_lines(session, claim.claim_id)
     assessment, provider, member = claim_parties(session, claim)
     position = (member.lat, member.lon) if member.lat is not None and member.lon is not None else None
     return CaseFacts(

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
@@ -45,19 +46,22 @@ def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> 
         return
     member = session.get_one(MemberRow, assessment.member_id)
     notice = assessment_notice(assessment, member, party)
-    exists = session.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key == notice.idempotency_key))
-    if exists is None:
-        session.add(
-            OutboxRow(
-                kind="assessment",
-                payer_code=party,
-                idempotency_key=notice.idempotency_key,
-                payload=to_wire(notice),
-                status=WAITING,
-                attempts=0,
-                next_attempt_at=utcnow(),
-            )
+    # one statement, whether or not it is queued already (every tier of a claim asks)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(OutboxRow)
+        .values(
+            kind="assessment",
+            payer_code=party,
+            idempotency_key=notice.idempotency_key,
+            payload=to_wire(notice),
+            status=WAITING,
+            attempts=0,
+            next_attempt_at=utcnow(),
         )
+        .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
+    )
 
 
 @dataclass(frozen=True)

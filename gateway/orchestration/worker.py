@@ -27,7 +27,7 @@ from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.calls import PayerCalls
-from gateway.orchestration.facts import PRODUCTS
+from gateway.orchestration.facts import CLAIM_LINES, PRODUCTS
 from gateway.orchestration.fanout import (
     Call,
     Outcome,
@@ -82,11 +82,13 @@ class Worker:
         self.pool = pool or AdapterPool()
         self.calls = PayerCalls(self.pool, self.policy)
         self.products: dict[Any, Any] = {}  # see facts.PRODUCTS
+        self.claim_lines: dict[uuid.UUID, Any] = {}  # see facts.CLAIM_LINES
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.sessions.begin() as session:
             session.info[PRODUCTS] = self.products
+            session.info[CLAIM_LINES] = self.claim_lines
             yield session
 
     @classmethod
@@ -148,11 +150,14 @@ class Worker:
 
     async def advance(self, claim_id: uuid.UUID) -> str:
         """Take the claim as far as it goes now; its status afterwards."""
-        move = await asyncio.to_thread(self._next, claim_id)
-        while not isinstance(move, Stop):
-            outcome = await self.calls.step(move)
-            move = await asyncio.to_thread(self._continue, move, outcome)
-        return move.status
+        try:
+            move = await asyncio.to_thread(self._next, claim_id)
+            while not isinstance(move, Stop):
+                outcome = await self.calls.step(move)
+                move = await asyncio.to_thread(self._continue, move, outcome)
+            return move.status
+        finally:
+            self.claim_lines.pop(claim_id, None)
 
     async def _advance_safely(self, claim_id: uuid.UUID) -> None:
         try:
