@@ -10,6 +10,9 @@ lock, so two claims of the same member never consume the same period limit twice
   pending answer parks the claim until the callback (or the next poll); a transient failure
   backs off; a permanent one dead-letters the step. Dead or refused steps fail the claim until
   a rerun or a corrected decision: a claim never skips a tier silently.
+
+The worker makes both moves of consecutive steps in one transaction (``apply_and_continue``):
+the answer to one step is recorded and the next step's request stored under the same lock.
 """
 
 from __future__ import annotations
