@@ -42,6 +42,7 @@ from gateway.storage.tables import ClaimRow, utcnow
 
 log = logging.getLogger("ltc_gateway.worker")
 
+Sent = tuple[Message, Exception | None, int]  # a message, what went wrong (if anything), calls made
 ACTIVE = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
 CRASH_RETRY = timedelta(seconds=30)
 
@@ -181,15 +182,20 @@ class Worker:
         with self.transaction() as session:
             return lease_messages(session, self.worker_id, self.lease, limit or self.batch)
 
-    async def _deliver(self, message: Message) -> None:
+    async def _send(self, message: Message) -> Sent:
         error, calls = await self.calls.deliver(message.kind, message.party, message.adapter, message.payload)
+        return message, error, calls
 
-        def settle() -> None:
-            with self.transaction() as session:
+    def _settle(self, sent: list[Sent]) -> None:
+        """Record how deliveries went, several in one transaction."""
+        with self.transaction() as session:
+            for message, error, calls in sent:
                 backoff = self.policy.backoff(max(1, calls))
                 settle_message(session, message.id, error, calls, backoff, self.policy.max_attempts)
 
-        await asyncio.to_thread(settle)
+    async def _deliver(self, message: Message) -> None:
+        sent = await self._send(message)
+        await asyncio.to_thread(self._settle, [sent])
 
     # --- loop --------------------------------------------------------------------------------
 
@@ -214,7 +220,7 @@ class Worker:
         they finish, so one slow claim holds up no other; how many were worked on. Without
         ``stop``, returns once nothing is due and nothing is in flight."""
         claims: set[asyncio.Task[None]] = set()
-        messages: set[asyncio.Task[None]] = set()
+        messages: set[asyncio.Task[Sent]] = set()
         worked = 0
         while stop is None or not stop.is_set():
             leased = 0
@@ -222,13 +228,14 @@ class Worker:
                 for claim_id in await asyncio.to_thread(self.lease_claims, free):
                     claims.add(asyncio.create_task(self._advance_safely(claim_id)))
                     leased += 1
-            if free := min(self.concurrency - len(messages), self.batch):
+            # messages are quick: lease them once half their slots are free, not one by one
+            if len(messages) <= self.concurrency // 2:
+                free = min(self.concurrency - len(messages), self.batch)
                 for message in await asyncio.to_thread(self._lease_messages, free):
-                    messages.add(asyncio.create_task(self._deliver(message)))
+                    messages.add(asyncio.create_task(self._send(message)))
                     leased += 1
             worked += leased
-            running = claims | messages
-            if not running:
+            if not claims and not messages:
                 if stop is None:
                     return worked
                 with contextlib.suppress(TimeoutError):
@@ -236,15 +243,28 @@ class Worker:
                 continue
             # lease again when a slot frees up (a running worker also polls for new work)
             done, _ = await asyncio.wait(
-                running,
+                claims | messages,
                 timeout=None if stop is None else self.poll_seconds,
                 return_when=asyncio.FIRST_COMPLETED,
             )
-            claims -= done
-            messages -= done
-        if claims or messages:
-            await asyncio.wait(claims | messages)  # stopping: finish what is in flight
+            claims.difference_update(done)
+            await self._settle_done(messages, done)
+        if claims or messages:  # stopping: finish what is in flight
+            done, _ = await asyncio.wait(claims | messages)
+            await self._settle_done(messages, done)
         return worked
+
+    async def _settle_done(self, messages: set[asyncio.Task[Sent]], done: set[Any]) -> None:
+        finished = [task for task in messages if task in done]
+        messages.difference_update(finished)
+        sent = []
+        for task in finished:
+            if task.exception() is None:
+                sent.append(task.result())
+            else:  # its lease runs out and another lease retries it
+                log.error("message could not be delivered", exc_info=task.exception())
+        if sent:
+            await asyncio.to_thread(self._settle, sent)
 
     async def drain_async(self) -> int:
         return await self.pipeline()
