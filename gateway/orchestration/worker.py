@@ -145,7 +145,8 @@ class Worker:
                 return apply_and_continue(session, call, outcome, self.catalogue, self.policy, self.lease)
         except Exception:
             # keep the payer's answer even when the next request cannot be built now
-            log.warning("next move failed; answer recorded alone", extra={"claim_id": str(call.claim_id)})
+            claim = {"claim_id": str(call.claim_id)}
+            log.warning("next move failed; answer recorded alone", extra=claim, exc_info=True)
             stop = self._apply(call, outcome)
             return stop if stop is not None else self._next(call.claim_id)
 
