@@ -4,7 +4,8 @@ deliver the outbox. Any number may run at once, on one machine or many: a lease 
 claims of a worker that died are picked up by the others and resumed from their stored requests.
 
 Database moves run in threads (``asyncio.to_thread``) so that one worker overlaps the payer
-calls of up to ``concurrency`` claims.
+calls of up to ``concurrency`` claims; it leases another claim as soon as one leaves, so a claim
+waiting on a slow payer holds up no other.
 """
 
 from __future__ import annotations
