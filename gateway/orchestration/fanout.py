@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session, object_session
 
 from adapters.sdk import Decision, PermanentError, to_wire
@@ -36,7 +36,7 @@ from gateway.domain.claims import ClaimStatus
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import granted_months, prior_payments
+from gateway.orchestration.facts import granted_months, memo, prior_payments
 from gateway.orchestration.outbox import send_assessment
 from gateway.orchestration.recording import (
     flag,
@@ -195,23 +195,35 @@ def lock_claim(session: Session, claim_id: uuid.UUID) -> ClaimRow:
 
 def current_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
     """The live step of each seq in the claim's current round (reruns replace their original)."""
-    return list(
-        session.scalars(
-            select(PayerStepRow)
-            .where(
-                PayerStepRow.claim_id == claim.claim_id,
-                PayerStepRow.round == claim.round,
-                PayerStepRow.status != StepStatus.REPLACED.value,
-            )
-            .order_by(PayerStepRow.seq)
+    return list(session.scalars(_current(claim)))
+
+
+def _current(claim: ClaimRow) -> Select[PayerStepRow]:
+    return (
+        select(PayerStepRow)
+        .where(
+            PayerStepRow.claim_id == claim.claim_id,
+            PayerStepRow.round == claim.round,
+            PayerStepRow.status != StepStatus.REPLACED.value,
         )
+        .order_by(PayerStepRow.seq)
     )
+
+
+def _steps_and_payers(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
+    """``current_steps``, with the payers that settle them in the same query: held for the
+    transaction, so a move finds them in the identity map instead of reading each again."""
+    settles = PayerRow.payer_code == func.coalesce(PayerStepRow.administrator_code, PayerStepRow.payer_code)
+    rows = session.execute(_current(claim).add_columns(PayerRow).outerjoin(PayerRow, settles)).all()
+    memo(session)[("payers", claim.claim_id)] = [payer for _, payer in rows]
+    return [step for step, _ in rows]
 
 
 def next_call(
     session: Session, claim_id: uuid.UUID, catalogue: ServiceCatalogue, lease: timedelta
 ) -> Call | Stop:
-    return _next_call(session, lock_claim(session, claim_id), catalogue, lease)
+    claim = lock_claim(session, claim_id)
+    return _next_call(session, claim, catalogue, lease, _steps_and_payers(session, claim))
 
 
 def _next_call(
@@ -277,7 +289,7 @@ def apply_and_continue(
     """``apply_outcome`` and then ``next_call``, in one transaction under one member lock: one
     transaction a payer step instead of two; the next request is still stored before it is sent."""
     claim = lock_claim(session, call.claim_id)
-    steps = current_steps(session, claim)  # read once: recording an answer adds no step
+    steps = _steps_and_payers(session, claim)  # read once: recording an answer adds no step
     stop = _apply_outcome(session, claim, call, outcome, catalogue, policy, steps)
     return stop if stop is not None else _next_call(session, claim, catalogue, lease, steps)
 
