@@ -53,6 +53,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from gateway.orchestration.worker import Worker
 
+    # the worker's threads mostly wait on the database and payers; a shorter GIL switch interval
+    # (5 ms by default) lets a thread whose answer came resume sooner (in-process drain at 200 ms
+    # payers: 7.3 -> 8.0 claims/s, and less CPU a claim)
+    sys.setswitchinterval(0.0005)
     gateway = _bootstrap()
     worker = Worker.from_settings(gateway.sessions, gateway.catalogue, gateway.settings)
     if args.once:

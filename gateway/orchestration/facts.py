@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.coordination import CaseFacts, VisitRecord
@@ -43,16 +44,69 @@ def claim_line(row: ClaimLineRow) -> ClaimLine:
     )
 
 
+_MEMO = "orchestration_facts"
+# session.info: a worker's product versions, kept across its transactions (a version never
+# changes: a changed definition is registered as the next version)
+PRODUCTS = "orchestration_products"
+# session.info: a worker's claim lines of the claims in flight, kept across their moves (lines are
+# written once, when the claim is accepted)
+CLAIM_LINES = "orchestration_claim_lines"
+
+
+def memo(session: Session) -> dict[Any, Any]:
+    """What one transaction reads more than once and does not change: a move checks a decision
+    and builds the next request from the same claim facts. Holding the rows also keeps them in
+    the session's identity map (it holds them weakly), so later lookups cost no query."""
+    transaction = session.get_transaction()
+    held = session.info.get(_MEMO)
+    if held is None or held[0] is not transaction:
+        held = session.info[_MEMO] = (transaction, {})
+    return held[1]
+
+
+def claim_parties(session: Session, claim: ClaimRow) -> tuple[AssessmentRow, ProviderRow, MemberRow]:
+    """The claim's assessment, provider and member, in one query."""
+    key = ("parties", claim.claim_id)
+    found = memo(session).get(key)
+    if found is None:
+        assessment, provider, member = session.execute(
+            select(AssessmentRow, ProviderRow, MemberRow)
+            .select_from(ClaimRow)
+            .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
+            .join(ProviderRow, ProviderRow.provider_code == ClaimRow.provider_code)
+            .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
+            .where(ClaimRow.claim_id == claim.claim_id)
+        ).one()
+        found = memo(session)[key] = (assessment, provider, member)
+    return found
+
+
 def case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
-    lines = tuple(
-        claim_line(r)
-        for r in session.scalars(
-            select(ClaimLineRow).where(ClaimLineRow.claim_id == claim.claim_id).order_by(ClaimLineRow.line_no)
+    key = ("case", claim.claim_id, id(catalogue))
+    found = memo(session).get(key)
+    if found is None:
+        found = memo(session)[key] = _case_facts(session, claim, catalogue)
+    return found
+
+
+def claim_lines(session: Session, claim_id: uuid.UUID) -> tuple[ClaimLine, ...]:
+    held: dict[uuid.UUID, tuple[ClaimLine, ...]] | None = session.info.get(CLAIM_LINES)
+    lines = held.get(claim_id) if held is not None else None
+    if lines is None:
+        lines = tuple(
+            claim_line(r)
+            for r in session.scalars(
+                select(ClaimLineRow).where(ClaimLineRow.claim_id == claim_id).order_by(ClaimLineRow.line_no)
+            )
         )
-    )
-    assessment = session.get_one(AssessmentRow, claim.assessment_id)
-    provider = session.get_one(ProviderRow, claim.provider_code)
-    member = session.get_one(MemberRow, claim.member_id)
+        if held is not None:
+            held[claim_id] = lines
+    return lines
+
+
+def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
+    lines = claim_lines(session, claim.claim_id)
+    assessment, provider, member = claim_parties(session, claim)
     position = (member.lat, member.lon) if member.lat is not None and member.lon is not None else None
     return CaseFacts(
         lines=lines,
@@ -98,7 +152,13 @@ def _other_visits(session: Session, claim_id: uuid.UUID, lines: Iterable[ClaimLi
 
 
 def step_coverage(session: Session, step: PayerStepRow) -> Coverage:
-    product = product_version(session, step.product_code, step.product_version)
+    products = session.info.get(PRODUCTS)
+    if products is None:
+        products = memo(session)
+    key = ("product", step.product_code, step.product_version)
+    product = products.get(key)
+    if product is None:
+        product = products[key] = product_version(session, step.product_code, step.product_version)
     return Coverage(product, step.coverage_start, step.coverage_end)
 
 
@@ -115,20 +175,22 @@ def limit_usage(
         LinePaymentRow.current.is_(True),
         LinePaymentRow.claim_id != claim.claim_id,
     )
-    usage: dict[str, int] = {}
-    for month, paid in session.execute(
-        select(LinePaymentRow.period_month, func.sum(LinePaymentRow.paid_fen))
-        .where(*current, LinePaymentRow.period_month.in_(months))
-        .group_by(LinePaymentRow.period_month)
+    by_month: dict[str, int] = {}
+    by_year: dict[int, int] = {}
+    # one query for both limits: paid per month of the claim's years, summed up here
+    for month, year, paid in session.execute(
+        select(LinePaymentRow.period_month, LinePaymentRow.period_year, func.sum(LinePaymentRow.paid_fen))
+        .where(*current, or_(LinePaymentRow.period_month.in_(months), LinePaymentRow.period_year.in_(years)))
+        .group_by(LinePaymentRow.period_month, LinePaymentRow.period_year)
     ):
-        usage[f"month:{month}"] = int(paid or 0)
-    for year, paid in session.execute(
-        select(LinePaymentRow.period_year, func.sum(LinePaymentRow.paid_fen))
-        .where(*current, LinePaymentRow.period_year.in_(years))
-        .group_by(LinePaymentRow.period_year)
-    ):
-        usage[f"year:{year}"] = int(paid or 0)
-    return usage
+        if month in months:
+            by_month[month] = by_month.get(month, 0) + int(paid or 0)
+        if year in years:
+            by_year[year] = by_year.get(year, 0) + int(paid or 0)
+    return {
+        **{f"month:{month}": paid for month, paid in sorted(by_month.items())},
+        **{f"year:{year}": paid for year, paid in sorted(by_year.items())},
+    }
 
 
 def granted_months(session: Session, claim: ClaimRow, product_code: str) -> frozenset[str]:

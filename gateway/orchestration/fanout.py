@@ -10,6 +10,9 @@ lock, so two claims of the same member never consume the same period limit twice
   pending answer parks the claim until the callback (or the next poll); a transient failure
   backs off; a permanent one dead-letters the step. Dead or refused steps fail the claim until
   a rerun or a corrected decision: a claim never skips a tier silently.
+
+The worker makes both moves of consecutive steps in one transaction (``apply_and_continue``):
+the answer to one step is recorded and the next step's request stored under the same lock.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session, object_session
 
 from adapters.sdk import Decision, PermanentError, to_wire
@@ -33,7 +36,7 @@ from gateway.domain.claims import ClaimStatus
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import granted_months, prior_payments
+from gateway.orchestration.facts import granted_months, memo, prior_payments
 from gateway.orchestration.outbox import send_assessment
 from gateway.orchestration.recording import (
     flag,
@@ -180,36 +183,60 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
 
 def lock_claim(session: Session, claim_id: uuid.UUID) -> ClaimRow:
     """The claim, with its member's row lock held to the end of the transaction."""
-    claim = session.get_one(ClaimRow, claim_id)
     session.execute(
-        select(MemberRow.member_id).where(MemberRow.member_id == claim.member_id).with_for_update()
+        select(MemberRow.member_id)
+        .join(ClaimRow, ClaimRow.member_id == MemberRow.member_id)
+        .where(ClaimRow.claim_id == claim_id)
+        .with_for_update(of=MemberRow)
     )
-    session.refresh(claim)
-    return claim
+    # read after the lock is held: a move that held it before may have changed the claim
+    return session.get_one(ClaimRow, claim_id, populate_existing=True)
 
 
 def current_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
     """The live step of each seq in the claim's current round (reruns replace their original)."""
-    return list(
-        session.scalars(
-            select(PayerStepRow)
-            .where(
-                PayerStepRow.claim_id == claim.claim_id,
-                PayerStepRow.round == claim.round,
-                PayerStepRow.status != StepStatus.REPLACED.value,
-            )
-            .order_by(PayerStepRow.seq)
+    return list(session.scalars(_current(claim)))
+
+
+def _current(claim: ClaimRow) -> Select[PayerStepRow]:
+    return (
+        select(PayerStepRow)
+        .where(
+            PayerStepRow.claim_id == claim.claim_id,
+            PayerStepRow.round == claim.round,
+            PayerStepRow.status != StepStatus.REPLACED.value,
         )
+        .order_by(PayerStepRow.seq)
     )
+
+
+def _steps_and_payers(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
+    """``current_steps``, with the payers that settle them in the same query: held for the
+    transaction, so a move finds them in the identity map instead of reading each again."""
+    settles = PayerRow.payer_code == func.coalesce(PayerStepRow.administrator_code, PayerStepRow.payer_code)
+    rows = session.execute(_current(claim).add_columns(PayerRow).outerjoin(PayerRow, settles)).all()
+    memo(session)[("payers", claim.claim_id)] = [payer for _, payer in rows]
+    return [step for step, _ in rows]
 
 
 def next_call(
     session: Session, claim_id: uuid.UUID, catalogue: ServiceCatalogue, lease: timedelta
 ) -> Call | Stop:
     claim = lock_claim(session, claim_id)
+    return _next_call(session, claim, catalogue, lease, _steps_and_payers(session, claim))
+
+
+def _next_call(
+    session: Session,
+    claim: ClaimRow,
+    catalogue: ServiceCatalogue,
+    lease: timedelta,
+    steps: list[PayerStepRow] | None = None,
+) -> Call | Stop:
     if claim.status in (ClaimStatus.COORDINATED.value, ClaimStatus.FAILED.value):
         return Stop(claim.status)
-    step = next((s for s in current_steps(session, claim) if s.status != StepStatus.DECIDED.value), None)
+    steps = current_steps(session, claim) if steps is None else steps
+    step = next((s for s in steps if s.status != StepStatus.DECIDED.value), None)
     if step is None:
         finish(session, claim)
         return Stop(claim.status)
@@ -248,8 +275,37 @@ def apply_outcome(
     session: Session, call: Call, outcome: Outcome, catalogue: ServiceCatalogue, policy: RetryPolicy
 ) -> Stop | None:
     """Record what the payer answered; a Stop when the worker should leave the claim for now."""
+    return _apply_outcome(session, lock_claim(session, call.claim_id), call, outcome, catalogue, policy)
+
+
+def apply_and_continue(
+    session: Session,
+    call: Call,
+    outcome: Outcome,
+    catalogue: ServiceCatalogue,
+    policy: RetryPolicy,
+    lease: timedelta,
+) -> Call | Stop:
+    """``apply_outcome`` and then ``next_call``, in one transaction under one member lock: one
+    transaction a payer step instead of two; the next request is still stored before it is sent."""
     claim = lock_claim(session, call.claim_id)
-    step = session.get_one(PayerStepRow, call.step_id)
+    steps = _steps_and_payers(session, claim)  # read once: recording an answer adds no step
+    stop = _apply_outcome(session, claim, call, outcome, catalogue, policy, steps)
+    return stop if stop is not None else _next_call(session, claim, catalogue, lease, steps)
+
+
+def _apply_outcome(
+    session: Session,
+    claim: ClaimRow,
+    call: Call,
+    outcome: Outcome,
+    catalogue: ServiceCatalogue,
+    policy: RetryPolicy,
+    steps: Sequence[PayerStepRow] = (),
+) -> Stop | None:
+    step = next((s for s in steps if s.step_id == call.step_id), None) or session.get_one(
+        PayerStepRow, call.step_id
+    )
     step.attempts += outcome.calls
     step.updated_at = utcnow()
     if step.round != claim.round or step.status not in (StepStatus.SUBMITTED.value, StepStatus.PENDING.value):

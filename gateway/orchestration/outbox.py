@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
@@ -45,19 +46,22 @@ def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> 
         return
     member = session.get_one(MemberRow, assessment.member_id)
     notice = assessment_notice(assessment, member, party)
-    exists = session.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key == notice.idempotency_key))
-    if exists is None:
-        session.add(
-            OutboxRow(
-                kind="assessment",
-                payer_code=party,
-                idempotency_key=notice.idempotency_key,
-                payload=to_wire(notice),
-                status=WAITING,
-                attempts=0,
-                next_attempt_at=utcnow(),
-            )
+    # one statement, whether or not it is queued already (every tier of a claim asks)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(OutboxRow)
+        .values(
+            kind="assessment",
+            payer_code=party,
+            idempotency_key=notice.idempotency_key,
+            payload=to_wire(notice),
+            status=WAITING,
+            attempts=0,
+            next_attempt_at=utcnow(),
         )
+        .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
+    )
 
 
 @dataclass(frozen=True)
@@ -71,27 +75,25 @@ class Message:
 
 def lease_messages(session: Session, owner: str, lease: timedelta, limit: int) -> list[Message]:
     now = utcnow()
-    rows = list(
-        session.scalars(
-            select(OutboxRow)
-            .where(
-                OutboxRow.status == WAITING,
-                OutboxRow.next_attempt_at <= now,
-                or_(OutboxRow.lease_expires_at.is_(None), OutboxRow.lease_expires_at < now),
-            )
-            .order_by(OutboxRow.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    rows = session.execute(
+        select(OutboxRow.id, OutboxRow.kind, OutboxRow.payer_code, OutboxRow.payload, PayerRow.adapter)
+        .outerjoin(PayerRow, PayerRow.payer_code == OutboxRow.payer_code)
+        .where(
+            OutboxRow.status == WAITING,
+            OutboxRow.next_attempt_at <= now,
+            or_(OutboxRow.lease_expires_at.is_(None), OutboxRow.lease_expires_at < now),
         )
-    )
-    messages = []
-    for row in rows:
-        row.lease_owner, row.lease_expires_at = owner, now + lease
-        payer = session.get(PayerRow, row.payer_code)
-        messages.append(
-            Message(row.id, row.kind, row.payer_code, payer.adapter if payer else None, row.payload)
+        .order_by(OutboxRow.next_attempt_at)
+        .limit(limit)
+        .with_for_update(of=OutboxRow, skip_locked=True)
+    ).all()
+    if rows:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_([row.id for row in rows]))
+            .values(lease_owner=owner, lease_expires_at=now + lease)
         )
-    return messages
+    return [Message(row.id, row.kind, row.payer_code, row.adapter, row.payload) for row in rows]
 
 
 def settle_message(
@@ -102,6 +104,20 @@ def settle_message(
     backoff: timedelta,
     max_attempts: int,
 ) -> None:
+    if error is None:  # delivered, the usual case: one statement
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id)
+            .values(
+                attempts=OutboxRow.attempts + calls,
+                lease_owner=None,
+                lease_expires_at=None,
+                status=SENT,
+                sent_at=utcnow(),
+                last_error=None,
+            )
+        )
+        return
     row = session.get_one(OutboxRow, message_id)
     row.attempts += calls
     row.lease_owner, row.lease_expires_at = None, None

@@ -13,6 +13,7 @@ from adapters.sdk import AdjustmentNotice, to_wire
 from gateway import audit
 from gateway.coordination import FixedBenefitDecision, PayerShare
 from gateway.domain.claims import ClaimLine
+from gateway.domain.products import Kind
 from gateway.storage.tables import (
     AdjustmentRow,
     ClaimRow,
@@ -87,19 +88,22 @@ def settling_party(step: PayerStepRow) -> str:
 
 def release_provisional(session: Session, claim: ClaimRow, step: PayerStepRow) -> None:
     """Give back the limits a proposal held (the payer refused it, or its decision replaces it)."""
+    # a step holds line payments (indemnity) or fixed benefits, never both: one statement
+    if step.kind == Kind.FIXED_BENEFIT.value:
+        session.execute(
+            delete(FixedBenefitRow).where(
+                FixedBenefitRow.claim_id == claim.claim_id,
+                FixedBenefitRow.product_code == step.product_code,
+                FixedBenefitRow.provisional.is_(True),
+            )
+        )
+        return
     session.execute(
         delete(LinePaymentRow).where(
             LinePaymentRow.claim_id == claim.claim_id,
             LinePaymentRow.round == claim.round,
             LinePaymentRow.seq == step.seq,
             LinePaymentRow.provisional.is_(True),
-        )
-    )
-    session.execute(
-        delete(FixedBenefitRow).where(
-            FixedBenefitRow.claim_id == claim.claim_id,
-            FixedBenefitRow.product_code == step.product_code,
-            FixedBenefitRow.provisional.is_(True),
         )
     )
 

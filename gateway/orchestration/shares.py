@@ -19,14 +19,17 @@ from gateway.coordination import CaseFacts, FixedBenefitDecision, PayerShare, co
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Adjudication, Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import case_facts, granted_months, limit_usage, prior_payments, step_coverage
+from gateway.orchestration.facts import (
+    case_facts,
+    claim_parties,
+    granted_months,
+    limit_usage,
+    step_coverage,
+)
 from gateway.storage.tables import (
-    AssessmentRow,
     ClaimRow,
     LinePaymentRow,
-    MemberRow,
     PayerStepRow,
-    ProviderRow,
 )
 
 
@@ -40,18 +43,52 @@ class Computed:
     fixed: list[FixedBenefitDecision] | None  # fixed benefit
     prior: dict[int, int]  # line_no → paid by earlier payers in this round
     usage: dict[str, int]
+    prior_payers: tuple[dict[str, object], ...] = ()  # what each earlier payer paid, in payer order
 
 
 def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: ServiceCatalogue) -> Computed:
     coverage = step_coverage(session, step)
     case = case_facts(session, claim, catalogue)
-    prior = prior_payments(session, claim, step.seq)
+    prior, payers = _earlier_payments(session, claim, step.seq)
     if coverage.product.kind == Kind.FIXED_BENEFIT:
         decisions = fixed_benefits(coverage, case, granted_months(session, claim, step.product_code))
-        return Computed(coverage, case, None, decisions, prior, {})
+        return Computed(coverage, case, None, decisions, prior, {}, payers)
     usage = limit_usage(session, claim, step.product_code, case.lines)
     share, _ = coordinate_payer(coverage, case, prior, usage)
-    return Computed(coverage, case, share, None, prior, usage)
+    return Computed(coverage, case, share, None, prior, usage, payers)
+
+
+def _earlier_payments(
+    session: Session, claim: ClaimRow, before_seq: int
+) -> tuple[dict[int, int], tuple[dict[str, object], ...]]:
+    """Per line, what the payers before ``before_seq`` paid in the claim's current round, and
+    each such payer's total: one query for both."""
+    rows = session.execute(
+        select(
+            LinePaymentRow.payer_code,
+            LinePaymentRow.product_code,
+            LinePaymentRow.line_no,
+            func.min(LinePaymentRow.seq),
+            func.sum(LinePaymentRow.paid_fen),
+        )
+        .where(
+            LinePaymentRow.claim_id == claim.claim_id,
+            LinePaymentRow.round == claim.round,
+            LinePaymentRow.seq < before_seq,
+        )
+        .group_by(LinePaymentRow.payer_code, LinePaymentRow.product_code, LinePaymentRow.line_no)
+    ).all()
+    by_line: dict[int, int] = {}
+    by_payer: dict[tuple[str, str], list[int]] = {}  # (payer, product) → [first seq, paid]
+    for payer_code, product_code, line_no, seq, paid in rows:
+        by_line[line_no] = by_line.get(line_no, 0) + int(paid or 0)
+        total = by_payer.setdefault((payer_code, product_code), [seq, 0])
+        total[0], total[1] = min(total[0], seq), total[1] + int(paid or 0)
+    payers = tuple(
+        {"payer_code": payer, "product_code": product, "paid_fen": paid}
+        for (payer, product), (_, paid) in sorted(by_payer.items(), key=lambda item: item[1][0])
+    )
+    return by_line, payers
 
 
 def proposes(step: PayerStepRow, adapter: dict[str, Any] | None) -> bool:
@@ -63,9 +100,7 @@ def proposes(step: PayerStepRow, adapter: dict[str, Any] | None) -> bool:
 def share_request(
     session: Session, claim: ClaimRow, step: PayerStepRow, computed: Computed, proposing: bool
 ) -> ShareRequest:
-    provider = session.get_one(ProviderRow, claim.provider_code)
-    member = session.get_one(MemberRow, claim.member_id)
-    assessment = session.get_one(AssessmentRow, claim.assessment_id)
+    assessment, provider, member = claim_parties(session, claim)
     shares = {line.line_no: line for line in computed.share.lines} if computed.share else {}
     lines = []
     for line in computed.case.lines:
@@ -137,21 +172,7 @@ def share_request(
         },
         period={"start": claim.period_start.isoformat(), "end": claim.period_end.isoformat()},
         lines=tuple(lines),
-        prior_payers=tuple(_prior_payers(session, claim, step.seq)),
+        prior_payers=computed.prior_payers,
         proposed_fixed=proposed_fixed,
         limit_usage=dict(computed.usage),
     )
-
-
-def _prior_payers(session: Session, claim: ClaimRow, before_seq: int) -> list[dict[str, object]]:
-    rows = session.execute(
-        select(LinePaymentRow.payer_code, LinePaymentRow.product_code, func.sum(LinePaymentRow.paid_fen))
-        .where(
-            LinePaymentRow.claim_id == claim.claim_id,
-            LinePaymentRow.round == claim.round,
-            LinePaymentRow.seq < before_seq,
-        )
-        .group_by(LinePaymentRow.payer_code, LinePaymentRow.product_code)
-        .order_by(func.min(LinePaymentRow.seq))
-    )
-    return [{"payer_code": p, "product_code": c, "paid_fen": int(paid or 0)} for p, c, paid in rows]

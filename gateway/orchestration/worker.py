@@ -4,7 +4,8 @@ deliver the outbox. Any number may run at once, on one machine or many: a lease 
 claims of a worker that died are picked up by the others and resumed from their stored requests.
 
 Database moves run in threads (``asyncio.to_thread``) so that one worker overlaps the payer
-calls of up to ``concurrency`` claims.
+calls of up to ``concurrency`` claims; it leases another claim as soon as one leaves, so a claim
+waiting on a slow payer holds up no other.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,12 +28,22 @@ from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.calls import PayerCalls
-from gateway.orchestration.fanout import Call, Outcome, RetryPolicy, Stop, apply_outcome, next_call
+from gateway.orchestration.facts import CLAIM_LINES, PRODUCTS
+from gateway.orchestration.fanout import (
+    Call,
+    Outcome,
+    RetryPolicy,
+    Stop,
+    apply_and_continue,
+    apply_outcome,
+    next_call,
+)
 from gateway.orchestration.outbox import Message, lease_messages, settle_message
 from gateway.storage.tables import ClaimRow, utcnow
 
 log = logging.getLogger("ltc_gateway.worker")
 
+Sent = tuple[Message, Exception | None, int]  # a message, what went wrong (if anything), calls made
 ACTIVE = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
 CRASH_RETRY = timedelta(seconds=30)
 
@@ -71,6 +83,15 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.pool = pool or AdapterPool()
         self.calls = PayerCalls(self.pool, self.policy)
+        self.products: dict[Any, Any] = {}  # see facts.PRODUCTS
+        self.claim_lines: dict[uuid.UUID, Any] = {}  # see facts.CLAIM_LINES
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.sessions.begin() as session:
+            session.info[PRODUCTS] = self.products
+            session.info[CLAIM_LINES] = self.claim_lines
+            yield session
 
     @classmethod
     def from_settings(
@@ -87,9 +108,9 @@ class Worker:
 
     # --- claims ------------------------------------------------------------------------------
 
-    def lease_claims(self) -> list[uuid.UUID]:
+    def lease_claims(self, limit: int | None = None) -> list[uuid.UUID]:
         now = utcnow()
-        with self.sessions.begin() as session:
+        with self.transaction() as session:
             ids = list(
                 session.scalars(
                     select(ClaimRow.claim_id)
@@ -99,7 +120,7 @@ class Worker:
                         or_(ClaimRow.lease_expires_at.is_(None), ClaimRow.lease_expires_at < now),
                     )
                     .order_by(ClaimRow.next_attempt_at)
-                    .limit(self.batch)
+                    .limit(limit or self.batch)
                     .with_for_update(skip_locked=True)
                 )
             )
@@ -112,23 +133,34 @@ class Worker:
         return ids
 
     def _next(self, claim_id: uuid.UUID) -> Call | Stop:
-        with self.sessions.begin() as session:
+        with self.transaction() as session:
             return next_call(session, claim_id, self.catalogue, self.lease)
 
     def _apply(self, call: Call, outcome: Outcome) -> Stop | None:
-        with self.sessions.begin() as session:
+        with self.transaction() as session:
             return apply_outcome(session, call, outcome, self.catalogue, self.policy)
+
+    def _continue(self, call: Call, outcome: Outcome) -> Call | Stop:
+        try:
+            with self.transaction() as session:
+                return apply_and_continue(session, call, outcome, self.catalogue, self.policy, self.lease)
+        except Exception:
+            # keep the payer's answer even when the next request cannot be built now
+            claim = {"claim_id": str(call.claim_id)}
+            log.warning("next move failed; answer recorded alone", extra=claim, exc_info=True)
+            stop = self._apply(call, outcome)
+            return stop if stop is not None else self._next(call.claim_id)
 
     async def advance(self, claim_id: uuid.UUID) -> str:
         """Take the claim as far as it goes now; its status afterwards."""
-        while True:
+        try:
             move = await asyncio.to_thread(self._next, claim_id)
-            if isinstance(move, Stop):
-                return move.status
-            outcome = await self.calls.step(move)
-            stop = await asyncio.to_thread(self._apply, move, outcome)
-            if stop is not None:
-                return stop.status
+            while not isinstance(move, Stop):
+                outcome = await self.calls.step(move)
+                move = await asyncio.to_thread(self._continue, move, outcome)
+            return move.status
+        finally:
+            self.claim_lines.pop(claim_id, None)
 
     async def _advance_safely(self, claim_id: uuid.UUID) -> None:
         try:
@@ -139,7 +171,7 @@ class Worker:
             await asyncio.to_thread(self._release, claim_id)
 
     def _release(self, claim_id: uuid.UUID) -> None:
-        with self.sessions.begin() as session:
+        with self.transaction() as session:
             session.execute(
                 update(ClaimRow)
                 .where(ClaimRow.claim_id == claim_id, ClaimRow.lease_owner == self.worker_id)
@@ -148,19 +180,24 @@ class Worker:
 
     # --- outbox ------------------------------------------------------------------------------
 
-    def _lease_messages(self) -> list[Message]:
-        with self.sessions.begin() as session:
-            return lease_messages(session, self.worker_id, self.lease, self.batch)
+    def _lease_messages(self, limit: int | None = None) -> list[Message]:
+        with self.transaction() as session:
+            return lease_messages(session, self.worker_id, self.lease, limit or self.batch)
 
-    async def _deliver(self, message: Message) -> None:
+    async def _send(self, message: Message) -> Sent:
         error, calls = await self.calls.deliver(message.kind, message.party, message.adapter, message.payload)
+        return message, error, calls
 
-        def settle() -> None:
-            with self.sessions.begin() as session:
+    def _settle(self, sent: list[Sent]) -> None:
+        """Record how deliveries went, several in one transaction."""
+        with self.transaction() as session:
+            for message, error, calls in sent:
                 backoff = self.policy.backoff(max(1, calls))
                 settle_message(session, message.id, error, calls, backoff, self.policy.max_attempts)
 
-        await asyncio.to_thread(settle)
+    async def _deliver(self, message: Message) -> None:
+        sent = await self._send(message)
+        await asyncio.to_thread(self._settle, [sent])
 
     # --- loop --------------------------------------------------------------------------------
 
@@ -180,11 +217,59 @@ class Worker:
         )
         return len(claims) + len(messages)
 
+    async def pipeline(self, stop: asyncio.Event | None = None) -> int:
+        """Keep up to ``concurrency`` claims (and as many messages) in flight, leasing more as
+        they finish, so one slow claim holds up no other; how many were worked on. Without
+        ``stop``, returns once nothing is due and nothing is in flight."""
+        claims: set[asyncio.Task[None]] = set()
+        messages: set[asyncio.Task[Sent]] = set()
+        worked = 0
+        while stop is None or not stop.is_set():
+            leased = 0
+            if free := min(self.concurrency - len(claims), self.batch):
+                for claim_id in await asyncio.to_thread(self.lease_claims, free):
+                    claims.add(asyncio.create_task(self._advance_safely(claim_id)))
+                    leased += 1
+            # messages are quick: lease them once half their slots are free, not one by one
+            if len(messages) <= self.concurrency // 2:
+                free = min(self.concurrency - len(messages), self.batch)
+                for message in await asyncio.to_thread(self._lease_messages, free):
+                    messages.add(asyncio.create_task(self._send(message)))
+                    leased += 1
+            worked += leased
+            if not claims and not messages:
+                if stop is None:
+                    return worked
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
+                continue
+            # lease again when a slot frees up (a running worker also polls for new work)
+            done, _ = await asyncio.wait(
+                claims | messages,
+                timeout=None if stop is None else self.poll_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            claims.difference_update(done)
+            await self._settle_done(messages, done)
+        if claims or messages:  # stopping: finish what is in flight
+            done, _ = await asyncio.wait(claims | messages)
+            await self._settle_done(messages, done)
+        return worked
+
+    async def _settle_done(self, messages: set[asyncio.Task[Sent]], done: set[Any]) -> None:
+        finished = [task for task in messages if task in done]
+        messages.difference_update(finished)
+        sent = []
+        for task in finished:
+            if task.exception() is None:
+                sent.append(task.result())
+            else:  # its lease runs out and another lease retries it
+                log.error("message could not be delivered", exc_info=task.exception())
+        if sent:
+            await asyncio.to_thread(self._settle, sent)
+
     async def drain_async(self) -> int:
-        total = 0
-        while (n := await self.run_once()) > 0:
-            total += n
-        return total
+        return await self.pipeline()
 
     def drain(self) -> int:
         """Work until nothing is due (tests, ``worker --once``); how many claims and messages."""
@@ -200,11 +285,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"worker_id": self.worker_id})
         try:
-            while not stop.is_set():
-                worked = await self.run_once()
-                if not worked:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
+            await self.pipeline(stop)
         finally:
             await self.pool.aclose()
             log.info("worker stopped", extra={"worker_id": self.worker_id})

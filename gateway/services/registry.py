@@ -151,16 +151,15 @@ def _named(name: str, load: Callable[..., T], *args: Any) -> T:
 
 
 def product_version(session: Session, product_code: str, version: int) -> Product:
-    row = session.scalar(
-        select(ProductVersionRow).where(
-            ProductVersionRow.product_code == product_code, ProductVersionRow.version == version
-        )
-    )
-    if row is None:
+    # the digest names the definition: it is read (and parsed) only the first time it is seen
+    which = (ProductVersionRow.product_code == product_code, ProductVersionRow.version == version)
+    digest_ = session.scalar(select(ProductVersionRow.digest).where(*which))
+    if digest_ is None:
         raise NotFound(f"product {product_code} version {version} is not registered")
-    product = _PRODUCTS.get(row.digest)
+    product = _PRODUCTS.get(digest_)
     if product is None:
-        product = _PRODUCTS[row.digest] = Product.model_validate(row.definition)
+        definition = session.scalar(select(ProductVersionRow.definition).where(*which))
+        product = _PRODUCTS[digest_] = Product.model_validate(definition)
     return product
 
 

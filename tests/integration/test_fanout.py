@@ -198,3 +198,38 @@ def test_concurrent_workers_never_pay_a_limit_twice(world: World) -> None:
     assert statuses == {"coordinated"}
     # 12 × 120,000 billed: every product reaches its monthly limit exactly, never beyond.
     assert totals == {"CITY-LTCI-2025": 300000, "HMB-LTC-2026": 150000, "ACME-LTC-CARE": 300000}
+
+
+def test_a_claim_stuck_at_its_payer_holds_up_no_other(world: World) -> None:
+    """Workers lease more claims as slots free up: while one claim waits on its payer, the
+    others are coordinated around it (a leased batch used to wait for its slowest claim)."""
+    world.setup()
+    for n in range(3):
+        assert world.submit(community_claim(world, f"S-{n}", days=1)).status_code == 202
+    worker = Worker(world.gateway.sessions, world.gateway.catalogue, batch=2, concurrency=2)
+    advance, step = worker.advance, worker.calls.step
+    coordinated: list[Any] = []
+    stuck: list[Any] = []
+
+    async def counted(claim_id: Any) -> str:
+        status = await advance(claim_id)
+        coordinated.append(claim_id)
+        return status
+
+    async def slow(call: Any) -> Any:
+        if not stuck:
+            stuck.append(call.claim_id)
+        if call.claim_id == stuck[0]:
+            for _ in range(3000):  # a liveness guard, not a timing check: fail instead of hanging
+                if len(coordinated) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(coordinated) == 2, "the other claims waited for the stuck one"
+        return await step(call)
+
+    worker.advance = counted  # type: ignore[method-assign]
+    worker.calls.step = slow  # type: ignore[method-assign]
+    worker.drain()
+    assert coordinated[-1] == stuck[0]
+    with world.gateway.sessions.begin() as session:
+        assert set(session.scalars(select(ClaimRow.status))) == {"coordinated"}
