@@ -10,6 +10,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -113,6 +114,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _wrk(port: int, script: Path, seconds: int, connections: int, timeout: int = 2) -> tuple[float, int, int]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("the accept benchmark drives the servers with wrk: apt-get install wrk")
     out = subprocess.run(
         [
             "wrk",

@@ -2,7 +2,9 @@
 real servers) by ``ltc-gateway worker`` processes on PostgreSQL, at 0 ms and at 200 ms of payer
 latency; beside it the Little's-law bound of the configuration: at most workers × concurrency
 claims in flight, each waiting on its payer steps one after the other, so
-bound = workers × concurrency / (steps per claim × latency).
+bound = workers × concurrency / (steps per claim × latency). Throughput is taken in the steady
+state, from the tenth to the ninetieth percent of the claims coordinated (the whole run's figure,
+with the workers' start-up, is in the note).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def _prepare(url: str, sandboxes: SandboxPayers, count: int) -> None:
     gateway.close()
 
 
-def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tuple[float, float]:
+def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tuple[float, float, float]:
     products = [Product.model_validate(p) for p in _products()]
     with fresh_schema("bench_e2e") as url, tempfile.TemporaryDirectory() as folder:
         sandboxes = SandboxPayers(products).start()
@@ -93,8 +95,9 @@ def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tup
                 )
                 for _ in range(workers)
             ]
+            progress: list[tuple[float, int]] = []  # (seconds, claims coordinated)
             try:
-                while True:
+                while not progress or progress[-1][1] < count:
                     with gateway.sessions.begin() as session:
                         done = (
                             session.scalar(
@@ -104,10 +107,8 @@ def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tup
                             )
                             or 0
                         )
-                    if done >= count:
-                        break
+                    progress.append((time.perf_counter() - started, done))
                     time.sleep(0.05)
-                elapsed = time.perf_counter() - started
             finally:
                 for process in processes:
                     process.terminate()
@@ -117,37 +118,51 @@ def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tup
         finally:
             sandboxes.stop()
     bound = workers * concurrency / (STEPS * latency_ms / 1000) if latency_ms else 0.0
-    return count / elapsed, bound
+    return _steady(progress, count), count / progress[-1][0], bound
+
+
+def _steady(progress: list[tuple[float, int]], count: int) -> float:
+    """Claims/s from the tenth to the ninetieth percent of the claims coordinated: leaves out
+    the workers' start-up (a second or two of imports) and the last claims, finishing with ever
+    fewer in flight, neither of which Little's law describes."""
+    start = next(p for p in progress if p[1] >= count // 10)
+    end = next(p for p in progress if p[1] >= count * 9 // 10)
+    return (end[1] - start[1]) / (end[0] - start[0])
 
 
 def run(workers: int = 2, concurrency: int = 16, light: int = 4) -> list[Row]:
     """At the configured concurrency, and at 200 ms also at a light one (``light`` claims in
     flight a worker): the bound scales with concurrency, so the ratio shows whether the
     orchestration adds waiting of its own once the machine's CPU is not the limit."""
-    fast, _ = _measure(0, 200, workers, concurrency)
-    rows = [
-        Row(
-            "end to end, 0 ms payers",
-            fast,
-            "claims/s",
-            target=f">= {TARGET_FAST} claims/s",
-            met=fast >= TARGET_FAST,
-            note=f"{workers} workers x {concurrency} claims in flight, 200 claims, {STEPS} payer steps each",
+    rows = []
+    for latency, in_flight, count in ((0, concurrency, 200), (200, concurrency, 200), (200, light, 100)):
+        steady, overall, bound = _measure(latency, count, workers, in_flight)
+        note = (
+            f"{workers} workers x {in_flight} claims in flight, {count} claims, {STEPS} payer steps each; "
+            f"steady state (10th to 90th percent done); whole run with start-up {overall:.1f} claims/s"
         )
-    ]
-    for in_flight, count in ((concurrency, 200), (light, 100)):
-        slow, bound = _measure(200, count, workers, in_flight)
+        if not latency:
+            rows.append(
+                Row(
+                    "end to end, 0 ms payers",
+                    steady,
+                    "claims/s",
+                    target=f">= {TARGET_FAST} claims/s",
+                    met=steady >= TARGET_FAST,
+                    note=note,
+                )
+            )
+            continue
         rows.append(
             Row(
                 f"end to end, 200 ms payers, {in_flight} in flight a worker",
-                slow,
+                steady,
                 "claims/s",
                 baseline=bound,
                 baseline_name="Little's-law bound",
                 target=f">= {TARGET_SHARE:.0%} of the bound",
-                met=slow >= TARGET_SHARE * bound,
-                note=f"{workers} workers x {in_flight} claims in flight, {count} claims, "
-                f"{STEPS} payer steps each",
+                met=steady >= TARGET_SHARE * bound,
+                note=note,
             )
         )
     return rows
