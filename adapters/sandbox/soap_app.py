@@ -320,6 +320,9 @@ def _wsgi(payer: SandboxPayer) -> Any:
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: with more calls connecting at once (wsgiref closes
+    # each connection), the kernel dropped their SYNs and the clients resent them a second later
+    request_queue_size = 128
 
 
 class _QuietHandler(WSGIRequestHandler):
