@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.storage.tables import AuditEntryRow, AuditHeadRow, utcnow
@@ -96,8 +97,14 @@ def seal(session: Session, key: bytes | None = None) -> int:
     key = key or audit_key()
     head = session.get(AuditHeadRow, 1, with_for_update=True)
     if head is None:
-        session.add(AuditHeadRow(id=1, last_id=0, last_seq=0, hash=GENESIS))
-        session.flush()
+        # Another sealer (a process's, or verify's) may be creating it at this moment: the second
+        # waits for the first and then takes its row.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(AuditHeadRow)
+            .values(id=1, last_id=0, last_seq=0, hash=GENESIS)
+            .on_conflict_do_nothing()
+        )
         head = session.get_one(AuditHeadRow, 1, with_for_update=True)
     sealed, after = 0, 0
     content = [getattr(AuditEntryRow, name) for name in ("id", "at", "actor", "action", "subject", "detail")]

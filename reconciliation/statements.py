@@ -330,8 +330,8 @@ def _check_and_stage(connection: Connection, rows: Iterator[tuple[int, str, Any]
 # the pattern lets through but the calendar has not (02-30) makes the COPY fail.
 _REFERENCE = rb"[!#-+\--\[\]-~]"
 PLAIN_ROW = re.compile(
-    rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12},"
-    rb"[0-9]{0,9},-?[0-9]{1,18},"
+    UUID.pattern.encode()
+    + rb",[0-9]{0,9},-?[0-9]{1,18},"
     + _REFERENCE
     + rb"(?:[ !#-+\--\[\]-~]{0,126}"
     + _REFERENCE
@@ -351,10 +351,8 @@ def _copy_csv(connection: Connection, stream: IO[bytes]) -> bool:
 
     stream.seek(0)
     try:
-        header = next(csv.reader([stream.readline().decode("utf-8-sig")]), None)
-    except UnicodeDecodeError:
-        return False
-    if header is None or tuple(h.strip() for h in header) != CSV_COLUMNS:
+        _check_header(next(csv.reader([stream.readline().decode("utf-8-sig")]), None))
+    except (UnicodeDecodeError, Invalid):  # the checks in Python say what is wrong
         return False
     # Rows are numbered as they arrive, as ``csv_rows`` numbers them (the header is row 1).
     connection.execute(

@@ -3,12 +3,14 @@ is recorded, and ``audit verify`` detects an edited, inserted or deleted entry."
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select, text, update
 
-from gateway.audit import verify
-from gateway.storage.tables import AuditEntryRow
+from gateway.audit import seal, verify
+from gateway.storage.tables import AuditEntryRow, AuditHeadRow
 from tests.integration.test_cli import ltc
 from tests.integration.test_payers import drain
 from tests.integration.world import World
@@ -149,3 +151,34 @@ def test_entries_chain_after_commit_without_holding_up_the_writers(world: World)
     rows = entries(world)
     assert rows and all(e.seq is not None and e.hash for e in rows)
     assert [e.seq for e in sorted(rows, key=lambda e: e.seq or 0)] == list(range(1, len(rows) + 1))
+
+
+def test_two_sealers_creating_the_chain_s_head_at_once_both_succeed(world: World) -> None:
+    """The first seal of a database creates the head; a second sealer arriving meanwhile (every
+    process has one, and verify seals too) waits for it instead of failing on its key."""
+    gateway = world.gateway
+    if gateway.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: a second sealer cannot arrive meanwhile")
+    gateway.sealer.close()
+    with gateway.sessions.begin() as session:
+        session.execute(delete(AuditHeadRow))
+    first = gateway.sessions()
+    first.begin()
+    seal(first)  # holds the new, uncommitted head
+    outcome: list[BaseException | int] = []
+
+    def second() -> None:
+        try:
+            with gateway.sessions.begin() as session:
+                outcome.append(seal(session))
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(timeout=0.5)
+    assert thread.is_alive()  # waiting on the first sealer's head
+    first.commit()
+    first.close()
+    thread.join(timeout=10)
+    assert outcome == [0]
