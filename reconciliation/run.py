@@ -28,7 +28,7 @@ from adapters.registry import AdapterPool
 from adapters.sdk import AdapterError
 from gateway.services.errors import Conflict, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationRunRow, UTCDateTime, utcnow
-from reconciliation.matching import ACROSS_PAYERS, MISMATCHES, NOTHING
+from reconciliation.matching import ACROSS_PAYERS, MISMATCHES, NOT_DUE, NOTHING, Kind
 from reconciliation.statements import entries_document, import_statement
 
 log = logging.getLogger("ltc_gateway.reconciliation")
@@ -50,7 +50,7 @@ def _quiet(phase: str, done: int, total: int) -> None:
 # settle before its latest ledger entry (STALE_COORDINATION) is asked only of the few keys that
 # reach that rule, through the ledger's key index. Matched and not-yet-due keys are counted, not
 # stored: every key ever expected or settled is classified each night.
-_FACTS = """
+_CLASSIFIED = """
     WITH facts AS (
         SELECT payer_code, claim_id, line_no, SUM(e_amount) AS expected, MIN(since) AS since,
                COUNT(e_amount) AS ledger_entries,
@@ -96,9 +96,13 @@ _KEEP = """
         (run_id, payer_code, claim_id, line_no, kind, expected_fen, settled_fen, entries)
     SELECT :run, payer_code, claim_id, line_no, kind, COALESCE(expected, 0), COALESCE(settled, 0), entries
     FROM classified WHERE kind NOT IN ('NOTHING', 'MATCHED', 'NOT_DUE')"""
-# Per payer and kind: how many keys, and what was expected and settled (the payer's totals)
-_SUMMARY = """SELECT payer_code, kind, COUNT(*), SUM(expected), SUM(settled) FROM classified
-    GROUP BY payer_code, kind"""
+# Per payer: what was expected and settled (the payer's totals), and how many keys of each kind.
+# Grouped by payer alone: grouped by kind as well, the planner expects many groups and sorts a
+# million keys (to disk) rather than hash a few.
+KEY_KINDS = (*(k.value for k in Kind if k != Kind.OVER_COORDINATED), NOT_DUE, NOTHING)
+_SUMMARY = f"""SELECT payer_code, SUM(expected), SUM(settled),
+        {", ".join(f"COUNT(*) FILTER (WHERE kind = '{k}')" for k in KEY_KINDS)}
+    FROM classified GROUP BY payer_code"""
 _CLASSIFY_TYPES = (
     bindparam("d", type_=Date),
     bindparam("window_start", type_=Date),
@@ -106,11 +110,11 @@ _CLASSIFY_TYPES = (
 )
 # PostgreSQL keeps the items and sums up every key in one pass; SQLite has no INSERT in a WITH
 # clause and classifies twice (it holds a demo's or a small city's keys, not millions).
-CLASSIFY_AND_SUM = text(f"{_FACTS}, kept AS ({_KEEP}\n    RETURNING 1)\n    {_SUMMARY}").bindparams(
+CLASSIFY_AND_SUM = text(f"{_CLASSIFIED}, kept AS ({_KEEP}\n    RETURNING 1)\n    {_SUMMARY}").bindparams(
     *_CLASSIFY_TYPES
 )
-CLASSIFY = text(f"{_FACTS}{_KEEP}").bindparams(*_CLASSIFY_TYPES)
-SUM = text(f"{_FACTS}\n    {_SUMMARY}").bindparams(*_CLASSIFY_TYPES[:2])
+CLASSIFY = text(f"{_CLASSIFIED}{_KEEP}").bindparams(*_CLASSIFY_TYPES)
+SUM = text(f"{_CLASSIFIED}\n    {_SUMMARY}").bindparams(*_CLASSIFY_TYPES[:2])
 
 OVER_COORDINATED = text(
     """
@@ -390,6 +394,8 @@ class Reconciliation:
                 # JIT compiling took a tenth of this statement's time and won nothing back: its
                 # work is hashing a million keys, not evaluating expressions
                 session.execute(text("SET LOCAL jit = off"))
+                # every worker of a parallel plan aggregated all of statement_lines again
+                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
                 summary = session.execute(CLASSIFY_AND_SUM, params).all()
             else:
                 session.execute(CLASSIFY, params)
@@ -397,12 +403,10 @@ class Reconciliation:
             session.execute(OVER_COORDINATED, {"d": business_date, "run": run_id, "across": ACROSS_PAYERS})
             counts: Counter[str] = Counter()
             totals: dict[str, list[int]] = {}
-            for payer_code, kind, keys, expected, settled in summary:
-                if kind != NOTHING:
-                    counts[kind] += int(keys)
-                total = totals.setdefault(payer_code, [0, 0])
-                total[0] += int(expected or 0)
-                total[1] += int(settled or 0)
+            for payer_code, expected, settled, *keys in summary:
+                counts.update({kind: int(n) for kind, n in zip(KEY_KINDS, keys, strict=True) if n})
+                totals[payer_code] = [int(expected or 0), int(settled or 0)]
+            counts.pop(NOTHING, None)
             across = session.scalar(
                 text("SELECT COUNT(*) FROM reconciliation_results WHERE run_id = :run AND kind = :kind"),
                 {"run": run_id, "kind": "OVER_COORDINATED"},

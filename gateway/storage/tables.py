@@ -437,24 +437,23 @@ class StatementRow(Base):
 
 class StatementLineRow(Base):
     """One settled entry. The payer's reference tells identical legitimate entries apart; the
-    same entry arriving again in another file is kept once. The unique key leads with the
-    payer-line key, so it is also the index reconciliation looks keys up by.
+    same entry arriving again in another file is kept once. The key leads with the payer-line
+    key, so it is also the index reconciliation looks keys up by.
 
-    ``statement_id`` has no foreign key: lines are written only by ``import_statement``, in the
-    transaction that creates their statement, and statements are never deleted; checking the
-    key row by row took longer than the rest of a million-line insert."""
+    No surrogate id and no foreign key to ``statement_id``: lines are written only by
+    ``import_statement``, in the transaction that creates their statement, and statements are
+    never deleted; a second index and a sequence (or a per-row key check) cost more than the rest
+    of a million-line insert."""
 
     __tablename__ = "statement_lines"
-    __table_args__ = (UniqueConstraint("payer_code", "claim_id", "line_no", "payer_reference"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    payer_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    payer_reference: Mapped[str] = mapped_column(String(128), primary_key=True)
     statement_id: Mapped[int] = mapped_column(Integer)
     row_no: Mapped[int] = mapped_column(Integer)
-    payer_code: Mapped[str] = mapped_column(String(64))
-    claim_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    line_no: Mapped[int] = mapped_column(Integer)
     paid_fen: Mapped[int] = mapped_column(BigInteger)
-    payer_reference: Mapped[str] = mapped_column(String(128))
     settled_on: Mapped[date]
 
 
