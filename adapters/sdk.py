@@ -10,6 +10,7 @@ reached by configuration (``FieldMap``), not code.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -149,9 +150,13 @@ class Decision:
         }
 
 
+INTEGER_TEXT = re.compile(r"-?[0-9]+")
+
+
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.lstrip("-").isdigit():  # SOAP carries integers as text
+        # SOAP carries integers as text; ASCII digits only (str.isdigit() takes "³", int() not)
+        if isinstance(value, str) and INTEGER_TEXT.fullmatch(value):
             return int(value)
         raise TypeError(f"expected an integer, got {value!r}")
     return value

@@ -18,6 +18,7 @@ from starlette.routing import Route
 import schemas
 from gateway.api import idempotency
 from gateway.api.endpoint import Call, authorise, endpoint, read_json
+from gateway.domain.numbers import whole_number
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
@@ -121,8 +122,9 @@ def get_runs(call: Call) -> Response:
 def get_run(call: Call) -> Response:
     """A run by id or business date: phase, progress and counts."""
     ref = call.param("run")
-    if ref.isdigit():
-        run = call.session.get(ReconciliationRunRow, int(ref))
+    run_id = whole_number(ref)
+    if run_id is not None:
+        run = call.session.get(ReconciliationRunRow, run_id)
     else:
         try:
             day = date.fromisoformat(ref)
@@ -187,9 +189,10 @@ def get_batch(call: Call) -> Response:
     ref = call.param("id")
     as_csv = ref.endswith(".csv")
     batch_id = ref.removesuffix(".csv")
-    if not batch_id.isdigit():
+    number = whole_number(batch_id)
+    if number is None:
         raise NotFound(f"no settlement batch {ref}")
-    batch = queue.batch_view(call.session, int(batch_id))
+    batch = queue.batch_view(call.session, number)
     if not as_csv:
         return JSONResponse(batch)
     out = io.StringIO()

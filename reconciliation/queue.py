@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import schemas
 from adapters.sdk import Decision, LineDecision
 from gateway import audit
+from gateway.domain.numbers import whole_number
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.fanout import StepStatus, current_steps, lock_claim
 from gateway.orchestration.recording import settling_party
@@ -50,23 +51,28 @@ def list_mismatches(session: Session, query: dict[str, str], today: date, limit:
         MismatchRow.status.in_(ACTIVE if statuses == "active" else statuses.split(","))
     )
     faults = []
+    numbers: dict[str, int] = {}
     for name in ("min_age_days", "min_amount_fen", "offset"):
-        if query.get(name) and not query[name].isdigit():
-            faults.append((f"/{name}", "must be a non-negative integer"))
+        if query.get(name):
+            number = whole_number(query[name])
+            if number is None:
+                faults.append((f"/{name}", "must be a non-negative integer"))
+            else:
+                numbers[name] = number
     if faults:
         raise Invalid(faults)
-    if query.get("min_age_days"):
-        cutoff = date.fromordinal(today.toordinal() - int(query["min_age_days"]))
+    if "min_age_days" in numbers:
+        cutoff = date.fromordinal(max(1, today.toordinal() - numbers["min_age_days"]))
         statement = statement.where(MismatchRow.first_seen <= cutoff)
-    if query.get("min_amount_fen"):
-        amount = int(query["min_amount_fen"])
+    if "min_amount_fen" in numbers:
+        amount = numbers["min_amount_fen"]
         statement = statement.where(
             (MismatchRow.difference_fen >= amount) | (MismatchRow.difference_fen <= -amount)
         )
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = session.scalars(
         statement.order_by(MismatchRow.first_seen, MismatchRow.id)
-        .offset(int(query.get("offset") or 0))
+        .offset(numbers.get("offset", 0))
         .limit(limit)
     )
     return {"total": total, "mismatches": [mismatch_view(row, today) for row in rows]}
@@ -337,9 +343,10 @@ def batch_view(session: Session, batch_id: int) -> dict[str, Any]:
 
 
 def parse_id(text: str) -> int:
-    if not text.isdigit():
+    number = whole_number(text)
+    if number is None:
         raise NotFound(f"no mismatch {text}")
-    return int(text)
+    return number
 
 
 def claim_uuid(text: str) -> uuid.UUID:

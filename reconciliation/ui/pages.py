@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.domain.money import yuan
+from gateway.domain.numbers import whole_number
 from gateway.services import claims
 from gateway.services.errors import ServiceError
 from gateway.services.keys import Principal, Role, authenticate
@@ -391,7 +392,8 @@ async def resolve(request: Request) -> Response:
     document: dict[str, Any] = {"action": form.get("action", ""), "note": form.get("note", "")}
     if form.get("amount_fen", "").strip():
         amount = form["amount_fen"].strip()
-        document["amount_fen"] = int(amount) if amount.isdigit() else amount
+        number = whole_number(amount)
+        document["amount_fen"] = amount if number is None else number
     gateway = request.app.state.gateway
     mismatch_id = request.path_params["id"]
 

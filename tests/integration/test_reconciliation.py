@@ -288,3 +288,26 @@ def test_statements_are_pulled_from_rest_and_soap_payers(world: World, sandboxes
             )
         )
     assert payers == {"ltc-admin-east", "huiminbao", "acme-life"}
+
+
+@pytest.mark.parametrize("number", ["³", "٣", "1²", "99999999999999999999999", "-1", "1.0"])
+def test_a_number_in_a_path_or_query_that_is_not_ascii_digits_or_fits_no_column_is_refused_by_name(
+    world: World, number: str
+) -> None:
+    """str.isdigit() accepts "³", which int() refuses: a mismatch id of "³" was a server error
+    (found by the fuzzing test)."""
+    key = reconciler(world, "zhang")
+    for path in (
+        f"/v1/reconciliation/mismatches/{number}",
+        f"/v1/reconciliation/settlement-batches/{number}",
+        f"/v1/reconciliation/settlement-batches/{number}.csv",
+    ):
+        assert world.get(path, key).status_code == 404, path
+    assert world.get(f"/v1/reconciliation/runs/{number}", key).status_code in (404, 422)
+    listed = world.get(f"/v1/reconciliation/mismatches?offset={number}", key)
+    assert listed.status_code == 422 and listed.json()["errors"][0]["pointer"] == "/offset", listed.text
+
+
+def test_an_age_older_than_the_calendar_lists_everything(world: World) -> None:
+    answer = world.get("/v1/reconciliation/mismatches?min_age_days=9999999", reconciler(world, "zhang"))
+    assert answer.status_code == 200, answer.text

@@ -1,0 +1,29 @@
+"""Integers written as text: ASCII digits only, within 64 bits."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.domain.numbers import LARGEST, whole_number
+
+
+@pytest.mark.parametrize(
+    ("text", "signed", "expected"),
+    [
+        ("0", False, 0),
+        ("0042", False, 42),
+        (str(LARGEST), False, LARGEST),
+        (str(LARGEST + 1), False, None),
+        ("³", False, None),  # str.isdigit() says yes; int() refuses it
+        ("٣", False, None),  # an Arabic-Indic three: int() would take it, a path id should not
+        ("", False, None),
+        (" 1", False, None),
+        ("-5", False, None),
+        ("-5", True, -5),
+        ("--5", True, None),
+        ("-", True, None),
+        (f"-{LARGEST}", True, -LARGEST),
+    ],
+)
+def test_whole_number(text: str, signed: bool, expected: int | None) -> None:
+    assert whole_number(text, signed=signed) == expected
