@@ -203,11 +203,17 @@ class StatementEntry:
 
 
 def to_wire(message: Any) -> dict[str, Any]:
-    """A dataclass message as a JSON-able dict (tuples become lists)."""
-    return _plain(dataclasses.asdict(message))
+    """A dataclass message as a JSON-able dict (tuples become lists). One pass over the fields:
+    ``dataclasses.asdict`` deep-copies every value first, and a share request was built several
+    times a claim."""
+    wire = _plain(message)
+    assert isinstance(wire, dict)
+    return wire
 
 
 def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
+
 import pytest
 
-from adapters.sdk import Decision, FieldMap, MalformedAnswer, remap
+from adapters.sdk import AssessmentNotice, Decision, FieldMap, MalformedAnswer, remap, to_wire
 from gateway.coordination.checks import AskedLine, DecidedLine, decision_faults, fixed_benefit_faults
 
 ASKED = [AskedLine(1, 450000, 240000), AskedLine(2, 10000, 10000)]
@@ -68,6 +71,29 @@ def test_a_decision_round_trips_through_the_wire_format() -> None:
     assert Decision.from_wire(decision.to_wire()) == decision
     soap_like = {"status": "decided", "lines": [{"line_no": "1", "paid_fen": "120000", "reasons": None}]}
     assert Decision.from_wire(soap_like).lines[0].paid_fen == 120000  # SOAP carries integers as text
+
+
+def test_a_message_goes_on_the_wire_as_plain_json_of_its_own() -> None:
+    scores = {"adl": {"eating": 10}}
+    notice = AssessmentNotice(
+        "A-1:p",
+        "A-1",
+        {"id_number": "X", "born": date(1940, 1, 2)},
+        "AG",
+        "2026-11-01",
+        "2026-10-01",
+        3,
+        {"adl": "moderate"},
+        scores,
+        "2026-11-01",
+        "2028-10-31",
+    )
+    wire = to_wire(notice)
+    assert json.loads(json.dumps(wire)) == wire
+    assert wire["member"] == {"id_number": "X", "born": "1940-01-02"}
+    assert wire["scores"] == scores and wire["scores"] is not scores  # a copy: the message stays as it was
+    wire["scores"]["adl"]["eating"] = 0
+    assert notice.scores["adl"]["eating"] == 10
 
 
 @pytest.mark.parametrize(
