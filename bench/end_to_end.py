@@ -68,7 +68,9 @@ def _prepare(url: str, sandboxes: SandboxPayers, count: int) -> None:
     gateway.close()
 
 
-def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tuple[float, float, float]:
+def _measure(
+    latency_ms: int, count: int, workers: int, concurrency: int
+) -> tuple[float, float, float, float]:
     products = [Product.model_validate(p) for p in _products()]
     with fresh_schema("bench_e2e") as url, tempfile.TemporaryDirectory() as folder:
         sandboxes = SandboxPayers(products).start()
@@ -95,7 +97,7 @@ def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tup
                 )
                 for _ in range(workers)
             ]
-            progress: list[tuple[float, int]] = []  # (seconds, claims coordinated)
+            progress: list[tuple[float, int, float]] = []  # (seconds, claims coordinated, worker CPU s)
             try:
                 while not progress or progress[-1][1] < count:
                     with gateway.sessions.begin() as session:
@@ -107,7 +109,7 @@ def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tup
                             )
                             or 0
                         )
-                    progress.append((time.perf_counter() - started, done))
+                    progress.append((time.perf_counter() - started, done, _cpu_seconds(processes)))
                     time.sleep(0.05)
             finally:
                 for process in processes:
@@ -118,16 +120,31 @@ def _measure(latency_ms: int, count: int, workers: int, concurrency: int) -> tup
         finally:
             sandboxes.stop()
     bound = workers * concurrency / (STEPS * latency_ms / 1000) if latency_ms else 0.0
-    return _steady(progress, count), count / progress[-1][0], bound
+    steady, cpu = _steady(progress, count)
+    return steady, count / progress[-1][0], bound, cpu
 
 
-def _steady(progress: list[tuple[float, int]], count: int) -> float:
-    """Claims/s from the tenth to the ninetieth percent of the claims coordinated: leaves out
-    the workers' start-up (a second or two of imports) and the last claims, finishing with ever
-    fewer in flight, neither of which Little's law describes."""
+def _steady(progress: list[tuple[float, int, float]], count: int) -> tuple[float, float]:
+    """Claims/s from the tenth to the ninetieth percent of the claims coordinated, and the
+    workers' CPU seconds a claim over the same span: leaves out the workers' start-up (a second
+    or two of imports) and the last claims, finishing with ever fewer in flight, neither of
+    which Little's law describes."""
     start = next(p for p in progress if p[1] >= count // 10)
     end = next(p for p in progress if p[1] >= count * 9 // 10)
-    return (end[1] - start[1]) / (end[0] - start[0])
+    return (end[1] - start[1]) / (end[0] - start[0]), (end[2] - start[2]) / (end[1] - start[1])
+
+
+def _cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """User and system CPU the processes used so far (Linux ``/proc``; 0 elsewhere)."""
+    total = 0
+    for process in processes:
+        try:
+            with open(f"/proc/{process.pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run(workers: int = 2, concurrency: int = 16, light: int = 4) -> list[Row]:
@@ -136,10 +153,11 @@ def run(workers: int = 2, concurrency: int = 16, light: int = 4) -> list[Row]:
     orchestration adds waiting of its own once the machine's CPU is not the limit."""
     rows = []
     for latency, in_flight, count in ((0, concurrency, 200), (200, concurrency, 200), (200, light, 100)):
-        steady, overall, bound = _measure(latency, count, workers, in_flight)
+        steady, overall, bound, cpu = _measure(latency, count, workers, in_flight)
         note = (
             f"{workers} workers x {in_flight} claims in flight, {count} claims, {STEPS} payer steps each; "
-            f"steady state (10th to 90th percent done); whole run with start-up {overall:.1f} claims/s"
+            f"steady state (10th to 90th percent done), worker CPU {1000 * cpu:.0f} ms a claim; "
+            f"whole run with start-up {overall:.1f} claims/s"
         )
         if not latency:
             rows.append(
