@@ -42,7 +42,7 @@ def make_engine(url: str, idle_seconds: float = 5.0, **kwargs: Any) -> Engine:
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     """Test a pooled connection before use only when it sat idle for ``idle_seconds`` (a server
     restart or an idle timeout has most likely closed it then). ``pool_pre_ping`` tests every
-    checkout: one more round trip a transaction, 15 % of a worker's CPU a claim. A connection
+    checkout: one more round trip a transaction, 11 a claim in a worker. A connection
     that breaks while in use fails its transaction, and the pool then replaces every connection
     older than the failure, as it does with ``pool_pre_ping``."""
 
