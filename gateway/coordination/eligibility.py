@@ -93,36 +93,31 @@ class Terms:
             case.designation,
         )
 
+    def reason_on(self, day: date) -> Reason | None:
+        """The first condition by date that fails on ``day`` (None: all hold)."""
+        if not self.coverage.covers(day):
+            return Reason.NOT_COVERED
+        if not self.grade_ok:
+            return Reason.GRADE_BELOW_THRESHOLD
+        if not (self.effective_from <= day <= self.valid_to):
+            return Reason.ASSESSMENT_NOT_EFFECTIVE
+        if day < self.waiting_ends:
+            return Reason.WAITING_PERIOD
+        if self.needs_designation and not self.designation.on(day):
+            return Reason.PROVIDER_NOT_DESIGNATED
+        return None
+
 
 def unit_reasons(line: ClaimLine, terms: Terms, line_reason: Reason | None) -> dict[Reason | None, int]:
     """Units of the line by the first reason that fails for them (None: payable)."""
-    coverage, designation, waiting_ends, valid_to = (
-        terms.coverage,
-        terms.designation,
-        terms.waiting_ends,
-        terms.valid_to,
-    )
-
-    def reason_on(day: date) -> Reason | None:
-        if not coverage.covers(day):
-            return Reason.NOT_COVERED
-        if not terms.grade_ok:
-            return Reason.GRADE_BELOW_THRESHOLD
-        if not (terms.effective_from <= day <= valid_to):
-            return Reason.ASSESSMENT_NOT_EFFECTIVE
-        if day < waiting_ends:
-            return Reason.WAITING_PERIOD
-        if terms.needs_designation and not designation.on(day):
-            return Reason.PROVIDER_NOT_DESIGNATED
-        return line_reason
-
-    if not line.is_range:
-        return {reason_on(line.service_date): line.quantity}
+    first, last = line.service_date, line.last_date
+    if first == last:  # one day (a bed-day range of one day bills one unit)
+        return {terms.reason_on(first) or line_reason: line.quantity}
 
     # A bed-day range: evaluate once per stretch of days on which no condition changes.
-    first, last = line.service_date, line.last_date
+    coverage, designation = terms.coverage, terms.designation
     effective_from = terms.effective_from if terms.effective_from != date.max else first
-    edges = {coverage.start_date, effective_from, valid_to + _ONE_DAY, waiting_ends}
+    edges = {coverage.start_date, effective_from, terms.valid_to + _ONE_DAY, terms.waiting_ends}
     if coverage.end_date is not None:
         edges.add(coverage.end_date + _ONE_DAY)
     if designation.start is not None:
@@ -133,6 +128,6 @@ def unit_reasons(line: ClaimLine, terms: Terms, line_reason: Reason | None) -> d
     units: dict[Reason | None, int] = {}
     for i, start in enumerate(starts):
         end = starts[i + 1] - _ONE_DAY if i + 1 < len(starts) else last
-        reason = reason_on(start)
+        reason = terms.reason_on(start) or line_reason
         units[reason] = units.get(reason, 0) + (end - start).days + 1
     return units

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gateway.coordination.eligibility import Terms, line_condition, unit_reasons
 from gateway.coordination.facts import CaseFacts
@@ -28,8 +29,10 @@ from gateway.domain.products import Basis, Kind
 Usage = dict[str, int]  # period key ("month:2026-11", "year:2026") → fen this product already paid
 
 
-@dataclass(frozen=True, slots=True)
-class LineShare:
+class LineShare(NamedTuple):
+    """One payer's part of one line. A named tuple, not a frozen dataclass: one is built for every
+    line of every payer, and a frozen dataclass costs five times as much to build."""
+
     line_no: int
     billed_fen: int
     remaining_fen: int  # still unpaid before this payer
@@ -71,6 +74,20 @@ def coordination_order(lines: Sequence[ClaimLine]) -> list[ClaimLine]:
     return sorted(lines, key=lambda line: (line.service_date, line.line_no))
 
 
+# The reductions of an eligible amount, in the order of Reason (PRIOR_PAYER_PAID comes last),
+# looked up once: an enum member costs a class attribute lookup each time.
+_OVER_UNIT_LIMIT, _COINSURANCE = Reason.OVER_UNIT_LIMIT, Reason.COINSURANCE
+_MONTHLY_LIMIT, _ANNUAL_LIMIT = Reason.MONTHLY_LIMIT, Reason.ANNUAL_LIMIT
+_PRIOR_PAYER_PAID = Reason.PRIOR_PAYER_PAID
+
+# A case's lines in coordination order with their period keys: the same for every payer.
+Ordered = list[tuple[ClaimLine, str, str]]
+
+
+def _ordered(lines: Sequence[ClaimLine]) -> Ordered:
+    return [(line, *period_keys(line)) for line in coordination_order(lines)]
+
+
 def coordinate_payer(
     coverage: Coverage,
     case: CaseFacts,
@@ -78,29 +95,41 @@ def coordinate_payer(
     usage: Mapping[str, int],
 ) -> tuple[PayerShare, Usage]:
     """One indemnity payer's share of every line, and its limit usage afterwards."""
+    return _payer_share(coverage, case, _ordered(case.lines), prior_paid, usage)
+
+
+def _payer_share(
+    coverage: Coverage,
+    case: CaseFacts,
+    ordered: Ordered,
+    prior_paid: Mapping[int, int],
+    usage: Mapping[str, int],
+) -> tuple[PayerShare, Usage]:
     product = coverage.product
     if product.kind != Kind.INDEMNITY:
         raise ValueError(f"{product.product_code} is a {product.kind} product; it is not coordinated")
     month_limit, year_limit = product.limit("month"), product.limit("year")
+    on_remaining = product.basis != Basis.BILLED
     used: Usage = dict(usage)
     terms = Terms.of(coverage, case)
     shares: list[LineShare] = []
-    for line in coordination_order(case.lines):
+    for line, month_key, year_key in ordered:
         billed, price = line.billed_fen, line.unit_price_fen
-        month_key, year_key = period_keys(line)
         remaining = billed - prior_paid.get(line.line_no, 0)
         benefit = product.benefit_for(line.setting, line.method)
         line_reason, visit = line_condition(line, coverage, case, benefit)
         units = unit_reasons(line, terms, line_reason)
         eligible_units = units.pop(None, 0)
-        reasons: dict[Reason, int] = {r: n * price for r, n in units.items() if r is not None and n * price}
+        # reasons in the order of Reason: ineligible units first, then the reductions
+        reasons = [(r, n * price) for r, n in units.items() if r is not None and n * price]
+        if len(reasons) > 1:
+            reasons.sort(key=lambda item: REASON_ORDER[item[0]])
         eligible = eligible_units * price
-        standalone = 0
+        base, standalone = eligible, 0
         if eligible and benefit is not None:
-            base = eligible if product.basis == Basis.BILLED else min(eligible, remaining)
-            within_unit = (
-                base if benefit.unit_limit_fen is None else min(base, benefit.unit_limit_fen * eligible_units)
-            )
+            base = min(eligible, remaining) if on_remaining else eligible
+            unit_limit = benefit.unit_limit_fen
+            within_unit = base if unit_limit is None else min(base, unit_limit * eligible_units)
             after_ratio = apply_ratio(within_unit, benefit.pay_ratio)
             after_month = after_ratio
             if month_limit is not None:
@@ -108,26 +137,25 @@ def coordinate_payer(
             standalone = after_month
             if year_limit is not None:
                 standalone = min(after_month, max(0, year_limit - used.get(year_key, 0)))
-            _add(reasons, Reason.PRIOR_PAYER_PAID, eligible - base)
-            _add(reasons, Reason.OVER_UNIT_LIMIT, base - within_unit)
-            _add(reasons, Reason.COINSURANCE, within_unit - after_ratio)
-            _add(reasons, Reason.MONTHLY_LIMIT, after_ratio - after_month)
-            _add(reasons, Reason.ANNUAL_LIMIT, after_month - standalone)
+            if base != within_unit:
+                reasons.append((_OVER_UNIT_LIMIT, base - within_unit))
+            if within_unit != after_ratio:
+                reasons.append((_COINSURANCE, within_unit - after_ratio))
+            if after_ratio != after_month:
+                reasons.append((_MONTHLY_LIMIT, after_ratio - after_month))
+            if after_month != standalone:
+                reasons.append((_ANNUAL_LIMIT, after_month - standalone))
         paid = min(standalone, remaining)
-        _add(reasons, Reason.PRIOR_PAYER_PAID, standalone - paid)
+        # what earlier payers took off the base and what they leave this payer short of alone
+        if prior_reduction := (eligible - base) + (standalone - paid):
+            reasons.append((_PRIOR_PAYER_PAID, prior_reduction))
         if paid:
             used[month_key] = used.get(month_key, 0) + paid
             used[year_key] = used.get(year_key, 0) + paid
-        ordered = tuple(sorted(reasons.items(), key=lambda item: REASON_ORDER[item[0]]))
-        shares.append(LineShare(line.line_no, billed, remaining, standalone, paid, ordered, visit))
+        shares.append(LineShare(line.line_no, billed, remaining, standalone, paid, tuple(reasons), visit))
     shares.sort(key=lambda s: s.line_no)
     share = PayerShare(product.payer_code, product.product_code, product.tier, tuple(shares))
     return share, used
-
-
-def _add(reasons: dict[Reason, int], reason: Reason, amount: int) -> None:
-    if amount:
-        reasons[reason] = reasons.get(reason, 0) + amount
 
 
 def coordinate(
@@ -141,6 +169,7 @@ def coordinate(
     usage = usage or {}
     granted_months = granted_months or {}
     prior: dict[int, int] = {}
+    ordered = _ordered(case.lines)
     shares: list[PayerShare] = []
     fixed: list[FixedBenefitDecision] = []
     for coverage in payer_order(coverages):
@@ -148,7 +177,7 @@ def coordinate(
         if coverage.product.kind == Kind.FIXED_BENEFIT:
             fixed.extend(fixed_benefits(coverage, case, granted_months.get(code, frozenset())))
             continue
-        share, _ = coordinate_payer(coverage, case, prior, usage.get(code, {}))
+        share, _ = _payer_share(coverage, case, ordered, prior, usage.get(code, {}))
         shares.append(share)
         for line in share.lines:
             prior[line.line_no] = prior.get(line.line_no, 0) + line.paid_fen
