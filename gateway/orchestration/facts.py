@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.coordination import CaseFacts, VisitRecord
@@ -64,19 +64,29 @@ def memo(session: Session) -> dict[Any, Any]:
     return held[1]
 
 
+def hold_parties(
+    session: Session, claim: ClaimRow, assessment: AssessmentRow, provider: ProviderRow, member: MemberRow
+) -> None:
+    """The claim's parties as read with its lock (``fanout.lock_claim``), for this transaction."""
+    memo(session)[("parties", claim.claim_id)] = (assessment, provider, member)
+
+
+_PARTIES = (
+    select(AssessmentRow, ProviderRow, MemberRow)
+    .select_from(ClaimRow)
+    .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
+    .join(ProviderRow, ProviderRow.provider_code == ClaimRow.provider_code)
+    .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
+    .where(ClaimRow.claim_id == bindparam("claim_id"))
+)
+
+
 def claim_parties(session: Session, claim: ClaimRow) -> tuple[AssessmentRow, ProviderRow, MemberRow]:
-    """The claim's assessment, provider and member, in one query."""
+    """The claim's assessment, provider and member, in one query (none if the lock read them)."""
     key = ("parties", claim.claim_id)
     found = memo(session).get(key)
     if found is None:
-        assessment, provider, member = session.execute(
-            select(AssessmentRow, ProviderRow, MemberRow)
-            .select_from(ClaimRow)
-            .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
-            .join(ProviderRow, ProviderRow.provider_code == ClaimRow.provider_code)
-            .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
-            .where(ClaimRow.claim_id == claim.claim_id)
-        ).one()
+        assessment, provider, member = session.execute(_PARTIES, {"claim_id": claim.claim_id}).one()
         found = memo(session)[key] = (assessment, provider, member)
     return found
 
@@ -89,16 +99,19 @@ def case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -
     return found
 
 
+_LINES = (
+    select(ClaimLineRow)
+    .where(ClaimLineRow.claim_id == bindparam("claim_id"))
+    .order_by(ClaimLineRow.line_no)
+    .execution_options(autoflush=False)  # written once, when the claim was accepted
+)
+
+
 def claim_lines(session: Session, claim_id: uuid.UUID) -> tuple[ClaimLine, ...]:
     held: dict[uuid.UUID, tuple[ClaimLine, ...]] | None = session.info.get(CLAIM_LINES)
     lines = held.get(claim_id) if held is not None else None
     if lines is None:
-        lines = tuple(
-            claim_line(r)
-            for r in session.scalars(
-                select(ClaimLineRow).where(ClaimLineRow.claim_id == claim_id).order_by(ClaimLineRow.line_no)
-            )
-        )
+        lines = tuple(claim_line(r) for r in session.scalars(_LINES, {"claim_id": claim_id}))
         if held is not None:
             held[claim_id] = lines
     return lines
@@ -162,6 +175,46 @@ def step_coverage(session: Session, step: PayerStepRow) -> Coverage:
     return Coverage(product, step.coverage_start, step.coverage_end)
 
 
+# What other claims paid or were granted: a move never has those pending, so the reads below
+# need not flush its own changes first.
+_USAGE = (
+    select(LinePaymentRow.period_month, LinePaymentRow.period_year, func.sum(LinePaymentRow.paid_fen))
+    .where(
+        LinePaymentRow.member_id == bindparam("member_id"),
+        LinePaymentRow.product_code == bindparam("product_code"),
+        LinePaymentRow.current.is_(True),
+        LinePaymentRow.claim_id != bindparam("claim_id"),
+        or_(
+            LinePaymentRow.period_month.in_(bindparam("months", expanding=True)),
+            LinePaymentRow.period_year.in_(bindparam("years", expanding=True)),
+        ),
+    )
+    .group_by(LinePaymentRow.period_month, LinePaymentRow.period_year)
+    .execution_options(autoflush=False)
+)
+
+_GRANTED_MONTHS = (
+    select(FixedBenefitRow.month)
+    .where(
+        FixedBenefitRow.member_id == bindparam("member_id"),
+        FixedBenefitRow.product_code == bindparam("product_code"),
+        FixedBenefitRow.claim_id != bindparam("claim_id"),
+    )
+    .execution_options(autoflush=False)
+)
+
+# This claim's own payments: a move may just have recorded some, so these flush first.
+_PRIOR_PAYMENTS = (
+    select(LinePaymentRow.line_no, func.sum(LinePaymentRow.paid_fen))
+    .where(
+        LinePaymentRow.claim_id == bindparam("claim_id"),
+        LinePaymentRow.round == bindparam("round"),
+        LinePaymentRow.seq < bindparam("before_seq"),
+    )
+    .group_by(LinePaymentRow.line_no)
+)
+
+
 def limit_usage(
     session: Session, claim: ClaimRow, product_code: str, lines: Iterable[ClaimLine]
 ) -> dict[str, int]:
@@ -169,19 +222,18 @@ def limit_usage(
     lines = list(lines)
     months = sorted({line.month for line in lines})
     years = sorted({line.service_date.year for line in lines})
-    current = (
-        LinePaymentRow.member_id == claim.member_id,
-        LinePaymentRow.product_code == product_code,
-        LinePaymentRow.current.is_(True),
-        LinePaymentRow.claim_id != claim.claim_id,
-    )
     by_month: dict[str, int] = {}
     by_year: dict[int, int] = {}
     # one query for both limits: paid per month of the claim's years, summed up here
     for month, year, paid in session.execute(
-        select(LinePaymentRow.period_month, LinePaymentRow.period_year, func.sum(LinePaymentRow.paid_fen))
-        .where(*current, or_(LinePaymentRow.period_month.in_(months), LinePaymentRow.period_year.in_(years)))
-        .group_by(LinePaymentRow.period_month, LinePaymentRow.period_year)
+        _USAGE,
+        {
+            "member_id": claim.member_id,
+            "product_code": product_code,
+            "claim_id": claim.claim_id,
+            "months": months,
+            "years": years,
+        },
     ):
         if month in months:
             by_month[month] = by_month.get(month, 0) + int(paid or 0)
@@ -197,11 +249,8 @@ def granted_months(session: Session, claim: ClaimRow, product_code: str) -> froz
     """Months of a fixed benefit the member already received through other claims."""
     return frozenset(
         session.scalars(
-            select(FixedBenefitRow.month).where(
-                FixedBenefitRow.member_id == claim.member_id,
-                FixedBenefitRow.product_code == product_code,
-                FixedBenefitRow.claim_id != claim.claim_id,
-            )
+            _GRANTED_MONTHS,
+            {"member_id": claim.member_id, "product_code": product_code, "claim_id": claim.claim_id},
         )
     )
 
@@ -209,12 +258,6 @@ def granted_months(session: Session, claim: ClaimRow, product_code: str) -> froz
 def prior_payments(session: Session, claim: ClaimRow, before_seq: int) -> dict[int, int]:
     """Per line, what the indemnity payers before ``before_seq`` paid in the claim's current round."""
     rows = session.execute(
-        select(LinePaymentRow.line_no, func.sum(LinePaymentRow.paid_fen))
-        .where(
-            LinePaymentRow.claim_id == claim.claim_id,
-            LinePaymentRow.round == claim.round,
-            LinePaymentRow.seq < before_seq,
-        )
-        .group_by(LinePaymentRow.line_no)
+        _PRIOR_PAYMENTS, {"claim_id": claim.claim_id, "round": claim.round, "before_seq": before_seq}
     )
     return {line_no: int(paid or 0) for line_no, paid in rows}

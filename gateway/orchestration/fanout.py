@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session, object_session
 
 from adapters.sdk import Decision, PermanentError, to_wire
@@ -36,7 +36,7 @@ from gateway.domain.claims import ClaimStatus
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import granted_months, memo, prior_payments
+from gateway.orchestration.facts import granted_months, hold_parties, memo, prior_payments
 from gateway.orchestration.outbox import send_assessment
 from gateway.orchestration.recording import (
     flag,
@@ -181,40 +181,53 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
 # --- moves -----------------------------------------------------------------------------------
 
 
-def lock_claim(session: Session, claim_id: uuid.UUID) -> ClaimRow:
-    """The claim, with its member's row lock held to the end of the transaction."""
-    session.execute(
-        select(MemberRow.member_id)
-        .join(ClaimRow, ClaimRow.member_id == MemberRow.member_id)
-        .where(ClaimRow.claim_id == claim_id)
-        .with_for_update(of=MemberRow)
+# Statements a move runs every time are built once, with bound parameters: building one and
+# working out its cache key cost more CPU than running it.
+
+# The claim and its member, locked (PostgreSQL waits for a move that holds them and then reads
+# their committed state), with the claim's assessment and provider: one statement.
+_LOCK_CLAIM = (
+    select(ClaimRow, AssessmentRow, ProviderRow, MemberRow)
+    .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
+    .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
+    .join(ProviderRow, ProviderRow.provider_code == ClaimRow.provider_code)
+    .where(ClaimRow.claim_id == bindparam("claim_id"))
+    .with_for_update(of=[MemberRow, ClaimRow])
+    .execution_options(populate_existing=True)
+)
+
+_CURRENT_STEPS = (
+    select(PayerStepRow)
+    .where(
+        PayerStepRow.claim_id == bindparam("claim_id"),
+        PayerStepRow.round == bindparam("round"),
+        PayerStepRow.status != StepStatus.REPLACED.value,
     )
-    # read after the lock is held: a move that held it before may have changed the claim
-    return session.get_one(ClaimRow, claim_id, populate_existing=True)
+    .order_by(PayerStepRow.seq)
+)
+
+_STEPS_AND_PAYERS = _CURRENT_STEPS.add_columns(PayerRow).outerjoin(
+    PayerRow, PayerRow.payer_code == func.coalesce(PayerStepRow.administrator_code, PayerStepRow.payer_code)
+)
+
+
+def lock_claim(session: Session, claim_id: uuid.UUID) -> ClaimRow:
+    """The claim, with its member's row lock held to the end of the transaction (and the claim's;
+    its assessment, provider and member are held for ``facts.claim_parties``)."""
+    claim, assessment, provider, member = session.execute(_LOCK_CLAIM, {"claim_id": claim_id}).one()
+    hold_parties(session, claim, assessment, provider, member)
+    return claim
 
 
 def current_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
     """The live step of each seq in the claim's current round (reruns replace their original)."""
-    return list(session.scalars(_current(claim)))
-
-
-def _current(claim: ClaimRow) -> Select[PayerStepRow]:
-    return (
-        select(PayerStepRow)
-        .where(
-            PayerStepRow.claim_id == claim.claim_id,
-            PayerStepRow.round == claim.round,
-            PayerStepRow.status != StepStatus.REPLACED.value,
-        )
-        .order_by(PayerStepRow.seq)
-    )
+    return list(session.scalars(_CURRENT_STEPS, {"claim_id": claim.claim_id, "round": claim.round}))
 
 
 def _steps_and_payers(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
     """``current_steps``, with the payers that settle them in the same query: held for the
     transaction, so a move finds them in the identity map instead of reading each again."""
-    settles = PayerRow.payer_code == func.coalesce(PayerStepRow.administrator_code, PayerStepRow.payer_code)
-    rows = session.execute(_current(claim).add_columns(PayerRow).outerjoin(PayerRow, settles)).all()
+    rows = session.execute(_STEPS_AND_PAYERS, {"claim_id": claim.claim_id, "round": claim.round}).all()
     memo(session)[("payers", claim.claim_id)] = [payer for _, payer in rows]
     return [step for step, _ in rows]
 
@@ -249,6 +262,7 @@ def _next_call(
     payer = session.get(PayerRow, party)
     adapter = payer.adapter if payer else None
     if step.status == StepStatus.WAITING.value:
+        session.flush()  # the share builds on the earlier payments: this move may just have recorded one
         computed = compute(session, claim, step, catalogue)
         proposing = proposes(step, adapter)
         step.request = to_wire(share_request(session, claim, step, computed, proposing))

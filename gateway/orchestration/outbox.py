@@ -39,6 +39,16 @@ def assessment_notice(assessment: AssessmentRow, member: MemberRow, party: str) 
     )
 
 
+# Queued once whether or not it is queued already (every tier of a claim asks): one statement,
+# which depends on nothing the transaction has pending, so it need not flush first.
+_QUEUE_ONCE = {
+    dialect.__name__.rpartition(".")[2]: dialect.insert(OutboxRow)
+    .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
+    .execution_options(autoflush=False)
+    for dialect in (postgresql, sqlite)
+}
+
+
 def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> None:
     """Queue the assessment for a payer, once (a payer with no adapter is the gateway itself)."""
     payer = session.get(PayerRow, party)
@@ -46,21 +56,17 @@ def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> 
         return
     member = session.get_one(MemberRow, assessment.member_id)
     notice = assessment_notice(assessment, member, party)
-    # one statement, whether or not it is queued already (every tier of a claim asks)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(OutboxRow)
-        .values(
-            kind="assessment",
-            payer_code=party,
-            idempotency_key=notice.idempotency_key,
-            payload=to_wire(notice),
-            status=WAITING,
-            attempts=0,
-            next_attempt_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
+        _QUEUE_ONCE[session.get_bind().dialect.name],
+        {
+            "kind": "assessment",
+            "payer_code": party,
+            "idempotency_key": notice.idempotency_key,
+            "payload": to_wire(notice),
+            "status": WAITING,
+            "attempts": 0,
+            "next_attempt_at": utcnow(),
+        },
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from adapters.sdk import AdjustmentNotice, to_wire
@@ -86,26 +86,37 @@ def settling_party(step: PayerStepRow) -> str:
     return step.administrator_code or step.payer_code
 
 
+# A proposal's rows were written by an earlier transaction, never loaded as objects: the
+# deletes need neither flush this one's changes first nor look for the rows in the session.
+_UNFLUSHED = {"autoflush": False, "synchronize_session": False}
+_RELEASE_FIXED = (
+    delete(FixedBenefitRow)
+    .where(
+        FixedBenefitRow.claim_id == bindparam("claim_id"),
+        FixedBenefitRow.product_code == bindparam("product_code"),
+        FixedBenefitRow.provisional.is_(True),
+    )
+    .execution_options(**_UNFLUSHED)
+)
+_RELEASE_PAYMENTS = (
+    delete(LinePaymentRow)
+    .where(
+        LinePaymentRow.claim_id == bindparam("claim_id"),
+        LinePaymentRow.round == bindparam("round"),
+        LinePaymentRow.seq == bindparam("seq"),
+        LinePaymentRow.provisional.is_(True),
+    )
+    .execution_options(**_UNFLUSHED)
+)
+
+
 def release_provisional(session: Session, claim: ClaimRow, step: PayerStepRow) -> None:
     """Give back the limits a proposal held (the payer refused it, or its decision replaces it)."""
     # a step holds line payments (indemnity) or fixed benefits, never both: one statement
     if step.kind == Kind.FIXED_BENEFIT.value:
-        session.execute(
-            delete(FixedBenefitRow).where(
-                FixedBenefitRow.claim_id == claim.claim_id,
-                FixedBenefitRow.product_code == step.product_code,
-                FixedBenefitRow.provisional.is_(True),
-            )
-        )
+        session.execute(_RELEASE_FIXED, {"claim_id": claim.claim_id, "product_code": step.product_code})
         return
-    session.execute(
-        delete(LinePaymentRow).where(
-            LinePaymentRow.claim_id == claim.claim_id,
-            LinePaymentRow.round == claim.round,
-            LinePaymentRow.seq == step.seq,
-            LinePaymentRow.provisional.is_(True),
-        )
-    )
+    session.execute(_RELEASE_PAYMENTS, {"claim_id": claim.claim_id, "round": claim.round, "seq": step.seq})
 
 
 def record_fixed_benefits(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from adapters.sdk import ShareLine, ShareRequest
@@ -47,6 +47,8 @@ class Computed:
 
 
 def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: ServiceCatalogue) -> Computed:
+    """The step's share by the product's rules. It builds on the earlier payers' payments as
+    stored: a caller that has just recorded one in its transaction flushes first."""
     coverage = step_coverage(session, step)
     case = case_facts(session, claim, catalogue)
     prior, payers = _earlier_payments(session, claim, step.seq)
@@ -58,25 +60,32 @@ def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: Se
     return Computed(coverage, case, share, None, prior, usage, payers)
 
 
+# The earlier payers' payments: the caller flushes first if it has just recorded one.
+_EARLIER_PAYMENTS = (
+    select(
+        LinePaymentRow.payer_code,
+        LinePaymentRow.product_code,
+        LinePaymentRow.line_no,
+        func.min(LinePaymentRow.seq),
+        func.sum(LinePaymentRow.paid_fen),
+    )
+    .where(
+        LinePaymentRow.claim_id == bindparam("claim_id"),
+        LinePaymentRow.round == bindparam("round"),
+        LinePaymentRow.seq < bindparam("before_seq"),
+    )
+    .group_by(LinePaymentRow.payer_code, LinePaymentRow.product_code, LinePaymentRow.line_no)
+    .execution_options(autoflush=False)
+)
+
+
 def _earlier_payments(
     session: Session, claim: ClaimRow, before_seq: int
 ) -> tuple[dict[int, int], tuple[dict[str, object], ...]]:
     """Per line, what the payers before ``before_seq`` paid in the claim's current round, and
     each such payer's total: one query for both."""
     rows = session.execute(
-        select(
-            LinePaymentRow.payer_code,
-            LinePaymentRow.product_code,
-            LinePaymentRow.line_no,
-            func.min(LinePaymentRow.seq),
-            func.sum(LinePaymentRow.paid_fen),
-        )
-        .where(
-            LinePaymentRow.claim_id == claim.claim_id,
-            LinePaymentRow.round == claim.round,
-            LinePaymentRow.seq < before_seq,
-        )
-        .group_by(LinePaymentRow.payer_code, LinePaymentRow.product_code, LinePaymentRow.line_no)
+        _EARLIER_PAYMENTS, {"claim_id": claim.claim_id, "round": claim.round, "before_seq": before_seq}
     ).all()
     by_line: dict[int, int] = {}
     by_payer: dict[tuple[str, str], list[int]] = {}  # (payer, product) → [first seq, paid]
