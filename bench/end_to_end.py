@@ -83,7 +83,6 @@ def _measure(
                 "LTC_DATABASE_URL": url,
                 "LTC_LOG_LEVEL": "WARNING",
                 "LTC_WORKER_CONCURRENCY": str(concurrency),
-                "LTC_WORKER_POLL_SECONDS": "0.05",
             }
             gateway = bootstrap(Settings(database_url=url))
             started = time.perf_counter()

@@ -23,7 +23,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     embedded_workers: int = 0  # fan-out workers inside each API process (single-machine installs)
     worker_lease_seconds: int = 60
-    worker_poll_seconds: float = 0.5
+    worker_poll_seconds: float = 0.5  # idle polls; leases of others' messages; recording deliveries
     worker_concurrency: int = 8  # claims each worker advances at once (payer calls overlap)
     log_level: str = "INFO"
     # Payer calls: retried in place with exponential backoff and jitter, then again on later leases.

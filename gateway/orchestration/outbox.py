@@ -16,6 +16,33 @@ from adapters.sdk import AssessmentNotice, PermanentError, to_wire
 from gateway.storage.tables import AssessmentRow, MemberRow, OutboxRow, PayerRow, utcnow
 
 SENT, WAITING, DEAD = "sent", "waiting", "dead"
+# session.info keys. A worker's transaction names the worker (``deliver_here``): what it queues is
+# written already leased to that worker, which sends it as soon as the transaction commits, with no
+# lease of its own; it is leased like any other message if the worker dies first.
+_LESSEE = "outbox_lessee"
+_TAKEN = "outbox_taken"  # those messages
+_QUEUED = "outbox_queued"  # messages queued for any worker to lease
+
+
+def deliver_here(session: Session, owner: str, lease: timedelta) -> None:
+    session.info[_LESSEE] = (owner, lease)
+
+
+def taken(session: Session) -> list[Message]:
+    """The messages the (committed) transaction queued for its worker to send; asks once."""
+    messages: list[Message] = session.info.pop(_TAKEN, [])
+    return messages
+
+
+def mark_queued(session: Session) -> None:
+    """Note that the transaction queued a message, so the worker that commits it leases it at once
+    instead of at its next poll."""
+    session.info[_QUEUED] = True
+
+
+def took_queued(session: Session) -> bool:
+    """Whether the (committed) transaction queued messages; asks once."""
+    return bool(session.info.pop(_QUEUED, False))
 
 
 def assessment_notice(assessment: AssessmentRow, member: MemberRow, party: str) -> AssessmentNotice:
@@ -44,6 +71,7 @@ def assessment_notice(assessment: AssessmentRow, member: MemberRow, party: str) 
 _QUEUE_ONCE = {
     dialect.__name__.rpartition(".")[2]: dialect.insert(OutboxRow)
     .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
+    .returning(OutboxRow.id)
     .execution_options(autoflush=False)
     for dialect in (postgresql, sqlite)
 }
@@ -56,18 +84,31 @@ def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> 
         return
     member = session.get_one(MemberRow, assessment.member_id)
     notice = assessment_notice(assessment, member, party)
-    session.execute(
+    now, payload = utcnow(), to_wire(notice)
+    lessee = session.info.get(_LESSEE)
+    owner, expires = (lessee[0], now + lessee[1]) if lessee else (None, None)
+    queued = session.execute(
         _QUEUE_ONCE[session.get_bind().dialect.name],
         {
             "kind": "assessment",
             "payer_code": party,
             "idempotency_key": notice.idempotency_key,
-            "payload": to_wire(notice),
+            "payload": payload,
             "status": WAITING,
             "attempts": 0,
-            "next_attempt_at": utcnow(),
+            "next_attempt_at": now,
+            "lease_owner": owner,
+            "lease_expires_at": expires,
         },
-    )
+    ).scalar()
+    if queued is None:  # queued by an earlier claim or tier
+        return
+    if lessee:
+        session.info.setdefault(_TAKEN, []).append(
+            Message(queued, "assessment", party, payer.adapter, payload)
+        )
+    else:
+        mark_queued(session)
 
 
 @dataclass(frozen=True)

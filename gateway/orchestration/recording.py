@@ -14,6 +14,7 @@ from gateway import audit
 from gateway.coordination import FixedBenefitDecision, PayerShare
 from gateway.domain.claims import ClaimLine
 from gateway.domain.products import Kind
+from gateway.orchestration.outbox import mark_queued
 from gateway.storage.tables import (
     AdjustmentRow,
     ClaimRow,
@@ -296,4 +297,5 @@ def record_adjustments(
                 status="waiting",
             )
         )
+        mark_queued(session)
     return rows

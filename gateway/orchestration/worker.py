@@ -17,6 +17,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +39,14 @@ from gateway.orchestration.fanout import (
     apply_outcome,
     next_call,
 )
-from gateway.orchestration.outbox import Message, lease_messages, settle_message
+from gateway.orchestration.outbox import (
+    Message,
+    deliver_here,
+    lease_messages,
+    settle_message,
+    taken,
+    took_queued,
+)
 from gateway.storage.tables import ClaimRow, utcnow
 
 log = logging.getLogger("ltc_gateway.worker")
@@ -57,6 +65,30 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         max_attempts=settings.step_max_attempts,
         pending_poll_seconds=settings.pending_poll_seconds,
     )
+
+
+@dataclass
+class _Inbox:
+    """What this worker's transactions queued, handed to its pipeline when they commit."""
+
+    loop: asyncio.AbstractEventLoop
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    messages: list[Message] = field(default_factory=list)  # queued leased to this worker: send them
+    others: bool = False  # queued for any worker: lease now rather than at the next poll
+
+    def hand(self, mine: list[Message], others: bool) -> None:
+        """From a move's thread."""
+        self.loop.call_soon_threadsafe(self._arrive, mine, others)
+
+    def _arrive(self, mine: list[Message], others: bool) -> None:
+        self.messages.extend(mine)
+        self.others = self.others or others
+        self.arrived.set()
+
+    def take(self) -> list[Message]:
+        self.arrived.clear()
+        mine, self.messages = self.messages, []
+        return mine
 
 
 class Worker:
@@ -85,13 +117,21 @@ class Worker:
         self.calls = PayerCalls(self.pool, self.policy)
         self.products: dict[Any, Any] = {}  # see facts.PRODUCTS
         self.claim_lines: dict[uuid.UUID, Any] = {}  # see facts.CLAIM_LINES
+        self._inbox: _Inbox | None = None  # while the pipeline runs
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
+        inbox = self._inbox
         with self.sessions.begin() as session:
             session.info[PRODUCTS] = self.products
             session.info[CLAIM_LINES] = self.claim_lines
+            if inbox is not None:  # what it queues is sent from here, without a lease of its own
+                deliver_here(session, self.worker_id, self.lease)
             yield session
+        # committed
+        mine, others = taken(session), took_queued(session)
+        if inbox is not None and (mine or others):
+            inbox.hand(mine, others)
 
     @classmethod
     def from_settings(
@@ -220,43 +260,80 @@ class Worker:
     async def pipeline(self, stop: asyncio.Event | None = None) -> int:
         """Keep up to ``concurrency`` claims (and as many messages) in flight, leasing more as
         they finish, so one slow claim holds up no other; how many were worked on. Without
-        ``stop``, returns once nothing is due and nothing is in flight."""
+        ``stop``, returns once nothing is due and nothing is in flight.
+
+        A message this worker queued (a claim's assessment notice) is sent as soon as its
+        transaction commits; others are leased every ``poll_seconds`` (another process's, or a
+        retry come due), and deliveries are recorded together, in batches: leasing on every turn
+        of the loop and recording each delivery alone were most of a busy worker's transactions."""
         claims: set[asyncio.Task[None]] = set()
         messages: set[asyncio.Task[Sent]] = set()
+        loop = asyncio.get_running_loop()
+        inbox = self._inbox = _Inbox(loop)
+        arrival: asyncio.Task[bool] | None = None
+        unsettled: list[Sent] = []
+        settled_at = leased_at = -float("inf")
         worked = 0
-        while stop is None or not stop.is_set():
-            leased = 0
-            if free := min(self.concurrency - len(claims), self.batch):
-                for claim_id in await asyncio.to_thread(self.lease_claims, free):
-                    claims.add(asyncio.create_task(self._advance_safely(claim_id)))
-                    leased += 1
-            # messages are quick: lease them once half their slots are free, not one by one
-            if len(messages) <= self.concurrency // 2:
-                free = min(self.concurrency - len(messages), self.batch)
-                for message in await asyncio.to_thread(self._lease_messages, free):
+        try:
+            while stop is None or not stop.is_set():
+                leased = 0
+                if free := min(self.concurrency - len(claims), self.batch):
+                    for claim_id in await asyncio.to_thread(self.lease_claims, free):
+                        claims.add(asyncio.create_task(self._advance_safely(claim_id)))
+                        leased += 1
+                for message in inbox.take():
                     messages.add(asyncio.create_task(self._send(message)))
                     leased += 1
-            worked += leased
-            if not claims and not messages:
-                if stop is None:
-                    return worked
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
-                continue
-            # lease again when a slot frees up (a running worker also polls for new work)
-            done, _ = await asyncio.wait(
-                claims | messages,
-                timeout=None if stop is None else self.poll_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            claims.difference_update(done)
-            await self._settle_done(messages, done)
-        if claims or messages:  # stopping: finish what is in flight
-            done, _ = await asyncio.wait(claims | messages)
-            await self._settle_done(messages, done)
+                # others' messages: lease them once half their slots are free, not one by one
+                if len(messages) <= self.concurrency // 2 and (
+                    stop is None or inbox.others or loop.time() - leased_at >= self.poll_seconds
+                ):
+                    inbox.others, leased_at = False, loop.time()
+                    free = min(self.concurrency - len(messages), self.batch)
+                    for message in await asyncio.to_thread(self._lease_messages, free):
+                        messages.add(asyncio.create_task(self._send(message)))
+                        leased += 1
+                worked += leased
+                if not claims and not messages and not inbox.messages:
+                    await self._settle_all(unsettled)
+                    if stop is None:
+                        return worked
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
+                    continue
+                # lease again when a slot frees up, when messages were handed over, or after a
+                # poll (a running worker also looks for new work and records its deliveries)
+                if arrival is None or arrival.done():
+                    arrival = asyncio.create_task(inbox.arrived.wait())
+                done, _ = await asyncio.wait(
+                    {*claims, *messages, arrival},
+                    timeout=None if stop is None else self.poll_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                claims.difference_update(done)
+                unsettled += self._delivered(messages, done)
+                if (
+                    stop is None
+                    or len(unsettled) >= self.batch
+                    or loop.time() - settled_at >= self.poll_seconds
+                ):
+                    settled_at = loop.time()
+                    await self._settle_all(unsettled)
+            # stopping: finish what is in flight, and send what was handed over meanwhile
+            if claims or messages:
+                done, _ = await asyncio.wait(claims | messages)
+                unsettled += self._delivered(messages, done)
+            for message in inbox.take():
+                unsettled.append(await self._send(message))
+        finally:
+            self._inbox = None
+            if arrival is not None:
+                arrival.cancel()
+            await self._settle_all(unsettled)
         return worked
 
-    async def _settle_done(self, messages: set[asyncio.Task[Sent]], done: set[Any]) -> None:
+    @staticmethod
+    def _delivered(messages: set[asyncio.Task[Sent]], done: set[Any]) -> list[Sent]:
         finished = [task for task in messages if task in done]
         messages.difference_update(finished)
         sent = []
@@ -265,7 +342,11 @@ class Worker:
                 sent.append(task.result())
             else:  # its lease runs out and another lease retries it
                 log.error("message could not be delivered", exc_info=task.exception())
-        if sent:
+        return sent
+
+    async def _settle_all(self, unsettled: list[Sent]) -> None:
+        if unsettled:
+            sent, unsettled[:] = list(unsettled), []
             await asyncio.to_thread(self._settle, sent)
 
     async def drain_async(self) -> int:

@@ -3,18 +3,22 @@ by the bundled adapters (httpx, zeep). No HTTP or SOAP is mocked."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from adapters.sandbox import SandboxPayers
 from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
-from gateway.orchestration.fanout import RetryPolicy
+from gateway.orchestration.fanout import RetryPolicy, next_call
+from gateway.orchestration.outbox import deliver_here, taken
 from gateway.orchestration.worker import Worker
 from gateway.services.registry import load_payer
-from gateway.storage.tables import AdjustmentRow, LinePaymentRow, OutboxRow, PayerStepRow
+from gateway.storage.tables import AdjustmentRow, ClaimRow, LinePaymentRow, OutboxRow, PayerStepRow
 from tests.integration.world import World
 
 FAST = RetryPolicy(attempts_per_lease=3, initial_seconds=0.01, max_seconds=0.05, lease_retry_seconds=0)
@@ -318,3 +322,65 @@ def test_a_revision_that_overpays_is_refused_and_changes_nothing(
     view = world.claim(claim_id)
     assert view["round"] == 1 and paid(view) == WORKED
     assert [f["kind"] for f in view["flags"]] == ["revision_refused"]
+
+
+def test_a_running_worker_sends_the_notices_it_queued_without_leasing_them(
+    world: World, sandboxes: SandboxPayers
+) -> None:
+    """The assessment notices a claim's moves queue go out from the worker that committed them,
+    at once: no lease transaction for them, nor one on every turn of the loop (the poll is long
+    here), and their deliveries are recorded together when the worker stops."""
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    worker = Worker(world.gateway.sessions, world.gateway.catalogue, policy=FAST, poll_seconds=30)
+    leases = 0
+    lease_messages = worker._lease_messages
+
+    def counted(limit: int | None = None) -> list[Any]:
+        nonlocal leases
+        leases += 1
+        return lease_messages(limit)
+
+    worker._lease_messages = counted  # type: ignore[method-assign]
+    notified = ("ltc-admin-east", "huiminbao", "acme-life")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        deadline = time.monotonic() + 20
+        while (await asyncio.to_thread(world.claim, claim_id))["status"] != "coordinated" or not all(
+            sandboxes.payers[code].assessments for code in notified
+        ):
+            assert time.monotonic() < deadline, "the claim or its notices did not get through"
+            await asyncio.sleep(0.05)
+        stop.set()
+        await running
+
+    asyncio.run(main())
+    assert leases == 1  # the first turn of the loop, and no other: the next poll is 30 s away
+    for code in notified:
+        assert len(sandboxes.payers[code].assessments) == 1, code
+    with world.gateway.sessions.begin() as session:
+        outbox = session.execute(select(OutboxRow.status, OutboxRow.attempts, OutboxRow.lease_owner)).all()
+    assert sorted(outbox) == [("sent", 1, None)] * 3
+
+
+def test_a_notice_handed_to_a_worker_that_died_is_sent_by_another(
+    world: World, sandboxes: SandboxPayers
+) -> None:
+    """A notice written leased to its worker is leased like any other once that lease runs out."""
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    with world.gateway.sessions.begin() as session:
+        deliver_here(session, "a-worker-that-dies", timedelta(0))
+        next_call(session, uuid.UUID(claim_id), world.gateway.catalogue, timedelta(seconds=60))
+        [notice] = taken(session)  # ... and dies before sending it
+    assert notice.party == "ltc-admin-east" and not sandboxes.payers["ltc-admin-east"].assessments
+    with world.gateway.sessions.begin() as session:  # the claim's own lease runs out too
+        session.execute(update(ClaimRow).values(lease_expires_at=None))
+    drain(world)
+    assert world.claim(claim_id)["status"] == "coordinated"
+    assert len(sandboxes.payers["ltc-admin-east"].assessments) == 1
+    with world.gateway.sessions.begin() as session:
+        row = session.get_one(OutboxRow, notice.id)
+        assert (row.status, row.attempts) == ("sent", 1)
