@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from gateway.storage.tables import LedgerEntryRow
+from gateway.storage.tables import LedgerEntryRow, utcnow
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 CLAIM_LEVEL = 0  # line_no of a fixed benefit's entries
@@ -25,6 +25,11 @@ def business_date(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(CHINA_STANDARD_TIME).date()
 
 
+# Entries are appended and read back by queries, never as objects: one multi-row INSERT, with no
+# unit-of-work bookkeeping for each entry.
+_APPEND = insert(LedgerEntryRow).execution_options(autoflush=False)
+
+
 def expect(
     session: Session,
     *,
@@ -36,22 +41,25 @@ def expect(
     amounts: Iterable[tuple[int, int]],  # (line_no, amount_fen)
     month: str | None = None,
 ) -> None:
-    today = business_date()
-    session.add_all(
-        LedgerEntryRow(
-            payer_code=payer_code,
-            claim_id=claim_id,
-            line_no=line_no,
-            product_code=product_code,
-            month=month,
-            kind=kind,
-            amount_fen=amount,
-            round=round_,
-            business_date=today,
-        )
+    today, now = business_date(), utcnow()
+    rows = [
+        {
+            "payer_code": payer_code,
+            "claim_id": claim_id,
+            "line_no": line_no,
+            "product_code": product_code,
+            "month": month,
+            "kind": kind,
+            "amount_fen": amount,
+            "round": round_,
+            "business_date": today,
+            "created_at": now,
+        }
         for line_no, amount in amounts
         if amount or kind in ROUTED
-    )
+    ]
+    if rows:
+        session.execute(_APPEND, rows)
 
 
 def reverse(

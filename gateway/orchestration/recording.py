@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from adapters.sdk import AdjustmentNotice, to_wire
@@ -24,8 +24,14 @@ from gateway.storage.tables import (
     OutboxRow,
     PayerStepRow,
     SettlementItemRow,
+    utcnow,
 )
 from reconciliation import ledger
+
+# A claim's line payments are written once and read back by queries, never as objects: one
+# multi-row INSERT, with no unit-of-work bookkeeping for each row; nothing the transaction has
+# pending needs to go first.
+_INSERT_PAYMENTS = insert(LinePaymentRow).execution_options(autoflush=False)
 
 
 def record_share(
@@ -43,31 +49,38 @@ def record_share(
     payer answers, and is replaced by the decision or released."""
     release_provisional(session, claim, step)
     by_no = {line.line_no: line for line in lines}
+    now, rows = utcnow(), []
     for line in share.lines:
         service = by_no[line.line_no]
         finding = line.visit
-        session.add(
-            LinePaymentRow(
-                claim_id=claim.claim_id,
-                round=claim.round,
-                seq=step.seq,
-                line_no=line.line_no,
-                member_id=claim.member_id,
-                payer_code=step.payer_code,
-                product_code=step.product_code,
-                period_month=service.month,
-                period_year=service.service_date.year,
-                billed_fen=line.billed_fen,
-                remaining_fen=line.remaining_fen,
-                standalone_fen=line.standalone_fen,
-                paid_fen=line.paid_fen,
-                reasons=[[reason.value, amount] for reason, amount in line.reasons],
-                visit={"verified": finding.verified, "problems": list(finding.problems)} if finding else None,
-                provisional=provisional,
-            )
+        rows.append(
+            {
+                "claim_id": claim.claim_id,
+                "round": claim.round,
+                "seq": step.seq,
+                "line_no": line.line_no,
+                "member_id": claim.member_id,
+                "payer_code": step.payer_code,
+                "product_code": step.product_code,
+                "period_month": service.month,
+                "period_year": service.service_date.year,
+                "billed_fen": line.billed_fen,
+                "remaining_fen": line.remaining_fen,
+                "standalone_fen": line.standalone_fen,
+                "paid_fen": line.paid_fen,
+                "reasons": [[reason.value, amount] for reason, amount in line.reasons],
+                "visit": {"verified": finding.verified, "problems": list(finding.problems)}
+                if finding
+                else None,
+                "current": True,
+                "provisional": provisional,
+                "created_at": now,
+            }
         )
         if finding is not None and not finding.verified and not provisional:
             flag(session, claim, "visit_unverified", "; ".join(finding.problems), step, line.line_no)
+    if rows:
+        session.execute(_INSERT_PAYMENTS, rows)
     if not provisional:
         step.detail = {**(step.detail or {}), "paid_fen": share.paid_fen}
         if claim.round == 1:  # later rounds reach the ledger as adjustments
