@@ -203,7 +203,7 @@ _GRANTED_MONTHS = (
     .execution_options(autoflush=False)
 )
 
-# This claim's own payments: a move may just have recorded some, so these flush first.
+# This claim's own payments, written at once by recording.record_share: no flush needed either.
 _PRIOR_PAYMENTS = (
     select(LinePaymentRow.line_no, func.sum(LinePaymentRow.paid_fen))
     .where(
@@ -212,6 +212,7 @@ _PRIOR_PAYMENTS = (
         LinePaymentRow.seq < bindparam("before_seq"),
     )
     .group_by(LinePaymentRow.line_no)
+    .execution_options(autoflush=False)
 )
 
 

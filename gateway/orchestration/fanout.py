@@ -262,7 +262,6 @@ def _next_call(
     payer = session.get(PayerRow, party)
     adapter = payer.adapter if payer else None
     if step.status == StepStatus.WAITING.value:
-        session.flush()  # the share builds on the earlier payments: this move may just have recorded one
         computed = compute(session, claim, step, catalogue)
         proposing = proposes(step, adapter)
         step.request = to_wire(share_request(session, claim, step, computed, proposing))

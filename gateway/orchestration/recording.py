@@ -28,9 +28,9 @@ from gateway.storage.tables import (
 )
 from reconciliation import ledger
 
-# A claim's line payments are written once and read back by queries, never as objects: one
-# multi-row INSERT, with no unit-of-work bookkeeping for each row; nothing the transaction has
-# pending needs to go first.
+# A claim's line payments are read back by queries, never as objects: they are written at once, in
+# one multi-row INSERT with no unit-of-work bookkeeping for each row, so that the queries that read
+# them (the next payer's share, the claim's total) need not flush the move's pending changes first.
 _INSERT_PAYMENTS = insert(LinePaymentRow).execution_options(autoflush=False)
 
 

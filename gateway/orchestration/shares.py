@@ -47,8 +47,7 @@ class Computed:
 
 
 def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: ServiceCatalogue) -> Computed:
-    """The step's share by the product's rules. It builds on the earlier payers' payments as
-    stored: a caller that has just recorded one in its transaction flushes first."""
+    """The step's share by the product's rules, on the earlier payers' payments as stored."""
     coverage = step_coverage(session, step)
     case = case_facts(session, claim, catalogue)
     prior, payers = _earlier_payments(session, claim, step.seq)
@@ -60,7 +59,8 @@ def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: Se
     return Computed(coverage, case, share, None, prior, usage, payers)
 
 
-# The earlier payers' payments: the caller flushes first if it has just recorded one.
+# Line payments are written at once, never left pending in the session (recording.record_share):
+# reading them needs no flush of what the move has pending.
 _EARLIER_PAYMENTS = (
     select(
         LinePaymentRow.payer_code,
