@@ -45,6 +45,7 @@ from gateway.storage.tables import (
     FixedBenefitRow,
     LedgerEntryRow,
     LinePaymentRow,
+    OutboxRow,
     PayerStepRow,
 )
 
@@ -131,6 +132,7 @@ def run(
             _late_duplicates(rng, client, sandboxes, keys, report)
             time.sleep(0.5)
             _wait_final(gateway, claim_ids, timeout=30)
+            _wait_delivered(gateway, timeout=30)
         report.seconds = time.monotonic() - started
         _check(gateway, sandboxes, claim_ids, report)
     finally:
@@ -349,6 +351,20 @@ def _wait_final(gateway: Gateway, claim_ids: list[str], timeout: float) -> None:
         time.sleep(0.3)
 
 
+def _undelivered(gateway: Gateway) -> int:
+    with gateway.sessions.begin() as session:
+        return (
+            session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status != "sent")) or 0
+        )
+
+
+def _wait_delivered(gateway: Gateway, timeout: float) -> None:
+    """Notices held by a killed worker go out once its lease runs out."""
+    deadline = time.monotonic() + timeout
+    while _undelivered(gateway) and time.monotonic() < deadline:
+        time.sleep(0.3)
+
+
 def _check(gateway: Gateway, sandboxes: SandboxPayers, claim_ids: list[str], report: Report) -> None:
     problems = report.violations
     with gateway.sessions.begin() as session:
@@ -417,6 +433,17 @@ def _check(gateway: Gateway, sandboxes: SandboxPayers, claim_ids: list[str], rep
             if line_no > 0 and by_party.get((payer, claim_id, line_no), 0) != amount:
                 problems.append(
                     f"ledger {payer} {claim_id} line {line_no}: expects {amount} with no decision"
+                )
+    # every message queued reached its payer: an assessment notice for each payer a claim went to,
+    # an adjustment notice for each re-coordination that changed a payer's share
+    with gateway.sessions.begin() as session:
+        for message in session.scalars(select(OutboxRow)):
+            received = sandboxes.payers[message.payer_code]
+            kept = received.assessments if message.kind == "assessment" else received.adjustments
+            if message.status != "sent" or message.idempotency_key not in kept:
+                problems.append(
+                    f"{message.kind} notice {message.idempotency_key} to {message.payer_code}: "
+                    f"{message.status}, {'received' if message.idempotency_key in kept else 'not received'}"
                 )
     for payer in sandboxes.payers.values():
         for key, digests in payer.submissions.items():
