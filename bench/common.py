@@ -45,9 +45,10 @@ def database_url() -> str:
 
 
 @contextlib.contextmanager
-def fresh_schema(prefix: str = "bench") -> Iterator[str]:
-    """A migrated schema of its own on the benchmark database; dropped afterwards."""
-    base = normalise_url(database_url())
+def fresh_schema(prefix: str = "bench", base_url: str | None = None) -> Iterator[str]:
+    """A migrated schema of its own on the benchmark database (or on ``base_url``), as a URL
+    that works in it; dropped afterwards."""
+    base = normalise_url(base_url or database_url())
     schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = create_engine(base)
     with admin.begin() as connection:

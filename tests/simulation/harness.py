@@ -68,7 +68,8 @@ class Report:
             lines += [f"    {v}" for v in self.violations[:30]]
         else:
             lines.append(
-                "  every check held: all final, none lost, one body per step, invariants, ledger balanced"
+                "  every check held: all final, none lost, one body per step, invariants, ledger balanced,"
+                " notices delivered"
             )
         return "\n".join(lines)
 
