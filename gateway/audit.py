@@ -38,7 +38,8 @@ GENESIS = "0" * 64
 SEAL_BATCH = 5000
 # Seconds a wake-up waits for more commits, so one seal chains them together: a seal is a
 # transaction of four statements, and at 50 ms a busy worker sealed after nearly every move.
-# Entries carry their MAC from the start, so waiting leaves nothing open to an edit.
+# Entries carry their MAC from the start, so an edit shows at once; a deleted entry shows only once
+# its neighbours are sealed, so this is also the window in which a deletion would go unseen.
 SEAL_DELAY = 0.5
 _DEV_KEY = b"ltc-gateway audit key for development only"
 _PENDING = "audit_pending"  # session.info flag: this transaction wrote entries

@@ -36,7 +36,7 @@ from gateway.domain.claims import ClaimStatus
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import granted_months, hold_parties, memo, prior_payments
+from gateway.orchestration.facts import hold_parties, memo, prior_payments
 from gateway.orchestration.outbox import send_assessment
 from gateway.orchestration.recording import (
     flag,
@@ -355,7 +355,7 @@ def accept_decision(
 ) -> bool:
     """Check a decided answer against the share as asked; record it, or refuse it and flag it."""
     computed = compute(session, claim, step, catalogue)
-    faults = _problems(session, claim, step, computed, decision)
+    faults = _problems(claim, step, computed, decision)
     now = utcnow()
     step.response = decision.to_wire()
     step.payer_reference = decision.payer_reference or step.payer_reference
@@ -402,19 +402,15 @@ def decision_problems(
     session: Session, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
 ) -> list[str]:
     """Why a decided answer for this step would be refused; empty if it would be recorded."""
-    return _problems(session, claim, step, compute(session, claim, step, catalogue), decision)
+    return _problems(claim, step, compute(session, claim, step, catalogue), decision)
 
 
-def _problems(
-    session: Session, claim: ClaimRow, step: PayerStepRow, computed: Computed, decision: Decision
-) -> list[str]:
+def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision: Decision) -> list[str]:
     if step.kind == Kind.FIXED_BENEFIT.value:
         fixed = computed.coverage.product.fixed_benefit
         assert fixed is not None
         months = [month for month, _ in months_of(claim.period_start, claim.period_end)]
-        return fixed_benefit_faults(
-            months, granted_months(session, claim, step.product_code), decision.fixed, fixed.monthly_fen
-        )
+        return fixed_benefit_faults(months, computed.granted, decision.fixed, fixed.monthly_fen)
     return decision_faults(
         [
             AskedLine(line.line_no, line.billed_fen, line.billed_fen - computed.prior.get(line.line_no, 0))

@@ -44,6 +44,7 @@ class Computed:
     prior: dict[int, int]  # line_no → paid by earlier payers in this round
     usage: dict[str, int]
     prior_payers: tuple[dict[str, object], ...] = ()  # what each earlier payer paid, in payer order
+    granted: frozenset[str] = frozenset()  # fixed benefit: months other claims already received
 
 
 def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: ServiceCatalogue) -> Computed:
@@ -52,8 +53,9 @@ def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: Se
     case = case_facts(session, claim, catalogue)
     prior, payers = _earlier_payments(session, claim, step.seq)
     if coverage.product.kind == Kind.FIXED_BENEFIT:
-        decisions = fixed_benefits(coverage, case, granted_months(session, claim, step.product_code))
-        return Computed(coverage, case, None, decisions, prior, {}, payers)
+        granted = granted_months(session, claim, step.product_code)
+        decisions = fixed_benefits(coverage, case, granted)
+        return Computed(coverage, case, None, decisions, prior, {}, payers, granted)
     usage = limit_usage(session, claim, step.product_code, case.lines)
     share, _ = coordinate_payer(coverage, case, prior, usage)
     return Computed(coverage, case, share, None, prior, usage, payers)
