@@ -59,7 +59,7 @@ def secure(request: Request) -> bool:
 
 async def form(request: Request) -> dict[str, str]:
     """An urlencoded form (all our forms are), read without a multipart parser."""
-    body = (await request.body()).decode("utf-8")
+    body = (await request.body()).decode("utf-8", errors="replace")  # a bad byte is a bad value, not a 500
     return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 

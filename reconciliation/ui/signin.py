@@ -96,20 +96,19 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    if await current_principal(request) is None:
-        return _to_login()
-    refused = forged(request, await _form(request))
-    if refused is not None:
-        return refused
     gateway = request.app.state.gateway
-    token = request.state.staff.token
+    if await current_principal(request) is not None:
+        refused = forged(request, await _form(request))
+        if refused is not None:
+            return refused
+        token = request.state.staff.token
 
-    def close() -> None:
-        with gateway.sessions.begin() as session:
-            staff_sessions.close_session(session, token, utcnow())
+        def close() -> None:
+            with gateway.sessions.begin() as session:
+                staff_sessions.close_session(session, token, utcnow())
 
-    await run_in_threadpool(close)
-    response = _to_login()
+        await run_in_threadpool(close)
+    response = _to_login()  # an ended session's cookie goes too
     staff_sessions.clear_session_cookie(response, request, gateway.settings)
     return response
 

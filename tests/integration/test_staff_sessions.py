@@ -149,6 +149,8 @@ def test_an_idle_session_ends_after_the_idle_expiry(gateway: Gateway, staff: Tes
         assert utcnow() - session.scalars(select(UiSessionRow.last_seen_at)).one() < timedelta(minutes=1)
     idle_for(30)
     assert not signed_in(staff)
+    assert staff.post("/ui/logout", data={}, headers=ORIGIN).headers["location"] == "/ui/login"
+    assert COOKIE not in staff.cookies  # the ended session's cookie is cleared too
 
 
 def test_a_session_ends_at_its_absolute_expiry_however_busy(gateway: Gateway, staff: TestClient) -> None:
@@ -329,3 +331,12 @@ def test_the_message_after_an_action_comes_from_the_session_and_is_shown_once(
     answer = staff.post("/ui/runs", data={"business_date": "2026-11-01", "csrf": token}, headers=ORIGIN)
     assert answer.headers["location"] == "/ui/"
     assert re.search(r'class="message"[^>]*>2026-11-01: ', staff.get("/ui/").text)
+
+
+def test_a_form_whose_bytes_are_not_utf8_is_refused_not_a_server_error(
+    gateway: Gateway, staff: TestClient
+) -> None:
+    page = staff.get("/ui/login")
+    body = b"key=\xff\xfe&csrf=" + csrf_of(page.text).encode()
+    headers = {**ORIGIN, "Content-Type": "application/x-www-form-urlencoded"}
+    assert staff.post("/ui/login", content=body, headers=headers).status_code == 401
