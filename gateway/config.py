@@ -39,6 +39,10 @@ class Settings:
     )
     write_off_approval_fen: int = 100_000  # write-offs above this need a second reconciler's approval
     reconciliation_lease_seconds: int = 600  # a run's hold on its business date while it works
+    # The staff UI's sessions (/ui).
+    ui_secure_cookies: str = "auto"  # auto: Secure when the request came over HTTPS; true; false
+    ui_session_idle_minutes: int = 30  # a session unused this long ends
+    ui_session_max_hours: int = 12  # and every session ends this long after sign-in
 
     @property
     def database_url_is_default(self) -> bool:

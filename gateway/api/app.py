@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from gateway.api import openapi, ops, v1
+from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.problems import http_error, server_error, service_error
 from gateway.bootstrap import Gateway
@@ -21,12 +23,14 @@ from gateway.orchestration.worker import Worker
 from gateway.services.errors import ServiceError
 from reconciliation import api as reconciliation_api
 from reconciliation.ui import pages as staff_pages
+from reconciliation.ui.sessions import check_settings as check_staff_settings
 
 
 def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Starlette:
     """The API; with ``embedded_workers`` the same process also runs the fan-out (single machine)."""
     if embedded_workers is None:
         embedded_workers = gateway.settings.embedded_workers
+    check_staff_settings(gateway.settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -49,11 +53,13 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             Route("/metrics", metrics.metrics, methods=["GET"]),
             Route("/openapi.json", openapi.openapi, methods=["GET"]),
             Route("/docs", openapi.docs, methods=["GET"]),
+            Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
             *v1.routes,
             *reconciliation_api.routes,
             *staff_pages.routes,
         ],
         middleware=[
+            Middleware(SecurityHeadersMiddleware),  # outermost: on every answer, a 413 too
             Middleware(RequestIdMiddleware),
             Middleware(metrics.MetricsMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=gateway.settings.max_body_bytes),

@@ -82,6 +82,24 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class UiSessionRow(Base):
+    """A staff member signed in to the UI with an API key. The cookie holds a random token; only
+    its SHA-256 is kept here, so a copy of the table signs no one in. Idle and absolute expiry
+    are checked on every request; logout (or revoking the key) ends the session."""
+
+    __tablename__ = "ui_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.key_id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    party_code: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    flash: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # shown once on the next page
+
+
 class PayerRow(Base):
     __tablename__ = "payers"
 

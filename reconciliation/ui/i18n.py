@@ -58,6 +58,14 @@ WORDS: dict[str, dict[str, str]] = {
     "count": {"zh": "条数", "en": "Items"},
     "language": {"zh": "English", "en": "中文"},
     "done": {"zh": "已完成", "en": "done"},
+    "refused_title": {"zh": "请求被拒绝", "en": "Refused"},
+    "refused": {
+        "zh": "表单已过期，或并非来自本站页面，未做任何更改。请返回页面重新提交。",
+        "en": "The form has expired or did not come from this site's pages; nothing was changed. "
+        "Go back and submit it again.",
+    },
+    "back": {"zh": "返回", "en": "Back"},
+    "reconcilers_only": {"zh": "只有对账员可以处理差异。", "en": "Only reconcilers resolve mismatches."},
 }
 
 KINDS: dict[str, dict[str, str]] = {

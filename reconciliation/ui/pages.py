@@ -1,119 +1,43 @@
-"""The staff pages. A reconciler signs in with their own API key (kept in an HttpOnly, SameSite
-Strict cookie, so other sites cannot post forms as them); every page and action goes through the
-same use cases as the API (``reconciliation.queue``, ``reconciliation.run``)."""
+"""The staff pages. A reconciler signs in with their own API key, which opens a server-side
+session (``reconciliation.ui.sessions``: the cookie holds a random token, never the key); every
+form carries a CSRF token and every POST is checked for it and for our origin. Every page and
+action goes through the same use cases as the API (``reconciliation.queue``,
+``reconciliation.run``). Messages after an action travel in the session, never in the URL."""
 
 from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qs, urlencode
-from xml.sax.saxutils import escape
+from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from gateway.domain.money import yuan
 from gateway.domain.numbers import whole_number
 from gateway.services import claims
 from gateway.services.errors import ServiceError
-from gateway.services.keys import Principal, Role, authenticate
+from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
 from reconciliation.matching import MISMATCHES, Kind
 from reconciliation.run import run_view
-from reconciliation.ui.i18n import LANGUAGES, translator
-
-COOKIE, LANG_COOKIE = "ltc_staff_key", "ltc_lang"
-_OOXML = "http://schemas.openxmlformats.org"
-STAFF = (Role.RECONCILER, Role.BUREAU)
-templates = Environment(
-    loader=PackageLoader("reconciliation.ui", "templates"), autoescape=select_autoescape(["html"])
-)
-
-
-def _lang(request: Request) -> str:
-    wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
-    return wanted if wanted in LANGUAGES else "zh"
-
-
-def _render(
-    request: Request, name: str, principal: Principal | None, status: int = 200, **values: Any
-) -> Response:
-    lang = _lang(request)
-    here = {k: v for k, v in request.query_params.items() if k not in ("message", "problem")}
-    other = {**here, "lang": "en" if lang == "zh" else "zh"}
-    html = templates.get_template(name).render(
-        language_href="?" + urlencode(other),
-        t=translator(lang),
-        lang=lang,
-        principal=principal,
-        yuan=yuan,
-        message=request.query_params.get("message"),
-        problem=values.pop("problem", request.query_params.get("problem")),
-        **values,
-    )
-    response = HTMLResponse(html, status_code=status)
-    if request.query_params.get("lang") in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, samesite="strict")
-    return response
-
-
-async def _principal(request: Request) -> Principal | None:
-    key = request.cookies.get(COOKIE)
-    if not key:
-        return None
-    sessions = request.app.state.gateway.sessions
-
-    def find() -> Principal | None:
-        with sessions.begin() as session:
-            principal = authenticate(session, key)
-        return principal if principal is not None and principal.role in STAFF else None
-
-    return await run_in_threadpool(find)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form (all our forms are), read without a multipart parser."""
-    body = (await request.body()).decode("utf-8")
-    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
-
-
-def _to_login() -> Response:
-    return RedirectResponse("/ui/login", status_code=303)
-
-
-async def login_page(request: Request) -> Response:
-    return _render(request, "login.html", None)
-
-
-async def login(request: Request) -> Response:
-    key = (await _form(request)).get("key", "").strip()
-    sessions = request.app.state.gateway.sessions
-
-    def check() -> Principal | None:
-        with sessions.begin() as session:
-            return authenticate(session, key)
-
-    principal = await run_in_threadpool(check) if key else None
-    if principal is None or principal.role not in STAFF:
-        t = translator(_lang(request))
-        return _render(request, "login.html", None, status=401, problem=t("bad_key"))
-    response = RedirectResponse("/ui/", status_code=303)
-    response.set_cookie(COOKIE, key, httponly=True, samesite="strict")
-    return response
-
-
-async def logout(request: Request) -> Response:
-    response = _to_login()
-    response.delete_cookie(COOKIE)
-    return response
+from reconciliation.ui import signin
+from reconciliation.ui.chart import chart
+from reconciliation.ui.i18n import translator
+from reconciliation.ui.render import form as _form
+from reconciliation.ui.render import lang as _lang
+from reconciliation.ui.render import render as _render
+from reconciliation.ui.render import to_login as _to_login
+from reconciliation.ui.signin import after as _after
+from reconciliation.ui.signin import current_principal as _principal
+from reconciliation.ui.signin import forged as _forged
+from reconciliation.ui.workbook import xlsx
 
 
 async def runs_page(request: Request) -> Response:
@@ -142,58 +66,27 @@ async def runs_page(request: Request) -> Response:
     )
 
 
-def chart(runs: list[dict[str, Any]], t: Any) -> str:
-    """Mismatches per night as stacked bars (inline SVG: no script, no external asset)."""
-    colours = ["#c0392b", "#e67e22", "#8e44ad", "#2980b9", "#16a085", "#7f8c8d"]
-    width, height, bar = 640, 180, 28
-    peak = max([sum(r["counts"].get("kinds", {}).get(k, 0) for k in MISMATCHES) for r in runs] + [1])
-    parts = [
-        f'<svg id="chart" width="{width}" height="{height + 40}" role="img" '
-        f'aria-label="{escape(t("recent_nights"))}">'
-    ]
-    for i, run in enumerate(runs[-18:]):
-        x, y = 20 + i * (bar + 6), height
-        for kind, colour in zip(MISMATCHES, colours, strict=True):
-            n = run["counts"].get("kinds", {}).get(kind, 0)
-            if n:
-                h = max(1, round(n / peak * (height - 10)))
-                y -= h
-                parts.append(
-                    f'<rect x="{x}" y="{y}" width="{bar}" height="{h}" fill="{colour}">'
-                    f"<title>{escape(run['business_date'])} {escape(t(kind, 'kinds'))}: {n}</title></rect>"
-                )
-        parts.append(
-            f'<text x="{x}" y="{height + 14}" font-size="9">{escape(run["business_date"][5:])}</text>'
-        )
-    for j, (kind, colour) in enumerate(zip(MISMATCHES, colours, strict=True)):
-        parts.append(f'<rect x="{20 + j * 100}" y="{height + 24}" width="10" height="10" fill="{colour}"/>')
-        parts.append(
-            f'<text x="{34 + j * 100}" y="{height + 33}" font-size="10">{escape(t(kind, "kinds"))}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 async def start_run(request: Request) -> Response:
     principal = await _principal(request)
     if principal is None:
         return _to_login()
     form = await _form(request)
+    refused = _forged(request, form)
+    if refused is not None:
+        return refused
     from reconciliation.api import reconciliation_for
 
     try:
         day = date.fromisoformat(form.get("business_date", ""))
     except ValueError:
-        return RedirectResponse(
-            "/ui/?" + urlencode({"problem": "business_date: YYYY-MM-DD"}), status_code=303
-        )
+        return await _after(request, "/ui/", "problem", "business_date: YYYY-MM-DD")
     try:
         result = await run_in_threadpool(reconciliation_for(request.app.state.gateway).run, day)
     except ServiceError as error:
-        return RedirectResponse("/ui/?" + urlencode({"problem": error.detail}), status_code=303)
+        return await _after(request, "/ui/", "problem", error.detail)
     open_items = sum(result["counts"].get("open", {}).values())
     message = f"{result['business_date']}: {result['status']} · {open_items}"
-    return RedirectResponse("/ui/?" + urlencode({"message": message}), status_code=303)
+    return await _after(request, "/ui/", "message", message)
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -282,65 +175,6 @@ async def queue_xlsx(request: Request) -> Response:
     )
 
 
-def xlsx(rows: list[list[Any]], sheet: str) -> bytes:
-    """A one-sheet workbook in the Office Open XML format (numbers as numbers, text inline)."""
-
-    def cell(ref: str, value: Any) -> str:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return f'<c r="{ref}"><v>{value}</v></c>'
-        return f'<c r="{ref}" t="inlineStr"><is><t>{escape(str(value))}</t></is></c>'
-
-    def column(n: int) -> str:
-        name = ""
-        while n:
-            n, rest = divmod(n - 1, 26)
-            name = chr(65 + rest) + name
-        return name
-
-    body = "".join(
-        f'<row r="{r}">' + "".join(cell(f"{column(c)}{r}", v) for c, v in enumerate(row, start=1)) + "</row>"
-        for r, row in enumerate(rows, start=1)
-    )
-    xml = '<?xml version="1.0" encoding="UTF-8"?>'
-    package, office = "http://schemas.openxmlformats.org/package/2006", f"{_OOXML}/officeDocument/2006"
-    sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-    parts = {
-        "[Content_Types].xml": (
-            f'{xml}<Types xmlns="{package}/content-types">'
-            '<Default Extension="rels" '
-            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            f'<Override PartName="/xl/workbook.xml" ContentType="{sheet_type}.sheet.main+xml"/>'
-            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{sheet_type}.worksheet+xml"/>'
-            "</Types>"
-        ),
-        "_rels/.rels": (
-            f'{xml}<Relationships xmlns="{package}/relationships">'
-            f'<Relationship Id="rId1" Type="{office}/relationships/officeDocument" Target="xl/workbook.xml"/>'
-            "</Relationships>"
-        ),
-        "xl/workbook.xml": (
-            f'{xml}<workbook xmlns="{_OOXML}/spreadsheetml/2006/main" xmlns:r="{office}/relationships">'
-            f'<sheets><sheet name="{escape(sheet)}" sheetId="1" r:id="rId1"/></sheets></workbook>'
-        ),
-        "xl/_rels/workbook.xml.rels": (
-            f'{xml}<Relationships xmlns="{package}/relationships">'
-            f'<Relationship Id="rId1" Type="{office}/relationships/worksheet" '
-            'Target="worksheets/sheet1.xml"/>'
-            "</Relationships>"
-        ),
-        "xl/worksheets/sheet1.xml": (
-            f'{xml}<worksheet xmlns="{_OOXML}/spreadsheetml/2006/main">'
-            f"<sheetData>{body}</sheetData></worksheet>"
-        ),
-    }
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in parts.items():
-            archive.writestr(name, content)
-    return out.getvalue()
-
-
 async def mismatch_page(request: Request) -> Response:
     principal = await _principal(request)
     if principal is None:
@@ -384,11 +218,13 @@ async def resolve(request: Request) -> Response:
     principal = await _principal(request)
     if principal is None:
         return _to_login()
-    if principal.role != Role.RECONCILER:
-        return RedirectResponse(
-            f"{request.url.path.rsplit('/', 1)[0]}?problem=reconcilers+only", status_code=303
-        )
     form = await _form(request)
+    refused = _forged(request, form)
+    if refused is not None:
+        return refused
+    if principal.role != Role.RECONCILER:
+        t = translator(_lang(request))
+        return await _after(request, request.url.path.rsplit("/", 1)[0], "problem", t("reconcilers_only"))
     document: dict[str, Any] = {"action": form.get("action", ""), "note": form.get("note", "")}
     if form.get("amount_fen", "").strip():
         amount = form["amount_fen"].strip()
@@ -414,16 +250,14 @@ async def resolve(request: Request) -> Response:
         result = await run_in_threadpool(act)
     except ServiceError as error:
         detail = error.detail if not error.faults else "; ".join(f"{p}: {d}" for p, d in error.faults)
-        return RedirectResponse(back + "?" + urlencode({"problem": detail}), status_code=303)
+        return await _after(request, back, "problem", detail)
     t = translator(_lang(request))
     message = f"{t(document['action'], 'actions')} → {t(result['status'], 'statuses')}"
-    return RedirectResponse(back + "?" + urlencode({"message": message}), status_code=303)
+    return await _after(request, back, "message", message)
 
 
 routes = [
-    Route("/ui/login", login_page, methods=["GET"]),
-    Route("/ui/login", login, methods=["POST"]),
-    Route("/ui/logout", logout, methods=["GET"]),
+    *signin.routes,
     Route("/ui/", runs_page, methods=["GET"]),
     Route("/ui/runs", start_run, methods=["POST"]),
     Route("/ui/queue", queue_page, methods=["GET"]),
@@ -431,4 +265,5 @@ routes = [
     Route("/ui/queue.xlsx", queue_xlsx, methods=["GET"]),
     Route("/ui/mismatches/{id}", mismatch_page, methods=["GET"]),
     Route("/ui/mismatches/{id}/resolve", resolve, methods=["POST"]),
+    Mount("/ui/static", StaticFiles(packages=[("reconciliation.ui", "static")]), name="staff-static"),
 ]

@@ -1,6 +1,8 @@
 """The staff UI end to end: Debian's chromium, driven by Playwright, against a real server on a
-loopback port. One mismatch of every kind is resolved through the pages, the four-eyes rule is
-kept by two people, and the queue is exported. Screenshots go to tests/artifacts/."""
+loopback port. One mismatch of every kind is resolved through the pages (every form with its CSRF
+token, under a content security policy that the pages never violate), the four-eyes rule is kept
+by two people, signing out ends the session, a forged cross-site form changes nothing, and the
+queue is exported. Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -74,7 +76,11 @@ def shot(page: Page, name: str, request: pytest.FixtureRequest) -> None:
 
 
 def sign_in(page: Page, base: str, key: str) -> None:
-    page.goto(f"{base}/ui/logout")
+    if page.locator("#logout").count():
+        page.click("#logout button")
+        page.wait_for_url(f"{base}/ui/login")
+    else:
+        page.goto(f"{base}/ui/login")
     page.fill("input[name=key]", key)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/ui/")
@@ -98,12 +104,16 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
 ) -> None:
     base, night, keys = staff
     page = browser_page
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{base}/ui/")
     assert page.url.endswith("/ui/login")  # nothing without signing in
     page.fill("input[name=key]", "ltc_not_a_key")
     page.click("button[type=submit]")
     assert "密钥无效" in page.locator(".problem").inner_text()
     sign_in(page, base, keys["zhang"])
+    # the stylesheet is a file of ours, so the policy lets it in
+    assert page.eval_on_selector("header", "h => getComputedStyle(h).backgroundColor") == "rgb(31, 78, 121)"
 
     page.fill("input[name=business_date]", night.business_date.isoformat())
     page.click("#start-run")
@@ -177,3 +187,39 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
         sheet = workbook.read("xl/worksheets/sheet1.xml").decode()
     assert sheet.count("<row ") == 5 and "STALE_COORDINATION" in sheet
     shot(page, "english", request)
+    assert violations == []
+
+    # signing out ends the session: the pages want a sign-in again, even by the back button
+    page.click("#logout button")
+    page.wait_for_url(f"{base}/ui/login")
+    page.go_back()
+    page.goto(f"{base}/ui/queue")
+    assert page.url.endswith("/ui/login")
+
+
+def test_a_form_posted_from_another_site_changes_nothing(
+    staff: tuple[str, Night, dict[str, str]], browser_page: Page, request: pytest.FixtureRequest
+) -> None:
+    base, night, keys = staff
+    page = browser_page
+    sign_in(page, base, keys["zhang"])
+    form = (
+        f'<form id="f" method="post" action="{base}/ui/runs">'
+        f'<input name="business_date" value="{night.business_date.isoformat()}"></form>'
+        "<script>document.getElementById('f').submit()</script>"
+    )
+    # another site's page that posts to ours as soon as it loads (it has no token to offer): the
+    # SameSite cookie stays at home, so it meets the sign-in page
+    evil = "http://evil.example/"
+    page.route(evil, lambda route: route.fulfill(content_type="text/html", body=form))
+    page.goto(evil)
+    page.wait_for_url(f"{base}/ui/login")
+    # the same site on another port (the cookie goes along): our origin check refuses it
+    neighbour = f"http://127.0.0.1:{1 if base.endswith(':9') else 9}/"
+    page.route(neighbour, lambda route: route.fulfill(content_type="text/html", body=form))
+    page.goto(neighbour)
+    page.wait_for_url(f"{base}/ui/runs")
+    assert "请求被拒绝" in page.locator("h1").inner_text()
+    shot(page, "forged", request)
+    page.goto(f"{base}/ui/")
+    assert page.locator("#runs tbody tr").first.inner_text() in ("无", "None")  # no run was started
