@@ -64,7 +64,7 @@ def post_assessment(call: Call) -> Response:
     return JSONResponse(view, status_code=201 if created else 200)
 
 
-@endpoint(Role.BUREAU, body="member-history")
+@endpoint(Role.BUREAU, body="member-history", remember=False)
 def post_member_history(call: Call) -> Response:
     """Every version of a member's name and address, who recorded it and when (the ID number in the body)."""
     return JSONResponse(member_versions.member_history(call.session, call.body))

@@ -5,15 +5,26 @@ by the assessment it cites."""
 from __future__ import annotations
 
 import copy
+import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
 
 from gateway.services.keys import Role
 from gateway.services.registry import load_payer
-from gateway.storage.tables import AuditEntryRow, PayerStepRow
+from gateway.storage.personal import encrypt, lookup_hash
+from gateway.storage.tables import (
+    AssessmentRow,
+    AuditEntryRow,
+    IdempotencyKeyRow,
+    MemberVersionRow,
+    PayerStepRow,
+    utcnow,
+)
+from tests.integration.test_migrations import _upgrade, empty  # noqa: F401 (a fixture)
 from tests.integration.world import World
 
 OTHER_PROVIDER = {
@@ -125,6 +136,15 @@ def test_an_agency_assessment_with_a_new_name_and_address_records_member_version
     again = later_assessment(world, name="王秀英(更名)", address=MOVED)
     again["concluded_on"] = "2026-10-20"
     assert world.post("/v1/assessments", again, world.agency).json()["member_version"] == 2
+    # a read: an Idempotency-Key does not store the answer (names and addresses) in plain text
+    keyed = world.client.post(
+        "/v1/members/history",
+        json={"id_number": world.scenario["claim"]["member_id_number"]},
+        headers={"Authorization": f"Bearer {world.bureau}", "Idempotency-Key": "history-1"},
+    )
+    assert keyed.status_code == 200 and keyed.json()["versions"] == found["versions"]
+    with world.gateway.sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(IdempotencyKeyRow)) == 0
     # the bureau sees the history; no other party does
     for key in (world.provider, world.agency, world.payer("huiminbao"), world.key(Role.RECONCILER, "zhang")):
         denied = history(world, key)
@@ -188,3 +208,53 @@ def test_a_claim_citing_assessment_1_routes_to_the_district_of_assessment_1_afte
     assert requests[cites_first]["member"]["district"] == "330102"
     assert requests[cites_second]["member"]["district"] == "330106"
     assert tier_one(world, cites_first)["status"] == "decided"
+
+
+def test_members_from_before_versioning_get_version_1_and_their_assessments_cite_it(
+    empty: Engine,  # noqa: F811 (the fixture imported above)
+) -> None:
+    _upgrade(empty, "0010")
+    member_id, assessment_id = uuid.uuid4(), uuid.uuid4()
+    id_number = "11010519491231002X"
+    with empty.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO members (member_id, id_hash, id_number_enc, name_enc, address_text, lat, "
+                "lon, district, created_at, updated_at) VALUES (:id, :hash, :number, :name, :address, "
+                "30.2, 120.1, '330102', :at, :at)"
+            ),
+            {
+                "id": member_id.hex if empty.dialect.name == "sqlite" else member_id,
+                "hash": lookup_hash(id_number),
+                "number": encrypt(id_number),
+                "name": encrypt("王秀英"),
+                "address": "杭州市上城区示例路1号",
+                "at": utcnow(),
+            },
+        )
+        connection.execute(
+            text(
+                "INSERT INTO assessments (assessment_id, member_id, agency_code, concluded_on, "
+                "disabled_since, scores, adl_score, adl_level, cognition_score, cognition_level, "
+                "perception_score, perception_level, grade, effective_from, valid_until, request_digest, "
+                "created_at) VALUES (:a, :m, 'EVA', '2026-09-01', '2026-01-01', '{}', 35, 'severe', 8, "
+                "'moderate', 12, 'intact', 4, '2026-09-02', '2028-09-01', 'x', :at)"
+            ),
+            {
+                "a": assessment_id.hex if empty.dialect.name == "sqlite" else assessment_id,
+                "m": member_id.hex if empty.dialect.name == "sqlite" else member_id,
+                "at": utcnow(),
+            },
+        )
+    _upgrade(empty, "head")
+    with Session(empty) as session:
+        version = session.get_one(MemberVersionRow, (member_id, 1))
+        assert (version.name, version.address_text, version.district) == (
+            "王秀英",
+            "杭州市上城区示例路1号",
+            "330102",
+        )
+        assert version.party_code == "gateway" and version.key_id is None
+        assert session.get_one(AssessmentRow, assessment_id).member_version == 1
+        stored = session.execute(text("SELECT address_text_enc FROM member_versions")).scalar_one()
+        assert "示例路" not in stored  # sealed, as the name is
