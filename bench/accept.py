@@ -147,7 +147,7 @@ def _prepare(url: str) -> tuple[str, dict[str, object], str, str]:
     from gateway.bootstrap import bootstrap
     from gateway.config import Settings
     from gateway.demo import example, example_products
-    from gateway.services import assessments, enrollments, registry
+    from gateway.services import agencies, assessments, enrollments, registry
     from gateway.services.keys import Principal, Role, create_key
     from gateway.storage.tables import MemberRow
 
@@ -157,6 +157,7 @@ def _prepare(url: str) -> tuple[str, dict[str, object], str, str]:
         for product in example_products():
             registry.load_product(session, product)
         registry.register_provider(session, scenario["provider"])
+        agencies.register_agency(session, scenario["agency"])
         for enrollment in scenario["enrollments"]:
             item = dict(enrollment)
             payer = item.pop("payer_code")

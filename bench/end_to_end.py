@@ -26,7 +26,7 @@ from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.identity import check_character
 from gateway.domain.products import Product
-from gateway.services import assessments, claims, enrollments, registry
+from gateway.services import agencies, assessments, claims, enrollments, registry
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow
 
@@ -44,6 +44,7 @@ def _prepare(url: str, sandboxes: SandboxPayers, count: int) -> None:
     with gateway.sessions.begin() as session:
         registry.onboard(session, sandboxes.payer_documents(), _products())
         registry.register_provider(session, scenario["provider"])
+        agencies.register_agency(session, scenario["agency"])
     for n in range(count):
         first17 = f"330102{1930 + n % 60:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
         id_number = first17 + check_character(first17)

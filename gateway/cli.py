@@ -334,7 +334,7 @@ def cmd_data_rekey(args: argparse.Namespace) -> int:
     from sqlalchemy.orm.attributes import flag_modified
 
     from gateway.storage.personal import current_key_id
-    from gateway.storage.tables import MemberRow
+    from gateway.storage.tables import MemberRow, MemberVersionRow
 
     gateway = _bootstrap()
     count = 0
@@ -346,6 +346,9 @@ def cmd_data_rekey(args: argparse.Namespace) -> int:
             flag_modified(member, "id_number")
             flag_modified(member, "name")
             count += 1
+        for version in session.scalars(select(MemberVersionRow)):  # under the members' locks
+            flag_modified(version, "name")
+            flag_modified(version, "address_text")
     print(f"re-encrypted {count} members under data key {current_key_id()!r}")
     return 0
 

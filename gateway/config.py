@@ -43,10 +43,16 @@ class Settings:
     ui_secure_cookies: str = "auto"  # auto: Secure when the request came over HTTPS; true; false
     ui_session_idle_minutes: int = 30  # a session unused this long ends
     ui_session_max_hours: int = 12  # and every session ends this long after sign-in
+    # Parties: providers grade their own residents only where the city allows it (conflict of interest).
+    providers_may_assess: bool = False
 
     @property
     def database_url_is_default(self) -> bool:
         return self.database_url == DEFAULT_DATABASE_URL
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+_BOOLEANS = dict.fromkeys(_TRUE, True) | dict.fromkeys(_FALSE, False)
 
 
 def _coerce(name: str, raw: Any) -> Any:
@@ -55,6 +61,12 @@ def _coerce(name: str, raw: Any) -> Any:
         return int(raw)
     if kind in ("float", float):
         return float(raw)
+    if kind in ("bool", bool):
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).strip().lower() not in _BOOLEANS:
+            raise ValueError(f"LTC_{name.upper()}: expected true or false, got {raw!r}")
+        return _BOOLEANS[str(raw).strip().lower()]
     return str(raw)
 
 

@@ -69,6 +69,7 @@ def run_scenario(base_url: str, keys: DemoKeys, timeout: float = 30.0) -> dict[s
     scenario = example("worked-example.json")
     with httpx.Client(base_url=base_url, timeout=10) as client:
         _call(client, keys.bureau, "/v1/providers", scenario["provider"])
+        _call(client, keys.bureau, "/v1/assessment-agencies", scenario["agency"])
         for enrollment in scenario["enrollments"]:
             payer = enrollment["payer_code"]
             item = {k: v for k, v in enrollment.items() if k != "payer_code"}

@@ -28,7 +28,7 @@ from examples import example_products
 from gateway.bootstrap import Gateway
 from gateway.domain.identity import check_character
 from gateway.orchestration.worker import Worker
-from gateway.services import assessments, claims, enrollments, registry
+from gateway.services import agencies, assessments, claims, enrollments, registry
 from gateway.services.decisions import receive_decision
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, LedgerEntryRow, PayerRow
@@ -74,6 +74,7 @@ def generate_night(gateway: Gateway, claims_per_kind: int = 1, matched_claims: i
         for product in example_products():
             registry.load_product(session, product)
         registry.register_provider(session, scenario["provider"])
+        agencies.register_agency(session, scenario["agency"])
         start = _serial(session)
     plan = [kind.value for kind in PLANTED for _ in range(claims_per_kind)]
     plan += [Kind.MATCHED.value] * matched_claims

@@ -41,11 +41,13 @@ BatchHandler = Callable[[Session, list[Call]], list[Response | Exception]]
 
 
 def endpoint(
-    *roles: Role, body: str | None = None, raw: tuple[str, ...] = ()
+    *roles: Role, body: str | None = None, raw: tuple[str, ...] = (), remember: bool = True
 ) -> Callable[[Handler], Callable[[Request], Any]]:
     """``roles`` may call it; ``body`` names the JSON Schema (``schemas/<body>.schema.json``) of its
     request body, which the use case validates against and the API description publishes.
-    ``raw``: media types accepted as they are (``call.body`` is ``(media type, bytes)``)."""
+    ``raw``: media types accepted as they are (``call.body`` is ``(media type, bytes)``).
+    ``remember=False``: a read sent as a POST (to keep an ID number out of the URL) whose answer
+    holds personal data: an Idempotency-Key is ignored, so the answer is never stored."""
     allowed = frozenset(roles)
 
     def wrap(handler: Handler) -> Callable[[Request], Any]:
@@ -53,7 +55,7 @@ def endpoint(
             key = bearer_key(request)
             document = await read_raw(request, raw) if raw else await read_json(request) if body else None
             sessions = request.app.state.gateway.sessions
-            once = idempotency.key_of(request) if request.method == "POST" else None
+            once = idempotency.key_of(request) if request.method == "POST" and remember else None
             fingerprint = idempotency.digest(request, await request.body()) if once else ""
 
             def work() -> Response:

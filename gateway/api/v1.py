@@ -11,7 +11,17 @@ from starlette.routing import Route
 import schemas
 from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
-from gateway.services import assessments, claims, coverage, decisions, enrollments, registry, routing
+from gateway.services import (
+    agencies,
+    assessments,
+    claims,
+    coverage,
+    decisions,
+    enrollments,
+    member_versions,
+    registry,
+    routing,
+)
 from gateway.services.errors import Invalid, NotFound
 from gateway.services.keys import Role
 
@@ -32,14 +42,32 @@ def post_enrollments(call: Call) -> Response:
     return JSONResponse({"payer_code": call.param("payer_code"), "enrollments": results})
 
 
+@endpoint(Role.BUREAU, body="assessment-agency")
+def post_assessment_agency(call: Call) -> Response:
+    """Register or update an assessment agency (评估机构): the only party that submits assessments."""
+    agency, created = agencies.register_agency(call.session, call.body)
+    return JSONResponse(agency, status_code=201 if created else 200)
+
+
 @endpoint(Role.PROVIDER, Role.BUREAU, body="assessment")
 def post_assessment(call: Call) -> Response:
-    """Submit a disability assessment; the gateway grades it from the item scores."""
+    """Submit a disability assessment (assessment agencies); the gateway grades it from the item scores."""
     gateway = call.gateway
     view, created = assessments.submit_assessment(
-        call.session, call.principal, call.body, gateway.grading, gateway.today()
+        call.session,
+        call.principal,
+        call.body,
+        gateway.grading,
+        gateway.today(),
+        providers_may_assess=gateway.settings.providers_may_assess,
     )
     return JSONResponse(view, status_code=201 if created else 200)
+
+
+@endpoint(Role.BUREAU, body="member-history", remember=False)
+def post_member_history(call: Call) -> Response:
+    """Every version of a member's name and address, who recorded it and when (the ID number in the body)."""
+    return JSONResponse(member_versions.member_history(call.session, call.body))
 
 
 @endpoint(Role.PROVIDER, Role.BUREAU, body="coverage-query")
@@ -117,7 +145,9 @@ def post_rerun(call: Call) -> Response:
 routes = [
     Route("/v1/providers", post_provider, methods=["POST"]),
     Route("/v1/payers/{payer_code}/enrollments", post_enrollments, methods=["POST"]),
+    Route("/v1/assessment-agencies", post_assessment_agency, methods=["POST"]),
     Route("/v1/assessments", post_assessment, methods=["POST"]),
+    Route("/v1/members/history", post_member_history, methods=["POST"]),
     Route("/v1/coverage/query", post_coverage_query, methods=["POST"]),
     Route("/v1/claims", post_claim, methods=["POST"]),
     Route("/v1/claims/{claim_id}", get_claim, methods=["GET"]),

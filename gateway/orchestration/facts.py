@@ -23,6 +23,7 @@ from gateway.storage.tables import (
     FixedBenefitRow,
     LinePaymentRow,
     MemberRow,
+    MemberVersionRow,
     PayerStepRow,
     ProviderRow,
 )
@@ -65,18 +66,32 @@ def memo(session: Session) -> dict[Any, Any]:
 
 
 def hold_parties(
-    session: Session, claim: ClaimRow, assessment: AssessmentRow, provider: ProviderRow, member: MemberRow
+    session: Session,
+    claim: ClaimRow,
+    assessment: AssessmentRow,
+    provider: ProviderRow,
+    member: MemberRow,
+    cited: MemberVersionRow | None = None,
 ) -> None:
-    """The claim's parties as read with its lock (``fanout.lock_claim``), for this transaction."""
+    """The claim's parties as read with its lock (``fanout.lock_claim``), for this transaction;
+    ``cited``: the member's identity as the claim's assessment recorded it."""
     memo(session)[("parties", claim.claim_id)] = (assessment, provider, member)
+    memo(session)[("identity", claim.claim_id)] = cited or member
 
+
+# The version of the member's identity an assessment recorded (an outer join: rows written
+# outside the API cite none, and then the member's latest stands in).
+CITED_VERSION = (MemberVersionRow.member_id == AssessmentRow.member_id) & (
+    MemberVersionRow.version == AssessmentRow.member_version
+)
 
 _PARTIES = (
-    select(AssessmentRow, ProviderRow, MemberRow)
+    select(AssessmentRow, ProviderRow, MemberRow, MemberVersionRow)
     .select_from(ClaimRow)
     .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
     .join(ProviderRow, ProviderRow.provider_code == ClaimRow.provider_code)
     .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
+    .outerjoin(MemberVersionRow, CITED_VERSION)
     .where(ClaimRow.claim_id == bindparam("claim_id"))
 )
 
@@ -86,9 +101,32 @@ def claim_parties(session: Session, claim: ClaimRow) -> tuple[AssessmentRow, Pro
     key = ("parties", claim.claim_id)
     found = memo(session).get(key)
     if found is None:
-        assessment, provider, member = session.execute(_PARTIES, {"claim_id": claim.claim_id}).one()
-        found = memo(session)[key] = (assessment, provider, member)
+        assessment, provider, member, cited = session.execute(_PARTIES, {"claim_id": claim.claim_id}).one()
+        hold_parties(session, claim, assessment, provider, member, cited)
+        found = memo(session)[key]
     return found
+
+
+def claim_identity(session: Session, claim: ClaimRow) -> MemberVersionRow | MemberRow:
+    """The member's name and address as the assessment the claim cites recorded them: the claim
+    is routed, and its visits checked, by these, whatever a later assessment recorded."""
+    key = ("identity", claim.claim_id)
+    if key not in memo(session):
+        claim_parties(session, claim)
+    found: MemberVersionRow | MemberRow = memo(session)[key]
+    return found
+
+
+def cited_versions(session: Session, assessment_ids: set[uuid.UUID]) -> dict[uuid.UUID, MemberVersionRow]:
+    """For each assessment, the version of the member's identity it recorded (one query)."""
+    if not assessment_ids:
+        return {}
+    rows = session.execute(
+        select(AssessmentRow.assessment_id, MemberVersionRow)
+        .join(MemberVersionRow, CITED_VERSION)
+        .where(AssessmentRow.assessment_id.in_(assessment_ids))
+    )
+    return {assessment_id: version for assessment_id, version in rows}
 
 
 def case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
@@ -119,7 +157,8 @@ def claim_lines(session: Session, claim_id: uuid.UUID) -> tuple[ClaimLine, ...]:
 
 def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
     lines = claim_lines(session, claim.claim_id)
-    assessment, provider, member = claim_parties(session, claim)
+    assessment, provider, _ = claim_parties(session, claim)
+    member = claim_identity(session, claim)
     position = (member.lat, member.lon) if member.lat is not None and member.lon is not None else None
     return CaseFacts(
         lines=lines,

@@ -36,7 +36,7 @@ from gateway.domain.claims import ClaimStatus
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import hold_parties, memo, prior_payments
+from gateway.orchestration.facts import CITED_VERSION, cited_versions, hold_parties, memo, prior_payments
 from gateway.orchestration.outbox import send_assessment
 from gateway.orchestration.recording import (
     flag,
@@ -53,6 +53,7 @@ from gateway.storage.tables import (
     AssessmentRow,
     ClaimRow,
     MemberRow,
+    MemberVersionRow,
     PayerRow,
     PayerStepRow,
     ProviderRow,
@@ -130,6 +131,8 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
     held = holdings(session, {claim.member_id for claim in claims})
     tier_one = {h.product.payer_code for hs in held.values() for h in hs if h.product.tier == 1}
     routes = district_routes(session, tier_one)
+    # routed by where the member lived as the assessment each claim cites recorded it
+    cited = cited_versions(session, {claim.assessment_id for claim in claims})
     now = utcnow()
     steps: list[dict[str, Any]] = []
     for claim in claims:
@@ -140,7 +143,9 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
                 coverages.append((coverage, holding.version))
         versions = {id(c): v for c, v in coverages}
         district = member_district(
-            session.get_one(MemberRow, claim.member_id), session.get_one(ProviderRow, claim.provider_code)
+            session.get_one(MemberRow, claim.member_id),
+            session.get_one(ProviderRow, claim.provider_code),
+            cited.get(claim.assessment_id),
         )
         for seq, coverage in enumerate(payer_order(c for c, _ in coverages), start=1):
             product = coverage.product
@@ -187,10 +192,11 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
 # The claim and its member, locked (PostgreSQL waits for a move that holds them and then reads
 # their committed state), with the claim's assessment and provider: one statement.
 _LOCK_CLAIM = (
-    select(ClaimRow, AssessmentRow, ProviderRow, MemberRow)
+    select(ClaimRow, AssessmentRow, ProviderRow, MemberRow, MemberVersionRow)
     .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
     .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
     .join(ProviderRow, ProviderRow.provider_code == ClaimRow.provider_code)
+    .outerjoin(MemberVersionRow, CITED_VERSION)
     .where(ClaimRow.claim_id == bindparam("claim_id"))
     .with_for_update(of=[MemberRow, ClaimRow])
     .execution_options(populate_existing=True)
@@ -214,8 +220,8 @@ _STEPS_AND_PAYERS = _CURRENT_STEPS.add_columns(PayerRow).outerjoin(
 def lock_claim(session: Session, claim_id: uuid.UUID) -> ClaimRow:
     """The claim, with its member's row lock held to the end of the transaction (and the claim's;
     its assessment, provider and member are held for ``facts.claim_parties``)."""
-    claim, assessment, provider, member = session.execute(_LOCK_CLAIM, {"claim_id": claim_id}).one()
-    hold_parties(session, claim, assessment, provider, member)
+    claim, assessment, provider, member, cited = session.execute(_LOCK_CLAIM, {"claim_id": claim_id}).one()
+    hold_parties(session, claim, assessment, provider, member, cited)
     return claim
 
 

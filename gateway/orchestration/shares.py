@@ -21,6 +21,7 @@ from gateway.domain.products import Adjudication, Kind
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.facts import (
     case_facts,
+    claim_identity,
     claim_parties,
     granted_months,
     limit_usage,
@@ -112,6 +113,7 @@ def share_request(
     session: Session, claim: ClaimRow, step: PayerStepRow, computed: Computed, proposing: bool
 ) -> ShareRequest:
     assessment, provider, member = claim_parties(session, claim)
+    cited = claim_identity(session, claim)  # where the member lived as the cited assessment says
     shares = {line.line_no: line for line in computed.share.lines} if computed.share else {}
     lines = []
     for line in computed.case.lines:
@@ -166,9 +168,9 @@ def share_request(
         member={
             "id_number": member.id_number,
             "name": member.name,
-            "district": member.district,
-            "lat": member.lat,
-            "lon": member.lon,
+            "district": cited.district,
+            "lat": cited.lat,
+            "lon": cited.lon,
         },
         coverage={
             "start_date": step.coverage_start.isoformat(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -10,27 +11,43 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.assessments import AssessmentSubmission, effective_from, grade_assessment, valid_until
 from gateway.domain.grading import GradingTable
-from gateway.services.errors import Conflict, Forbidden, Invalid
-from gateway.services.keys import Principal, Role
-from gateway.services.members import ensure_member
+from gateway.services.agencies import authorise_assessor
+from gateway.services.errors import Conflict, Invalid
+from gateway.services.keys import Principal
+from gateway.services.member_versions import record_identity
+from gateway.services.members import ensure_member, find_member
 from gateway.services.parsing import digest, parse
 from gateway.storage.tables import AssessmentRow
 
 
 def submit_assessment(
-    session: Session, principal: Principal, document: Any, table: GradingTable, today: date
+    session: Session,
+    principal: Principal,
+    document: Any,
+    table: GradingTable,
+    today: date,
+    providers_may_assess: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """Grade and store an assessment; (its view, whether it is new). A repeat of the same
-    submission returns the first; the same agency, member and date with other scores is a conflict."""
+    submission returns the first; the same agency, member and date with other scores is a conflict.
+    Only a designated assessment agency submits (``agencies.authorise_assessor``); a changed name
+    or address becomes a new version of the member's identity, which the assessment cites."""
     submission = parse("assessment", AssessmentSubmission, document)
     agency = submission.agency_code or principal.party_code
-    if principal.role == Role.PROVIDER and agency != principal.party_code:
-        raise Forbidden(f"a key of {principal.party_code} cannot submit assessments of agency {agency}")
+    known = find_member(session, submission.member.id_number)
+    authorise_assessor(
+        session,
+        principal,
+        agency,
+        known.member_id if known is not None else None,
+        submission.concluded_on,
+        providers_may_assess,
+    )
     grading, faults = grade_assessment(submission, table, today)
     if faults or grading is None:
         raise Invalid(faults)
     key = digest(document)
-    member = ensure_member(session, submission.member.id_number, submission.member)
+    member = known or ensure_member(session, submission.member.id_number)
     existing = session.scalar(
         select(AssessmentRow).where(
             AssessmentRow.member_id == member.member_id,
@@ -45,8 +62,11 @@ def submit_assessment(
                 f"concluded on {submission.concluded_on}: assessment {existing.assessment_id}"
             )
         return assessment_view(existing), False
+    assessment_id = uuid.uuid4()
     row = AssessmentRow(
+        assessment_id=assessment_id,
         member_id=member.member_id,
+        member_version=record_identity(session, member, submission.member, principal, assessment_id),
         agency_code=agency,
         concluded_on=submission.concluded_on,
         disabled_since=submission.disabled_since,
@@ -86,4 +106,5 @@ def assessment_view(row: AssessmentRow) -> dict[str, Any]:
         "grade": row.grade,
         "effective_from": row.effective_from.isoformat(),
         "valid_until": row.valid_until.isoformat(),
+        "member_version": row.member_version,
     }

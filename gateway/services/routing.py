@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 
 import schemas
 from gateway.services.errors import Invalid, NotFound
-from gateway.storage.tables import DistrictRouteRow, MemberRow, PayerRow, ProviderRow, utcnow
+from gateway.storage.tables import (
+    DistrictRouteRow,
+    MemberRow,
+    MemberVersionRow,
+    PayerRow,
+    ProviderRow,
+    utcnow,
+)
 
 
 class NoRoute(Exception):
@@ -61,8 +68,13 @@ def list_routes(session: Session, payer_code: str) -> dict[str, Any]:
     }
 
 
-def member_district(member: MemberRow, provider: ProviderRow) -> str:
-    """Where the member lives; a member whose district is not known yet is served where cared for."""
+def member_district(member: MemberRow, provider: ProviderRow, cited: MemberVersionRow | None = None) -> str:
+    """Where the member lives as ``cited`` (the identity the claim's assessment recorded) says: a
+    later assessment's address does not move a claim that does not cite it. The member's latest
+    stands in only where an assessment cites no version. A member whose district is not known
+    is served where cared for."""
+    if cited is not None:
+        return cited.district or provider.district
     return member.district or provider.district
 
 

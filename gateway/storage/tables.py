@@ -148,6 +148,19 @@ class ProviderRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AssessmentAgencyRow(Base):
+    """An assessment agency (评估机构) the bureau designated: the only party that submits assessments."""
+
+    __tablename__ = "assessment_agencies"
+
+    agency_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    designated_from: Mapped[date]
+    designated_to: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class MemberRow(Base):
     __tablename__ = "members"
 
@@ -168,6 +181,24 @@ class MemberRow(Base):
     def _hash_id_number(self, key: str, value: str) -> str:
         self.id_hash = lookup_hash(value)
         return value
+
+
+class MemberVersionRow(Base):
+    """One version of a member's identity (name, address) as an assessment recorded it, with who
+    recorded it and when: a change never overwrites, and claims route by the version they cite."""
+
+    __tablename__ = "member_versions"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.member_id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column("name_enc", Encrypted())
+    address_text: Mapped[str | None] = mapped_column("address_text_enc", Encrypted())
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    district: Mapped[str | None] = mapped_column(String(6))
+    party_code: Mapped[str] = mapped_column(String(64))  # who: the party of the key
+    key_id: Mapped[str | None] = mapped_column(String(16))  # and the key (none before versioning)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class EnrollmentRow(Base):
@@ -205,6 +236,9 @@ class AssessmentRow(Base):
     valid_until: Mapped[date]
     request_digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The member's identity as this assessment recorded it (member_versions); claims citing the
+    # assessment are routed by it. None only for rows written outside the API (bench fixtures).
+    member_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class ClaimRow(Base):

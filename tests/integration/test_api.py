@@ -101,6 +101,7 @@ def test_provider_update_returns_200(world: World) -> None:
 
 def test_assessment_errors_name_the_item(world: World) -> None:
     world.load_products()
+    world.register_agency()
     base = world.scenario["assessment"]
     cases = [
         ({"adl": dict(base["adl"], eating=7)}, "/adl/eating"),

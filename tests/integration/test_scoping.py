@@ -17,7 +17,9 @@ ROLES = [Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER, Role.ADMIN]
 ALLOWED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/v1/providers"): {Role.BUREAU},
     ("POST", "/v1/payers/{payer_code}/enrollments"): {Role.PAYER, Role.BUREAU},
+    ("POST", "/v1/assessment-agencies"): {Role.BUREAU},
     ("POST", "/v1/assessments"): {Role.PROVIDER, Role.BUREAU},
+    ("POST", "/v1/members/history"): {Role.BUREAU},
     ("POST", "/v1/coverage/query"): {Role.PROVIDER, Role.BUREAU},
     ("POST", "/v1/claims"): {Role.PROVIDER},
     ("GET", "/v1/claims/{claim_id}"): {Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER},

@@ -64,6 +64,7 @@ class World:
         """Products, provider, enrolments in every tier and the grade-4 assessment."""
         self.load_products()
         assert self.post("/v1/providers", self.scenario["provider"], self.bureau).status_code == 201
+        self.register_agency()
         for enrollment in self.scenario["enrollments"]:
             payer = enrollment.pop("payer_code")
             key = self.bureau if payer == "policy-ltci" else self.payer(payer)
@@ -73,6 +74,11 @@ class World:
         assert response.status_code == 201, response.text
         self.assessment_id = response.json()["assessment_id"]
         return self
+
+    def register_agency(self) -> None:
+        """The bureau designates the example's assessment agency (the only party that assesses)."""
+        response = self.post("/v1/assessment-agencies", self.scenario["agency"], self.bureau)
+        assert response.status_code in (200, 201), response.text
 
     def claim_body(self, **changes: Any) -> dict[str, Any]:
         body = copy.deepcopy(self.scenario["claim"])

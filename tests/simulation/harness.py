@@ -206,6 +206,7 @@ def _post(client: httpx.Client, key: str, path: str, body: Any) -> httpx.Respons
 def _submit(rng: random.Random, client: httpx.Client, keys: dict[str, Any], claims: int) -> list[str]:
     scenario = keys["scenario"]
     _post(client, keys["bureau"], "/v1/providers", scenario["provider"]).raise_for_status()
+    _post(client, keys["bureau"], "/v1/assessment-agencies", scenario["agency"]).raise_for_status()
     members = max(1, claims // 2)  # about two claims each: limits are shared between them
     assessments = {}
     for m in range(members):
