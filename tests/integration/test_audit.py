@@ -182,3 +182,102 @@ def test_two_sealers_creating_the_chain_s_head_at_once_both_succeed(world: World
     first.close()
     thread.join(timeout=10)
     assert outcome == [0]
+
+
+# --- a cut end: the head is authenticated, and external checkpoints catch a replayed head ---------
+
+
+def cut_after(world: World, seq: int) -> None:
+    with world.gateway.sessions.begin() as session:
+        session.execute(delete(AuditEntryRow).where(AuditEntryRow.seq > seq))
+
+
+def head_row(world: World) -> dict[str, object]:
+    with world.gateway.sessions.begin() as session:
+        head = session.get_one(AuditHeadRow, 1)
+        return {"last_id": head.last_id, "last_seq": head.last_seq, "hash": head.hash, "mac": head.mac}
+
+
+def test_a_cut_tail_without_rolling_the_head_back_fails_naming_the_entry(
+    world: World, tmp_path: Path
+) -> None:
+    world.setup()
+    world.gateway.sealer.seal_now()
+    rows = sorted(entries(world), key=lambda e: e.seq or 0)
+    kept, last = rows[-4], rows[-1]
+    cut_after(world, kept.seq or 0)
+    assert tampered(world) == [
+        f"the chain ends at entry {kept.id} but its head says {last.id} (entries deleted)"
+    ]
+    result = ltc("audit", "verify", url=world.gateway.settings.database_url, cwd=tmp_path)
+    assert result.returncode == 1 and f"entry {kept.id}" in result.stdout
+
+
+def test_a_cut_tail_with_the_head_rolled_back_fails_on_the_head_s_mac(world: World, tmp_path: Path) -> None:
+    """Deleting the last entries and editing the head to end at the new last entry: the head's
+    MAC (under the audit key, which database access does not give) no longer matches."""
+    world.setup()
+    world.gateway.sealer.seal_now()
+    kept = sorted(entries(world), key=lambda e: e.seq or 0)[-4]
+    cut_after(world, kept.seq or 0)
+    with world.gateway.sessions.begin() as session:
+        session.execute(update(AuditHeadRow).values(last_id=kept.id, last_seq=kept.seq, hash=kept.hash))
+    problems = tampered(world)
+    assert problems == [
+        f"the chain's head (entry {kept.id}) does not match its MAC "
+        "(rolled back or edited: entries may have been deleted)"
+    ]
+    result = ltc("audit", "verify", url=world.gateway.settings.database_url, cwd=tmp_path)
+    assert result.returncode == 1 and "does not match its MAC" in result.stdout
+    # and the sealer does not chain new entries onto the rolled-back head (that would launder it)
+    world.submit()
+    world.gateway.sealer.seal_now()
+    assert all(e.seq is None for e in entries(world) if e.id > kept.id)
+    assert tampered(world)[0] == problems[0] and "left unsealed" in tampered(world)[1]
+
+
+def test_a_cut_tail_with_an_older_genuine_head_restored_fails_against_a_later_checkpoint(
+    world: World, tmp_path: Path
+) -> None:
+    """A replay: the head copied while genuine, written back after deleting what came after it.
+    Its MAC fits, so only a checkpoint kept outside the database shows the cut."""
+    url = world.gateway.settings.database_url
+    world.setup()
+    world.gateway.sealer.seal_now()
+    old_head = head_row(world)
+    world.submit()
+    world.gateway.sealer.seal_now()
+    issued = ltc("audit", "checkpoint", url=url, cwd=tmp_path)
+    assert issued.returncode == 0, issued.stderr
+    line = issued.stdout.strip()
+    assert line.startswith("ltc-audit-checkpoint v1 seq=") and " mac=" in line
+    (tmp_path / "checkpoints").write_text(line + "\n")
+    before_cut = ltc("audit", "verify", "--checkpoint", "checkpoints", url=url, cwd=tmp_path)
+    assert before_cut.returncode == 0 and "through 1 checkpoint" in before_cut.stdout
+
+    cut_after(world, int(str(old_head["last_seq"])))
+    with world.gateway.sessions.begin() as session:
+        session.execute(update(AuditHeadRow).values(**old_head))
+    assert tampered(world) == []  # the replayed head is genuine: without a checkpoint it passes
+    for given in (line, "checkpoints"):
+        result = ltc("audit", "verify", "--checkpoint", given, url=url, cwd=tmp_path)
+        assert result.returncode == 1, result.stdout
+        assert f"before the checkpoint at place {line.split('seq=')[1].split()[0]}" in result.stdout
+    # entries chained after the replay take the deleted places, with other hashes: still caught
+    world.submit(world.claim_body(claim_number="AFTER-REPLAY"))
+    world.gateway.sealer.seal_now()
+    result = ltc("audit", "verify", "--checkpoint", line, url=url, cwd=tmp_path)
+    assert result.returncode == 1 and "entries deleted" in result.stdout
+
+
+def test_a_checkpoint_that_is_forged_or_unreadable_is_refused_without_a_traceback(
+    world: World, tmp_path: Path
+) -> None:
+    url = world.gateway.settings.database_url
+    world.setup()
+    line = ltc("audit", "checkpoint", url=url, cwd=tmp_path).stdout.strip()
+    forged = line.replace("seq=", "seq=9")
+    for given in (forged, "no-such-file", "ltc-audit-checkpoint v1 nonsense"):
+        result = ltc("audit", "verify", "--checkpoint", given, url=url, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.startswith("error: ")
+        assert "Traceback" not in result.stderr
