@@ -100,10 +100,13 @@ def _head_is_genuine(key: bytes, head: AuditHeadRow) -> bool:
     return head.mac is not None and hmac.compare_digest(head.mac, expected)
 
 
-class Party(Protocol):
-    role: Any
-    party_code: str
-    key_id: str
+class Party(Protocol):  # a services.keys.Principal, without importing upwards
+    @property
+    def role(self) -> Any: ...
+    @property
+    def party_code(self) -> str: ...
+    @property
+    def key_id(self) -> str: ...
 
 
 def actor_of(principal: Party) -> str:

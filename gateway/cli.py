@@ -84,11 +84,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
+    from gateway.audit import operator
     from gateway.services.keys import create_key
 
     gateway = _bootstrap()
     with gateway.sessions.begin() as session:
-        key_id, key = create_key(session, Role(args.role), args.party, args.label)
+        key_id, key = create_key(session, Role(args.role), args.party, args.label, operator())
     print(key)
     print(
         f"key {key_id}: role {args.role}, party {args.party}. It is shown only now; store it safely.",
@@ -98,11 +99,12 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from gateway.audit import operator
     from gateway.services.keys import revoke_key
 
     gateway = _bootstrap()
     with gateway.sessions.begin() as session:
-        found = revoke_key(session, args.key_id)
+        found = revoke_key(session, args.key_id, operator())
     if not found:
         print(f"error: no key {args.key_id}", file=sys.stderr)
         return 2
@@ -215,6 +217,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from datetime import date
 
+    from gateway.audit import operator
     from reconciliation.run import PHASES, Reconciliation
 
     gateway = _bootstrap()
@@ -236,7 +239,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    result = reconciliation.run(day, progress=progress)
+    result = reconciliation.run(day, progress=progress, actor=operator())
     print(file=sys.stderr)
     print(
         f"reconciliation of {result['business_date']}: {result['status']} (phases {', '.join(PHASES[:-1])})"
@@ -260,13 +263,14 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 def cmd_statements_import(args: argparse.Namespace) -> int:
     import json
 
+    from gateway.audit import operator
     from reconciliation.statements import import_statement
 
     path = Path(args.file)
     media = args.media or ("text/csv" if path.suffix.lower() == ".csv" else "application/json")
     gateway = _bootstrap()
     with gateway.sessions.begin() as session, path.open("rb") as content:  # streamed, never held whole
-        summary = import_statement(session, args.payer, content, media)
+        summary = import_statement(session, args.payer, content, media, actor=operator())
     print(json.dumps(summary))
     return 0
 

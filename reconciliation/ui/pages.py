@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from gateway.audit import actor_of
 from gateway.domain.money import yuan
 from gateway.domain.numbers import whole_number
 from gateway.services import claims
@@ -188,7 +189,8 @@ async def start_run(request: Request) -> Response:
             "/ui/?" + urlencode({"problem": "business_date: YYYY-MM-DD"}), status_code=303
         )
     try:
-        result = await run_in_threadpool(reconciliation_for(request.app.state.gateway).run, day)
+        run = reconciliation_for(request.app.state.gateway).run
+        result = await run_in_threadpool(run, day, actor=actor_of(principal))
     except ServiceError as error:
         return RedirectResponse("/ui/?" + urlencode({"problem": error.detail}), status_code=303)
     open_items = sum(result["counts"].get("open", {}).values())

@@ -3,17 +3,22 @@ is recorded, and ``audit verify`` detects an edited, inserted or deleted entry."
 
 from __future__ import annotations
 
+import json
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, text, update
 
 from gateway.audit import seal, verify
-from gateway.storage.tables import AuditEntryRow, AuditHeadRow
+from gateway.services.keys import Role
+from gateway.storage.tables import AssessmentRow, AuditEntryRow, AuditHeadRow
+from reconciliation.ledger import business_date
 from tests.integration.test_cli import ltc
 from tests.integration.test_payers import drain
-from tests.integration.world import World
+from tests.integration.test_reconciliation import statement_entries
+from tests.integration.world import World, auth
 
 
 def entries(world: World) -> list[AuditEntryRow]:
@@ -281,3 +286,193 @@ def test_a_checkpoint_that_is_forged_or_unreadable_is_refused_without_a_tracebac
         result = ltc("audit", "verify", "--checkpoint", given, url=url, cwd=tmp_path)
         assert result.returncode == 2 and result.stderr.startswith("error: ")
         assert "Traceback" not in result.stderr
+
+
+# --- every state change is audited: who, when, before and after ---------------------------------
+
+PERSONAL = ("11010519491231002X", "王秀英", "示例路")
+
+
+def audited(world: World, action: str, subject: str | None = None) -> list[AuditEntryRow]:
+    found = [e for e in entries(world) if e.action == action and subject in (None, e.subject)]
+    assert found, f"no {action} entry for {subject}"
+    return found
+
+
+def key_id(key: str) -> str:
+    return key.split("_")[1]
+
+
+def assert_no_personal_data(world: World) -> None:
+    for entry in entries(world):
+        text_ = json.dumps(entry.detail, ensure_ascii=False) + entry.subject + entry.actor
+        assert not [p for p in PERSONAL if p in text_], entry.action
+
+
+def test_an_assessment_is_audited_with_who_and_its_grade_but_not_the_member_s_identity(
+    world: World,
+) -> None:
+    world.setup()
+    (entry,) = audited(world, "assessment.submitted", f"assessment:{world.assessment_id}")
+    agency = world.scenario["assessment"]["agency_code"]
+    assert entry.actor == f"provider:{agency}/key:{key_id(world.agency)}" and entry.at is not None
+    assert entry.detail["before"] is None
+    after = entry.detail["after"]
+    assert after["grade"] == 4 and after["agency_code"] == agency and after["concluded_on"] == "2026-09-01"
+    with world.gateway.sessions.begin() as session:
+        member_id = str(session.get_one(AssessmentRow, uuid.UUID(world.assessment_id)).member_id)
+    assert after["member_id"] == member_id
+    assert_no_personal_data(world)
+
+
+def test_an_enrolment_is_audited_created_and_updated_with_before_and_after(world: World) -> None:
+    world.setup()
+    created = audited(world, "enrollment.created")
+    assert len(created) == len(world.scenario["enrollments"])
+    tier1 = next(e for e in created if e.detail["after"]["product_code"] == "CITY-LTCI-2025")
+    assert tier1.actor == f"bureau:bureau/key:{key_id(world.bureau)}" and tier1.subject.startswith("member:")
+    assert tier1.detail["before"] is None and tier1.detail["after"]["start_date"] == "2020-01-01"
+    enrollment = {
+        "id_number": PERSONAL[0],
+        "product_code": "HMB-LTC-2026",
+        "start_date": "2025-01-01",
+        "end_date": "2026-12-31",
+    }
+    key = world.payer("huiminbao")
+    response = world.post("/v1/payers/huiminbao/enrollments", {"enrollments": [enrollment]}, key)
+    assert response.status_code == 200, response.text
+    (updated,) = audited(world, "enrollment.updated")
+    assert updated.actor == f"payer:huiminbao/key:{key_id(key)}" and updated.subject == tier1.subject
+    assert (
+        updated.detail["before"]["end_date"] is None and updated.detail["after"]["end_date"] == "2026-12-31"
+    )
+    assert_no_personal_data(world)
+
+
+def test_a_provider_registration_is_audited_with_before_and_after(world: World) -> None:
+    world.setup()
+    provider = world.scenario["provider"]
+    subject = f"provider:{provider['provider_code']}"
+    (registered,) = audited(world, "provider.registered", subject)
+    assert registered.actor == f"bureau:bureau/key:{key_id(world.bureau)}"
+    assert registered.detail["before"] is None and registered.detail["after"]["district"] == "330102"
+    assert world.post("/v1/providers", {**provider, "district": "330103"}, world.bureau).status_code == 200
+    (updated,) = audited(world, "provider.updated", subject)
+    assert (
+        updated.detail["before"]["district"] == "330102" and updated.detail["after"]["district"] == "330103"
+    )
+
+
+def test_a_routing_change_is_audited_with_the_table_before_and_after(world: World) -> None:
+    world.setup()
+    path, bureau = "/v1/payers/policy-ltci/routes", world.bureau
+    first = [{"district": "330102", "administrator_code": "policy-ltci"}]
+    second = [{"district": "330102", "administrator_code": "huiminbao"}]
+    for routes in (first, second):
+        response = world.client.put(path, json={"routes": routes}, headers=auth(bureau))
+        assert response.status_code == 200, response.text
+    changes = audited(world, "routes.replaced", "payer:policy-ltci")
+    assert [(e.detail["before"], e.detail["after"]) for e in changes] == [([], first), (first, second)]
+    assert all(e.actor == f"bureau:bureau/key:{key_id(bureau)}" for e in changes)
+
+
+def test_a_statement_imported_by_api_and_by_cli_is_audited(world: World, tmp_path: Path) -> None:
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    drain(world)
+    key = world.payer("huiminbao")
+    document = statement_entries(world, claim_id, 60000, ["HMB-1"])
+    headers = {**auth(key), "Content-Type": "application/json"}
+    response = world.client.post(
+        "/v1/payers/huiminbao/statements", content=json.dumps(document), headers=headers
+    )
+    assert response.status_code == 201, response.text
+    by_api = response.json()["statement_id"]
+    path = tmp_path / "statement.json"
+    path.write_text(json.dumps(statement_entries(world, claim_id, 60000, ["HMB-2"])))
+    url = world.gateway.settings.database_url
+    result = ltc("statements", "import", "huiminbao", str(path), url=url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    by_cli = json.loads(result.stdout)["statement_id"]
+    (api,) = audited(world, "statement.imported", f"statement:{by_api}")
+    (cli,) = audited(world, "statement.imported", f"statement:{by_cli}")
+    assert api.actor == f"payer:huiminbao/key:{key_id(key)}" and cli.actor.startswith("cli:")
+    for entry in (api, cli):
+        assert entry.detail["before"] is None
+        assert entry.detail["after"]["imported"] == 1 and entry.detail["after"]["payer_code"] == "huiminbao"
+    assert "HMB-1" not in json.dumps(api.detail)  # the statement's rows stay in statement_lines
+
+
+def test_a_reconciliation_run_is_audited_at_its_start_and_its_finish(world: World) -> None:
+    world.setup()
+    world.submit()
+    drain(world)
+    reconciler = world.key(Role.RECONCILER, "r1")
+    day = business_date().isoformat()
+    response = world.post("/v1/reconciliation/runs", {"business_date": day, "wait": True}, reconciler)
+    assert response.status_code == 201, response.text
+    subject = f"reconciliation-run:{response.json()['run_id']}"
+    (started,) = audited(world, "reconciliation.started", subject)
+    (finished,) = audited(world, "reconciliation.finished", subject)
+    actor = f"reconciler:r1/key:{key_id(reconciler)}"
+    assert started.actor == finished.actor == actor and started.id < finished.id
+    assert started.detail["business_date"] == day and started.detail["before"] is None
+    assert started.detail["after"] == {"status": "running", "phase": "pull", "runs": 1}
+    assert finished.detail["before"] == {"status": "running"}
+    assert finished.detail["after"]["status"] == "done" and "totals" in finished.detail["after"]
+    again = world.post("/v1/reconciliation/runs", {"business_date": day, "wait": True}, reconciler)
+    assert again.status_code == 201
+    rerun = audited(world, "reconciliation.started", subject)[-1]
+    assert (
+        rerun.detail["before"] == {"status": "done", "phase": "done"} and rerun.detail["after"]["runs"] == 2
+    )
+
+
+def test_a_key_created_and_revoked_on_the_command_line_is_audited_with_the_operator(
+    world: World, tmp_path: Path
+) -> None:
+    url = world.gateway.settings.database_url
+    created = ltc("keys", "create", "--role", "payer", "--party", "huiminbao", url=url, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    new = key_id(created.stdout.strip())
+    assert ltc("keys", "revoke", new, url=url, cwd=tmp_path).returncode == 0
+    (made,) = audited(world, "key.created", f"key:{new}")
+    (revoked,) = audited(world, "key.revoked", f"key:{new}")
+    assert made.actor == revoked.actor and made.actor.startswith("cli:") and made.actor != "cli:"
+    assert made.detail["before"] is None
+    assert made.detail["after"] == {"role": "payer", "party_code": "huiminbao", "label": None}
+    assert revoked.detail["before"] == {"revoked_at": None} and revoked.detail["after"]["revoked_at"]
+
+
+def test_after_a_full_flow_the_audit_trail_is_intact_and_reaches_its_checkpoint(
+    world: World, tmp_path: Path
+) -> None:
+    url = world.gateway.settings.database_url
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    drain(world)
+    checkpoint = ltc("audit", "checkpoint", url=url, cwd=tmp_path).stdout.strip()
+    key = world.payer("huiminbao")
+    headers = {**auth(key), "Content-Type": "application/json"}
+    document = json.dumps(statement_entries(world, claim_id, 60000, ["HMB-1"]))
+    assert (
+        world.client.post("/v1/payers/huiminbao/statements", content=document, headers=headers).status_code
+        == 201
+    )
+    day = business_date().isoformat()
+    reconciler = world.key(Role.RECONCILER, "r1")
+    assert (
+        world.post("/v1/reconciliation/runs", {"business_date": day, "wait": True}, reconciler).status_code
+        == 201
+    )
+    routes = {"routes": [{"district": "330102", "administrator_code": "policy-ltci"}]}
+    assert (
+        world.client.put("/v1/payers/policy-ltci/routes", json=routes, headers=auth(world.bureau)).status_code
+        == 200
+    )
+    world.gateway.sealer.seal_now()
+    kinds = {e.action.split(".")[0] for e in entries(world)}
+    assert {"assessment", "enrollment", "provider", "statement", "reconciliation", "routes", "key"} <= kinds
+    result = ltc("audit", "verify", "--checkpoint", checkpoint, url=url, cwd=tmp_path)
+    assert result.returncode == 0 and "intact" in result.stdout, result.stdout
+    assert_no_personal_data(world)
