@@ -143,6 +143,11 @@ def seal(session: Session, key: bytes | None = None) -> int:
     Holds the head's lock to the end of the caller's (short) transaction."""
     key = key or audit_key()
     head = session.get(AuditHeadRow, 1, with_for_update=True)
+    if head is None and session.scalar(
+        select(AuditEntryRow.id).where(AuditEntryRow.seq.is_not(None)).limit(1)
+    ):
+        log.error("the audit chain's head is missing: nothing sealed (run audit verify)")
+        return 0  # a new head would start a second chain over the first
     if head is None:
         # Another sealer (a process's, or verify's) may be creating it at this moment: the second
         # waits for the first and then takes its row.
@@ -310,11 +315,7 @@ def verify(
     for entry in session.scalars(
         select(AuditEntryRow).where(AuditEntryRow.seq.is_(None)).order_by(AuditEntryRow.id).limit(100)
     ):
-        if (
-            entry.mac is not None
-            and entry.nonce is not None
-            and hmac.compare_digest(entry.mac, _mac(key, entry))
-        ):
+        if _entry_is_genuine(key, entry):
             waiting += 1
         elif len(problems) < 20:
             problems.append(
@@ -322,9 +323,11 @@ def verify(
                 "(edited or inserted)"
             )
     head = session.get(AuditHeadRow, 1)
-    if head is not None and not _head_is_genuine(key, head):
+    if head is None or not _head_is_genuine(key, head):
         problems.append(
-            f"the chain's head (entry {head.last_id}) does not match its MAC "
+            "the chain's head is missing (deleted: entries may have been deleted too)"
+            if head is None
+            else f"the chain's head (entry {head.last_id}) does not match its MAC "
             "(rolled back or edited: entries may have been deleted)"
         )
         if waiting:

@@ -165,7 +165,8 @@ def test_two_sealers_creating_the_chain_s_head_at_once_both_succeed(world: World
     if gateway.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer at a time: a second sealer cannot arrive meanwhile")
     gateway.sealer.close()
-    with gateway.sessions.begin() as session:
+    with gateway.sessions.begin() as session:  # a database with no chain yet
+        session.execute(delete(AuditEntryRow))
         session.execute(delete(AuditHeadRow))
     first = gateway.sessions()
     first.begin()
@@ -273,6 +274,24 @@ def test_a_cut_tail_with_an_older_genuine_head_restored_fails_against_a_later_ch
     world.gateway.sealer.seal_now()
     result = ltc("audit", "verify", "--checkpoint", line, url=url, cwd=tmp_path)
     assert result.returncode == 1 and "entries deleted" in result.stdout
+
+
+def test_a_cut_tail_with_the_head_deleted_is_detected_and_nothing_is_chained_anew(
+    world: World, tmp_path: Path
+) -> None:
+    """Without its head a new chain would start over the old one (and fail on its places)."""
+    world.setup()
+    world.gateway.sealer.seal_now()
+    cut_after(world, 2)
+    with world.gateway.sessions.begin() as session:
+        session.execute(delete(AuditHeadRow))
+    world.submit()
+    world.gateway.sealer.seal_now()
+    problems = tampered(world)
+    assert problems[0] == "the chain's head is missing (deleted: entries may have been deleted too)"
+    assert "left unsealed" in problems[1]
+    result = ltc("audit", "verify", url=world.gateway.settings.database_url, cwd=tmp_path)
+    assert result.returncode == 1 and "head is missing" in result.stdout and "Traceback" not in result.stderr
 
 
 def test_a_checkpoint_that_is_forged_or_unreadable_is_refused_without_a_traceback(
