@@ -82,6 +82,8 @@ def test_an_edited_entry_is_detected(world: World, tmp_path: Path) -> None:
     assert tampered(world) == [f"entry {target.id}: its content does not match its hash (edited)"]
     result = ltc("audit", "verify", url=world.gateway.settings.database_url, cwd=tmp_path)
     assert result.returncode == 1 and "BROKEN" in result.stdout
+    refused = ltc("audit", "checkpoint", url=world.gateway.settings.database_url, cwd=tmp_path)
+    assert refused.returncode == 1 and refused.stdout == "" and "no checkpoint issued" in refused.stderr
 
 
 def test_a_deleted_entry_is_detected(world: World) -> None:
