@@ -13,10 +13,15 @@ Every gateway process seals right after each commit that wrote entries (``Sealer
 seals what is left (say, by a process killed in between), then recomputes the chain and names the
 first entry that does not fit: an edited row, a row inserted among the others, a deleted row, or a
 cut end. An unsealed row without a valid MAC is never sealed: it is reported as forged.
+
+The head carries a MAC too (of its place, entry and hash), so a cut end cannot be hidden by rolling
+the head back: that needs the key. What a MAC cannot show is a genuine older head copied back with
+the entries after it deleted (a replay); an external checkpoint does (``gateway.audit_checkpoints``).
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import hmac
 import json
@@ -24,9 +29,9 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -79,6 +84,45 @@ def _digest(key: bytes, prev_hash: str, entry: Any) -> str:
     return hmac.new(key, (prev_hash + _content(entry)).encode(), hashlib.sha256).hexdigest()
 
 
+def _entry_is_genuine(key: bytes, entry: Any) -> bool:
+    if entry.mac is None or entry.nonce is None:
+        return False
+    return hmac.compare_digest(entry.mac, _mac(key, entry))
+
+
+def head_mac(key: bytes, last_seq: int, last_id: int, hash_: str) -> str:
+    """The head's MAC: who can write the database but lacks the key cannot move the chain's end."""
+    return hmac.new(key, f"head:{last_seq}:{last_id}:{hash_}".encode(), hashlib.sha256).hexdigest()
+
+
+def _head_is_genuine(key: bytes, head: AuditHeadRow) -> bool:
+    expected = head_mac(key, head.last_seq, head.last_id, head.hash)
+    return head.mac is not None and hmac.compare_digest(head.mac, expected)
+
+
+class Party(Protocol):  # a services.keys.Principal, without importing upwards
+    @property
+    def role(self) -> Any: ...
+    @property
+    def party_code(self) -> str: ...
+    @property
+    def key_id(self) -> str: ...
+
+
+def actor_of(principal: Party) -> str:
+    """Who made a change through the API: role, party and the key it used."""
+    role = getattr(principal.role, "value", principal.role)
+    return f"{role}:{principal.party_code}/key:{principal.key_id}"
+
+
+def operator() -> str:
+    """Who made a change on the command line: the operating-system account running it."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (say, in a container)
+        return f"cli:uid {os.getuid()}"
+
+
 def record(session: Session, action: str, subject: str, actor: str = "system", **detail: Any) -> None:
     """Append one entry in the caller's transaction; it is sealed into the chain after commit."""
     entry = AuditEntryRow(
@@ -99,16 +143,25 @@ def seal(session: Session, key: bytes | None = None) -> int:
     Holds the head's lock to the end of the caller's (short) transaction."""
     key = key or audit_key()
     head = session.get(AuditHeadRow, 1, with_for_update=True)
+    if head is None and session.scalar(
+        select(AuditEntryRow.id).where(AuditEntryRow.seq.is_not(None)).limit(1)
+    ):
+        log.error("the audit chain's head is missing: nothing sealed (run audit verify)")
+        return 0  # a new head would start a second chain over the first
     if head is None:
         # Another sealer (a process's, or verify's) may be creating it at this moment: the second
         # waits for the first and then takes its row.
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         session.execute(
             dialect.insert(AuditHeadRow)
-            .values(id=1, last_id=0, last_seq=0, hash=GENESIS)
+            .values(id=1, last_id=0, last_seq=0, hash=GENESIS, mac=head_mac(key, 0, 0, GENESIS))
             .on_conflict_do_nothing()
         )
         head = session.get_one(AuditHeadRow, 1, with_for_update=True)
+    if not _head_is_genuine(key, head):
+        # chaining onto a rolled-back head would make its cut end look genuine
+        log.error("the audit chain's head does not match its MAC: nothing sealed (run audit verify)")
+        return 0
     sealed, after = 0, 0
     content = [getattr(AuditEntryRow, name) for name in ("id", "at", "actor", "action", "subject", "detail")]
     while True:
@@ -121,11 +174,7 @@ def seal(session: Session, key: bytes | None = None) -> int:
         ).all()
         chained = []
         for entry in batch:
-            if (
-                entry.mac is None
-                or entry.nonce is None
-                or not hmac.compare_digest(entry.mac, _mac(key, entry))
-            ):
+            if not _entry_is_genuine(key, entry):
                 log.error("audit entry %s does not match its MAC: left unsealed", entry.id)
                 continue
             link = {"id": entry.id, "seq": head.last_seq + 1, "prev_hash": head.hash}
@@ -134,6 +183,7 @@ def seal(session: Session, key: bytes | None = None) -> int:
             head.last_seq, head.last_id, head.hash = link["seq"], entry.id, link["hash"]
         if chained:
             session.execute(update(AuditEntryRow), chained)
+            head.mac = head_mac(key, head.last_seq, head.last_id, head.hash)
         sealed += len(chained)
         session.flush()
         if len(batch) < SEAL_BATCH:
@@ -234,14 +284,22 @@ def _chain(session: Session, chunk: int = 5000) -> Iterator[AuditEntryRow]:
         session.expunge_all()
 
 
-def verify(session: Session, key: bytes | None = None) -> Verdict:
-    """Seal what is pending, then walk the chain; entries that could not be sealed are forged."""
+def verify(
+    session: Session, key: bytes | None = None, checkpoints: Iterable[tuple[int, str]] = ()
+) -> Verdict:
+    """Seal what is pending, then walk the chain; entries that could not be sealed are forged.
+    ``checkpoints``: (seq, hash) pairs the chain must still pass through (from ``audit checkpoint``
+    lines whose MAC the caller checked)."""
     key = key or audit_key()
     seal(session, key)
     problems: list[str] = []
+    wanted = dict(checkpoints)
+    passed: dict[int, str] = {0: GENESIS}
     previous_hash, previous_id, previous_seq, count = GENESIS, 0, 0, 0
     for entry in _chain(session):
         count += 1
+        if entry.seq in wanted:
+            passed[entry.seq] = entry.hash or ""
         if entry.seq != previous_seq + 1:
             problems.append(f"entry {entry.id}: follows entry {previous_id} (entries deleted or inserted)")
         if entry.prev_hash != previous_hash:
@@ -253,16 +311,40 @@ def verify(session: Session, key: bytes | None = None) -> Verdict:
         previous_hash, previous_id, previous_seq = entry.hash or "", entry.id, entry.seq or 0
         if len(problems) >= 20:
             break
+    waiting = 0  # genuine entries left unsealed: the sealer refuses a head that is not genuine
     for entry in session.scalars(
-        select(AuditEntryRow).where(AuditEntryRow.seq.is_(None)).order_by(AuditEntryRow.id).limit(20)
+        select(AuditEntryRow).where(AuditEntryRow.seq.is_(None)).order_by(AuditEntryRow.id).limit(100)
     ):
-        problems.append(
-            f"entry {entry.id}: its content does not match its MAC and it was never sealed "
-            "(edited or inserted)"
-        )
+        if _entry_is_genuine(key, entry):
+            waiting += 1
+        elif len(problems) < 20:
+            problems.append(
+                f"entry {entry.id}: its content does not match its MAC and it was never sealed "
+                "(edited or inserted)"
+            )
     head = session.get(AuditHeadRow, 1)
-    if head is not None and not problems and (head.last_seq, head.hash) != (previous_seq, previous_hash):
+    if head is None or not _head_is_genuine(key, head):
+        problems.append(
+            "the chain's head is missing (deleted: entries may have been deleted too)"
+            if head is None
+            else f"the chain's head (entry {head.last_id}) does not match its MAC "
+            "(rolled back or edited: entries may have been deleted)"
+        )
+        if waiting:
+            more = "+" if waiting == 100 else ""
+            problems.append(f"entries written since are left unsealed ({waiting}{more}) until it is restored")
+    elif head is not None and not problems and (head.last_seq, head.hash) != (previous_seq, previous_hash):
         problems.append(
             f"the chain ends at entry {previous_id} but its head says {head.last_id} (entries deleted)"
         )
+    for seq, hash_ in sorted(wanted.items()):
+        if seq not in passed:
+            problems.append(
+                f"the chain ends at place {previous_seq} (entry {previous_id}), before the checkpoint "
+                f"at place {seq} (entries deleted)"
+            )
+        elif not hmac.compare_digest(passed[seq], hash_):
+            problems.append(
+                f"the entry at place {seq} is not the one checkpointed there (entries deleted and replaced)"
+            )
     return Verdict(count, problems)

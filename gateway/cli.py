@@ -84,11 +84,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
+    from gateway.audit import operator
     from gateway.services.keys import create_key
 
     gateway = _bootstrap()
     with gateway.sessions.begin() as session:
-        key_id, key = create_key(session, Role(args.role), args.party, args.label)
+        key_id, key = create_key(session, Role(args.role), args.party, args.label, operator())
     print(key)
     print(
         f"key {key_id}: role {args.role}, party {args.party}. It is shown only now; store it safely.",
@@ -98,11 +99,12 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from gateway.audit import operator
     from gateway.services.keys import revoke_key
 
     gateway = _bootstrap()
     with gateway.sessions.begin() as session:
-        found = revoke_key(session, args.key_id)
+        found = revoke_key(session, args.key_id, operator())
     if not found:
         print(f"error: no key {args.key_id}", file=sys.stderr)
         return 2
@@ -215,6 +217,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from datetime import date
 
+    from gateway.audit import operator
     from reconciliation.run import PHASES, Reconciliation
 
     gateway = _bootstrap()
@@ -236,7 +239,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    result = reconciliation.run(day, progress=progress)
+    result = reconciliation.run(day, progress=progress, actor=operator())
     print(file=sys.stderr)
     print(
         f"reconciliation of {result['business_date']}: {result['status']} (phases {', '.join(PHASES[:-1])})"
@@ -260,13 +263,14 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 def cmd_statements_import(args: argparse.Namespace) -> int:
     import json
 
+    from gateway.audit import operator
     from reconciliation.statements import import_statement
 
     path = Path(args.file)
     media = args.media or ("text/csv" if path.suffix.lower() == ".csv" else "application/json")
     gateway = _bootstrap()
     with gateway.sessions.begin() as session, path.open("rb") as content:  # streamed, never held whole
-        summary = import_statement(session, args.payer, content, media)
+        summary = import_statement(session, args.payer, content, media, actor=operator())
     print(json.dumps(summary))
     return 0
 
@@ -315,18 +319,44 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from gateway.audit import verify
+    from gateway.audit_checkpoints import BadCheckpoint, read, verify_against
 
+    try:
+        checkpoints = [c for value in args.checkpoint or () for c in read(value)]
+    except BadCheckpoint as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     gateway = _bootstrap()
     with gateway.sessions.begin() as session:
-        verdict = verify(session)
+        verdict = verify_against(session, checkpoints)
     if verdict.intact:
-        print(f"audit trail intact: {verdict.entries} entries")
+        reached = f", through {len(checkpoints)} checkpoint(s)" if checkpoints else ""
+        print(f"audit trail intact: {verdict.entries} entries{reached}")
         return 0
     print(f"audit trail BROKEN ({verdict.entries} entries read):")
     for problem in verdict.problems:
         print(f"  {problem}")
     return 1
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    from gateway.audit_checkpoints import issue
+
+    gateway = _bootstrap()
+    with gateway.sessions.begin() as session:
+        checkpoint, verdict = issue(session)
+    if checkpoint is None:
+        print(f"audit trail BROKEN ({verdict.entries} entries read): no checkpoint issued", file=sys.stderr)
+        for problem in verdict.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(checkpoint.line())
+    print(
+        f"checkpoint of {verdict.entries} entries: keep this line outside the database "
+        "(audit verify --checkpoint LINE|FILE checks the chain still reaches it)",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def cmd_data_rekey(args: argparse.Namespace) -> int:
@@ -441,9 +471,19 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
     )
-    audit.add_parser(
+    p = audit.add_parser(
         "verify", help="check the hash chain: exit 1 if an entry was edited, inserted or deleted"
-    ).set_defaults(func=cmd_audit_verify)
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="LINE|FILE",
+        help="a line from `audit checkpoint` (or a file of them) the chain must still reach; repeatable",
+    )
+    p.set_defaults(func=cmd_audit_verify)
+    audit.add_parser(
+        "checkpoint", help="print a MAC'd line of the chain's end now, to keep outside the database"
+    ).set_defaults(func=cmd_audit_checkpoint)
 
     data = sub.add_parser("data", help="personal data at rest").add_subparsers(
         dest="data_command", required=True

@@ -24,7 +24,7 @@ def reconcile_once(gateway: Gateway, business_date: date) -> str:
     from reconciliation.api import reconciliation_for
 
     try:
-        reconciliation_for(gateway).run(business_date, rerun=False)
+        reconciliation_for(gateway).run(business_date, rerun=False, actor="scheduler")
     except Conflict as conflict:
         return "done" if "already done" in conflict.detail else "busy"
     return "ran"

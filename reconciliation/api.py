@@ -18,6 +18,7 @@ from starlette.routing import Route
 import schemas
 from gateway.api import idempotency
 from gateway.api.endpoint import Call, authorise, endpoint, read_json
+from gateway.audit import actor_of
 from gateway.domain.numbers import whole_number
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
@@ -43,7 +44,8 @@ def post_statement(call: Call) -> Response:
     if call.principal.role == Role.PAYER and call.principal.party_code != payer_code:
         raise Forbidden(f"a key of payer {call.principal.party_code} cannot send statements for {payer_code}")
     media, raw = call.body
-    return JSONResponse(import_statement(call.session, payer_code, raw, media), status_code=201)
+    summary = import_statement(call.session, payer_code, raw, media, actor=actor_of(call.principal))
+    return JSONResponse(summary, status_code=201)
 
 
 def _business_date(document: Any) -> tuple[date, bool]:
@@ -90,15 +92,19 @@ async def post_run(request: Request) -> Response:
         if stored is not None:
             return stored
     reconciliation = reconciliation_for(gateway)
+    actor = actor_of(principal)
     try:
         if wait:
-            return answer(JSONResponse(await run_in_threadpool(reconciliation.run, day), status_code=201))
-        run_id = await run_in_threadpool(reconciliation.start, day)
+            result = await run_in_threadpool(reconciliation.run, day, actor=actor)
+            return answer(JSONResponse(result, status_code=201))
+        run_id = await run_in_threadpool(reconciliation.start, day, actor=actor)
     except Exception:
         if once is not None:
             await run_in_threadpool(release)
         raise
-    threading.Thread(target=reconciliation.run, args=(day,), daemon=True, name=f"reconcile-{day}").start()
+    threading.Thread(
+        target=reconciliation.run, args=(day,), kwargs={"actor": actor}, daemon=True, name=f"reconcile-{day}"
+    ).start()
     body = reconciliation.view(run_id)
     headers = {"Location": f"/v1/reconciliation/runs/{day}"}
     return answer(JSONResponse(body, status_code=202, headers=headers))

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.registry import AdapterPool
 from adapters.sdk import AdapterError
+from gateway import audit
 from gateway.services.errors import Conflict, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationRunRow, UTCDateTime, utcnow
 from reconciliation.matching import ACROSS_PAYERS, MISMATCHES, NOT_DUE, NOTHING, Kind
@@ -264,9 +265,9 @@ class Reconciliation:
         self.pool = pool
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
-    def start(self, business_date: date, rerun: bool = True) -> int:
+    def start(self, business_date: date, rerun: bool = True, actor: str = "system") -> int:
         """The run row of the date, leased to this runner (created, or resumed). ``rerun=False``
-        (a scheduler): a date already done is left alone (Conflict)."""
+        (a scheduler): a date already done is left alone (Conflict). ``actor``: who started it."""
         now = utcnow()
         with self.sessions.begin() as session:
             try:
@@ -295,12 +296,32 @@ class Reconciliation:
                 raise Conflict(f"the run for {business_date} is already working ({run.lease_owner})")
             if run.status == "done" and not rerun:
                 raise Conflict(f"the run for {business_date} is already done")
+            ours = run.status == "running" and run.lease_owner == self.owner  # start, then run
+            before = {"status": run.status, "phase": run.phase} if run.runs else None
             if run.status in ("done", "failed"):  # a date run again is recomputed from the start
                 run.phase = PHASES[0]
             run.status, run.error, run.finished_at = "running", None, None
             run.lease_owner, run.lease_expires_at = self.owner, now + self.lease
             run.runs += 1
+            if not ours:
+                after = {"status": run.status, "phase": run.phase, "runs": run.runs}
+                self._audit(session, run, "started", actor, before, after)
             return run.id
+
+    @staticmethod
+    def _audit(
+        session: Session,
+        run: ReconciliationRunRow,
+        what: str,
+        actor: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any],
+    ) -> None:
+        subject = f"reconciliation-run:{run.id}"
+        day = run.business_date
+        audit.record(
+            session, f"reconciliation.{what}", subject, actor, business_date=day, before=before, after=after
+        )
 
     def run(
         self,
@@ -308,9 +329,11 @@ class Reconciliation:
         progress: Progress = _quiet,
         stop_after: str | None = None,
         rerun: bool = True,
+        actor: str = "system",
     ) -> dict[str, Any]:
-        """Run (or resume) the date; ``stop_after`` ends after that phase (tests of resumption)."""
-        run_id = self.start(business_date, rerun)
+        """Run (or resume) the date; ``stop_after`` ends after that phase (tests of resumption).
+        ``actor``: who started it (audited, with its start and its end)."""
+        run_id = self.start(business_date, rerun, actor)
         try:
             while True:
                 with self.sessions.begin() as session:
@@ -334,11 +357,16 @@ class Reconciliation:
                     None,
                     None,
                 )
+                after = {"status": "done", "counts": run.counts, "totals": run.totals}
+                self._audit(session, run, "finished", actor, {"status": "running"}, after)
             progress("done", len(PHASES) - 1, len(PHASES) - 1)
         except Exception as error:
             with self.sessions.begin() as session:
                 run = session.get_one(ReconciliationRunRow, run_id)
                 run.status, run.error, run.lease_owner = "failed", f"{type(error).__name__}: {error}", None
+                # the kind of fault only: a message may quote whatever input caused it
+                after = {"status": "failed", "phase": run.phase, "error": type(error).__name__}
+                self._audit(session, run, "failed", actor, {"status": "running"}, after)
             raise
         return self.view(run_id)
 

@@ -49,6 +49,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.domain.model import Fault
 from gateway.services.errors import Conflict, Invalid, NotFound
 from gateway.storage.tables import PayerRow, StatementRow
@@ -188,9 +189,10 @@ def import_statement(
     content: bytes | IO[bytes],
     media_type: str,
     source: str = "upload",
+    actor: str = "system",
 ) -> dict[str, Any]:
     """``content``: the file's bytes, or a binary stream that can seek (it is read twice: once
-    for its content hash, once for its rows)."""
+    for its content hash, once for its rows). ``actor``: who imported it (audited)."""
     if session.get(PayerRow, payer_code) is None:
         raise NotFound(f"no payer {payer_code}")
     stream = io.BytesIO(content) if isinstance(content, bytes) else content
@@ -256,7 +258,7 @@ def import_statement(
         session.execute(text("DROP TABLE pg_temp.statement_staging"))  # not kept on a pooled connection
     else:
         session.execute(STAGING.delete())
-    return {
+    summary = {
         "statement_id": statement.id,
         "payer_code": payer_code,
         "rows": total,
@@ -264,6 +266,10 @@ def import_statement(
         "already_known": total - imported,
         "content_hash": content_hash,
     }
+    # counts and the file's hash, not its rows: the statement itself stays in statement_lines
+    after = {**summary, "media_type": media_type, "source": source}
+    audit.record(session, "statement.imported", f"statement:{statement.id}", actor, before=None, after=after)
+    return summary
 
 
 def _stage(session: Session, stream: IO[bytes], media_type: str) -> None:

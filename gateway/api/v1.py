@@ -11,6 +11,7 @@ from starlette.routing import Route
 import schemas
 from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
+from gateway.audit import actor_of
 from gateway.services import (
     agencies,
     assessments,
@@ -31,7 +32,7 @@ log = logging.getLogger("ltc_gateway.api")
 @endpoint(Role.BUREAU, body="provider")
 def post_provider(call: Call) -> Response:
     """Register or update a care provider and its designation (定点)."""
-    provider, created = registry.register_provider(call.session, call.body)
+    provider, created = registry.register_provider(call.session, call.body, actor_of(call.principal))
     return JSONResponse(provider.model_dump(mode="json"), status_code=201 if created else 200)
 
 
@@ -117,7 +118,8 @@ def put_routes(call: Call) -> Response:
     faults = schemas.faults("routes", call.body)
     if faults:
         raise Invalid(faults)
-    return JSONResponse(routing.set_routes(call.session, call.param("payer_code"), call.body["routes"]))
+    payer_code, routes = call.param("payer_code"), call.body["routes"]
+    return JSONResponse(routing.set_routes(call.session, payer_code, routes, actor_of(call.principal)))
 
 
 @endpoint(Role.BUREAU)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.domain.assessments import AssessmentSubmission, effective_from, grade_assessment, valid_until
 from gateway.domain.grading import GradingTable
 from gateway.services.agencies import authorise_assessor
@@ -88,7 +89,18 @@ def submit_assessment(
     )
     session.add(row)
     session.flush()
+    _audit(session, principal, row)
     return assessment_view(row), True
+
+
+def _audit(session: Session, principal: Principal, row: AssessmentRow) -> None:
+    """The new assessment by ids and grades: the member's identity stays out of the trail."""
+    view = assessment_view(row)
+    after = {k: v for k, v in view.items() if k != "assessment_id"} | {"member_id": str(row.member_id)}
+    subject = f"assessment:{row.assessment_id}"
+    audit.record(
+        session, "assessment.submitted", subject, audit.actor_of(principal), before=None, after=after
+    )
 
 
 def assessment_view(row: AssessmentRow) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.domain.coverage import EnrollmentBatch
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
@@ -54,6 +55,13 @@ def enrol(session: Session, principal: Principal, payer_code: str, document: Any
             )
             .with_for_update()
         )
+        facts = {
+            "payer_code": payer_code,
+            "product_code": item.product_code,
+            "start_date": item.start_date,
+            "end_date": item.end_date,
+        }
+        before = None if row is None else {**facts, "end_date": row.end_date}
         if row is None:
             session.add(
                 EnrollmentRow(
@@ -70,6 +78,15 @@ def enrol(session: Session, principal: Principal, payer_code: str, document: Any
             outcome = "updated"
         else:
             outcome = "unchanged"
+        if outcome != "unchanged":  # the member by id: the ID number stays out of the trail
+            audit.record(
+                session,
+                f"enrollment.{outcome}",
+                f"member:{member.member_id}",
+                audit.actor_of(principal),
+                before=before,
+                after=facts,
+            )
         results.append(
             {
                 "product_code": item.product_code,

@@ -36,14 +36,18 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(session: Session, role: Role, party_code: str, label: str | None = None) -> tuple[str, str]:
-    """A new key for ``party_code`` in ``role``: (key_id, the key itself, shown only now)."""
+def create_key(
+    session: Session, role: Role, party_code: str, label: str | None = None, actor: str = "system"
+) -> tuple[str, str]:
+    """A new key for ``party_code`` in ``role``: (key_id, the key itself, shown only now);
+    ``actor``: who asked (audited)."""
     key_id = secrets.token_hex(6)
     key = f"ltc_{key_id}_{secrets.token_urlsafe(32)}"
     session.add(
         ApiKeyRow(key_id=key_id, key_hash=_digest(key), role=role.value, party_code=party_code, label=label)
     )
-    audit.record(session, "key.created", f"key:{key_id}", role=role.value, party_code=party_code, label=label)
+    after = {"role": role.value, "party_code": party_code, "label": label}
+    audit.record(session, "key.created", f"key:{key_id}", actor, before=None, after=after, **after)
     return key_id, key
 
 
@@ -64,11 +68,20 @@ def authenticate_many(session: Session, keys: set[str]) -> dict[str, Principal]:
     }
 
 
-def revoke_key(session: Session, key_id: str) -> bool:
+def revoke_key(session: Session, key_id: str, actor: str = "system") -> bool:
     row = session.get(ApiKeyRow, key_id)
     if row is None:
         return False
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        audit.record(session, "key.revoked", f"key:{key_id}", role=row.role, party_code=row.party_code)
+        audit.record(
+            session,
+            "key.revoked",
+            f"key:{key_id}",
+            actor,
+            role=row.role,
+            party_code=row.party_code,
+            before={"revoked_at": None},
+            after={"revoked_at": row.revoked_at.isoformat()},
+        )
     return True

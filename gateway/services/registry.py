@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import schemas
+from gateway import audit
 from gateway.domain.products import Product, product_problems
 from gateway.domain.providers import Designation, ProviderRegistration, provider_problems
 from gateway.services.errors import Invalid, NotFound
@@ -259,21 +260,39 @@ def payer_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(PayerRow)) or 0
 
 
-def register_provider(session: Session, document: Any) -> tuple[ProviderRegistration, bool]:
-    """Register or update a provider; returns it and whether it was new."""
+def register_provider(
+    session: Session, document: Any, actor: str = "system"
+) -> tuple[ProviderRegistration, bool]:
+    """Register or update a provider; returns it and whether it was new (``actor``: who, audited)."""
     provider = parse("provider", ProviderRegistration, document)
     faults = provider_problems(provider)
     if faults:
         raise Invalid(faults)
     row = session.get(ProviderRow, provider.provider_code, with_for_update=True)
     created = row is None
+    before = None if row is None else _provider_facts(row)
     if row is None:
         row = ProviderRow(provider_code=provider.provider_code)
         session.add(row)
     row.name, row.district, row.designated = provider.name, provider.district, provider.designated
     row.designated_from, row.designated_to = provider.designated_from, provider.designated_to
     row.updated_at = utcnow()
+    after = _provider_facts(row)
+    if before != after:
+        action = "provider.registered" if created else "provider.updated"
+        audit.record(session, action, f"provider:{row.provider_code}", actor, before=before, after=after)
     return provider, created
+
+
+def _provider_facts(row: ProviderRow) -> dict[str, Any]:
+    """What the audit trail keeps of a provider (an institution: its name is not personal data)."""
+    return {
+        "name": row.name,
+        "district": row.district,
+        "designated": row.designated,
+        "designated_from": row.designated_from,
+        "designated_to": row.designated_to,
+    }
 
 
 def designation(row: ProviderRow) -> Designation:

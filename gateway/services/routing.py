@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 import schemas
+from gateway import audit
 from gateway.services.errors import Invalid, NotFound
 from gateway.storage.tables import (
     DistrictRouteRow,
@@ -25,8 +26,11 @@ class NoRoute(Exception):
     """The payer routes by district, and no administrator serves this one."""
 
 
-def set_routes(session: Session, payer_code: str, routes: list[dict[str, str]]) -> dict[str, Any]:
-    """Replace the payer's whole routing table (a tender result is published as a whole)."""
+def set_routes(
+    session: Session, payer_code: str, routes: list[dict[str, str]], actor: str = "system"
+) -> dict[str, Any]:
+    """Replace the payer's whole routing table (a tender result is published as a whole);
+    ``actor``: who, audited with the table before and after."""
     if session.get(PayerRow, payer_code) is None:
         raise NotFound(f"no payer {payer_code}")
     faults = schemas.faults("routes", {"routes": routes})
@@ -41,6 +45,7 @@ def set_routes(session: Session, payer_code: str, routes: list[dict[str, str]]) 
             faults.append((f"/routes/{i}/administrator_code", f"no payer {route['administrator_code']}"))
     if faults:
         raise Invalid(faults)
+    before = list_routes(session, payer_code)["routes"]
     session.execute(delete(DistrictRouteRow).where(DistrictRouteRow.payer_code == payer_code))
     now = utcnow()
     session.add_all(
@@ -53,7 +58,12 @@ def set_routes(session: Session, payer_code: str, routes: list[dict[str, str]]) 
         for r in routes
     )
     session.flush()
-    return list_routes(session, payer_code)
+    after = list_routes(session, payer_code)
+    if after["routes"] != before:
+        audit.record(
+            session, "routes.replaced", f"payer:{payer_code}", actor, before=before, after=after["routes"]
+        )
+    return after
 
 
 def list_routes(session: Session, payer_code: str) -> dict[str, Any]:

@@ -663,7 +663,8 @@ class AuditEntryRow(Base):
 
 
 class AuditHeadRow(Base):
-    """The end of the audit chain (one row): sealing locks it, so entries chain in one order."""
+    """The end of the audit chain (one row): sealing locks it, so entries chain in one order.
+    ``mac`` (HMAC of the other columns under the audit key) keeps the end from being rolled back."""
 
     __tablename__ = "audit_head"
 
@@ -671,3 +672,4 @@ class AuditHeadRow(Base):
     last_id: Mapped[int] = mapped_column(BigInteger)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gateway.audit import actor_of
 from gateway.domain.numbers import whole_number
 from gateway.services import claims
 from gateway.services.errors import ServiceError
@@ -81,7 +82,8 @@ async def start_run(request: Request) -> Response:
     except ValueError:
         return await _after(request, "/ui/", "problem", "business_date: YYYY-MM-DD")
     try:
-        result = await run_in_threadpool(reconciliation_for(request.app.state.gateway).run, day)
+        run = reconciliation_for(request.app.state.gateway).run
+        result = await run_in_threadpool(run, day, actor=actor_of(principal))
     except ServiceError as error:
         return await _after(request, "/ui/", "problem", error.detail)
     open_items = sum(result["counts"].get("open", {}).values())
