@@ -46,7 +46,7 @@ def post_enrollments(call: Call) -> Response:
 @endpoint(Role.BUREAU, body="assessment-agency")
 def post_assessment_agency(call: Call) -> Response:
     """Register or update an assessment agency (评估机构): the only party that submits assessments."""
-    agency, created = agencies.register_agency(call.session, call.body)
+    agency, created = agencies.register_agency(call.session, call.body, actor_of(call.principal))
     return JSONResponse(agency, status_code=201 if created else 200)
 
 

@@ -17,6 +17,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.domain.model import Fault, Value
 from gateway.services.errors import Forbidden, Invalid
 from gateway.services.keys import Principal, Role
@@ -31,20 +32,35 @@ class AgencyRegistration(Value):
     designated_to: date | None = None
 
 
-def register_agency(session: Session, document: Any) -> tuple[dict[str, Any], bool]:
-    """Register or update an assessment agency's designation; its view and whether it was new."""
+def register_agency(session: Session, document: Any, actor: str = "system") -> tuple[dict[str, Any], bool]:
+    """Register or update an assessment agency's designation; its view and whether it was new
+    (``actor``: who, audited with the designation before and after)."""
     agency = parse("assessment-agency", AgencyRegistration, document)
     if agency.designated_to is not None and agency.designated_to < agency.designated_from:
         raise Invalid([("/designated_to", "must not be before designated_from")])
     row = session.get(AssessmentAgencyRow, agency.agency_code, with_for_update=True)
     created = row is None
+    before = None if row is None else _designation(row)
     if row is None:
         row = AssessmentAgencyRow(agency_code=agency.agency_code)
         session.add(row)
     row.name, row.designated_from = agency.name, agency.designated_from
     row.designated_to = agency.designated_to
     row.updated_at = utcnow()
+    after = _designation(row)
+    if before != after:
+        action = "agency.registered" if created else "agency.updated"
+        audit.record(session, action, f"agency:{row.agency_code}", actor, before=before, after=after)
     return agency.model_dump(mode="json"), created
+
+
+def _designation(row: AssessmentAgencyRow) -> dict[str, Any]:
+    """What the audit trail keeps of an agency (an institution: its name is not personal data)."""
+    return {
+        "name": row.name,
+        "designated_from": row.designated_from.isoformat(),
+        "designated_to": None if row.designated_to is None else row.designated_to.isoformat(),
+    }
 
 
 def _designated(row: AssessmentAgencyRow, on: date) -> bool:

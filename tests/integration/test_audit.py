@@ -384,6 +384,24 @@ def test_a_provider_registration_is_audited_with_before_and_after(world: World) 
     )
 
 
+def test_an_assessment_agency_registration_is_audited_with_before_and_after(world: World) -> None:
+    world.setup()
+    agency = {"agency_code": "EVA-AUDIT-1", "name": "评估中心", "designated_from": "2026-01-01"}
+    subject = "agency:EVA-AUDIT-1"
+    assert world.post("/v1/assessment-agencies", agency, world.bureau).status_code == 201
+    (registered,) = audited(world, "agency.registered", subject)
+    assert registered.actor == f"bureau:bureau/key:{key_id(world.bureau)}"
+    assert registered.detail["before"] is None
+    assert registered.detail["after"]["designated_to"] is None
+    ended = {**agency, "designated_to": "2026-06-30"}
+    assert world.post("/v1/assessment-agencies", ended, world.bureau).status_code == 200
+    (updated,) = audited(world, "agency.updated", subject)
+    assert updated.detail["before"]["designated_to"] is None
+    assert updated.detail["after"]["designated_to"] == "2026-06-30"
+    assert world.post("/v1/assessment-agencies", ended, world.bureau).status_code == 200
+    assert len(audited(world, "agency.updated", subject)) == 1  # nothing changed, nothing audited
+
+
 def test_a_routing_change_is_audited_with_the_table_before_and_after(world: World) -> None:
     world.setup()
     path, bureau = "/v1/payers/policy-ltci/routes", world.bureau
