@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.coordination import CaseFacts, VisitRecord
+from gateway.coordination import CaseFacts, ClaimedLine, Repeat, VisitRecord, repeats
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.coverage import Coverage
@@ -130,7 +130,48 @@ def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) 
         member_position=position,
         other_visits=tuple(_other_visits(session, claim.claim_id, lines)),
         catalogue=catalogue,
+        repeats=repeated_units(session, claim, lines),
     )
+
+
+# A claim whose lines no longer count against later claims (domain.md section 4): a voided claim,
+# a replaced version (its replacement is compared with the other claims instead).
+NOT_COUNTED = ("voided", "replaced")
+_LAST_PLACE = 1 << 62  # a claim not placed yet comes after every claim placed
+
+# The member's earlier claims' lines (in coordination order) that share a day with this claim's.
+_CLAIMED = (
+    select(ClaimLineRow)
+    .join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id)
+    .where(
+        ClaimRow.member_id == bindparam("member_id"),
+        ClaimRow.coordination_seq < bindparam("place"),
+        ClaimRow.status.not_in(NOT_COUNTED),
+        ClaimRow.period_start <= bindparam("last"),
+        ClaimRow.period_end >= bindparam("first"),
+        ClaimLineRow.service_date <= bindparam("last"),
+        func.coalesce(ClaimLineRow.service_end_date, ClaimLineRow.service_date) >= bindparam("first"),
+    )
+    .order_by(ClaimRow.coordination_seq, ClaimLineRow.line_no)
+    .execution_options(autoflush=False)  # other claims' lines, written when they were accepted
+)
+
+
+def repeated_units(session: Session, claim: ClaimRow, lines: tuple[ClaimLine, ...]) -> dict[int, Repeat]:
+    """By line, the units that repeat what the member's earlier claims already claimed."""
+    if not lines:
+        return {}
+    place = claim.coordination_seq if claim.coordination_seq is not None else _LAST_PLACE
+    rows = session.scalars(
+        _CLAIMED,
+        {
+            "member_id": claim.member_id,
+            "place": place,
+            "first": min(line.service_date for line in lines),
+            "last": max(line.last_date for line in lines),
+        },
+    )
+    return repeats(lines, (ClaimedLine(claim_line(row), str(row.claim_id)) for row in rows))
 
 
 def _other_visits(session: Session, claim_id: uuid.UUID, lines: Iterable[ClaimLine]) -> Iterable[VisitRecord]:
