@@ -90,6 +90,8 @@ def repeats(lines: Sequence[ClaimLine], claimed: Iterable[ClaimedLine]) -> dict[
     visits: list[tuple[tuple[datetime, datetime], str]] = []
     for earlier in claimed:
         line = earlier.line
+        if line.visit is not None:  # the time of a visit counts, whatever date it was billed for
+            visits.append(((line.visit.check_in, line.visit.check_out), earlier.where))
         if line.last_date < first or line.service_date > last:
             continue
         units = units_on(line)
@@ -100,8 +102,6 @@ def repeats(lines: Sequence[ClaimLine], claimed: Iterable[ClaimedLine]) -> dict[
             per_claim = by_code.setdefault(key, {})
             per_claim[earlier.claim] = per_claim.get(earlier.claim, 0) + units
             named.setdefault(key, []).append(earlier.where)
-        if line.visit is not None:
-            visits.append(((line.visit.check_in, line.visit.check_out), earlier.where))
     found: dict[int, Repeat] = {}
     for line in lines:
         repeat = _repeat(line, beds, by_code, named, visits)

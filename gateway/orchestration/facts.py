@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.coordination import CaseFacts, ClaimedLine, Repeat, VisitRecord, repeats
@@ -139,7 +139,8 @@ def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) 
 NOT_COUNTED = ("voided", "replaced")
 _LAST_PLACE = 1 << 62  # a claim not placed yet comes after every claim placed
 
-# The member's earlier claims' lines (in coordination order) that share a day with this claim's.
+# The member's earlier claims' lines (in coordination order) that share a day with this claim's
+# lines, or whose visit falls in the time of this claim's visits.
 _CLAIMED = (
     select(ClaimLineRow)
     .join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id)
@@ -147,10 +148,16 @@ _CLAIMED = (
         ClaimRow.member_id == bindparam("member_id"),
         ClaimRow.coordination_seq < bindparam("place"),
         ClaimRow.status.not_in(NOT_COUNTED),
-        ClaimRow.period_start <= bindparam("last"),
-        ClaimRow.period_end >= bindparam("first"),
-        ClaimLineRow.service_date <= bindparam("last"),
-        func.coalesce(ClaimLineRow.service_end_date, ClaimLineRow.service_date) >= bindparam("first"),
+        or_(
+            and_(
+                ClaimLineRow.service_date <= bindparam("last"),
+                func.coalesce(ClaimLineRow.service_end_date, ClaimLineRow.service_date) >= bindparam("first"),
+            ),
+            and_(
+                ClaimLineRow.check_in < bindparam("visits_to"),
+                ClaimLineRow.check_out > bindparam("visits_from"),
+            ),
+        ),
     )
     .order_by(ClaimRow.coordination_seq, ClaimLineRow.line_no)
     .execution_options(autoflush=False)  # other claims' lines, written when they were accepted
@@ -162,6 +169,7 @@ def repeated_units(session: Session, claim: ClaimRow, lines: tuple[ClaimLine, ..
     if not lines:
         return {}
     place = claim.coordination_seq if claim.coordination_seq is not None else _LAST_PLACE
+    visits = [line.visit for line in lines if line.visit is not None]
     rows = session.scalars(
         _CLAIMED,
         {
@@ -169,6 +177,9 @@ def repeated_units(session: Session, claim: ClaimRow, lines: tuple[ClaimLine, ..
             "place": place,
             "first": min(line.service_date for line in lines),
             "last": max(line.last_date for line in lines),
+            # a day either side: a prefilter (times may be stored with other offsets); repeats() is exact
+            "visits_from": min(v.check_in for v in visits) - timedelta(days=1) if visits else None,
+            "visits_to": max(v.check_out for v in visits) + timedelta(days=1) if visits else None,
         },
     )
     return repeats(lines, (ClaimedLine(claim_line(row), str(row.claim_id)) for row in rows))
