@@ -51,6 +51,9 @@ PRODUCTS = "orchestration_products"
 # session.info: a worker's claim lines of the claims in flight, kept across their moves (lines are
 # written once, when the claim is accepted)
 CLAIM_LINES = "orchestration_claim_lines"
+# session.info: a worker's repeated units of the claims in flight (``repeated_units``), kept across
+# their moves: a claim's earlier claims are fixed once it has its place, and their lines never change
+REPEATS = "orchestration_repeats"
 
 
 def memo(session: Session) -> dict[Any, Any]:
@@ -166,6 +169,16 @@ _CLAIMED = (
 
 def repeated_units(session: Session, claim: ClaimRow, lines: tuple[ClaimLine, ...]) -> dict[int, Repeat]:
     """By line, the units that repeat what the member's earlier claims already claimed."""
+    held: dict[uuid.UUID, dict[int, Repeat]] | None = session.info.get(REPEATS)
+    found = held.get(claim.claim_id) if held is not None and claim.coordination_seq is not None else None
+    if found is None:
+        found = _repeated_units(session, claim, lines)
+        if held is not None and claim.coordination_seq is not None:
+            held[claim.claim_id] = found
+    return found
+
+
+def _repeated_units(session: Session, claim: ClaimRow, lines: tuple[ClaimLine, ...]) -> dict[int, Repeat]:
     if not lines:
         return {}
     place = claim.coordination_seq if claim.coordination_seq is not None else _LAST_PLACE
