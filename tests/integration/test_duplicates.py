@@ -3,9 +3,13 @@ one bath billed on three claims by two providers is paid once."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from sqlalchemy import update
+
 from gateway.services.keys import Role
+from gateway.storage.tables import ClaimRow
 from tests.integration.world import World
 
 BATH = {
@@ -110,3 +114,48 @@ def test_two_lines_of_one_claim_billing_the_same_service_are_refused_naming_both
     assert response.headers["content-type"].startswith("application/problem+json")
     pointers = {e["pointer"] for e in response.json()["errors"]}
     assert {"/lines/0", "/lines/1"} <= pointers
+
+
+def test_an_overlapping_home_visit_of_another_provider_is_not_paid_again_whatever_its_service(
+    world: World,
+) -> None:
+    world.setup()
+    other = register_other_provider(world)
+    visit = {
+        "caregiver_id": "CG-1",
+        "check_in": "2026-11-12T09:00:00+08:00",
+        "check_out": "2026-11-12T10:05:00+08:00",
+        "lat": 30.2426,
+        "lon": 120.1692,
+        "method": "face",
+    }
+    home = dict(BATH, setting="home", service_date="2026-11-12", visit=visit)
+    first = world.submit(bath_claim(world, "A-HOME", **home)).json()["claim_id"]
+    world.coordinate()
+    later = dict(
+        home,
+        service_code="HYG-HAIR",
+        visit=dict(visit, caregiver_id="CG-2", check_in="2026-11-12T09:30:00+08:00"),
+    )
+    second = world.post("/v1/claims", bath_claim(world, "B-HOME", **later), other).json()["claim_id"]
+    world.coordinate()
+    view = world.claim(second, other)
+    assert [p["paid_fen"] for p in view["lines"][0]["payments"]] == [0, 0, 0]
+    assert {r["code"] for p in view["lines"][0]["payments"] for r in p["reasons"]} == {"DUPLICATE_SERVICE"}
+    assert all(
+        f"claim {first} line 1" in f["detail"] for f in view["flags"] if f["kind"] == "duplicate_service"
+    )
+
+
+def test_a_claim_whose_status_no_longer_counts_is_not_repeated(world: World) -> None:
+    """A voided claim's lines no longer count (domain.md §4): the status alone takes them out."""
+    world.setup()
+    first = world.submit(bath_claim(world, "A-VOID")).json()["claim_id"]
+    world.coordinate()
+    with world.gateway.sessions.begin() as session:
+        session.execute(update(ClaimRow).where(ClaimRow.claim_id == uuid.UUID(first)).values(status="voided"))
+    second = world.submit(bath_claim(world, "A-AGAIN")).json()["claim_id"]
+    world.coordinate()
+    view = world.claim(second)
+    assert sum(p["paid_fen"] for p in view["lines"][0]["payments"]) > 0
+    assert not [f for f in view["flags"] if f["kind"] == "duplicate_service"]
