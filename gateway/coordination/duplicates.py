@@ -63,10 +63,8 @@ def is_bed_day(line: ClaimLine) -> bool:
 
 
 def days_of(line: ClaimLine) -> Iterable[date]:
-    day, last = line.service_date, line.last_date
-    while day <= last:
-        yield day
-        day += _ONE_DAY
+    first = line.service_date
+    return [first + n * _ONE_DAY for n in range((line.last_date - first).days + 1)]
 
 
 def units_on(line: ClaimLine) -> int:

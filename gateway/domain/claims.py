@@ -139,15 +139,14 @@ def repeated_lines(claim: ClaimSubmission) -> list[Fault]:
     first_bed: dict[date, int] = {}
     for j, line in enumerate(claim.lines):
         bed = line.method == Method.PER_DIEM and line.setting == Setting.INSTITUTIONAL
-        last = min(line.last_date, add_days(line.service_date, _LONGEST_LINE))
-        day = line.service_date
-        while day <= last:
+        # counted, not stepped to: a date near date.max must not overflow (a bad range: no day)
+        for n in range(min((line.last_date - line.service_date).days, _LONGEST_LINE) + 1):
+            day = add_days(line.service_date, n)
             i = first_by_code.setdefault((line.service_code, day), j)
             if i != j:
                 pairs.setdefault((i, j), f"the same service {line.service_code} on {day}")
             if bed and (i := first_bed.setdefault(day, j)) != j:
                 pairs.setdefault((i, j), f"a bed-day on {day} (a member occupies one bed a day)")
-            day = add_days(day, 1)
     visits = sorted(
         (line.visit.check_in, line.visit.check_out, j) for j, line in enumerate(claim.lines) if line.visit
     )

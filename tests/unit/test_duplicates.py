@@ -130,3 +130,13 @@ def test_a_line_that_repeats_nothing_is_coordinated_as_before() -> None:
     alone = coordinate(case(bed_days(1)), COVERAGES)
     beside = coordinate(case(bed_days(1), earlier=[item(1, service_code="HYG-HAIR")]), COVERAGES)
     assert alone == beside
+
+
+def test_lines_at_the_end_of_the_calendar_are_checked_without_overflow() -> None:
+    last = date.max
+    line = item(1, last)
+    claim = ClaimSubmission.model_construct(
+        claim_number="C", member_id_number="x", assessment_id="a", period=None, lines=(line, item(2, last))
+    )
+    assert sorted(p for p, _ in repeated_lines(claim)) == ["/lines/0", "/lines/1"]
+    assert repeats((line,), [ClaimedLine(item(2, last), "A")])[1].units == 1
