@@ -47,9 +47,13 @@ class ShareLine:
     exclusion: str | None
     visit: dict[str, Any] | None
     prior_paid_fen: int  # what earlier payers paid on this line
-    remaining_fen: int  # billed − prior: the most this payer may pay
+    remaining_fen: int  # billed − repeated − prior: the most this payer may pay
     proposed_paid_fen: int | None = None  # gateway adjudication: the share the gateway computed
     proposed_reasons: tuple[dict[str, Any], ...] = ()  # [{code, amount_fen}]
+    # Units an earlier claim already claimed for the member (DUPLICATE_SERVICE): no payer pays them;
+    # for a bed-day range, the repeated days (ISO dates).
+    repeated_units: int = 0
+    repeated_days: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,13 @@ class ShareRequest:
     def from_wire(cls, wire: Mapping[str, Any]) -> ShareRequest:
         try:
             lines = tuple(
-                ShareLine(**{**line, "proposed_reasons": tuple(line.get("proposed_reasons") or ())})
+                ShareLine(
+                    **{
+                        **line,
+                        "proposed_reasons": tuple(line.get("proposed_reasons") or ()),
+                        "repeated_days": tuple(line.get("repeated_days") or ()),
+                    }
+                )
                 for line in wire["lines"]
             )
             return cls(

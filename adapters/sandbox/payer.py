@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from adapters.sdk import Decision, LineDecision, ShareRequest
-from gateway.coordination import CaseFacts, coordinate_payer, fixed_benefits
+from gateway.coordination import CaseFacts, Repeat, coordinate_payer, fixed_benefits
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
@@ -277,6 +277,13 @@ def _case(request: ShareRequest) -> CaseFacts:
             bool(p.get("designated")), _day(p.get("designated_from")), _day(p.get("designated_to"))
         ),
         member_position=position,
+        repeats={
+            line.line_no: Repeat(
+                line.repeated_units, tuple(date.fromisoformat(d) for d in line.repeated_days), ()
+            )
+            for line in request.lines
+            if line.repeated_units
+        },
     )
 
 

@@ -58,6 +58,8 @@ class ShareLine(ComplexModel):
     remaining_fen = Integer
     proposed_paid_fen = Integer
     proposed_reasons = many(Reason)
+    repeated_units = Integer
+    repeated_days = many(Unicode)
 
 
 class Provider(ComplexModel):
@@ -237,6 +239,8 @@ def _from_soap_share(request: ShareRequest) -> dict[str, Any]:
         for name in ("service_end_date", "exclusion", "visit", "proposed_paid_fen"):
             line.setdefault(name, None)
         line["proposed_reasons"] = line.get("proposed_reasons") or []
+        line["repeated_units"] = line.get("repeated_units") or 0
+        line["repeated_days"] = line.get("repeated_days") or []
     return wire
 
 

@@ -4,6 +4,7 @@
 ``coordinate`` chains every payer in tier order and adds the fixed benefits beside the result.
 """
 
+from gateway.coordination.duplicates import ClaimedLine, Repeat, repeats
 from gateway.coordination.engine import (
     Coordination,
     LineShare,
@@ -19,15 +20,18 @@ from gateway.coordination.visits import VisitFinding
 
 __all__ = [
     "CaseFacts",
+    "ClaimedLine",
     "Coordination",
     "FixedBenefitDecision",
     "LineShare",
     "PayerShare",
     "Reason",
+    "Repeat",
     "VisitFinding",
     "VisitRecord",
     "coordinate",
     "coordinate_payer",
     "fixed_benefits",
     "period_keys",
+    "repeats",
 ]

@@ -2,7 +2,8 @@
 but never more than what is still unpaid.
 
 For one line and payer k:
-    remaining  = billed − Σ payments of indemnity payers before k
+    remaining  = billed − repeated − Σ payments of indemnity payers before k
+                 (repeated: the units an earlier claim already claimed, DUPLICATE_SERVICE for all)
     base       = eligible billed (basis "billed") or min(eligible billed, remaining) (basis "remaining")
     standalone = min(base, unit limit × eligible units) × ratio, half-up to the fen,
                  capped by what is left of the member's monthly and annual limits
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from gateway.coordination.duplicates import Repeat, take_repeated
 from gateway.coordination.eligibility import Terms, line_condition, unit_reasons
 from gateway.coordination.facts import CaseFacts
 from gateway.coordination.fixed import FixedBenefitDecision, fixed_benefits
@@ -35,11 +37,12 @@ class LineShare(NamedTuple):
 
     line_no: int
     billed_fen: int
-    remaining_fen: int  # still unpaid before this payer
+    remaining_fen: int  # still unpaid before this payer (repeated units never count)
     standalone_fen: int  # what this payer would pay alone
     paid_fen: int
     reasons: tuple[tuple[Reason, int], ...]  # add up to billed_fen − paid_fen
     visit: VisitFinding | None = None
+    repeat: Repeat | None = None  # units an earlier claim already claimed (DUPLICATE_SERVICE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ def _payer_share(
     on_remaining = product.basis != Basis.BILLED
     used: Usage = dict(usage)
     terms = Terms.of(coverage, case)
+    repeats = case.repeats
     shares: list[LineShare] = []
     for line, month_key, year_key in ordered:
         billed, price = line.billed_fen, line.unit_price_fen
@@ -119,6 +123,10 @@ def _payer_share(
         benefit = product.benefit_for(line.setting, line.method)
         line_reason, visit = line_condition(line, coverage, case, benefit)
         units = unit_reasons(line, terms, line_reason)
+        repeat = repeats.get(line.line_no) if repeats else None
+        if repeat is not None:  # no payer pays them, nor fills their amount as "remaining"
+            take_repeated(units, line, repeat, terms, line_reason)
+            remaining = max(0, remaining - repeat.units * price)
         eligible_units = units.pop(None, 0)
         # reasons in the order of Reason: ineligible units first, then the reductions
         reasons = [(r, n * price) for r, n in units.items() if r is not None and n * price]
@@ -152,7 +160,9 @@ def _payer_share(
         if paid:
             used[month_key] = used.get(month_key, 0) + paid
             used[year_key] = used.get(year_key, 0) + paid
-        shares.append(LineShare(line.line_no, billed, remaining, standalone, paid, tuple(reasons), visit))
+        shares.append(
+            LineShare(line.line_no, billed, remaining, standalone, paid, tuple(reasons), visit, repeat)
+        )
     shares.sort(key=lambda s: s.line_no)
     share = PayerShare(product.payer_code, product.product_code, product.tier, tuple(shares))
     return share, used

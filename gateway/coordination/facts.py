@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from gateway.coordination.duplicates import Repeat
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.claims import ClaimLine
 from gateway.domain.providers import Designation
@@ -33,3 +35,5 @@ class CaseFacts:
     member_position: tuple[float, float] | None = None  # registered address (lat, lon)
     other_visits: tuple[VisitRecord, ...] = ()
     catalogue: ServiceCatalogue = field(default_factory=default_catalogue)
+    # line_no → the units that repeat earlier claims (``duplicates.repeats``); most lines have none
+    repeats: Mapping[int, Repeat] = field(default_factory=dict, hash=False)

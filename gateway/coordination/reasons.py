@@ -19,6 +19,8 @@ class Reason(StrEnum):
     SETTING_NOT_COVERED = "SETTING_NOT_COVERED"
     SERVICE_NOT_COVERED = "SERVICE_NOT_COVERED"
     VISIT_UNVERIFIED = "VISIT_UNVERIFIED"
+    # Units an earlier claim already claimed (domain.md section 4): taken out before any other reason.
+    DUPLICATE_SERVICE = "DUPLICATE_SERVICE"
     # Reductions of an eligible amount.
     OVER_UNIT_LIMIT = "OVER_UNIT_LIMIT"
     COINSURANCE = "COINSURANCE"

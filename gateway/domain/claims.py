@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -125,3 +125,41 @@ class ClaimStatus(StrEnum):
     COORDINATING = "coordinating"  # payer steps under way
     COORDINATED = "coordinated"  # every payer decided; the result is final for this round
     FAILED = "failed"  # a payer step is dead-lettered; a rerun is needed
+
+
+_LONGEST_LINE = 62  # days looked at per line: a longer range is refused by claim_problems anyway
+
+
+def repeated_lines(claim: ClaimSubmission) -> list[Fault]:
+    """Two lines of one claim that bill the same service (domain.md section 4), naming both: the
+    same service code on the same date, overlapping bed-day ranges (one bed a day, whatever the
+    code) or overlapping visit times. A claim bills a day's quantity of a service in one line."""
+    pairs: dict[tuple[int, int], str] = {}
+    first_by_code: dict[tuple[str, date], int] = {}
+    first_bed: dict[date, int] = {}
+    for j, line in enumerate(claim.lines):
+        bed = line.method == Method.PER_DIEM and line.setting == Setting.INSTITUTIONAL
+        # counted, not stepped to: a date near date.max must not overflow (a bad range: no day)
+        for n in range(min((line.last_date - line.service_date).days, _LONGEST_LINE) + 1):
+            day = add_days(line.service_date, n)
+            i = first_by_code.setdefault((line.service_code, day), j)
+            if i != j:
+                pairs.setdefault((i, j), f"the same service {line.service_code} on {day}")
+            if bed and (i := first_bed.setdefault(day, j)) != j:
+                pairs.setdefault((i, j), f"a bed-day on {day} (a member occupies one bed a day)")
+    visits = sorted(
+        (line.visit.check_in, line.visit.check_out, j) for j, line in enumerate(claim.lines) if line.visit
+    )
+    latest: tuple[datetime, int] | None = None  # the visit that ends last so far
+    for check_in, check_out, j in visits:
+        if latest is not None and check_in < latest[0]:
+            i, k = sorted((latest[1], j))
+            pairs.setdefault((i, k), "overlapping visit times")
+        if latest is None or check_out > latest[0]:
+            latest = (check_out, j)
+    faults: list[Fault] = []
+    for (i, j), what in sorted(pairs.items()):
+        no_i, no_j = claim.lines[i].line_no, claim.lines[j].line_no
+        faults.append((f"/lines/{i}", f"line {no_i} and line {no_j} (/lines/{j}) bill {what}"))
+        faults.append((f"/lines/{j}", f"line {no_j} repeats line {no_i} (/lines/{i}): {what}"))
+    return faults

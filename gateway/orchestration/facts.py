@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.coordination import CaseFacts, VisitRecord
+from gateway.coordination import CaseFacts, ClaimedLine, Repeat, VisitRecord, repeats
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.coverage import Coverage
@@ -52,6 +52,9 @@ PRODUCTS = "orchestration_products"
 # session.info: a worker's claim lines of the claims in flight, kept across their moves (lines are
 # written once, when the claim is accepted)
 CLAIM_LINES = "orchestration_claim_lines"
+# session.info: a worker's repeated units of the claims in flight (``repeated_units``), kept across
+# their moves: a claim's earlier claims are fixed once it has its place, and their lines never change
+REPEATS = "orchestration_repeats"
 
 
 def memo(session: Session) -> dict[Any, Any]:
@@ -169,7 +172,69 @@ def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) 
         member_position=position,
         other_visits=tuple(_other_visits(session, claim.claim_id, lines)),
         catalogue=catalogue,
+        repeats=repeated_units(session, claim, lines),
     )
+
+
+# A claim whose lines no longer count against later claims (domain.md section 4): a voided claim,
+# a replaced version (its replacement is compared with the other claims instead).
+NOT_COUNTED = ("voided", "replaced")
+_LAST_PLACE = 1 << 62  # a claim not placed yet comes after every claim placed
+
+# The member's earlier claims' lines (in coordination order) that share a day with this claim's
+# lines, or whose visit falls in the time of this claim's visits.
+_CLAIMED = (
+    select(ClaimLineRow)
+    .join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id)
+    .where(
+        ClaimRow.member_id == bindparam("member_id"),
+        ClaimRow.coordination_seq < bindparam("place"),
+        ClaimRow.status.not_in(NOT_COUNTED),
+        or_(
+            and_(
+                ClaimLineRow.service_date <= bindparam("last"),
+                func.coalesce(ClaimLineRow.service_end_date, ClaimLineRow.service_date) >= bindparam("first"),
+            ),
+            and_(
+                ClaimLineRow.check_in < bindparam("visits_to"),
+                ClaimLineRow.check_out > bindparam("visits_from"),
+            ),
+        ),
+    )
+    .order_by(ClaimRow.coordination_seq, ClaimLineRow.line_no)
+    .execution_options(autoflush=False)  # other claims' lines, written when they were accepted
+)
+
+
+def repeated_units(session: Session, claim: ClaimRow, lines: tuple[ClaimLine, ...]) -> dict[int, Repeat]:
+    """By line, the units that repeat what the member's earlier claims already claimed."""
+    held: dict[uuid.UUID, dict[int, Repeat]] | None = session.info.get(REPEATS)
+    found = held.get(claim.claim_id) if held is not None and claim.coordination_seq is not None else None
+    if found is None:
+        found = _repeated_units(session, claim, lines)
+        if held is not None and claim.coordination_seq is not None:
+            held[claim.claim_id] = found
+    return found
+
+
+def _repeated_units(session: Session, claim: ClaimRow, lines: tuple[ClaimLine, ...]) -> dict[int, Repeat]:
+    if not lines:
+        return {}
+    place = claim.coordination_seq if claim.coordination_seq is not None else _LAST_PLACE
+    visits = [line.visit for line in lines if line.visit is not None]
+    rows = session.scalars(
+        _CLAIMED,
+        {
+            "member_id": claim.member_id,
+            "place": place,
+            "first": min(line.service_date for line in lines),
+            "last": max(line.last_date for line in lines),
+            # a day either side: a prefilter (times may be stored with other offsets); repeats() is exact
+            "visits_from": min(v.check_in for v in visits) - timedelta(days=1) if visits else None,
+            "visits_to": max(v.check_out for v in visits) + timedelta(days=1) if visits else None,
+        },
+    )
+    return repeats(lines, (ClaimedLine(claim_line(row), str(row.claim_id)) for row in rows))
 
 
 def _other_visits(session: Session, claim_id: uuid.UUID, lines: Iterable[ClaimLine]) -> Iterable[VisitRecord]:

@@ -46,7 +46,7 @@ from gateway.orchestration.recording import (
     release_provisional,
     settling_party,
 )
-from gateway.orchestration.shares import Computed, compute, proposes, share_request
+from gateway.orchestration.shares import Computed, compute, proposes, share_request, unpaid
 from gateway.services.registry import holdings
 from gateway.services.routing import NoRoute, administrator_in, district_routes, member_district
 from gateway.storage.tables import (
@@ -268,6 +268,7 @@ def _next_call(
     payer = session.get(PayerRow, party)
     adapter = payer.adapter if payer else None
     if step.status == StepStatus.WAITING.value:
+        place(session, claim)
         computed = compute(session, claim, step, catalogue)
         proposing = proposes(step, adapter)
         step.request = to_wire(share_request(session, claim, step, computed, proposing))
@@ -288,6 +289,22 @@ def _next_call(
         idempotency_key=step.idempotency_key,
         attempts=step.attempts,
     )
+
+
+_LAST_PLACE = (
+    select(func.max(ClaimRow.coordination_seq))
+    .where(ClaimRow.member_id == bindparam("member_id"))
+    .execution_options(autoflush=False)  # a move places one claim; the others were placed before
+)
+
+
+def place(session: Session, claim: ClaimRow) -> None:
+    """The claim's place in its member's coordination order, given at its first step under the
+    member's row lock: the claims placed before it are the ones its repeated services are
+    found against (domain.md section 4)."""
+    if claim.coordination_seq is None:
+        last = session.scalar(_LAST_PLACE, {"member_id": claim.member_id})
+        claim.coordination_seq = (last or 0) + 1
 
 
 def apply_outcome(
@@ -418,10 +435,7 @@ def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision:
         months = [month for month, _ in months_of(claim.period_start, claim.period_end)]
         return fixed_benefit_faults(months, computed.granted, decision.fixed, fixed.monthly_fen)
     return decision_faults(
-        [
-            AskedLine(line.line_no, line.billed_fen, line.billed_fen - computed.prior.get(line.line_no, 0))
-            for line in computed.case.lines
-        ],
+        [AskedLine(line.line_no, line.billed_fen, unpaid(computed, line)) for line in computed.case.lines],
         [DecidedLine(d.line_no, d.paid_fen, d.reasons) for d in decision.lines],
     )
 
@@ -441,6 +455,7 @@ def _decided_share(computed: PayerShare, decision: Decision) -> PayerShare:
                 decided.paid_fen,
                 reasons,
                 line.visit,
+                line.repeat,
             )
         )
     return PayerShare(computed.payer_code, computed.product_code, computed.tier, tuple(lines))

@@ -79,6 +79,8 @@ def record_share(
         )
         if finding is not None and not finding.verified and not provisional:
             flag(session, claim, "visit_unverified", "; ".join(finding.problems), step, line.line_no)
+        if line.repeat is not None and not provisional:  # DUPLICATE_SERVICE: the earlier claim named
+            flag(session, claim, "duplicate_service", line.repeat.detail(service), step, line.line_no)
     if rows:
         session.execute(_INSERT_PAYMENTS, rows)
     if not provisional:

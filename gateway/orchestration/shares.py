@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from adapters.sdk import ShareLine, ShareRequest
 from gateway.coordination import CaseFacts, FixedBenefitDecision, PayerShare, coordinate_payer, fixed_benefits
+from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Adjudication, Kind
 from gateway.domain.services import ServiceCatalogue
@@ -103,6 +104,14 @@ def _earlier_payments(
     return by_line, payers
 
 
+def unpaid(computed: Computed, line: ClaimLine) -> int:
+    """The most this payer may pay on the line: billed less what earlier payers paid and less the
+    units an earlier claim already claimed (DUPLICATE_SERVICE: no payer pays those)."""
+    repeat = computed.case.repeats.get(line.line_no)
+    repeated = repeat.units * line.unit_price_fen if repeat is not None else 0
+    return max(0, line.billed_fen - repeated - computed.prior.get(line.line_no, 0))
+
+
 def proposes(step: PayerStepRow, adapter: dict[str, Any] | None) -> bool:
     """The gateway adjudicates for payers in gateway mode and for those with no integration."""
     local = not adapter or adapter.get("type", "local") == "local"
@@ -119,6 +128,7 @@ def share_request(
     for line in computed.case.lines:
         prior = computed.prior.get(line.line_no, 0)
         proposal = shares.get(line.line_no) if proposing else None
+        repeat = computed.case.repeats.get(line.line_no)
         lines.append(
             ShareLine(
                 line_no=line.line_no,
@@ -133,13 +143,15 @@ def share_request(
                 exclusion=line.exclusion.value if line.exclusion else None,
                 visit=line.visit.model_dump(mode="json") if line.visit else None,
                 prior_paid_fen=prior,
-                remaining_fen=line.billed_fen - prior,
+                remaining_fen=unpaid(computed, line),
                 proposed_paid_fen=proposal.paid_fen if proposal else None,
                 proposed_reasons=tuple(
                     {"code": reason.value, "amount_fen": amount} for reason, amount in proposal.reasons
                 )
                 if proposal
                 else (),
+                repeated_units=repeat.units if repeat else 0,
+                repeated_days=tuple(d.isoformat() for d in repeat.days) if repeat else (),
             )
         )
     proposed_fixed = (

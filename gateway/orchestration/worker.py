@@ -29,7 +29,7 @@ from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.calls import PayerCalls
-from gateway.orchestration.facts import CLAIM_LINES, PRODUCTS
+from gateway.orchestration.facts import CLAIM_LINES, PRODUCTS, REPEATS
 from gateway.orchestration.fanout import (
     Call,
     Outcome,
@@ -117,6 +117,7 @@ class Worker:
         self.calls = PayerCalls(self.pool, self.policy)
         self.products: dict[Any, Any] = {}  # see facts.PRODUCTS
         self.claim_lines: dict[uuid.UUID, Any] = {}  # see facts.CLAIM_LINES
+        self.repeats: dict[uuid.UUID, Any] = {}  # see facts.REPEATS
         self._inbox: _Inbox | None = None  # while the pipeline runs
 
     @contextlib.contextmanager
@@ -125,6 +126,7 @@ class Worker:
         with self.sessions.begin() as session:
             session.info[PRODUCTS] = self.products
             session.info[CLAIM_LINES] = self.claim_lines
+            session.info[REPEATS] = self.repeats
             if inbox is not None:  # what it queues is sent from here, without a lease of its own
                 deliver_here(session, self.worker_id, self.lease)
             yield session
@@ -201,6 +203,7 @@ class Worker:
             return move.status
         finally:
             self.claim_lines.pop(claim_id, None)
+            self.repeats.pop(claim_id, None)
 
     async def _advance_safely(self, claim_id: uuid.UUID) -> None:
         try:

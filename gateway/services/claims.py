@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.domain.claims import ClaimStatus, ClaimSubmission, claim_problems
+from gateway.domain.claims import ClaimStatus, ClaimSubmission, claim_problems, repeated_lines
 from gateway.domain.identity import id_number_problem, mask_id_number
 from gateway.domain.model import Fault
 from gateway.domain.services import ServiceCatalogue
@@ -104,6 +104,7 @@ def submit_claims(
             continue
         key = digest(submissions[n].document)
         faults: list[Fault] = list(claim_problems(claim, catalogue))
+        faults.extend(repeated_lines(claim))  # a service billed twice in one claim (domain.md §4)
         problem = id_number_problem(claim.member_id_number)
         member = members.get(hashes[n]) if n in hashes else None
         if problem:

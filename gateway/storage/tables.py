@@ -248,6 +248,7 @@ class ClaimRow(Base):
     __table_args__ = (
         UniqueConstraint("provider_code", "claim_number"),
         Index("ix_claims_work", "status", "next_attempt_at"),
+        Index("ix_claims_coordination_order", "member_id", "coordination_seq", unique=True),
     )
 
     claim_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -268,6 +269,9 @@ class ClaimRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     coordinated_at: Mapped[datetime | None]
+    # The claim's place in its member's coordination order (1, 2, …), given when its coordination
+    # starts, under the member's row lock: earlier claims' lines are what its repeats are found against.
+    coordination_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class ClaimLineRow(Base):

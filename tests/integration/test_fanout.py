@@ -4,18 +4,22 @@ leases, and concurrent workers that never pay a limit twice."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 
+from gateway.domain.identity import check_character
 from gateway.orchestration.worker import Worker
 from gateway.storage.tables import ClaimRow, LinePaymentRow, utcnow
 from tests.integration.world import World
 
 
-def community_claim(world: World, number: str, days: int = 30, price: int = 12000) -> dict[str, Any]:
+def community_claim(
+    world: World, number: str, days: int = 30, price: int = 12000, on: str = "2026-11-10"
+) -> dict[str, Any]:
     return world.claim_body(
         claim_number=number,
         lines=[
@@ -24,7 +28,7 @@ def community_claim(world: World, number: str, days: int = 30, price: int = 1200
                 "service_code": "HYG-BATH",
                 "setting": "community",
                 "method": "per_item",
-                "service_date": "2026-11-10",
+                "service_date": on,
                 "quantity": days,
                 "unit_price_fen": price,
                 "billed_fen": days * price,
@@ -105,15 +109,36 @@ def test_unverified_home_visit_is_not_paid_by_the_product_that_requires_evidence
     assert payments["ACME-LTC-CARE"]["paid_fen"] == 5000
     assert [(f["kind"], f["payer_code"]) for f in view["flags"]] == [("visit_unverified", "policy-ltci")]
 
-    # The same caregiver "at" another member's home at the same time, on a second claim.
+    # The same caregiver "at" another member's home at the same time, on a second claim (for the
+    # same member, overlapping visits would be one visit billed twice: DUPLICATE_SERVICE).
     near = dict(far, lat=30.2426, check_in="2026-11-12T09:30:00+08:00", check_out="2026-11-12T10:40:00+08:00")
-    body = world.claim_body(claim_number="H-2", lines=[dict(body["lines"][0], visit=near)])
+    neighbour, assessment_id = another_member(world)
+    body = world.claim_body(
+        claim_number="H-2",
+        member_id_number=neighbour,
+        assessment_id=assessment_id,
+        lines=[dict(body["lines"][0], visit=near)],
+    )
     second = world.submit(body).json()["claim_id"]
     world.coordinate()
     line = world.claim(second)["lines"][0]
     tier1 = next(p for p in line["payments"] if p["product_code"] == "CITY-LTCI-2025")
     assert tier1["reasons"] == [{"code": "VISIT_UNVERIFIED", "amount_fen": 10000}]
     assert "at the same time" in tier1["visit"]["problems"][0] and first_claim_mentioned(tier1, claim_id)
+
+
+def another_member(world: World) -> tuple[str, str]:
+    """A second member next door, covered by tier 1 and assessed: (ID number, assessment id)."""
+    first17 = "11010519500101001"
+    id_number = first17 + check_character(first17)
+    enrollment = {"id_number": id_number, "product_code": "CITY-LTCI-2025", "start_date": "2020-01-01"}
+    response = world.post("/v1/payers/policy-ltci/enrollments", {"enrollments": [enrollment]}, world.bureau)
+    assert response.status_code == 200, response.text
+    assessment = copy.deepcopy(world.scenario["assessment"])
+    assessment["member"] = dict(assessment["member"], id_number=id_number, name="李桂兰")
+    response = world.post("/v1/assessments", assessment, world.agency)
+    assert response.status_code == 201, response.text
+    return id_number, response.json()["assessment_id"]
 
 
 def first_claim_mentioned(payment: dict[str, Any], claim_id: str) -> bool:
@@ -170,7 +195,9 @@ def test_concurrent_workers_never_pay_a_limit_twice(world: World) -> None:
     """Twelve claims of one member, four workers at once: the monthly limits hold exactly."""
     world.setup()
     for n in range(12):
-        assert world.submit(community_claim(world, f"C-{n}", days=10)).status_code == 202
+        # on twelve dates: the same bath on one date would repeat the first claim (DUPLICATE_SERVICE)
+        claim = community_claim(world, f"C-{n}", days=10, on=f"2026-11-{n + 1:02d}")
+        assert world.submit(claim).status_code == 202
     workers = [Worker(world.gateway.sessions, world.gateway.catalogue, batch=2) for _ in range(4)]
     errors: list[BaseException] = []
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from examples import example
-from gateway.coordination import CaseFacts
+from gateway.coordination import CaseFacts, ClaimedLine, repeats
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
@@ -109,12 +109,16 @@ def case(
     designated_from: date | None = date(2024, 1, 1),
     period: tuple[date, date] = (date(2026, 11, 1), date(2026, 11, 30)),
     member_position: tuple[float, float] | None = (30.2425, 120.1692),
+    earlier: tuple[ClaimLine, ...] | list[ClaimLine] = (),
 ) -> CaseFacts:
+    """``earlier``: the lines of an earlier claim of the member (claim "EARLIER"), for repeats."""
+    lines = tuple(lines) or (bed_days(),)
     return CaseFacts(
-        lines=tuple(lines) or (bed_days(),),
+        lines=lines,
         period_start=period[0],
         period_end=period[1],
         assessment=AssessmentFacts(grade, concluded_on, disabled_since),
         designation=Designation(designated, designated_from if designated else None, None),
         member_position=member_position,
+        repeats=repeats(lines, [ClaimedLine(line, "EARLIER") for line in earlier]),
     )

@@ -221,6 +221,7 @@ SMALLEST_CASE = {
     ),
     Reason.SERVICE_NOT_COVERED: lambda: only(_service_restricted(), item()),
     Reason.VISIT_UNVERIFIED: lambda: only(product(TIER1), item(setting="home")),
+    Reason.DUPLICATE_SERVICE: lambda: only(product(TIER1), item(), earlier=[item()]),
     Reason.OVER_UNIT_LIMIT: lambda: only(product(TIER1), item(price=15000)),
     Reason.COINSURANCE: lambda: only(product(TIER1), item()),
     Reason.MONTHLY_LIMIT: lambda: only(product(TIER1), item(), usage={"month:2026-11": 300000}),

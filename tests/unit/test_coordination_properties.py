@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.coordination import Coordination, coordinate
+from gateway.coordination import Coordination, Reason, coordinate
 from gateway.coordination.engine import period_keys
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Product
@@ -87,6 +87,7 @@ def worlds(draw: st.DrawFn) -> tuple[Any, list[Coverage], dict[str, dict[str, in
         concluded_on=NOVEMBER + timedelta(days=draw(st.integers(-400, 20))),
         disabled_since=date(2025, 1, 1) + timedelta(days=draw(st.integers(0, 600))),
         designated=draw(st.booleans()),
+        earlier=draw(st.one_of(st.just([]), lines())),  # an earlier claim's lines: repeats (section 4)
     )
     coverages = []
     for file in draw(
@@ -108,14 +109,18 @@ def check_invariants(
     facts: Any, coverages: list[Coverage], usage: dict[str, dict[str, int]], result: Coordination
 ) -> None:
     billed = {line.line_no: line.billed_fen for line in facts.lines}
+    by_no = {line.line_no: line for line in facts.lines}
     total_paid = dict.fromkeys(billed, 0)
     limits = {c.product.product_code: c.product for c in coverages}
+    repeated = {n: r.units * by_no[n].unit_price_fen for n, r in facts.repeats.items()}
     for share in result.shares:
         used = dict(usage[share.product_code])
         for line in share.lines:
             assert line.paid_fen >= 0
             assert line.paid_fen <= line.standalone_fen
             assert line.paid_fen <= line.remaining_fen
+            # the repeated units are DUPLICATE_SERVICE for every payer, whatever else holds for them
+            assert dict(line.reasons).get(Reason.DUPLICATE_SERVICE, 0) == repeated.get(line.line_no, 0)
             assert sum(amount for _, amount in line.reasons) == line.billed_fen - line.paid_fen
             assert all(amount > 0 for _, amount in line.reasons)
             total_paid[line.line_no] += line.paid_fen
@@ -130,7 +135,7 @@ def check_invariants(
             if limit is not None and amount > before:  # this claim paid in the period
                 assert amount <= max(limit, before)
     for line_no, amount in billed.items():
-        assert total_paid[line_no] <= amount
+        assert total_paid[line_no] <= amount - repeated.get(line_no, 0)
         assert result.member_responsibility[line_no] == amount - total_paid[line_no]
     for decision in result.fixed_benefits:
         assert decision.amount_fen >= 0 and (decision.amount_fen == 0) == (decision.reason is not None)
@@ -169,7 +174,12 @@ def test_a_later_payer_never_pays_what_an_earlier_one_paid(world: Any) -> None:
     facts, coverages, usage = world
     result = coordinate(facts, coverages, usage)
     prior: dict[int, int] = {}
+    price = {line.line_no: line.unit_price_fen for line in facts.lines}
+    repeated = {n: r.units * price[n] for n, r in facts.repeats.items()}
     for share in result.shares:
         for line in share.lines:
-            assert line.remaining_fen == line.billed_fen - prior.get(line.line_no, 0)
+            # what is still unpaid leaves out the repeated units: no later payer fills them
+            assert line.remaining_fen == line.billed_fen - repeated.get(line.line_no, 0) - prior.get(
+                line.line_no, 0
+            )
             prior[line.line_no] = prior.get(line.line_no, 0) + line.paid_fen
