@@ -18,11 +18,18 @@ import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import JSON, Engine, MetaData, Text, select, text, type_coerce, update
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from adapters.redaction import BLANK
 from adapters.sandbox import SandboxPayers
+from gateway.api.server import BackgroundServer
 from gateway.observability.logging import JsonFormatter
 from gateway.orchestration.fanout import RetryPolicy
 from gateway.services.keys import Role
+from gateway.services.registry import load_payer
 from gateway.storage import personal
 from gateway.storage.tables import ClaimRow, IdempotencyKeyRow, OutboxRow, PayerStepRow, utcnow
 from reconciliation.ledger import business_date
@@ -334,3 +341,52 @@ def test_the_migration_seals_the_messages_stored_before_it(world: World, sandbox
     run(migration.upgrade)
     assert plain_personal_data(world.gateway.engine)[0] == []
     assert stored() == read
+
+
+def echoing_payer() -> Starlette:
+    """A payer that refuses every message, quoting the member it was sent (as some do)."""
+
+    async def refuse(request: Request) -> JSONResponse:
+        member = (await request.json()).get("member") or {}
+        quoted = (
+            f"member {member.get('name')} ({member.get('id_number')}, {member.get('id_number', '')[:17]})"
+        )
+        return JSONResponse({"error": f"not our member: {quoted}"}, status_code=422)
+
+    return Starlette(routes=[Route("/{path:path}", refuse, methods=["POST", "GET"])])
+
+
+def test_a_payers_error_that_quotes_the_member_is_stored_and_logged_without_them(
+    world: World, sandboxes: SandboxPayers, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="ltc_gateway")
+    server = BackgroundServer(echoing_payer()).start()
+    try:
+        with world.gateway.sessions.begin() as session:
+            load_payer(
+                session,
+                {
+                    "payer_code": "huiminbao",
+                    "adapter": {"type": "rest", "base_url": server.url, "timeout_seconds": 5},
+                },
+            )
+        world.setup()
+        claim_id = world.submit().json()["claim_id"]
+        drain(world)
+    finally:
+        server.stop()
+    view = world.claim(claim_id, world.bureau)
+    [dead] = [s for s in view["payers"] if s["status"] == "dead"]
+    assert (
+        dead["payer_code"] == "huiminbao"
+        and "HTTP 422" in dead["error"]
+        and "not our member" in dead["error"]
+    )
+    assert f"member {BLANK} ({BLANK}, {BLANK})" in dead["error"]  # what the payer said, less the member
+    with world.gateway.sessions.begin() as session:
+        notice = session.scalars(select(OutboxRow).where(OutboxRow.payer_code == "huiminbao")).one()
+        assert notice.status == "dead" and notice.last_error and BLANK in notice.last_error
+    assert plain_personal_data(world.gateway.engine)[0] == []  # steps, flags, audit, outbox
+    logged = [JsonFormatter().format(record) for record in caplog.records]
+    assert any("payer call failed" in line for line in logged)
+    assert not [line for line in logged if any(needle in line for needle in NEEDLES)]
