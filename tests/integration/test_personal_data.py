@@ -5,6 +5,7 @@ re-encrypts them all (``ltc-gateway data rekey``)."""
 from __future__ import annotations
 
 import base64
+import copy
 import importlib.util
 import json
 import logging
@@ -40,7 +41,8 @@ from tests.integration.world import World, auth
 ID_NUMBER, NAME = "11010519491231002X", "王秀英"
 # The ID number without its check character (an ``x`` or a dropped ``X`` is still the number),
 # and the name as JSON writes it by default (``\u738b…``).
-NEEDLES = (ID_NUMBER, ID_NUMBER[:17], NAME, json.dumps(NAME)[1:-1])
+RENAMED = "王秀瑛"  # the name a later assessment gives the member
+NEEDLES = (ID_NUMBER, ID_NUMBER[:17], NAME, json.dumps(NAME)[1:-1], RENAMED, json.dumps(RENAMED)[1:-1])
 
 
 def raw_members(world: World) -> list[tuple[str, str, str | None]]:
@@ -134,6 +136,11 @@ def test_no_column_of_any_table_holds_the_id_number_or_the_name_as_text_after_a_
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="ltc_gateway")
     world.setup()
+    # a later assessment names the member differently: the change is stored (and audited) too
+    later = copy.deepcopy(world.scenario["assessment"])
+    later["concluded_on"], later["member"]["name"] = "2026-09-02", RENAMED
+    renamed = world.post("/v1/assessments", later, world.agency)
+    assert renamed.status_code < 300, renamed.text
     # POSTs with an Idempotency-Key, each replayed: their stored answers are kept too
     once = {"Idempotency-Key": "personal-data-1"}
     coverage = {"id_number": ID_NUMBER, "on": "2026-11-15"}
