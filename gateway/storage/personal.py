@@ -22,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -94,24 +95,29 @@ class Encrypted(TypeDecorator[str]):
         return None if value is None else decrypt(value)
 
 
-# The fields of a stored message that hold personal data, wherever they are in it: a share
-# request's and an assessment notice's ``member`` (domain.md section 8).
+# The fields of a stored message that hold personal data: at its top level or in one of its
+# objects (a share request's and an assessment notice's ``member``; domain.md section 8).
 PERSONAL_FIELDS = frozenset({"id_number", "name", "member_id_number"})
 
 
-def _each_field(document: Any, change: Any) -> Any:
-    """A copy of the document with ``change`` applied to every text value of a personal field;
-    every key keeps its place (a resend must serialise to the same bytes)."""
-    if isinstance(document, dict):
-        return {
-            key: change(value)
-            if key in PERSONAL_FIELDS and isinstance(value, str)
-            else _each_field(value, change)
-            for key, value in document.items()
-        }
-    if isinstance(document, list):
-        return [_each_field(value, change) for value in document]
-    return document
+def _each_field(document: Any, change: Callable[[str], str]) -> Any:
+    """A copy of the message with ``change`` applied to the text of every personal field; every
+    key keeps its place (a resend must serialise to the same bytes). Two levels only: a share
+    request has hundreds of values in its lines, and walking them all cost more than the JSON."""
+    if not isinstance(document, dict):
+        return document
+
+    def level(node: dict[str, Any], deeper: bool) -> dict[str, Any]:
+        copy = {}
+        for key, value in node.items():
+            if key in PERSONAL_FIELDS and isinstance(value, str):
+                value = change(value)
+            elif deeper and isinstance(value, dict) and not PERSONAL_FIELDS.isdisjoint(value):
+                value = level(value, False)
+            copy[key] = value
+        return copy
+
+    return level(document, True)
 
 
 def seal_fields(document: Any) -> Any:
