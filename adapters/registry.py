@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from adapters.local import LocalAdapter
+from adapters.redaction import Redacting
 from adapters.rest import RestAdapter
 from adapters.sdk import PayerAdapter, PermanentError
 from adapters.soap import SoapAdapter
@@ -48,7 +49,8 @@ def build_adapter(payer_code: str, config: Mapping[str, Any] | None) -> PayerAda
 
 
 class AdapterPool:
-    """One adapter per payer and configuration, reused across calls (connection pools)."""
+    """One adapter per payer and configuration, reused across calls (connection pools); their
+    errors never carry the member's personal data (``adapters.redaction``)."""
 
     def __init__(self) -> None:
         self._adapters: dict[tuple[str, str], PayerAdapter] = {}
@@ -57,7 +59,7 @@ class AdapterPool:
         digest = hashlib.sha256(json.dumps(config or {}, sort_keys=True).encode()).hexdigest()
         key = (payer_code, digest)
         if key not in self._adapters:
-            self._adapters[key] = build_adapter(payer_code, config)
+            self._adapters[key] = Redacting(build_adapter(payer_code, config))
         return self._adapters[key]
 
     async def aclose(self) -> None:

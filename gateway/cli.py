@@ -364,6 +364,7 @@ def cmd_data_rekey(args: argparse.Namespace) -> int:
     from sqlalchemy.orm.attributes import flag_modified
 
     from gateway.storage.personal import current_key_id
+    from gateway.storage.rekey import rekey_messages
     from gateway.storage.tables import MemberRow, MemberVersionRow
 
     gateway = _bootstrap()
@@ -380,6 +381,11 @@ def cmd_data_rekey(args: argparse.Namespace) -> int:
             flag_modified(version, "name")
             flag_modified(version, "address_text")
     print(f"re-encrypted {count} members under data key {current_key_id()!r}")
+    messages = rekey_messages(gateway.sessions)
+    print(
+        f"re-encrypted {messages['payer_steps']} stored requests, {messages['outbox']} notices and "
+        f"{messages['idempotency_keys']} kept answers under data key {current_key_id()!r}"
+    )
     return 0
 
 

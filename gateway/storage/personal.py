@@ -10,6 +10,10 @@ Keys come from the environment (or a file it names), never from the database:
 * ``LTC_LOOKUP_KEY`` — the HMAC key of the look-up hash (changing it also needs ``data rekey``).
 
 Without them a fixed development key is used, which protects nothing: set both in production.
+
+Stored messages (a payer step's request, an outbox notice) are JSON whose personal fields are
+sealed one by one, in place (``SealedFields``): the rest stays readable, and the document comes
+back key for key as it was built, so a resend is byte-identical to the first send.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Text, TypeDecorator
+from sqlalchemy import JSON, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 
 _DEVELOPMENT = (
@@ -87,3 +93,64 @@ class Encrypted(TypeDecorator[str]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else decrypt(value)
+
+
+# The fields of a stored message that hold personal data: at its top level or in one of its
+# objects (a share request's and an assessment notice's ``member``; domain.md section 8).
+PERSONAL_FIELDS = frozenset({"id_number", "name", "member_id_number"})
+
+
+def _each_field(document: Any, change: Callable[[str], str]) -> Any:
+    """A copy of the message with ``change`` applied to the text of every personal field; every
+    key keeps its place (a resend must serialise to the same bytes). Two levels only: a share
+    request has hundreds of values in its lines, and walking them all cost more than the JSON."""
+    if not isinstance(document, dict):
+        return document
+
+    def level(node: dict[str, Any], deeper: bool) -> dict[str, Any]:
+        copy = {}
+        for key, value in node.items():
+            if key in PERSONAL_FIELDS and isinstance(value, str):
+                value = change(value)
+            elif deeper and isinstance(value, dict) and not PERSONAL_FIELDS.isdisjoint(value):
+                value = level(value, False)
+            copy[key] = value
+        return copy
+
+    return level(document, True)
+
+
+def seal_fields(document: Any) -> Any:
+    return _each_field(document, encrypt)
+
+
+def open_fields(document: Any) -> Any:
+    return _each_field(document, decrypt)
+
+
+def reseal_fields(document: Any) -> tuple[Any, bool]:
+    """A sealed document with every personal field under the current data key, and whether any
+    was under another (``data rekey``)."""
+    current, changed = current_key_id(), False
+
+    def again(stored: str) -> str:
+        nonlocal changed
+        if stored.partition(":")[0] == current:
+            return stored
+        changed = True
+        return encrypt(decrypt(stored))
+
+    return _each_field(document, again), changed
+
+
+class SealedFields(TypeDecorator[Any]):
+    """JSON stored with its personal fields encrypted (``seal_fields``), opened when read."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else seal_fields(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else open_fields(value)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from gateway.storage.personal import Encrypted, lookup_hash
+from gateway.storage.personal import Encrypted, SealedFields, lookup_hash
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -321,8 +321,9 @@ class PayerStepRow(Base):
     rerun_of: Mapped[int | None] = mapped_column(ForeignKey("payer_steps.step_id"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls made to the payer
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
-    # The request exactly as sent: stored before the first call, resent unchanged on every retry.
-    request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The request exactly as sent: stored before the first call, resent unchanged on every retry;
+    # its personal fields are stored encrypted.
+    request: Mapped[dict[str, Any] | None] = mapped_column(SealedFields)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     payer_reference: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -440,7 +441,7 @@ class OutboxRow(Base):
     payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
     claim_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claims.claim_id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
-    payload: Mapped[dict[str, Any]]
+    payload: Mapped[dict[str, Any]] = mapped_column(SealedFields)  # personal fields encrypted
     status: Mapped[str] = mapped_column(String(16))  # waiting | sent | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -639,7 +640,7 @@ class IdempotencyKeyRow(Base):
     request_digest: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     media_type: Mapped[str] = mapped_column(String(64))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Encrypted())  # may hold personal data: stored encrypted
     location: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
