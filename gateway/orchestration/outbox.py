@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
-from gateway.storage.tables import AssessmentRow, MemberRow, OutboxRow, PayerRow, utcnow
+from gateway.storage.tables import AssessmentRow, MemberRow, MemberVersionRow, OutboxRow, PayerRow, utcnow
 
 SENT, WAITING, DEAD = "sent", "waiting", "dead"
 # session.info keys. A worker's transaction names the worker (``deliver_here``): what it queues is
@@ -45,12 +45,17 @@ def took_queued(session: Session) -> bool:
     return bool(session.info.pop(_QUEUED, False))
 
 
-def assessment_notice(assessment: AssessmentRow, member: MemberRow, party: str) -> AssessmentNotice:
+def assessment_notice(
+    assessment: AssessmentRow, member: MemberRow, party: str, identity: MemberVersionRow | None = None
+) -> AssessmentNotice:
+    """The notice of an assessment, naming the member as that assessment recorded them
+    (``identity``, its member version), not as a later assessment did."""
     scores = assessment.scores
+    named = identity or member
     return AssessmentNotice(
         idempotency_key=f"assessment:{assessment.assessment_id}:{party}",
         assessment_id=str(assessment.assessment_id),
-        member={"id_number": member.id_number, "name": member.name, "district": member.district},
+        member={"id_number": member.id_number, "name": named.name, "district": named.district},
         agency_code=assessment.agency_code,
         concluded_on=assessment.concluded_on.isoformat(),
         disabled_since=assessment.disabled_since.isoformat(),
@@ -83,7 +88,12 @@ def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> 
     if payer is None or not payer.adapter or payer.adapter.get("type", "local") == "local":
         return
     member = session.get_one(MemberRow, assessment.member_id)
-    notice = assessment_notice(assessment, member, party)
+    identity = (
+        None
+        if assessment.member_version is None
+        else session.get(MemberVersionRow, (assessment.member_id, assessment.member_version))
+    )
+    notice = assessment_notice(assessment, member, party, identity)
     now, payload = utcnow(), to_wire(notice)
     lessee = session.info.get(_LESSEE)
     owner, expires = (lessee[0], now + lessee[1]) if lessee else (None, None)

@@ -179,7 +179,7 @@ def share_request(
         },
         member={
             "id_number": member.id_number,
-            "name": member.name,
+            "name": cited.name,
             "district": cited.district,
             "lat": cited.lat,
             "lon": cited.lon,
