@@ -27,6 +27,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import demo
 
     logging.getLogger("ltc_gateway").setLevel(logging.WARNING)  # the demo prints its own story
+    sys.unraisablehook = lambda _: None  # nor what a library's __del__ says while the process ends
     return demo(load_settings(), once=args.once, as_json=args.json, host=args.host, port=args.port)
 
 
