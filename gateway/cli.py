@@ -48,6 +48,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
@@ -62,15 +64,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         require_schema(engine)  # refuse to start on a database without this version's schema
     finally:
         engine.dispose()
-    uvicorn.run(
-        "gateway.asgi:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        proxy_headers=True,
-        access_log=False,  # the gateway writes its own access lines, as JSON with the request id
-    )
+    from gateway.observability.logging import uvicorn_log_config
+
+    shared_metrics = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics of all processes together: prometheus_client's multiprocess mode, which reads
+        # the variable when the workers import it
+        shared_metrics = tempfile.mkdtemp(prefix="ltc-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared_metrics
+    try:
+        uvicorn.run(
+            "gateway.asgi:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            log_config=uvicorn_log_config(args.log_level),
+            proxy_headers=True,
+            access_log=False,  # the gateway writes its own access lines, as JSON with the request id
+        )
+    finally:
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
     return 0
 
 
