@@ -53,6 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from gateway.observability.logging import uvicorn_log_config
     from gateway.preflight import require_schema
     from gateway.storage.database import make_engine
 
@@ -64,8 +65,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         require_schema(engine)  # refuse to start on a database without this version's schema
     finally:
         engine.dispose()
-    from gateway.observability.logging import uvicorn_log_config
-
     shared_metrics = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # /metrics of all processes together: prometheus_client's multiprocess mode, which reads
