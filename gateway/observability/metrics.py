@@ -4,11 +4,19 @@ mismatches), so every API process reports the same shared state."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -122,6 +130,12 @@ class MetricsMiddleware:
 def exposition(sessions: sessionmaker[Session]) -> bytes:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(sessions))
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # `serve --workers N`: every process writes its counters to files there; a scrape, whichever
+        # process answers it, adds them all up (else successive scrapes alternate 7 / 13).
+        shared = CollectorRegistry()
+        multiprocess.MultiProcessCollector(shared)
+        return generate_latest(shared) + generate_latest(registry)
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 
