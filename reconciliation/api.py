@@ -18,11 +18,12 @@ from starlette.routing import Route
 import schemas
 from gateway.api import idempotency
 from gateway.api.endpoint import Call, authorise, endpoint, read_json
-from gateway.domain.numbers import whole_number
+from gateway.domain.numbers import INT32, whole_number
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
+from reconciliation.dates import business_date_faults
 from reconciliation.run import Reconciliation, run_view
 from reconciliation.statements import import_statement
 
@@ -46,19 +47,23 @@ def post_statement(call: Call) -> Response:
     return JSONResponse(import_statement(call.session, payer_code, raw, media), status_code=201)
 
 
-def _business_date(document: Any) -> tuple[date, bool]:
+def _business_date(document: Any, today: date) -> tuple[date, bool]:
     faults = schemas.faults("run", document)
     if faults:
         raise Invalid(faults)
-    return date.fromisoformat(document["business_date"]), bool(document.get("wait", False))
+    day = date.fromisoformat(document["business_date"])
+    faults = business_date_faults(day, today)
+    if faults:
+        raise Invalid(faults)
+    return day, bool(document.get("wait", False))
 
 
 async def post_run(request: Request) -> Response:
     """Run (or re-run, or resume) the reconciliation of a business date; 202 while it works in
     the background, or 201 with the result when ``wait`` is true."""
     principal = await authorise(request, Role.RECONCILER, Role.BUREAU)
-    day, wait = _business_date(await read_json(request))
     gateway = request.app.state.gateway
+    day, wait = _business_date(await read_json(request), gateway.today())
     once = idempotency.key_of(request)
     fingerprint = idempotency.digest(request, await request.body()) if once else ""
 
@@ -122,7 +127,7 @@ def get_runs(call: Call) -> Response:
 def get_run(call: Call) -> Response:
     """A run by id or business date: phase, progress and counts."""
     ref = call.param("run")
-    run_id = whole_number(ref)
+    run_id = whole_number(ref, largest=INT32)
     if run_id is not None:
         run = call.session.get(ReconciliationRunRow, run_id)
     else:
@@ -189,7 +194,7 @@ def get_batch(call: Call) -> Response:
     ref = call.param("id")
     as_csv = ref.endswith(".csv")
     batch_id = ref.removesuffix(".csv")
-    number = whole_number(batch_id)
+    number = whole_number(batch_id, largest=INT32)
     if number is None:
         raise NotFound(f"no settlement batch {ref}")
     batch = queue.batch_view(call.session, number)

@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.registry import AdapterPool
 from adapters.sdk import AdapterError
-from gateway.services.errors import Conflict, ServiceError
+from gateway.services.errors import Conflict, Invalid, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationRunRow, UTCDateTime, utcnow
+from reconciliation.dates import business_date_faults
+from reconciliation.ledger import business_date as beijing_today
 from reconciliation.matching import ACROSS_PAYERS, MISMATCHES, NOT_DUE, NOTHING, Kind
 from reconciliation.statements import entries_document, import_statement
 
@@ -267,6 +269,9 @@ class Reconciliation:
     def start(self, business_date: date, rerun: bool = True) -> int:
         """The run row of the date, leased to this runner (created, or resumed). ``rerun=False``
         (a scheduler): a date already done is left alone (Conflict)."""
+        faults = business_date_faults(business_date, beijing_today())
+        if faults:
+            raise Invalid(faults)
         now = utcnow()
         with self.sessions.begin() as session:
             try:

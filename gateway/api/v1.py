@@ -11,6 +11,7 @@ from starlette.routing import Route
 import schemas
 from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
+from gateway.domain.numbers import INT32, whole_number
 from gateway.services import assessments, claims, coverage, decisions, enrollments, registry, routing
 from gateway.services.errors import Invalid, NotFound
 from gateway.services.keys import Role
@@ -107,10 +108,9 @@ def get_failed_steps(call: Call) -> Response:
 @endpoint(Role.BUREAU)
 def post_rerun(call: Call) -> Response:
     """Re-drive a dead or refused payer step; the new step is linked to the original."""
-    try:
-        step_id = int(call.param("step_id"))
-    except ValueError:
-        raise NotFound(f"no payer step {call.param('step_id')}") from None
+    step_id = whole_number(call.param("step_id"), largest=INT32)  # int() took "٣" and 2**31
+    if step_id is None:
+        raise NotFound(f"no payer step {call.param('step_id')}")
     return JSONResponse(decisions.rerun_step(call.session, step_id), status_code=201)
 
 
