@@ -47,12 +47,12 @@ def post_statement(call: Call) -> Response:
     return JSONResponse(import_statement(call.session, payer_code, raw, media), status_code=201)
 
 
-def _business_date(document: Any, today: date) -> tuple[date, bool]:
+def _business_date(document: Any, today: date, window_days: int) -> tuple[date, bool]:
     faults = schemas.faults("run", document)
     if faults:
         raise Invalid(faults)
     day = date.fromisoformat(document["business_date"])
-    faults = business_date_faults(day, today)
+    faults = business_date_faults(day, today, window_days)
     if faults:
         raise Invalid(faults)
     return day, bool(document.get("wait", False))
@@ -63,7 +63,8 @@ async def post_run(request: Request) -> Response:
     the background, or 201 with the result when ``wait`` is true."""
     principal = await authorise(request, Role.RECONCILER, Role.BUREAU)
     gateway = request.app.state.gateway
-    day, wait = _business_date(await read_json(request), gateway.today())
+    window = gateway.settings.settlement_window_days
+    day, wait = _business_date(await read_json(request), gateway.today(), window)
     once = idempotency.key_of(request)
     fingerprint = idempotency.digest(request, await request.body()) if once else ""
 
@@ -134,7 +135,7 @@ def get_run(call: Call) -> Response:
         try:
             day = date.fromisoformat(ref)
         except ValueError:
-            raise NotFound(f"no run {ref}") from None
+            raise NotFound(f"no run {ref}", [("/run", "is neither a run id nor a date")]) from None
         run = call.session.scalar(
             select(ReconciliationRunRow).where(ReconciliationRunRow.business_date == day)
         )
@@ -196,7 +197,7 @@ def get_batch(call: Call) -> Response:
     batch_id = ref.removesuffix(".csv")
     number = whole_number(batch_id, largest=INT32)
     if number is None:
-        raise NotFound(f"no settlement batch {ref}")
+        raise NotFound(f"no settlement batch {ref}", [("/id", f"is not a batch id (1 to {INT32})")])
     batch = queue.batch_view(call.session, number)
     if not as_csv:
         return JSONResponse(batch)

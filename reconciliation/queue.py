@@ -393,7 +393,7 @@ def batch_view(session: Session, batch_id: int) -> dict[str, Any]:
 def parse_id(text: str) -> int:
     number = whole_number(text, largest=INT32)  # the column is an int32 on PostgreSQL
     if number is None:
-        raise NotFound(f"no mismatch {text}")
+        raise NotFound(f"no mismatch {text}", [("/id", f"is not a mismatch id (1 to {INT32})")])
     return number
 
 

@@ -110,7 +110,9 @@ def post_rerun(call: Call) -> Response:
     """Re-drive a dead or refused payer step; the new step is linked to the original."""
     step_id = whole_number(call.param("step_id"), largest=INT32)  # int() took "٣" and 2**31
     if step_id is None:
-        raise NotFound(f"no payer step {call.param('step_id')}")
+        raise NotFound(
+            f"no payer step {call.param('step_id')}", [("/step_id", f"is not a step id (1 to {INT32})")]
+        )
     return JSONResponse(decisions.rerun_step(call.session, step_id), status_code=201)
 
 
