@@ -23,7 +23,6 @@ from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
-from reconciliation.dates import business_date_faults
 from reconciliation.run import Reconciliation, run_view
 from reconciliation.statements import import_statement
 
@@ -47,24 +46,20 @@ def post_statement(call: Call) -> Response:
     return JSONResponse(import_statement(call.session, payer_code, raw, media), status_code=201)
 
 
-def _business_date(document: Any, today: date, window_days: int) -> tuple[date, bool]:
+def _business_date(document: Any) -> tuple[date, bool]:
+    """The run's date is checked against the data's range by ``Reconciliation.start``."""
     faults = schemas.faults("run", document)
     if faults:
         raise Invalid(faults)
-    day = date.fromisoformat(document["business_date"])
-    faults = business_date_faults(day, today, window_days)
-    if faults:
-        raise Invalid(faults)
-    return day, bool(document.get("wait", False))
+    return date.fromisoformat(document["business_date"]), bool(document.get("wait", False))
 
 
 async def post_run(request: Request) -> Response:
     """Run (or re-run, or resume) the reconciliation of a business date; 202 while it works in
     the background, or 201 with the result when ``wait`` is true."""
     principal = await authorise(request, Role.RECONCILER, Role.BUREAU)
+    day, wait = _business_date(await read_json(request))
     gateway = request.app.state.gateway
-    window = gateway.settings.settlement_window_days
-    day, wait = _business_date(await read_json(request), gateway.today(), window)
     once = idempotency.key_of(request)
     fingerprint = idempotency.digest(request, await request.body()) if once else ""
 

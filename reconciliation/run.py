@@ -269,7 +269,7 @@ class Reconciliation:
     def start(self, business_date: date, rerun: bool = True) -> int:
         """The run row of the date, leased to this runner (created, or resumed). ``rerun=False``
         (a scheduler): a date already done is left alone (Conflict)."""
-        faults = business_date_faults(business_date, beijing_today(), self.window.days)
+        faults = business_date_faults(business_date, beijing_today())
         if faults:
             raise Invalid(faults)
         now = utcnow()

@@ -18,7 +18,7 @@ from tests.integration.world import World
 
 
 def latest(gateway: Gateway) -> date:
-    return gateway.today() + timedelta(days=gateway.settings.settlement_window_days + 1)
+    return gateway.today() + timedelta(days=366)
 
 
 @pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "9999-12-31", "latest+1"])
@@ -49,5 +49,5 @@ def test_the_scheduler_and_the_command_line_refuse_such_a_date_without_a_traceba
     assert refused.value.faults[0][0] == "/business_date"
     answer = ltc("reconcile", "--date", "0001-01-01", url=gateway.settings.database_url, cwd=tmp_path)
     assert answer.returncode == 2, answer.stderr
-    assert "business_date" in answer.stderr and "2000-01-01" in answer.stderr
+    assert "error: /business_date: must lie from 2000-01-01" in answer.stderr, answer.stderr
     assert "Traceback" not in answer.stderr
