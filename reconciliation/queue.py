@@ -1,5 +1,6 @@
 """The work queue: open mismatches, the reconcilers' actions on them (each audited), the four-eyes
-rule for every large movement of money, and the net adjustments per payer that form the next settlement batch.
+rule for every large movement of money, and the net adjustments per payer that form the next
+settlement batch.
 
 A reconciler is a person: the four-eyes rule compares the parties of the keys (one key per staff
 member, ``keys create --role reconciler --party <staff id>``).
@@ -157,7 +158,14 @@ def resolve(
         if row.approval_by == principal.party_code:
             raise Forbidden("four eyes: the resolution must be approved by another reconciler")
         waiting = _waiting(session, row)
-        amount = _take_effect(session, row, waiting.action, waiting.amount_fen, catalogue, waiting.note)
+        # checked again against the mismatch as it is now: a run may have changed its amounts
+        asked = (
+            abs(waiting.amount_fen)
+            if waiting.action in ("recover", "top_up") and waiting.amount_fen
+            else None
+        )
+        amount = _movement(row, waiting.action, asked)
+        _take_effect(session, row, waiting.action, amount, catalogue, waiting.note)
         row.status = "resolved"
     elif action in MOVES_MONEY:
         amount = _movement(row, action, amount)
@@ -220,12 +228,11 @@ def _take_effect(
     session: Session,
     row: MismatchRow,
     action: str,
-    amount: int | None,
+    amount: int,
     catalogue: ServiceCatalogue,
     note: str,
-) -> int | None:
+) -> None:
     if action in ("recover", "top_up"):
-        assert amount is not None
         session.add(
             SettlementItemRow(
                 payer_code=row.payer_code,
@@ -237,7 +244,6 @@ def _take_effect(
         )
     elif action == "accept_payer":
         _accept_payer(session, row, catalogue, note)
-    return amount
 
 
 def _waiting(session: Session, row: MismatchRow) -> MismatchActionRow:

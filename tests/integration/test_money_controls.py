@@ -119,3 +119,38 @@ def test_a_movement_within_the_threshold_takes_effect_at_once(world: World) -> N
     taken = act(world, mismatch["id"], "zhang", "recover")
     assert taken.status_code == 200 and taken.json()["status"] == "resolved", taken.text
     assert settled_items(world, mismatch["id"]) == [(-1000, None)]
+
+
+def test_an_amount_beyond_ten_to_the_twelve_fen_is_refused_by_name_wherever_money_comes_in(
+    world: World,
+) -> None:
+    world.setup()
+    too_much = 10**12 + 1
+    claim = world.claim_body()
+    claim["lines"][0]["billed_fen"] = too_much
+    entry = {"claim_id": str(uuid.uuid4()), "line_no": 1, "paid_fen": too_much, "payer_reference": "R-1"}
+    entry["settled_on"] = "2026-11-30"
+    csv_text = "claim_id,line_no,paid_fen,payer_reference,settled_on\n" + ",".join(
+        str(entry[c]) for c in ("claim_id", "line_no", "paid_fen", "payer_reference", "settled_on")
+    )
+    decision = {"claim_id": str(uuid.uuid4()), "product_code": "HMB-LTC-2026", "status": "decided"}
+    decision["lines"] = [{"line_no": 1, "paid_fen": too_much}]
+    payer = {"Authorization": f"Bearer {world.payer('huiminbao')}"}
+    answers = {
+        "/lines/0/billed_fen": world.submit(claim),
+        "/entries/0/paid_fen": world.post(
+            "/v1/payers/huiminbao/statements", {"entries": [entry]}, world.payer("huiminbao")
+        ),
+        "row 2/paid_fen": world.client.post(
+            "/v1/payers/huiminbao/statements", content=csv_text, headers=payer | {"Content-Type": "text/csv"}
+        ),
+        "/lines/0/paid_fen": world.post("/v1/payers/huiminbao/decisions", decision, world.payer("huiminbao")),
+        "/min_amount_fen": world.get(
+            f"/v1/reconciliation/mismatches?min_amount_fen={too_much}", world.bureau
+        ),
+        "/amount_fen": act(world, 1, "zhang", "top_up", amount_fen=too_much),
+    }
+    for pointer, answer in answers.items():
+        assert answer.status_code == 422, (pointer, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert pointer in [e["pointer"] for e in answer.json()["errors"]], (pointer, answer.text)
