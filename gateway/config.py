@@ -42,7 +42,7 @@ class Settings:
     settlement_window_days: int = (
         5  # expected but not in any statement after this many days: MISSING_AT_PAYER
     )
-    write_off_approval_fen: int = 100_000  # write-offs above this need a second reconciler's approval
+    write_off_approval_fen: int = 100_000  # any resolution moving more needs a second reconciler
     reconciliation_lease_seconds: int = 600  # a run's hold on its business date while it works
     # The staff UI's sessions (/ui).
     ui_secure_cookies: str = "auto"  # auto: Secure when the request came over HTTPS; true; false

@@ -19,7 +19,7 @@ import schemas
 from gateway.api import idempotency
 from gateway.api.endpoint import Call, authorise, endpoint, read_json
 from gateway.audit import actor_of
-from gateway.domain.numbers import whole_number
+from gateway.domain.numbers import INT32, whole_number
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
@@ -49,6 +49,7 @@ def post_statement(call: Call) -> Response:
 
 
 def _business_date(document: Any) -> tuple[date, bool]:
+    """The run's date is checked against the data's range by ``Reconciliation.start``."""
     faults = schemas.faults("run", document)
     if faults:
         raise Invalid(faults)
@@ -128,14 +129,14 @@ def get_runs(call: Call) -> Response:
 def get_run(call: Call) -> Response:
     """A run by id or business date: phase, progress and counts."""
     ref = call.param("run")
-    run_id = whole_number(ref)
+    run_id = whole_number(ref, largest=INT32)
     if run_id is not None:
         run = call.session.get(ReconciliationRunRow, run_id)
     else:
         try:
             day = date.fromisoformat(ref)
         except ValueError:
-            raise NotFound(f"no run {ref}") from None
+            raise NotFound(f"no run {ref}", [("/run", "is neither a run id nor a date")]) from None
         run = call.session.scalar(
             select(ReconciliationRunRow).where(ReconciliationRunRow.business_date == day)
         )
@@ -195,9 +196,9 @@ def get_batch(call: Call) -> Response:
     ref = call.param("id")
     as_csv = ref.endswith(".csv")
     batch_id = ref.removesuffix(".csv")
-    number = whole_number(batch_id)
+    number = whole_number(batch_id, largest=INT32)
     if number is None:
-        raise NotFound(f"no settlement batch {ref}")
+        raise NotFound(f"no settlement batch {ref}", [("/id", f"is not a batch id (1 to {INT32})")])
     batch = queue.batch_view(call.session, number)
     if not as_csv:
         return JSONResponse(batch)

@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.api import openapi, ops, v1
 from gateway.api.headers import SecurityHeadersMiddleware
-from gateway.api.limits import BodyLimitMiddleware
+from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
 from gateway.api.problems import http_error, server_error, service_error
 from gateway.bootstrap import Gateway
 from gateway.observability import metrics
@@ -63,6 +63,7 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             Middleware(RequestIdMiddleware),
             Middleware(metrics.MetricsMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=gateway.settings.max_body_bytes),
+            Middleware(ControlCharacterMiddleware),
         ],
         exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,

@@ -19,6 +19,7 @@ from gateway.api.batching import Batcher
 from gateway.api.problems import BadBody, Unauthorized
 from gateway.services.errors import Forbidden
 from gateway.services.keys import Principal, Role, authenticate, authenticate_many
+from gateway.services.parsing import load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,7 @@ async def read_json(request: Request) -> Any:
         raise BadBody(f"expected an application/json body, got {media}")
     raw = await request.body()
     try:
-        document = json.loads(raw)
+        document = load_json(raw)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise BadBody(f"the body is not valid JSON: {type(error).__name__}") from None
     if _depth(document) > MAX_DEPTH:

@@ -65,6 +65,10 @@ def _schema(name: str) -> dict[str, Any]:
     return result
 
 
+# a path never holds a control character (gateway.api.limits refuses one with 422)
+PATH_PARAMETER = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000-\\u001f\\u007f]*$"}
+
+
 def describe(routes: list[Any]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     used: set[str] = set()
@@ -88,7 +92,7 @@ def describe(routes: list[Any]) -> dict[str, Any]:
                 "summary": doc.splitlines()[0],
                 "description": doc + (f"\n\nRoles: {', '.join(roles)}." if roles else "\n\nOpen to anyone."),
                 "parameters": [
-                    {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                    {"name": p, "in": "path", "required": True, "schema": PATH_PARAMETER}
                     for p in re.findall(r"{(\w+)}", route.path)
                 ],
                 "responses": {

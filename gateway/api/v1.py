@@ -12,6 +12,7 @@ import schemas
 from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
 from gateway.audit import actor_of
+from gateway.domain.numbers import INT32, whole_number
 from gateway.services import (
     agencies,
     assessments,
@@ -137,10 +138,11 @@ def get_failed_steps(call: Call) -> Response:
 @endpoint(Role.BUREAU)
 def post_rerun(call: Call) -> Response:
     """Re-drive a dead or refused payer step; the new step is linked to the original."""
-    try:
-        step_id = int(call.param("step_id"))
-    except ValueError:
-        raise NotFound(f"no payer step {call.param('step_id')}") from None
+    step_id = whole_number(call.param("step_id"), largest=INT32)  # int() took "٣" and 2**31
+    if step_id is None:
+        raise NotFound(
+            f"no payer step {call.param('step_id')}", [("/step_id", f"is not a step id (1 to {INT32})")]
+        )
     return JSONResponse(decisions.rerun_step(call.session, step_id), status_code=201)
 
 
