@@ -33,3 +33,6 @@ class CaseFacts:
     member_position: tuple[float, float] | None = None  # registered address (lat, lon)
     other_visits: tuple[VisitRecord, ...] = ()
     catalogue: ServiceCatalogue = field(default_factory=default_catalogue)
+    # the Beijing date the claim was accepted: fixed benefits are due only for months ended by
+    # then (None: every month of the period)
+    accepted_on: date | None = None

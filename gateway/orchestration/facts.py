@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.coordination import CaseFacts, VisitRecord
 from gateway.domain.assessments import AssessmentFacts
+from gateway.domain.beijing_time import beijing_date
 from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.coverage import Coverage
 from gateway.domain.services import ServiceCatalogue
@@ -130,6 +131,7 @@ def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) 
         member_position=position,
         other_visits=tuple(_other_visits(session, claim.claim_id, lines)),
         catalogue=catalogue,
+        accepted_on=beijing_date(claim.created_at),
     )
 
 

@@ -4,6 +4,8 @@ by the workers, with retries and a dead-letter state like payer steps."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,7 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
-from gateway.storage.tables import AssessmentRow, MemberRow, OutboxRow, PayerRow, utcnow
+from gateway import audit
+from gateway.storage.tables import AssessmentRow, ClaimRow, FlagRow, MemberRow, OutboxRow, PayerRow, utcnow
 
 SENT, WAITING, DEAD = "sent", "waiting", "dead"
 # session.info keys. A worker's transaction names the worker (``deliver_here``): what it queues is
@@ -95,7 +98,7 @@ def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> 
             "idempotency_key": notice.idempotency_key,
             "payload": payload,
             "status": WAITING,
-            "attempts": 0,
+            "attempts": 1 if lessee else 0,  # sent at once: counted before it is
             "next_attempt_at": now,
             "lease_owner": owner,
             "lease_expires_at": expires,
@@ -120,10 +123,21 @@ class Message:
     payload: dict[str, Any]
 
 
-def lease_messages(session: Session, owner: str, lease: timedelta, limit: int) -> list[Message]:
+def lease_messages(
+    session: Session, owner: str, lease: timedelta, limit: int, max_attempts: int | None = None
+) -> list[Message]:
+    """Due messages, leased to ``owner``, each attempt counted before it is sent (a call lost to a
+    crash counts); a message that has had ``max_attempts`` goes to the dead-letter state instead."""
     now = utcnow()
     rows = session.execute(
-        select(OutboxRow.id, OutboxRow.kind, OutboxRow.payer_code, OutboxRow.payload, PayerRow.adapter)
+        select(
+            OutboxRow.id,
+            OutboxRow.kind,
+            OutboxRow.payer_code,
+            OutboxRow.payload,
+            PayerRow.adapter,
+            OutboxRow.attempts,
+        )
         .outerjoin(PayerRow, PayerRow.payer_code == OutboxRow.payer_code)
         .where(
             OutboxRow.status == WAITING,
@@ -134,11 +148,15 @@ def lease_messages(session: Session, owner: str, lease: timedelta, limit: int) -
         .limit(limit)
         .with_for_update(of=OutboxRow, skip_locked=True)
     ).all()
+    spent = [row for row in rows if max_attempts is not None and row.attempts >= max_attempts]
+    for row in spent:
+        dead_letter(session, session.get_one(OutboxRow, row.id), f"gave up after {row.attempts} attempts")
+    rows = [row for row in rows if row not in spent]
     if rows:
         session.execute(
             update(OutboxRow)
             .where(OutboxRow.id.in_([row.id for row in rows]))
-            .values(lease_owner=owner, lease_expires_at=now + lease)
+            .values(lease_owner=owner, lease_expires_at=now + lease, attempts=OutboxRow.attempts + 1)
         )
     return [Message(row.id, row.kind, row.payer_code, row.adapter, row.payload) for row in rows]
 
@@ -148,15 +166,18 @@ def settle_message(
     message_id: int,
     error: Exception | None,
     calls: int,
-    backoff: timedelta,
+    backoff: Callable[[int], timedelta],
     max_attempts: int,
 ) -> None:
+    """How a delivery went: ``calls`` made (the first was counted when the message was leased);
+    ``backoff``: the wait before the next lease, after so many attempts in all."""
+    more = max(0, calls - 1)
     if error is None:  # delivered, the usual case: one statement
         session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == message_id)
             .values(
-                attempts=OutboxRow.attempts + calls,
+                attempts=OutboxRow.attempts + more,
                 lease_owner=None,
                 lease_expires_at=None,
                 status=SENT,
@@ -166,16 +187,30 @@ def settle_message(
         )
         return
     row = session.get_one(OutboxRow, message_id)
-    row.attempts += calls
+    row.attempts += more
     row.lease_owner, row.lease_expires_at = None, None
-    if error is None:
-        row.status, row.sent_at, row.last_error = SENT, utcnow(), None
-        return
     row.last_error = f"{type(error).__name__}: {error}"
-    if isinstance(error, PermanentError) or row.attempts >= max_attempts:
-        row.status = DEAD
+    if isinstance(error, PermanentError):
+        dead_letter(session, row, row.last_error)
+    elif row.attempts >= max_attempts:
+        dead_letter(session, row, f"gave up after {row.attempts} attempts; last: {row.last_error}")
     else:
-        row.next_attempt_at = utcnow() + backoff
+        row.next_attempt_at = utcnow() + backoff(row.attempts)
+
+
+def dead_letter(session: Session, row: OutboxRow, error: str) -> None:
+    """The message waits for the bureau to re-drive it (``redeliver``), flagged on the claims it
+    concerns: its own, or for an assessment the claims that cite it."""
+    row.status, row.last_error = DEAD, error
+    row.lease_owner, row.lease_expires_at = None, None
+    claims = [row.claim_id] if row.claim_id is not None else []
+    if row.kind == "assessment":  # the key names the assessment: "assessment:<id>:<payer>"
+        assessment_id = uuid.UUID(row.idempotency_key.split(":")[1])
+        claims += session.scalars(select(ClaimRow.claim_id).where(ClaimRow.assessment_id == assessment_id))
+    detail = f"{row.kind} notice to {row.payer_code} is dead-lettered: {error}"
+    for claim_id in claims:
+        session.add(FlagRow(kind="notice_dead", claim_id=claim_id, payer_code=row.payer_code, detail=detail))
+    audit.record(session, "outbox.dead", f"outbox:{row.id}", kind=row.kind, payer=row.payer_code, error=error)
 
 
 def redeliver(session: Session, message_id: int) -> None:

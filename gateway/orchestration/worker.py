@@ -174,7 +174,7 @@ class Worker:
 
     def _next(self, claim_id: uuid.UUID) -> Call | Stop:
         with self.transaction() as session:
-            return next_call(session, claim_id, self.catalogue, self.lease)
+            return next_call(session, claim_id, self.catalogue, self.lease, self.policy)
 
     def _apply(self, call: Call, outcome: Outcome) -> Stop | None:
         with self.transaction() as session:
@@ -222,7 +222,9 @@ class Worker:
 
     def _lease_messages(self, limit: int | None = None) -> list[Message]:
         with self.transaction() as session:
-            return lease_messages(session, self.worker_id, self.lease, limit or self.batch)
+            return lease_messages(
+                session, self.worker_id, self.lease, limit or self.batch, self.policy.max_attempts
+            )
 
     async def _send(self, message: Message) -> Sent:
         error, calls = await self.calls.deliver(message.kind, message.party, message.adapter, message.payload)
@@ -230,10 +232,10 @@ class Worker:
 
     def _settle(self, sent: list[Sent]) -> None:
         """Record how deliveries went, several in one transaction."""
+        policy = self.policy
         with self.transaction() as session:
             for message, error, calls in sent:
-                backoff = self.policy.backoff(max(1, calls))
-                settle_message(session, message.id, error, calls, backoff, self.policy.max_attempts)
+                settle_message(session, message.id, error, calls, policy.backoff, policy.max_attempts)
 
     async def _deliver(self, message: Message) -> None:
         sent = await self._send(message)
