@@ -6,6 +6,11 @@ claims of a worker that died are picked up by the others and resumed from their 
 Database moves run in threads (``asyncio.to_thread``) so that one worker overlaps the payer
 calls of up to ``concurrency`` claims; it leases another claim as soon as one leaves, so a claim
 waiting on a slow payer holds up no other.
+
+A database fault (a killed connection, SQLite's lock held too long) does not end a worker: it
+logs it, waits and goes on (``faults``). Asked to stop, it gives what is in flight a few seconds
+and then leaves it: every request is stored and every call counted before it is sent, so the next
+lease resumes it as after a crash.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from gateway.orchestration.fanout import (
     apply_outcome,
     next_call,
 )
+from gateway.orchestration.faults import log_fault, wait_or_stop
 from gateway.orchestration.outbox import (
     Message,
     deliver_here,
@@ -47,6 +53,7 @@ from gateway.orchestration.outbox import (
     taken,
     took_queued,
 )
+from gateway.storage.database import is_unavailable
 from gateway.storage.tables import ClaimRow, utcnow
 
 log = logging.getLogger("ltc_gateway.worker")
@@ -104,6 +111,7 @@ class Worker:
         concurrency: int = 8,
         worker_id: str | None = None,
         pool: AdapterPool | None = None,
+        shutdown_seconds: float = 5.0,
     ) -> None:
         self.sessions = sessions
         self.catalogue = catalogue
@@ -118,6 +126,8 @@ class Worker:
         self.products: dict[Any, Any] = {}  # see facts.PRODUCTS
         self.claim_lines: dict[uuid.UUID, Any] = {}  # see facts.CLAIM_LINES
         self._inbox: _Inbox | None = None  # while the pipeline runs
+        self.shutdown_seconds = shutdown_seconds  # asked to stop: how long in-flight work may finish
+        self._stop: asyncio.Event | None = None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -203,14 +213,35 @@ class Worker:
             self.claim_lines.pop(claim_id, None)
 
     async def _advance_safely(self, claim_id: uuid.UUID) -> None:
-        try:
-            status = await self.advance(claim_id)
-            log.info("claim advanced", extra={"claim_id": str(claim_id), "status": status})
-        except Exception:
-            log.exception("claim could not be advanced; retrying later", extra={"claim_id": str(claim_id)})
-            await asyncio.to_thread(self._release, claim_id)
+        # after a database fault the claim is resumed from its stored state while its lease lasts;
+        # then whichever worker leases it next resumes it
+        until, faults = asyncio.get_running_loop().time() + self.lease.total_seconds(), 0
+        while True:
+            try:
+                status = await self.advance(claim_id)
+                log.info("claim advanced", extra={"claim_id": str(claim_id), "status": status})
+                return
+            except Exception as error:
+                if not is_unavailable(error):
+                    claim = {"claim_id": str(claim_id)}
+                    log.exception("claim could not be advanced; retrying later", extra=claim)
+                    await asyncio.to_thread(self._release, claim_id)
+                    return
+                faults += 1
+                wait = log_fault("advancing a claim", error, faults, claim_id=str(claim_id))
+                if asyncio.get_running_loop().time() + wait >= until:
+                    return
+                await wait_or_stop(wait, self._stop)
+                if self._stop is not None and self._stop.is_set():
+                    return
 
     def _release(self, claim_id: uuid.UUID) -> None:
+        try:
+            self._release_lease(claim_id)
+        except Exception as error:  # its lease runs out instead
+            log_fault("releasing a claim", error, 1, claim_id=str(claim_id))
+
+    def _release_lease(self, claim_id: uuid.UUID) -> None:
         with self.transaction() as session:
             session.execute(
                 update(ClaimRow)
@@ -267,71 +298,90 @@ class Worker:
         A message this worker queued (a claim's assessment notice) is sent as soon as its
         transaction commits; others are leased every ``poll_seconds`` (another process's, or a
         retry come due), and deliveries are recorded together, in batches: leasing on every turn
-        of the loop and recording each delivery alone were most of a busy worker's transactions."""
+        of the loop and recording each delivery alone were most of a busy worker's transactions.
+        With ``stop``, a database fault is logged and waited out, and once ``stop`` is set what
+        is still in flight after ``shutdown_seconds`` is left to the next lease."""
         claims: set[asyncio.Task[None]] = set()
         messages: set[asyncio.Task[Sent]] = set()
         loop = asyncio.get_running_loop()
         inbox = self._inbox = _Inbox(loop)
+        self._stop = stop
         arrival: asyncio.Task[bool] | None = None
         unsettled: list[Sent] = []
         settled_at = leased_at = -float("inf")
-        worked = 0
+        worked = faults = 0
         try:
             while stop is None or not stop.is_set():
-                leased = 0
-                if free := min(self.concurrency - len(claims), self.batch):
-                    for claim_id in await asyncio.to_thread(self.lease_claims, free):
-                        claims.add(asyncio.create_task(self._advance_safely(claim_id)))
-                        leased += 1
-                for message in inbox.take():
-                    messages.add(asyncio.create_task(self._send(message)))
-                    leased += 1
-                # others' messages: lease them once half their slots are free, not one by one
-                if len(messages) <= self.concurrency // 2 and (
-                    stop is None or inbox.others or loop.time() - leased_at >= self.poll_seconds
-                ):
-                    inbox.others, leased_at = False, loop.time()
-                    free = min(self.concurrency - len(messages), self.batch)
-                    for message in await asyncio.to_thread(self._lease_messages, free):
+                try:
+                    leased = 0
+                    if free := min(self.concurrency - len(claims), self.batch):
+                        for claim_id in await asyncio.to_thread(self.lease_claims, free):
+                            claims.add(asyncio.create_task(self._advance_safely(claim_id)))
+                            leased += 1
+                    for message in inbox.take():
                         messages.add(asyncio.create_task(self._send(message)))
                         leased += 1
-                worked += leased
-                if not claims and not messages and not inbox.messages:
-                    await self._settle_all(unsettled)
-                    if stop is None:
-                        return worked
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
-                    continue
-                # lease again when a slot frees up, when messages were handed over, or after a
-                # poll (a running worker also looks for new work and records its deliveries)
-                if arrival is None or arrival.done():
-                    arrival = asyncio.create_task(inbox.arrived.wait())
-                done, _ = await asyncio.wait(
-                    {*claims, *messages, arrival},
-                    timeout=None if stop is None else self.poll_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                claims.difference_update(done)
-                unsettled += self._delivered(messages, done)
-                if (
-                    stop is None
-                    or len(unsettled) >= self.batch
-                    or loop.time() - settled_at >= self.poll_seconds
-                ):
-                    settled_at = loop.time()
-                    await self._settle_all(unsettled)
-            # stopping: finish what is in flight, and send what was handed over meanwhile
+                    # others' messages: lease them once half their slots are free, not one by one
+                    if len(messages) <= self.concurrency // 2 and (
+                        stop is None or inbox.others or loop.time() - leased_at >= self.poll_seconds
+                    ):
+                        inbox.others, leased_at = False, loop.time()
+                        free = min(self.concurrency - len(messages), self.batch)
+                        for message in await asyncio.to_thread(self._lease_messages, free):
+                            messages.add(asyncio.create_task(self._send(message)))
+                            leased += 1
+                    worked += leased
+                    faults = 0
+                    if not claims and not messages and not inbox.messages:
+                        await self._settle_all(unsettled)
+                        if stop is None:
+                            return worked
+                        await wait_or_stop(self.poll_seconds, stop)
+                        continue
+                    # lease again when a slot frees up, when messages were handed over, or after a
+                    # poll (a running worker also looks for new work and records its deliveries)
+                    if arrival is None or arrival.done():
+                        arrival = asyncio.create_task(inbox.arrived.wait())
+                    done, _ = await asyncio.wait(
+                        {*claims, *messages, arrival},
+                        timeout=None if stop is None else self.poll_seconds,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    claims.difference_update(done)
+                    unsettled += self._delivered(messages, done)
+                    if (
+                        stop is None
+                        or len(unsettled) >= self.batch
+                        or loop.time() - settled_at >= self.poll_seconds
+                    ):
+                        settled_at = loop.time()
+                        await self._settle_all(unsettled)
+                except Exception as error:
+                    if stop is None:  # drain (tests, ``worker --once``): the caller hears of it
+                        raise
+                    if not is_unavailable(error):
+                        log.exception("worker turn failed")
+                    faults += 1
+                    await wait_or_stop(log_fault("leasing or recording", error, faults), stop)
+            # stopping: what is in flight gets a few seconds; the rest is resumed by the next lease
+            messages.update(asyncio.create_task(self._send(message)) for message in inbox.take())
             if claims or messages:
-                done, _ = await asyncio.wait(claims | messages)
-                unsettled += self._delivered(messages, done)
-            for message in inbox.take():
-                unsettled.append(await self._send(message))
+                in_flight: set[asyncio.Task[Any]] = {*claims, *messages}
+                finished, left = await asyncio.wait(in_flight, timeout=self.shutdown_seconds)
+                unsettled += self._delivered(messages, finished)
+                for task in left:
+                    task.cancel()
+                await asyncio.gather(*left, return_exceptions=True)
         finally:
-            self._inbox = None
+            self._inbox = self._stop = None
             if arrival is not None:
                 arrival.cancel()
-            await self._settle_all(unsettled)
+            try:
+                await self._settle_all(unsettled)
+            except Exception as error:  # their leases run out and they are sent again, same key
+                if stop is None:
+                    raise
+                log_fault("recording deliveries before stopping", error, 1)
         return worked
 
     @staticmethod
@@ -347,9 +397,10 @@ class Worker:
         return sent
 
     async def _settle_all(self, unsettled: list[Sent]) -> None:
-        if unsettled:
-            sent, unsettled[:] = list(unsettled), []
+        if unsettled:  # kept until recorded: a database fault loses none
+            sent = list(unsettled)
             await asyncio.to_thread(self._settle, sent)
+            del unsettled[: len(sent)]
 
     async def drain_async(self) -> int:
         return await self.pipeline()
