@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
 from gateway import audit
@@ -25,6 +25,7 @@ SENT, WAITING, DEAD = "sent", "waiting", "dead"
 _LESSEE = "outbox_lessee"
 _TAKEN = "outbox_taken"  # those messages
 _QUEUED = "outbox_queued"  # messages queued for any worker to lease
+_DEAD = "outbox_dead"  # messages dead-lettered, to flag once the transaction commits
 
 
 def deliver_here(session: Session, owner: str, lease: timedelta) -> None:
@@ -199,18 +200,37 @@ def settle_message(
 
 
 def dead_letter(session: Session, row: OutboxRow, error: str) -> None:
-    """The message waits for the bureau to re-drive it (``redeliver``), flagged on the claims it
-    concerns: its own, or for an assessment the claims that cite it."""
+    """The message waits for the bureau to re-drive it (``redeliver``); ``flag_dead`` flags it."""
     row.status, row.last_error = DEAD, error
     row.lease_owner, row.lease_expires_at = None, None
-    claims = [row.claim_id] if row.claim_id is not None else []
-    if row.kind == "assessment":  # the key names the assessment: "assessment:<id>:<payer>"
-        assessment_id = uuid.UUID(row.idempotency_key.split(":")[1])
-        claims += session.scalars(select(ClaimRow.claim_id).where(ClaimRow.assessment_id == assessment_id))
-    detail = f"{row.kind} notice to {row.payer_code} is dead-lettered: {error}"
-    for claim_id in claims:
-        session.add(FlagRow(kind="notice_dead", claim_id=claim_id, payer_code=row.payer_code, detail=detail))
-    audit.record(session, "outbox.dead", f"outbox:{row.id}", kind=row.kind, payer=row.payer_code, error=error)
+    session.info.setdefault(_DEAD, []).append(row.id)
+
+
+def dead_lettered(session: Session) -> list[int]:
+    """The messages the (committed) transaction dead-lettered; asks once. They are flagged in a
+    transaction of their own: a flag holds its claim's key, and a move that holds the claim may be
+    waiting to queue this very message (a deadlock on PostgreSQL)."""
+    ids: list[int] = session.info.pop(_DEAD, [])
+    return ids
+
+
+def flag_dead(sessions: sessionmaker[Session], message_ids: list[int]) -> None:
+    """Flag dead messages on the claims they concern, audited: a message's own claim, or for an
+    assessment every claim that cites it."""
+    with sessions.begin() as session:
+        for row in session.scalars(select(OutboxRow).where(OutboxRow.id.in_(message_ids))):
+            claims = [row.claim_id] if row.claim_id is not None else []
+            if row.kind == "assessment":  # the key names the assessment: "assessment:<id>:<payer>"
+                assessment = uuid.UUID(row.idempotency_key.split(":")[1])
+                citing = select(ClaimRow.claim_id).where(ClaimRow.assessment_id == assessment)
+                claims += session.scalars(citing)
+            detail = f"{row.kind} notice to {row.payer_code} is dead-lettered: {row.last_error}"
+            session.add_all(
+                FlagRow(kind="notice_dead", claim_id=claim, payer_code=row.payer_code, detail=detail)
+                for claim in claims
+            )
+            subject, error = f"outbox:{row.id}", row.last_error
+            audit.record(session, "outbox.dead", subject, kind=row.kind, payer=row.payer_code, error=error)
 
 
 def redeliver(session: Session, message_id: int) -> None:

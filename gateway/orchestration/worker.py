@@ -7,10 +7,8 @@ Database moves run in threads (``asyncio.to_thread``) so that one worker overlap
 calls of up to ``concurrency`` claims; it leases another claim as soon as one leaves, so a claim
 waiting on a slow payer holds up no other.
 
-A database fault (a killed connection, SQLite's lock held too long) does not end a worker: it
-logs it, waits and goes on (``faults``). Asked to stop, it gives what is in flight a few seconds
-and then leaves it: every request is stored and every call counted before it is sent, so the next
-lease resumes it as after a crash.
+A database fault does not end a worker: it logs it, waits and goes on (``faults``). Asked to stop,
+it leaves what is still in flight after a few seconds to the next lease, as after a crash.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -45,9 +42,12 @@ from gateway.orchestration.fanout import (
     next_call,
 )
 from gateway.orchestration.faults import log_fault, wait_or_stop
+from gateway.orchestration.inbox import Inbox
 from gateway.orchestration.outbox import (
     Message,
+    dead_lettered,
     deliver_here,
+    flag_dead,
     lease_messages,
     settle_message,
     taken,
@@ -72,30 +72,6 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         max_attempts=settings.step_max_attempts,
         pending_poll_seconds=settings.pending_poll_seconds,
     )
-
-
-@dataclass
-class _Inbox:
-    """What this worker's transactions queued, handed to its pipeline when they commit."""
-
-    loop: asyncio.AbstractEventLoop
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    messages: list[Message] = field(default_factory=list)  # queued leased to this worker: send them
-    others: bool = False  # queued for any worker: lease now rather than at the next poll
-
-    def hand(self, mine: list[Message], others: bool) -> None:
-        """From a move's thread."""
-        self.loop.call_soon_threadsafe(self._arrive, mine, others)
-
-    def _arrive(self, mine: list[Message], others: bool) -> None:
-        self.messages.extend(mine)
-        self.others = self.others or others
-        self.arrived.set()
-
-    def take(self) -> list[Message]:
-        self.arrived.clear()
-        mine, self.messages = self.messages, []
-        return mine
 
 
 class Worker:
@@ -125,8 +101,8 @@ class Worker:
         self.calls = PayerCalls(self.pool, self.policy)
         self.products: dict[Any, Any] = {}  # see facts.PRODUCTS
         self.claim_lines: dict[uuid.UUID, Any] = {}  # see facts.CLAIM_LINES
-        self._inbox: _Inbox | None = None  # while the pipeline runs
-        self.shutdown_seconds = shutdown_seconds  # asked to stop: how long in-flight work may finish
+        self._inbox: Inbox | None = None  # while the pipeline runs
+        self.shutdown_seconds = shutdown_seconds  # see pipeline
         self._stop: asyncio.Event | None = None
 
     @contextlib.contextmanager
@@ -142,6 +118,11 @@ class Worker:
         mine, others = taken(session), took_queued(session)
         if inbox is not None and (mine or others):
             inbox.hand(mine, others)
+        if dead := dead_lettered(session):
+            try:
+                flag_dead(self.sessions, dead)
+            except Exception as error:  # dead all the same (and counted in /metrics)
+                log_fault("flagging dead messages", error, 1)
 
     @classmethod
     def from_settings(
@@ -215,39 +196,34 @@ class Worker:
     async def _advance_safely(self, claim_id: uuid.UUID) -> None:
         # after a database fault the claim is resumed from its stored state while its lease lasts;
         # then whichever worker leases it next resumes it
-        until, faults = asyncio.get_running_loop().time() + self.lease.total_seconds(), 0
-        while True:
+        loop, faults, claim = asyncio.get_running_loop(), 0, {"claim_id": str(claim_id)}
+        until = loop.time() + self.lease.total_seconds()
+        while self._stop is None or not self._stop.is_set():
             try:
                 status = await self.advance(claim_id)
-                log.info("claim advanced", extra={"claim_id": str(claim_id), "status": status})
+                log.info("claim advanced", extra={**claim, "status": status})
                 return
             except Exception as error:
                 if not is_unavailable(error):
-                    claim = {"claim_id": str(claim_id)}
                     log.exception("claim could not be advanced; retrying later", extra=claim)
                     await asyncio.to_thread(self._release, claim_id)
                     return
                 faults += 1
-                wait = log_fault("advancing a claim", error, faults, claim_id=str(claim_id))
-                if asyncio.get_running_loop().time() + wait >= until:
+                wait = log_fault("advancing a claim", error, faults, **claim)
+                if loop.time() + wait >= until:
                     return
                 await wait_or_stop(wait, self._stop)
-                if self._stop is not None and self._stop.is_set():
-                    return
 
     def _release(self, claim_id: uuid.UUID) -> None:
         try:
-            self._release_lease(claim_id)
+            with self.transaction() as session:
+                session.execute(
+                    update(ClaimRow)
+                    .where(ClaimRow.claim_id == claim_id, ClaimRow.lease_owner == self.worker_id)
+                    .values(lease_owner=None, lease_expires_at=None, next_attempt_at=utcnow() + CRASH_RETRY)
+                )
         except Exception as error:  # its lease runs out instead
             log_fault("releasing a claim", error, 1, claim_id=str(claim_id))
-
-    def _release_lease(self, claim_id: uuid.UUID) -> None:
-        with self.transaction() as session:
-            session.execute(
-                update(ClaimRow)
-                .where(ClaimRow.claim_id == claim_id, ClaimRow.lease_owner == self.worker_id)
-                .values(lease_owner=None, lease_expires_at=None, next_attempt_at=utcnow() + CRASH_RETRY)
-            )
 
     # --- outbox ------------------------------------------------------------------------------
 
@@ -299,12 +275,12 @@ class Worker:
         transaction commits; others are leased every ``poll_seconds`` (another process's, or a
         retry come due), and deliveries are recorded together, in batches: leasing on every turn
         of the loop and recording each delivery alone were most of a busy worker's transactions.
-        With ``stop``, a database fault is logged and waited out, and once ``stop`` is set what
-        is still in flight after ``shutdown_seconds`` is left to the next lease."""
+        With ``stop``, database faults are waited out; once it is set, what is still in flight
+        after ``shutdown_seconds`` is left to the next lease."""
         claims: set[asyncio.Task[None]] = set()
         messages: set[asyncio.Task[Sent]] = set()
         loop = asyncio.get_running_loop()
-        inbox = self._inbox = _Inbox(loop)
+        inbox = self._inbox = Inbox(loop)
         self._stop = stop
         arrival: asyncio.Task[bool] | None = None
         unsettled: list[Sent] = []

@@ -129,7 +129,6 @@ def test_a_worker_whose_postgresql_connections_are_killed_goes_on_and_every_clai
     assert rc == 0
     assert all(world.claim(c)["status"] == "coordinated" for c in claims)
     one_body_per_key(sandboxes)  # resumed from the stored requests: one body per idempotency key
-    assert all(len(p.decisions) <= 6 * 2 for p in sandboxes.payers.values())
 
 
 def test_a_worker_survives_sqlite_database_is_locked_while_leasing(world: World) -> None:
