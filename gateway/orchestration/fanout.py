@@ -362,6 +362,24 @@ def _apply_outcome(
     return park(claim, utcnow() + policy.backoff(step.attempts))
 
 
+def move_failed(session: Session, claim_id: uuid.UUID, owner: str, error: str, policy: RetryPolicy) -> None:
+    """A move of the claim raised (not a database fault: a body the database refuses, a bug). It
+    counts as an attempt of the claim's open step, so a claim no move can advance ends in a dead
+    letter rather than a loop."""
+    claim = lock_claim(session, claim_id)
+    if claim.lease_owner != owner or claim.status not in (ClaimStatus.RECEIVED, ClaimStatus.COORDINATING):
+        return  # another worker has it, or it is final
+    step = next((s for s in current_steps(session, claim) if s.status in OPEN_STEPS), None)
+    if step is None:
+        park(claim, utcnow() + policy.backoff(1))
+        return
+    step.attempts, step.last_error, step.updated_at = step.attempts + 1, error, utcnow()
+    if step.attempts >= policy.max_attempts:
+        dead_letter(session, claim, step, f"gave up after {step.attempts} attempts; last: {error}")
+    else:
+        park(claim, utcnow() + policy.backoff(step.attempts))
+
+
 def dead_letter(session: Session, claim: ClaimRow, step: PayerStepRow, error: str) -> Stop:
     """The step waits for a rerun, flagged to the bureau; the claim fails."""
     step.status, step.last_error, step.updated_at = StepStatus.DEAD.value, error, utcnow()

@@ -39,6 +39,7 @@ from gateway.orchestration.fanout import (
     Stop,
     apply_and_continue,
     apply_outcome,
+    move_failed,
     next_call,
 )
 from gateway.orchestration.faults import log_fault, wait_or_stop
@@ -60,7 +61,6 @@ log = logging.getLogger("ltc_gateway.worker")
 
 Sent = tuple[Message, Exception | None, int]  # a message, what went wrong (if anything), calls made
 ACTIVE = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
-CRASH_RETRY = timedelta(seconds=30)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -206,7 +206,7 @@ class Worker:
             except Exception as error:
                 if not is_unavailable(error):
                     log.exception("claim could not be advanced; retrying later", extra=claim)
-                    await asyncio.to_thread(self._release, claim_id)
+                    await asyncio.to_thread(self._release, claim_id, error)
                     return
                 faults += 1
                 wait = log_fault("advancing a claim", error, faults, **claim)
@@ -214,16 +214,14 @@ class Worker:
                     return
                 await wait_or_stop(wait, self._stop)
 
-    def _release(self, claim_id: uuid.UUID) -> None:
+    def _release(self, claim_id: uuid.UUID, error: Exception) -> None:
         try:
             with self.transaction() as session:
-                session.execute(
-                    update(ClaimRow)
-                    .where(ClaimRow.claim_id == claim_id, ClaimRow.lease_owner == self.worker_id)
-                    .values(lease_owner=None, lease_expires_at=None, next_attempt_at=utcnow() + CRASH_RETRY)
+                move_failed(
+                    session, claim_id, self.worker_id, f"{type(error).__name__}: {error}", self.policy
                 )
-        except Exception as error:  # its lease runs out instead
-            log_fault("releasing a claim", error, 1, claim_id=str(claim_id))
+        except Exception as fault:  # its lease runs out instead
+            log_fault("releasing a claim", fault, 1, claim_id=str(claim_id))
 
     # --- outbox ------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from adapters.rest import RestAdapter
 from adapters.sandbox import SandboxPayers
 from adapters.sdk import TransientError
 from adapters.soap import SoapAdapter
+from gateway.orchestration import fanout
 from gateway.orchestration.fanout import RetryPolicy, next_call
 from gateway.orchestration.worker import Worker
 from gateway.storage.tables import ClaimRow, FlagRow, OutboxRow, PayerStepRow, utcnow
@@ -139,3 +140,23 @@ def test_the_first_wait_before_a_notice_is_delivered_again_is_step_retry_seconds
     assert waiting and all(row.attempts == 4 for row in waiting)
     for row in waiting:
         assert before + timedelta(seconds=30) <= row.next_attempt_at <= after + timedelta(seconds=30)
+
+
+def test_a_claim_no_move_can_advance_ends_in_a_flagged_dead_letter(
+    world: World, sandboxes: SandboxPayers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not an adapter's error but the move's own (a body the database refuses, say): each failed
+    move counts as an attempt of the open step, and the claim is not retried without end."""
+
+    def unbuildable(*args: Any) -> Any:
+        raise ValueError("a body no move can store")
+
+    monkeypatch.setattr(fanout, "share_request", unbuildable)
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    drain(world)
+    view = world.claim(claim_id)
+    assert view["status"] == "failed"
+    assert view["payers"][0]["status"] == "dead" and view["payers"][0]["attempts"] == FEW.max_attempts
+    [flag] = flags(world, "step_dead")
+    assert "a body no move can store" in flag.detail
