@@ -13,7 +13,3 @@ def beijing_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(BEIJING).date()
-
-
-def beijing_today() -> date:
-    return beijing_date(datetime.now(UTC))

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.domain.beijing_time import beijing_today
+from gateway.domain.beijing_time import beijing_date
 from gateway.domain.claims import ClaimStatus, ClaimSubmission, claim_problems, period_problems
 from gateway.domain.identity import id_number_problem, mask_id_number
 from gateway.domain.model import Fault
@@ -97,7 +97,7 @@ def submit_claims(
         {uuid.UUID(c.assessment_id) for c in parsed.values()},
     )
     accepted: dict[int, tuple[ClaimSubmission, str, dict[str, Any]]] = {}
-    today = beijing_today()
+    today = beijing_date(utcnow())
     for n, claim in parsed.items():
         principal = submissions[n].principal
         provider = providers.get(principal.party_code)

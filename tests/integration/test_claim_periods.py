@@ -4,15 +4,19 @@ stored claim whose period is out of bounds costs its fan-out one bounded move.""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from gateway.domain.beijing_time import beijing_today
+from gateway.domain.beijing_time import beijing_date
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, FlagRow
 from tests.integration.world import World
+
+
+def beijing_today() -> date:
+    return beijing_date(datetime.now(UTC))
 
 
 def pointers(response: Any) -> list[str]:
