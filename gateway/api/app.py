@@ -15,12 +15,13 @@ from starlette.staticfiles import StaticFiles
 from gateway.api import openapi, ops, v1
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
-from gateway.api.problems import http_error, server_error, service_error
+from gateway.api.problems import database_unavailable, http_error, server_error, service_error
 from gateway.bootstrap import Gateway
 from gateway.observability import metrics
 from gateway.observability.logging import RequestIdMiddleware
 from gateway.orchestration.worker import Worker
 from gateway.services.errors import ServiceError
+from gateway.storage.database import UNAVAILABLE
 from reconciliation import api as reconciliation_api
 from reconciliation.ui import pages as staff_pages
 from reconciliation.ui.sessions import check_settings as check_staff_settings
@@ -65,7 +66,12 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             Middleware(BodyLimitMiddleware, max_bytes=gateway.settings.max_body_bytes),
             Middleware(ControlCharacterMiddleware),
         ],
-        exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            ServiceError: service_error,
+            HTTPException: http_error,
+            **dict.fromkeys(UNAVAILABLE, database_unavailable),
+            Exception: server_error,
+        },
         lifespan=lifespan,
     )
     app.state.gateway = gateway

@@ -71,6 +71,23 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+RETRY_AFTER_SECONDS = 5  # a restart or failover of the database usually takes about this long
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database cannot be reached or is busy: nothing was done; the client may send it again
+    (with its Idempotency-Key, a write is done once)."""
+    first_line = next(iter(str(exc).splitlines()), "")
+    path, kind = request.url.path, type(exc).__name__
+    log.warning("database unavailable on %s %s: %s: %s", request.method, path, kind, first_line)
+    return problem(
+        503,
+        "Service unavailable",
+        "the database is unavailable; nothing was done, try again later",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal server error", "the gateway failed to process the request; it is logged")
