@@ -286,6 +286,9 @@ async def run_checks(
         await check("retry after a timeout", timeout)
         await check("submit_adjustment", adjustment)
         await check("pull_statement", statement)
+        profile = getattr(adapter, "conformance_checks", None)  # a profile's own (adapters/hsa)
+        for name, body in profile(sample.request, run) if callable(profile) else []:
+            await check(name, body)
     finally:
         await adapter.aclose()
     return checks
