@@ -95,6 +95,11 @@ class Sm2Signer:
             public_hex = sm2_public_key(private_hex)
         self.public_hex = public_hex or ""
         self._sm2 = sm2.CryptSM2(private_key=private_hex or "", public_key=self.public_hex)
+        # gmssl 3.2.2 drops a leading "04" with str.lstrip("04"), which also eats every further
+        # leading 0 and 4 of x: about one key in 20 then signs and verifies with a wrong point.
+        self._sm2.public_key = (
+            self.public_hex.removeprefix("04") if len(self.public_hex) == 130 else self.public_hex
+        )
         self.can_sign = bool(private_hex)
 
     def sign(self, text: str) -> str:

@@ -1,0 +1,172 @@
+"""Tier 1 through the 医保信息平台 profile: the eastern administrator is the hsa sandbox over real
+HTTP on loopback, with the x-tif headers, SM2 signatures and SM4 encryption on. Nothing mocked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from adapters.conformance import run_checks
+from adapters.hsa import HsaAdapter
+from adapters.hsa.security import new_sm2_private_key
+from adapters.registry import build_adapter
+from adapters.sandbox import HSA_ADMIN, SandboxPayers
+from adapters.sandbox.hsa_app import HsaPlatform
+from adapters.sdk import PermanentError, ReversalNotice, to_wire
+from gateway.domain.products import Product
+from gateway.services.registry import onboard
+from tests.integration.test_payers import WORKED, drain, one_body_per_key, paid
+from tests.integration.world import World, example_products
+
+PRODUCTS = [Product.model_validate(p) for p in example_products()]
+
+
+@pytest.fixture
+def hsa(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxPayers]:
+    payers = SandboxPayers(PRODUCTS, hsa=True).start()
+    for variable, value in payers.hsa_environment().items():
+        monkeypatch.setenv(variable, value)
+    with world.gateway.sessions.begin() as session:
+        onboard(session, payers.payer_documents(), example_products())
+    yield payers
+    payers.stop()
+
+
+def platform(payers: SandboxPayers) -> HsaPlatform:
+    assert payers.hsa_platform is not None
+    return payers.hsa_platform
+
+
+def settings(payers: SandboxPayers) -> dict[str, Any]:
+    [document] = [d for d in payers.payer_documents() if d["payer_code"] == HSA_ADMIN]
+    adapter: dict[str, Any] = document["adapter"]
+    return adapter
+
+
+def shares(payers: SandboxPayers) -> list[dict[str, Any]]:
+    return [t for t in platform(payers).transmissions if t["infno"] == "2207"]
+
+
+def test_a_claim_is_coordinated_end_to_end_with_tier_1_served_by_the_hsa_sandbox(
+    world: World, hsa: SandboxPayers
+) -> None:
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    drain(world)
+    view = world.claim(claim_id)
+    assert view["status"] == "coordinated", view
+    assert paid(view) == WORKED
+    tier1 = next(s for s in view["payers"] if s["product_code"] == "CITY-LTCI-2025")
+    assert tier1["administrator_code"] == HSA_ADMIN and tier1["status"] == "decided"
+    east = hsa.payers[HSA_ADMIN]
+    assert len(east.decisions) == 1 and len(east.assessments) == 1
+    one_body_per_key(hsa)
+    # it went signed and encrypted: the platform verified every signature and decrypted input
+    assert platform(hsa).refused == []
+    [share] = shares(hsa)
+    assert isinstance(share["input"], str) and "idempotency_key" not in share["input"]
+    assert share["signtype"] == "SM2" and len(share["cainfo"]) == 128
+    assert share["msgid"].startswith("H33010200001") and len(share["msgid"]) == 30
+
+
+def test_a_retry_resends_the_same_input_under_a_fresh_msgid(world: World, hsa: SandboxPayers) -> None:
+    hsa.payers[HSA_ADMIN].faults.fail_first = 2  # HTTP 503 twice: transient
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    drain(world)
+    assert world.claim(claim_id)["status"] == "coordinated"
+    sent = shares(hsa)
+    assert len(sent) == 3
+    assert len({t["msgid"] for t in sent}) == 3  # one msgid per transmission
+    assert len({t["input"] for t in sent}) == 1  # the business content byte-identical
+    one_body_per_key(hsa)
+
+
+def test_a_tampered_signature_is_refused_by_the_sandbox_and_mapped_to_a_permanent_error(
+    world: World, hsa: SandboxPayers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def forged() -> None:
+        adapter = build_adapter(HSA_ADMIN, settings(hsa))
+        assert isinstance(adapter, HsaAdapter)
+        try:
+            await adapter.transmit("statement", {"business_date": "2026-12-01"}, tamper=True)
+        finally:
+            await adapter.aclose()
+
+    with pytest.raises(PermanentError, match="infcode -2"):
+        asyncio.run(forged())
+    # the gateway signing with a key the platform does not know: dead-lettered at the first call
+    monkeypatch.setenv("LTC_SANDBOX_HSA_SIGN_KEY", new_sm2_private_key())
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    drain(world)
+    view = world.claim(claim_id)
+    tier1 = next(s for s in view["payers"] if s["product_code"] == "CITY-LTCI-2025")
+    assert tier1["status"] == "dead" and tier1["attempts"] == 1, tier1
+    assert "infcode -2" in tier1["error"] and "signature" in tier1["error"]
+    assert hsa.payers[HSA_ADMIN].decisions == {}
+
+
+def test_a_reversal_names_the_original_msgid_and_infno_and_is_idempotent(
+    world: World, hsa: SandboxPayers
+) -> None:
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    drain(world)
+    tier1 = next(s for s in world.claim(claim_id)["payers"] if s["product_code"] == "CITY-LTCI-2025")
+    [share] = shares(hsa)
+    assert tier1["payer_reference"].startswith(f"2207:{share['msgid']}:")
+    [key] = hsa.payers[HSA_ADMIN].decisions
+    notice = ReversalNotice(
+        idempotency_key=f"reversal:{key}",
+        claim_id=claim_id,
+        payer_code=HSA_ADMIN,
+        product_code="CITY-LTCI-2025",
+        reverses_key=key,
+        payer_reference=tier1["payer_reference"],
+        cause="void",
+    )
+
+    async def reverse_twice() -> None:
+        adapter = build_adapter(HSA_ADMIN, settings(hsa))
+        assert isinstance(adapter, HsaAdapter)
+        try:
+            await adapter.reverse_share(notice)
+            await adapter.reverse_share(notice)
+            with pytest.raises(PermanentError, match="names no original msgid"):
+                await adapter.reverse_share(ReversalNotice(**{**to_wire(notice), "payer_reference": "x"}))
+        finally:
+            await adapter.aclose()
+
+    asyncio.run(reverse_twice())
+    assert hsa.payers[HSA_ADMIN].reversals == {key: "void"}
+    reversals = [t for t in platform(hsa).transmissions if t["infno"] == "2601"]
+    assert len(reversals) == 2 and reversals[0]["msgid"] != reversals[1]["msgid"]
+    assert platform(hsa).refused == []
+
+
+def test_adapter_check_passes_against_the_hsa_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    payers = SandboxPayers(PRODUCTS, hsa=True).start()
+    try:
+        for variable, value in payers.hsa_environment().items():
+            monkeypatch.setenv(variable, value)
+        product = next(p for p in PRODUCTS if p.payer_code == "policy-ltci")
+        checks = asyncio.run(run_checks(HSA_ADMIN, settings(payers), product, proposing=True))
+    finally:
+        payers.stop()
+    failed = [(c.name, c.detail) for c in checks if not c.passed]
+    assert failed == []
+    names = {c.name for c in checks}
+    for expected in (
+        "hsa: envelope fields present",
+        "hsa: msgid unique across calls",
+        "hsa: signatures verify",
+        "hsa: a forged signature is refused",
+        "hsa: encryption round-trips",
+        "hsa: reversal, repeated",
+        "hsa: error codes mapped",
+    ):
+        assert expected in names
