@@ -4,9 +4,17 @@ HTTP on loopback, with the x-tif headers, SM2 signatures and SM4 encryption on. 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+import httpx
 import pytest
 
 from adapters.conformance import run_checks
@@ -16,8 +24,10 @@ from adapters.registry import build_adapter
 from adapters.sandbox import HSA_ADMIN, SandboxPayers
 from adapters.sandbox.hsa_app import HsaPlatform
 from adapters.sdk import PermanentError, ReversalNotice, to_wire
+from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
 from gateway.services.registry import onboard
+from tests.integration.test_cli import ltc
 from tests.integration.test_payers import WORKED, drain, one_body_per_key, paid
 from tests.integration.world import World, example_products
 
@@ -170,3 +180,56 @@ def test_adapter_check_passes_against_the_hsa_sandbox(monkeypatch: pytest.Monkey
         "hsa: error codes mapped",
     ):
         assert expected in names
+
+
+def test_the_sandbox_writes_an_hsa_payer_file_and_adapter_check_passes_with_json_and_junit(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """``sandbox --hsa --write-config DIR`` writes the alternative tier-1 payer file and its key
+    files; loaded, ``adapter-check --json --junit`` reports every check (the profile's too)."""
+    url = gateway.settings.database_url
+    config = tmp_path / "payers"
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "sandbox", "--hsa", "--write-config", str(config)],
+        env={k: v for k, v in os.environ.items() if not k.startswith("LTC_")},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert sandbox.stdout is not None
+        for line in sandbox.stdout:
+            if line.startswith("serving"):
+                break
+        else:
+            raise AssertionError("the sandbox did not start")
+        document = json.loads((config / f"payer-{HSA_ADMIN}.json").read_text())
+        assert document["adapter"]["type"] == "hsa" and "sign_key_file" in document["adapter"]
+        key_file = Path(document["adapter"]["sign_key_file"])
+        assert key_file.stat().st_mode & 0o077 == 0  # the owner's alone
+        assert key_file.read_text().strip() not in json.dumps(document)  # the file names it, no more
+        products = resources.files("examples").joinpath("products")
+        assert ltc("payers", "load", str(products), url=url, cwd=tmp_path).returncode == 0
+        loaded = ltc("payers", "load", str(config), url=url, cwd=tmp_path)
+        assert loaded.returncode == 0, loaded.stderr
+        junit = tmp_path / "adapter-check.xml"
+        checked = ltc("adapter-check", HSA_ADMIN, "--json", "--junit", str(junit), url=url, cwd=tmp_path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        report = json.loads(checked.stdout)
+        assert report["passed"] is True and len(report["checks"]) == 16
+        assert {c["name"] for c in report["checks"]} >= {"hsa: signatures verify", "hsa: reversal, repeated"}
+        suite = ElementTree.parse(junit).getroot().find("testsuite")
+        assert suite is not None and suite.get("tests") == "16" and suite.get("failures") == "0"
+        # a REST payer's table in JSON, failing: the command exits 1 and the JUnit file says which
+        hmb = json.loads((config / "payer-huiminbao.json").read_text())
+        httpx.post(hmb["adapter"]["base_url"] + "/_sandbox/faults", json={"malformed_first": 1000})
+        failing = ltc("adapter-check", "huiminbao", "--json", "--junit", str(junit), url=url, cwd=tmp_path)
+        assert failing.returncode == 1 and json.loads(failing.stdout)["passed"] is False
+        failures = [
+            c.get("name") for c in ElementTree.parse(junit).iter("testcase") if c.find("failure") is not None
+        ]
+        assert "submit_share" in failures
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
