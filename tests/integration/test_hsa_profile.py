@@ -19,11 +19,21 @@ import pytest
 
 from adapters.conformance import run_checks
 from adapters.hsa import HsaAdapter
+from adapters.hsa.envelope import Profile
 from adapters.hsa.security import new_sm2_private_key
 from adapters.registry import build_adapter
 from adapters.sandbox import HSA_ADMIN, SandboxPayers
-from adapters.sandbox.hsa_app import HsaPlatform
+from adapters.sandbox.hsa_app import (
+    DIVISION,
+    INSTITUTION,
+    HsaKeys,
+    HsaPlatform,
+    adapter_settings,
+    hsa_payer_app,
+)
+from adapters.sandbox.payer import SandboxPayer
 from adapters.sdk import PermanentError, ReversalNotice, to_wire
+from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
 from gateway.services.registry import onboard
@@ -233,3 +243,36 @@ def test_the_sandbox_writes_an_hsa_payer_file_and_adapter_check_passes_with_json
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
+
+
+def test_a_city_renames_envelope_fields_and_transaction_numbers_in_its_payer_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same platform, another city's dialect: both sides configured with the renames."""
+    dialect = {
+        "fields": {"mdtrtarea_admvs": "mdtrtarea_admdvs", "err_msg": "errmsg", "input": "in_put"},
+        "infno": {"share": "4801", "reversal": "4802"},
+        "transient_infcodes": ["-3", "-9"],
+    }
+    east = SandboxPayer(
+        HSA_ADMIN, "gateway", {p.product_code: p for p in PRODUCTS if p.payer_code == "policy-ltci"}
+    )
+    keys = HsaKeys.generate()
+    profile = Profile.from_config({"fixmedins_code": INSTITUTION, "mdtrtarea_admvs": DIVISION, **dialect})
+    city = HsaPlatform(east, keys, profile)
+    server = BackgroundServer(hsa_payer_app(city), "127.0.0.1", 0).start()
+    try:
+        for variable, value in keys.environment("CITY_HSA").items():
+            monkeypatch.setenv(variable, value)
+        named = {f"{name}_env": f"CITY_HSA_{name.upper()}" for name in keys.secrets()}
+        config = {**adapter_settings(str(server.url).rstrip("/"), keys, named), **dialect}
+        product = next(p for p in PRODUCTS if p.payer_code == "policy-ltci")
+        checks = asyncio.run(run_checks(HSA_ADMIN, config, product, proposing=True))
+    finally:
+        server.stop()
+    assert [(c.name, c.detail) for c in checks if not c.passed] == []
+    assert city.transmissions and all(
+        "mdtrtarea_admdvs" in t and "in_put" in t and "mdtrtarea_admvs" not in t for t in city.transmissions
+    )
+    assert {t["infno"] for t in city.transmissions} >= {"4801", "4802"}
+    assert "2207" not in {t["infno"] for t in city.transmissions}
