@@ -10,6 +10,7 @@ so a later reversal (冲正) can name the original ``msgid`` and ``infno`` witho
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -112,7 +113,9 @@ class HsaAdapter:
 
     async def transmit(self, operation: str, data: Any, tamper: bool = False) -> tuple[dict[str, Any], Any]:
         """Send one envelope; the envelope and the answer's ``output.data`` (decrypted)."""
-        envelope = self.envelope(operation, data, tamper)
+        # gmssl's SM2 is pure Python (tens of ms a signature): off the event loop, so the other
+        # payers' calls of this worker keep moving while one is signed or verified
+        envelope = await asyncio.to_thread(self.envelope, operation, data, tamper)
         self.sent.append(envelope)
         infno = envelope[self.profile.name("infno")]
         path = self.path.format(infno=infno)
@@ -131,7 +134,7 @@ class HsaAdapter:
             reply = parse_response(self.profile, response.json())
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise MalformedAnswer(f"{infno}: the answer is not JSON ({error})") from None
-        self._verify(infno, reply)
+        await asyncio.to_thread(self._verify, infno, reply)
         classify(self.profile, reply)
         return envelope, self._output(infno, reply.output)
 
