@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 from adapters.conformance import run_checks
 from adapters.hsa import HsaAdapter
 from adapters.hsa.envelope import Profile
-from adapters.hsa.security import new_sm2_private_key
+from adapters.hsa.security import new_sm2_private_key, sm2_public_key
 from adapters.registry import build_adapter
 from adapters.sandbox import HSA_ADMIN, SandboxPayers
 from adapters.sandbox.hsa_app import (
@@ -32,7 +33,7 @@ from adapters.sandbox.hsa_app import (
     hsa_payer_app,
 )
 from adapters.sandbox.payer import SandboxPayer
-from adapters.sdk import PermanentError, ReversalNotice, to_wire
+from adapters.sdk import MalformedAnswer, PermanentError, ReversalNotice, to_wire
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
@@ -276,3 +277,35 @@ def test_a_city_renames_envelope_fields_and_transaction_numbers_in_its_payer_fil
     )
     assert {t["infno"] for t in city.transmissions} >= {"4801", "4802"}
     assert "2207" not in {t["infno"] for t in city.transmissions}
+
+
+def test_an_answer_that_does_not_verify_is_transient_and_refused_gateway_headers_are_permanent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    payers = SandboxPayers(PRODUCTS, hsa=True).start()
+    try:
+        for variable, value in payers.hsa_environment().items():
+            monkeypatch.setenv(variable, value)
+
+        async def statement(changes: dict[str, str]) -> None:
+            for variable, value in changes.items():
+                monkeypatch.setenv(variable, value)
+            adapter = build_adapter(HSA_ADMIN, settings(payers))
+            try:
+                await adapter.pull_statement(date(2026, 12, 1))
+            finally:
+                await adapter.aclose()
+
+        asyncio.run(statement({}))  # as configured: it verifies
+        impostor = sm2_public_key(new_sm2_private_key())  # answers signed by someone else
+        with pytest.raises(MalformedAnswer, match="signature does not verify"):
+            asyncio.run(statement({"LTC_SANDBOX_HSA_PLATFORM_PUBLIC_KEY": impostor}))
+        monkeypatch.setenv(
+            "LTC_SANDBOX_HSA_PLATFORM_PUBLIC_KEY",
+            payers.hsa_environment()["LTC_SANDBOX_HSA_PLATFORM_PUBLIC_KEY"],
+        )
+        with pytest.raises(PermanentError, match="HTTP 401"):
+            asyncio.run(statement({"LTC_SANDBOX_HSA_PAAS_TOKEN": "not-the-token"}))
+        assert any("x-tif-signature" in r for r in platform(payers).refused)
+    finally:
+        payers.stop()
