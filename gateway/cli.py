@@ -151,6 +151,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from gateway.demo import example_products
     from gateway.domain.products import Product
 
+    if args.hsa and not args.write_config:
+        print("error: --hsa needs --write-config DIR (its keys are written there)", file=sys.stderr)
+        return 2
     products = [Product.model_validate(p) for p in example_products()]
     sandboxes = SandboxPayers(products, args.host, args.port, hsa=args.hsa).start()
     try:

@@ -199,6 +199,8 @@ def test_the_sandbox_writes_an_hsa_payer_file_and_adapter_check_passes_with_json
     """``sandbox --hsa --write-config DIR`` writes the alternative tier-1 payer file and its key
     files; loaded, ``adapter-check --json --junit`` reports every check (the profile's too)."""
     url = gateway.settings.database_url
+    keyless = ltc("sandbox", "--hsa", url=url, cwd=tmp_path)
+    assert keyless.returncode == 2 and "--write-config" in keyless.stderr
     config = tmp_path / "payers"
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "gateway", "sandbox", "--hsa", "--write-config", str(config)],
