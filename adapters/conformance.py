@@ -11,12 +11,14 @@ answers are well-formed decisions that pass the gateway's checks, and a call the
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 from adapters.registry import build_adapter
 from adapters.sdk import (
@@ -286,6 +288,9 @@ async def run_checks(
         await check("retry after a timeout", timeout)
         await check("submit_adjustment", adjustment)
         await check("pull_statement", statement)
+        profile = getattr(adapter, "conformance_checks", None)  # a profile's own (adapters/hsa)
+        for name, body in profile(sample.request, run) if callable(profile) else []:
+            await check(name, body)
     finally:
         await adapter.aclose()
     return checks
@@ -303,3 +308,43 @@ def render(payer_code: str, checks: list[Check]) -> str:
     lines.append("")
     lines.append(f"{len(checks) - failed} passed, {failed} failed")
     return "\n".join(lines)
+
+
+def render_json(payer_code: str, checks: list[Check]) -> str:
+    """The results for an insurer's CI: one object, ``passed`` false if any check failed."""
+    return json.dumps(
+        {
+            "payer_code": payer_code,
+            "passed": all(c.passed for c in checks),
+            "checks": [
+                {"name": c.name, "passed": c.passed, "seconds": round(c.seconds, 4), "detail": c.detail}
+                for c in checks
+            ],
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def render_junit(payer_code: str, checks: list[Check]) -> str:
+    """JUnit XML (one test suite, a test case per check), which CI systems display as tests."""
+    failed = sum(not c.passed for c in checks)
+    suite = ElementTree.Element(
+        "testsuite",
+        name=f"adapter-check {payer_code}",
+        tests=str(len(checks)),
+        failures=str(failed),
+        errors="0",
+        time=f"{sum(c.seconds for c in checks):.3f}",
+    )
+    for c in checks:
+        case = ElementTree.SubElement(
+            suite, "testcase", classname=f"adapter-check.{payer_code}", name=c.name, time=f"{c.seconds:.3f}"
+        )
+        if c.passed:
+            ElementTree.SubElement(case, "system-out").text = c.detail
+        else:
+            ElementTree.SubElement(case, "failure", message=c.detail[:200]).text = c.detail
+    suites = ElementTree.Element("testsuites", tests=str(len(checks)), failures=str(failed))
+    suites.append(suite)
+    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)

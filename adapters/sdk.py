@@ -225,6 +225,20 @@ class AdjustmentNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class ReversalNotice:
+    """A revision or a void undoes an earlier submission: the payer reverses it (冲正). Sent to
+    adapters that can (``Reverses``); the others learn of the change by adjustment notices."""
+
+    idempotency_key: str  # of this reversal: one reversal per submission undone
+    claim_id: str
+    payer_code: str
+    product_code: str
+    reverses_key: str  # the idempotency key of the submission undone
+    payer_reference: str | None  # what the payer answered that submission with
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
 class StatementEntry:
     claim_id: str
     line_no: int | None
@@ -271,6 +285,13 @@ class PayerAdapter(Protocol):
     async def pull_statement(self, business_date: date) -> list[StatementEntry]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Reverses(Protocol):
+    """An adapter whose payer reverses an undone submission explicitly (冲正), idempotently."""
+
+    async def reverse_share(self, notice: ReversalNotice) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -191,13 +191,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from gateway.demo import example_products
     from gateway.domain.products import Product
 
+    if args.hsa and not args.write_config:
+        print("error: --hsa needs --write-config DIR (its keys are written there)", file=sys.stderr)
+        return 2
     products = [Product.model_validate(p) for p in example_products()]
-    sandboxes = SandboxPayers(products, args.host, args.port).start()
+    sandboxes = SandboxPayers(products, args.host, args.port, hsa=args.hsa).start()
     try:
         if args.write_config:
             folder = Path(args.write_config)
             folder.mkdir(parents=True, exist_ok=True)
-            for document in sandboxes.payer_documents():
+            for document in sandboxes.payer_documents(key_dir=folder if args.hsa else None):
                 path = folder / f"payer-{document['payer_code']}.json"
                 path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             print(f"payer files written to {folder} (load them with: ltc-gateway payers load {folder})")
@@ -215,7 +218,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_adapter_check(args: argparse.Namespace) -> int:
     import json
 
-    from adapters.conformance import render, run_checks
+    from adapters.conformance import render, render_json, render_junit, run_checks
     from gateway.services.registry import adapter_target
 
     gateway = _bootstrap()
@@ -228,7 +231,9 @@ def cmd_adapter_check(args: argparse.Namespace) -> int:
         print(f"error: payer {args.payer} has no adapter configured (nothing to check)", file=sys.stderr)
         return 2
     checks = asyncio.run(run_checks(args.payer, config, product, proposing, gateway.today()))
-    print(render(args.payer, checks))
+    print((render_json if args.json else render)(args.payer, checks))
+    if args.junit:
+        Path(args.junit).write_text(render_junit(args.payer, checks), encoding="utf-8")
     return 0 if all(c.passed for c in checks) else 1
 
 
@@ -484,12 +489,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="the first of four consecutive ports (0: free ones)")
     p.add_argument("--write-config", metavar="DIR", help="write payer files for `payers load` here")
+    p.add_argument(
+        "--hsa", action="store_true", help="tier 1 east speaks the 医保信息平台 profile (keys written to DIR)"
+    )
     p.set_defaults(func=cmd_sandbox)
 
     p = sub.add_parser("adapter-check", help="conformance checks against a payer's own endpoint")
     p.add_argument("payer", help="the payer code, as registered")
     p.add_argument("--product", help="the product to build the sample share from (default: the payer's)")
     p.add_argument("--config", help="check this payer file's adapter instead of the registered one")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI)")
     p.set_defaults(func=cmd_adapter_check)
 
     p = sub.add_parser("reconcile", help="the nightly reconciliation of a business date")
