@@ -45,6 +45,8 @@ class Settings:
     ui_session_max_hours: int = 12  # and every session ends this long after sign-in
     # Parties: providers grade their own residents only where the city allows it (conflict of interest).
     providers_may_assess: bool = False
+    # The coordinated statement's PDF: a CJK TrueType font (a .ttc's first face); Debian's fonts-wqy-microhei.
+    statement_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
     @property
     def database_url_is_default(self) -> bool:
