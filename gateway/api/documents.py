@@ -124,6 +124,18 @@ def _disposition(name: str, inline: bool = False) -> str:
     return f"{'inline' if inline else 'attachment'}; filename=\"{plain}\"; filename*=UTF-8''{quote(name)}"
 
 
+LANG = ("lang", {"enum": ["zh", "en"]}, "the document's language (else Accept-Language, else zh)")
+PAYER = ("payer", {"type": "string"}, "only the claims routed to this payer (or tier-1 administrator)")
+STATEMENT_MEDIA = (JSON, PDF, HTML)  # GET /v1/claims/{claim_id} answers all three
+for handler, media, parameters in (
+    (get_statement_html, (HTML,), (LANG,)),
+    (get_statement_pdf, (PDF,), (LANG,)),
+    (get_monthly_xlsx, (XLSX,), (LANG, PAYER)),
+    (get_monthly_csv, ("text/csv",), (LANG, PAYER)),
+):
+    handler.response_media = media  # type: ignore[attr-defined]  # read by gateway.api.openapi
+    handler.query_parameters = parameters  # type: ignore[attr-defined]
+
 routes = [
     Route("/v1/claims/{claim_id}/statement.html", get_statement_html, methods=["GET"]),
     Route("/v1/claims/{claim_id}/statement.pdf", get_statement_pdf, methods=["GET"]),

@@ -103,6 +103,10 @@ def get_claim(call: Call) -> Response:
     return JSONResponse(claims.claim_view(call.session, call.principal, call.param("claim_id")))
 
 
+get_claim.response_media = documents.STATEMENT_MEDIA  # type: ignore[attr-defined]
+get_claim.query_parameters = (documents.LANG,)  # type: ignore[attr-defined]
+
+
 @endpoint(Role.PAYER, body="decision")
 def post_decision(call: Call) -> Response:
     """A payer's late decision (after 'pending') or a revised one (callback)."""

@@ -99,9 +99,9 @@ def settlement_statement(
     claim = session.get_one(ClaimRow, uuid.UUID(view["claim_id"]))
     member = session.get_one(MemberRow, claim.member_id)
     provider = session.get(ProviderRow, claim.provider_code)
-    payer_codes = {p["payer_code"] for p in view["payers"]} | {
-        f["payer_code"] for f in view["fixed_benefits"]
-    }
+    payer_codes = {f["payer_code"] for f in view["fixed_benefits"]}
+    for step in view["payers"]:
+        payer_codes |= {step["payer_code"], step.get("administrator_code") or step["payer_code"]}
     product_codes = {p["product_code"] for p in view["payers"]}
     payers = {
         row.payer_code: row.name or row.payer_code
@@ -226,13 +226,24 @@ def build(
         references=[
             {
                 "tier": t(f"tier.{p['tier']}"),
-                "payer": names.payers.get(p["payer_code"], p["payer_code"]),
+                "payer": _handled_by(p, names, t),
                 "product": names.products.get(p["product_code"], p["product_code"]),
                 "status": t(f"step.{p['status']}"),
                 "reference": p.get("payer_reference") or "—",
             }
             for p in view["payers"]
         ],
+    )
+
+
+def _handled_by(step: dict[str, Any], names: Names, t: Translator) -> str:
+    """The payer, and the contracted administrator that handles a tier-1 share for it."""
+    payer = names.payers.get(step["payer_code"], step["payer_code"])
+    administrator = step.get("administrator_code")
+    if not administrator:
+        return payer
+    return t(
+        "statement.handled_by", payer=payer, administrator=names.payers.get(administrator, administrator)
     )
 
 

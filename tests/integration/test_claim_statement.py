@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import shutil
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +27,6 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ID_NUMBER = "11010519491231002X"
 MASKED = mask_id_number(ID_NUMBER)
 MONTH = "/v1/providers/P3301020001/monthly-statements/2026-11"
-needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
 
 
 def coordinated(world: World) -> str:
@@ -44,6 +42,7 @@ def fetch(world: World, path: str, key: str, **headers: str) -> Any:
 
 
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    """The PDF's text as poppler reads it (Debian's poppler-utils; .ci/run installs it)."""
     source = tmp_path / "statement.pdf"
     source.write_bytes(pdf)
     return subprocess.run(
@@ -61,7 +60,6 @@ def test_every_reason_code_has_words_in_every_language() -> None:
     assert catalogue("zh")["reason.DUPLICATE_SERVICE"] == "重复服务"
 
 
-@needs_poppler
 def test_the_pdf_statement_shows_each_tier_the_reasons_in_chinese_and_the_masked_id(
     world: World, sandboxes: SandboxPayers, tmp_path: Path
 ) -> None:
@@ -80,6 +78,7 @@ def test_the_pdf_statement_shows_each_tier_the_reasons_in_chinese_and_the_masked
         assert words in text, words
     assert "1,500.00" in text and "900.00" in text  # OVER_UNIT_LIMIT and COINSURANCE of tier 1
     assert MASKED in text and ID_NUMBER not in text
+    assert "王**" in text and "王秀英" not in text  # the name masked too
     assert "OVER_UNIT_LIMIT" not in text  # words, not codes
     # page 1 as a picture, for people to look at
     ARTIFACTS.mkdir(exist_ok=True)
@@ -104,7 +103,6 @@ def test_the_pdf_statement_shows_each_tier_the_reasons_in_chinese_and_the_masked
     assert prefix.with_suffix(".png").stat().st_size > 10_000
 
 
-@needs_poppler
 def test_accept_application_pdf_on_the_claim_gives_the_statement_in_english_on_request(
     world: World, sandboxes: SandboxPayers, tmp_path: Path
 ) -> None:
@@ -140,7 +138,9 @@ def test_the_html_statement_is_self_contained_and_shows_the_same_figures(
         assert figure in html, figure
     for words in ("超出单价限额", "自付比例", "月度限额", "前序支付方已支付", "个人负担合计"):
         assert words in html, words
-    assert MASKED in html and ID_NUMBER not in html
+    assert MASKED in html and ID_NUMBER not in html and "王秀英" not in html
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"statement-{world.gateway.engine.dialect.name}.html").write_text(html, encoding="utf-8")
     assert "<link" not in html and "<script" not in html and "<style>" in html  # nothing fetched
     assert "style-src 'sha256-" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "private, no-store"
@@ -303,3 +303,19 @@ def test_the_monthly_statement_is_the_providers_own_or_the_bureaus(
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/month"
     unknown = fetch(world, f"{MONTH}.csv?payer=nobody", world.provider)
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["pointer"] == "/payer"
+
+
+def test_the_openapi_description_lists_the_documents_and_their_media(world: World) -> None:
+    paths = world.client.get("/openapi.json").json()["paths"]
+    pdf = paths["/v1/claims/{claim_id}/statement.pdf"]["get"]
+    assert set(pdf["responses"]["200"]["content"]) == {"application/pdf"}
+    assert [p["name"] for p in pdf["parameters"]] == ["claim_id", "lang"]
+    claim = paths["/v1/claims/{claim_id}"]["get"]["responses"]["200"]["content"]
+    assert set(claim) == {"application/json", "application/pdf", "text/html"}
+    xlsx = paths["/v1/providers/{provider_code}/monthly-statements/{month}.xlsx"]["get"]
+    assert (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        in xlsx["responses"]["200"]["content"]
+    )
+    assert {p["name"] for p in xlsx["parameters"]} == {"provider_code", "month", "lang", "payer"}
+    assert "/v1/providers/{provider_code}/monthly-statements/{month}.csv" in paths
