@@ -8,7 +8,7 @@ import csv
 import dataclasses
 import io
 import subprocess
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ import pytest
 
 from adapters.sandbox import SandboxPayers
 from gateway.coordination.reasons import Reason
-from gateway.documents.translations import LANGUAGES, catalogue
+from gateway.documents.html import render_page
+from gateway.documents.settlement_statement import Names, build
+from gateway.documents.translations import LANGUAGES, Translator, catalogue, negotiate
 from gateway.domain.identity import mask_id_number
 from gateway.services.keys import Role
 from tests.integration.test_payers import drain
@@ -319,3 +321,62 @@ def test_the_openapi_description_lists_the_documents_and_their_media(world: Worl
     )
     assert {p["name"] for p in xlsx["parameters"]} == {"provider_code", "month", "lang", "payer"}
     assert "/v1/providers/{provider_code}/monthly-statements/{month}.csv" in paths
+
+
+def test_the_language_is_the_query_then_accept_language_then_chinese() -> None:
+    assert negotiate("en", "zh-CN") == "en"
+    assert negotiate(None, "fr-FR, en-US;q=0.8, zh;q=0.5") == "en"
+    assert negotiate(None, "en;q=0.2, zh-CN;q=0.9") == "zh"
+    assert negotiate("xx", "de") == negotiate(None, None) == "zh"
+    assert negotiate(None, "en;q=bad") == "zh"
+
+
+def test_a_statement_before_coordination_says_the_member_share_is_open() -> None:
+    view: dict[str, Any] = {
+        "claim_id": "00000000-0000-0000-0000-000000000001",
+        "claim_number": "C-1",
+        "provider_code": "P1",
+        "member_id_number": ID_NUMBER,
+        "period": {"start": "2026-11-01", "end": "2026-11-30"},
+        "status": "coordinating",
+        "round": 1,
+        "billed_fen": 10000,
+        "payers": [{"tier": 1, "payer_code": "fund", "product_code": "T1", "status": "decided"}],
+        "lines": [
+            {
+                "line_no": 1,
+                "service_code": "NEW-SERVICE",
+                "service_date": "2026-11-03",
+                "service_end_date": None,
+                "quantity": 1,
+                "unit_price_fen": 10000,
+                "billed_fen": 10000,
+                "payments": [
+                    {
+                        "payer_code": "fund",
+                        "product_code": "T1",
+                        "paid_fen": 7000,
+                        "reasons": [
+                            {"code": "COINSURANCE", "amount_fen": 3000},
+                            {"code": "A_NEWER_CODE", "amount_fen": 0},
+                        ],
+                    }
+                ],
+                "member_responsibility_fen": None,
+            }
+        ],
+        "member_responsibility_fen": None,
+        "fixed_benefits": [],
+        "adjustments": [],
+        "received_at": "2026-12-01T02:00:00+00:00",
+        "coordinated_at": None,
+    }
+    statement = build(view, Names(), Translator("zh"), datetime(2026, 12, 1, 16, 30, tzinfo=UTC))
+    assert not statement.final and statement.member_pays is None
+    assert statement.member_id_number == MASKED
+    assert statement.received_at == "2026-12-01 10:00" and statement.printed_at == "2026-12-02 00:30"
+    assert [u.reason for u in statement.lines[0].payments[0].unpaid] == ["自付比例"]  # a zero is no reason
+    assert statement.lines[0].service == "NEW-SERVICE"
+    html = render_page(statement)
+    assert "尚未协调完成，个人负担待定" in html and "个人负担合计" not in html
+    assert Translator("en").reason("A_NEWER_CODE") == "A_NEWER_CODE"  # unknown: shown as its code
