@@ -252,7 +252,7 @@ def render_pdf(statement: Statement, font_path: str) -> bytes:
                 [r["tier"], r["payer"], r["product"], r["status"], r["reference"]]
                 for r in statement.references
             ],
-            [0.2, 0.18, 0.26, 0.12, 0.24],
+            [0.15, 0.3, 0.2, 0.1, 0.25],
             width,
         )
     )

@@ -84,8 +84,8 @@ def test_the_pdf_statement_shows_each_tier_the_reasons_in_chinese_and_the_masked
     assert "OVER_UNIT_LIMIT" not in text  # words, not codes
     # page 1 as a picture, for people to look at
     ARTIFACTS.mkdir(exist_ok=True)
-    (tmp_path / "statement.pdf").write_bytes(response.content)
     prefix = ARTIFACTS / f"statement-{world.gateway.engine.dialect.name}"
+    prefix.with_suffix(".pdf").write_bytes(response.content)
     subprocess.run(
         [
             "pdftoppm",
@@ -97,7 +97,7 @@ def test_the_pdf_statement_shows_each_tier_the_reasons_in_chinese_and_the_masked
             "-l",
             "1",
             "-singlefile",
-            str(tmp_path / "statement.pdf"),
+            str(prefix.with_suffix(".pdf")),
             str(prefix),
         ],
         check=True,
