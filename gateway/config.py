@@ -52,6 +52,8 @@ class Settings:
     providers_may_assess: bool = False
     # production: refuse to start on development keys (gateway/environment.py); development: warn.
     environment: str = "development"
+    # The coordinated statement's PDF: a CJK TrueType font (a .ttc's first face); Debian's fonts-wqy-microhei.
+    statement_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
     @property
     def database_url_is_default(self) -> bool:

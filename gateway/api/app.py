@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.api import openapi, ops, v1
+from gateway.api import documents, openapi, ops, v1
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
 from gateway.api.problems import database_unavailable, http_error, server_error, service_error
@@ -56,6 +56,7 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             Route("/docs", openapi.docs, methods=["GET"]),
             Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
             *v1.routes,
+            *documents.routes,
             *reconciliation_api.routes,
             *staff_pages.routes,
         ],

@@ -20,6 +20,7 @@ PROBLEM = {
     "description": "RFC 9457 problem details naming the field",
     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/problem"}}},
 }
+BINARY = {"type": "string", "format": "binary"}  # a document answer (PDF, HTML, XLSX, CSV)
 SUCCESS = {"GET": "200", "PUT": "200", "POST": "200"}
 CREATED = {"post_provider", "post_assessment", "post_statement", "post_rerun", "post_batch"}
 ACCEPTED = {"post_claim"}
@@ -94,11 +95,18 @@ def describe(routes: list[Any]) -> dict[str, Any]:
                 "parameters": [
                     {"name": p, "in": "path", "required": True, "schema": PATH_PARAMETER}
                     for p in re.findall(r"{(\w+)}", route.path)
+                ]
+                + [
+                    {"name": q, "in": "query", "required": False, "schema": schema, "description": text}
+                    for q, schema, text in getattr(endpoint, "query_parameters", ())
                 ],
                 "responses": {
                     status: {
                         "description": "success",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+                        "content": {
+                            kind: {"schema": {"type": "object"} if kind == "application/json" else BINARY}
+                            for kind in getattr(endpoint, "response_media", ("application/json",))
+                        },
                     },
                     "default": PROBLEM,
                 },

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import schemas
+from gateway.api import documents
 from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
 from gateway.audit import actor_of
@@ -96,8 +97,16 @@ def post_claim(session: Session, calls: list[Call]) -> list[Response | Exception
 
 @endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER)
 def get_claim(call: Call) -> Response:
-    """A claim's status and coordinated result."""
+    """A claim's status and coordinated result; with ``Accept: application/pdf`` or ``text/html``,
+    its coordinated statement (结算单) instead."""
+    media = documents.wanted(call.request)
+    if media != documents.JSON:
+        return documents.statement_response(call, media)
     return JSONResponse(claims.claim_view(call.session, call.principal, call.param("claim_id")))
+
+
+get_claim.response_media = documents.STATEMENT_MEDIA  # type: ignore[attr-defined]
+get_claim.query_parameters = (documents.LANG,)  # type: ignore[attr-defined]
 
 
 @endpoint(Role.PAYER, body="decision")
