@@ -114,7 +114,7 @@ def _listing(
     if faults:
         raise refuse(faults)
     month = values.get("month") or None
-    if month is not None and not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
+    if month is not None and not re.fullmatch(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])", month):
         faults.append(("/month", "must be a service month as YYYY-MM"))
     statuses = tuple(values["status"].split(",")) if values.get("status") else ()
     for status in statuses:
@@ -150,10 +150,10 @@ def _since(text: str | None, faults: list[Fault]) -> str | None:
             moment = datetime.fromisoformat(text)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=BEIJING)
-    except ValueError:
+        return moment.astimezone(UTC).isoformat()
+    except (ValueError, OverflowError):  # not a date, or beyond what a timestamp holds
         faults.append(("/coordinated_since", "must be an ISO 8601 date (Beijing) or date-time"))
         return None
-    return moment.astimezone(UTC).isoformat()
 
 
 def _scope(principal: Principal, filters: Filters, kind: str) -> str:

@@ -227,6 +227,7 @@ def test_a_tampered_or_made_up_cursor_is_refused_with_400_naming_it(world: World
         ("?colour=red", "/colour"),
         ("?month=2026-13", "/month"),
         ("?month=202611", "/month"),
+        ("?month=0000-01", "/month"),
         ("?status=paid", "/status"),
         ("?status=received&status=failed", "/status"),
         ("?limit=0", "/limit"),
@@ -236,6 +237,8 @@ def test_a_tampered_or_made_up_cursor_is_refused_with_400_naming_it(world: World
         ("?payer=%00", "/payer"),
         ("?coordinated_since=yesterday", "/coordinated_since"),
         ("?coordinated_since=2026-02-30", "/coordinated_since"),
+        ("?coordinated_since=0001-01-01", "/coordinated_since"),
+        ("?coordinated_since=9999-12-31T23:59:59-12:00", "/coordinated_since"),
     ],
 )
 def test_every_bad_parameter_is_a_400_problem_naming_it(world: World, query: str, pointer: str) -> None:
