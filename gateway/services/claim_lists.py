@@ -28,10 +28,11 @@ import schemas
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
+from gateway.domain.products import Kind
 from gateway.services.errors import Invalid, ServiceError
 from gateway.services.keys import Principal, Role
 from gateway.storage.personal import lookup_hash, signature
-from gateway.storage.tables import ClaimRow, LinePaymentRow, MemberRow, PayerStepRow
+from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, MemberRow, PayerStepRow
 
 FILTERS = ("month", "status", "claim_number", "payer", "coordinated_since")
 PAGING = ("cursor", "limit")
@@ -39,6 +40,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 BEIJING = ZoneInfo("Asia/Shanghai")  # a bare date in coordinated_since is a Beijing business date
 STATUSES = tuple(s.value for s in ClaimStatus)
 _CURSOR = "claim-list-cursor"
+FIXED = Kind.FIXED_BENEFIT.value
 
 
 class BadQuery(ServiceError):
@@ -249,38 +251,65 @@ def _page(session: Session, principal: Principal, listing: Listing) -> dict[str,
 
 
 def _shares(session: Session, principal: Principal, rows: list[ClaimRow]) -> dict[uuid.UUID, list[Any]]:
-    """Each claim's live payer steps in its current round with what each paid (final, not
-    provisional: None while undecided), for the whole page in one aggregate query; a payer gets
-    only the steps routed to it."""
+    """Each claim's live payer steps in its current round with what each paid on the lines (final,
+    not provisional: None while undecided) and, for a fixed-benefit product, the benefit granted;
+    for the whole page in one aggregate query. A payer gets only the steps routed to it."""
     if not rows:
         return {}
-    s, p = PayerStepRow, LinePaymentRow
+    s, p, f = PayerStepRow, LinePaymentRow, FixedBenefitRow
     paid = func.sum(p.paid_fen)
+    fixed = (  # a fixed benefit (a monthly annuity) is granted beside the lines, not paid on them
+        select(func.sum(f.amount_fen))
+        .where(f.claim_id == s.claim_id, f.product_code == s.product_code, f.provisional.is_(False))
+        .scalar_subquery()
+    )
     statement = (
-        select(s.claim_id, s.seq, s.tier, s.payer_code, s.administrator_code, s.product_code, s.status, paid)
+        select(
+            s.claim_id,
+            s.seq,
+            s.tier,
+            s.payer_code,
+            s.administrator_code,
+            s.product_code,
+            s.kind,
+            s.status,
+            paid,
+            fixed,
+        )
         .join(ClaimRow, and_(ClaimRow.claim_id == s.claim_id, ClaimRow.round == s.round))
         .outerjoin(
             p,
             and_(p.claim_id == s.claim_id, p.round == s.round, p.seq == s.seq, p.provisional.is_(False)),
         )
         .where(s.claim_id.in_([row.claim_id for row in rows]), s.status != "replaced")
-        .group_by(s.claim_id, s.seq, s.tier, s.payer_code, s.administrator_code, s.product_code, s.status)
+        .group_by(
+            s.claim_id, s.seq, s.tier, s.payer_code, s.administrator_code, s.product_code, s.kind, s.status
+        )
         .order_by(s.claim_id, s.seq)
     )
     if principal.role == Role.PAYER:
         party = principal.party_code
         statement = statement.where(or_(s.payer_code == party, s.administrator_code == party))
     shares: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for claim_id, seq, tier, payer_code, administrator, product, status, total in session.execute(statement):
+    for claim_id, seq, tier, payer, administrator, product, kind, status, total, benefit in session.execute(
+        statement
+    ):
+        decided = status == "decided"
         shares[claim_id].append(
             {
                 "seq": seq,
                 "tier": tier,
-                "payer_code": payer_code,
+                "payer_code": payer,
                 **({"administrator_code": administrator} if administrator else {}),
                 "product_code": product,
+                "kind": kind,
                 "status": status,
-                "paid_fen": int(total) if total is not None else None,
+                "paid_fen": _fen(total) if total is not None or not decided else 0,
+                **({"fixed_benefit_fen": _fen(benefit)} if kind == FIXED else {}),
             }
         )
     return shares
+
+
+def _fen(amount: Any) -> int | None:
+    return int(amount) if amount is not None else None  # SUM is a NUMERIC on PostgreSQL

@@ -115,6 +115,11 @@ def test_a_payer_lists_only_claims_routed_to_it_with_only_its_own_figures(world:
     assert bureau[routed]["member_responsibility_fen"] == full["member_responsibility_fen"] is not None
     assert len(bureau[routed]["payers"]) == len(full["payers"]) > 1
     assert bureau[routed]["paid_fen"] == sum(p["paid_fen"] for li in full["lines"] for p in li["payments"])
+    acme = listing(world, world.payer("acme-life"))["claims"][0]["payers"]
+    assert {s["product_code"]: s.get("fixed_benefit_fen") for s in acme} == {
+        "ACME-LTC-CARE": None,
+        "ACME-LTC-ANNUITY": 200000,  # the worked example's annuity, granted beside the lines
+    }
     assert listing(world, world.payer("not-routed"))["claims"] == []
     # a payer cannot learn another payer's routing through the filter
     snooping = world.get("/v1/claims?payer=acme-life", world.payer("huiminbao"))
