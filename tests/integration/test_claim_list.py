@@ -325,3 +325,5 @@ def test_the_openapi_description_documents_the_list_and_its_examples_validate(wo
     assert searched["schema"] == {"$ref": "#/components/schemas/claim-search"}
     for example in schemas.load("claim-search")["examples"]:
         assert not list(schemas.validator("claim-search").iter_errors(example))
+    page = world.client.get("/docs").text
+    assert "<code>coordinated_since</code>" in page and "<code>cursor</code>" in page
