@@ -65,6 +65,7 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
+    kind: str  # "list" or "search": a cursor of one is refused by the other
     filters: Filters
     after: tuple[datetime, uuid.UUID] | None
     limit: int
@@ -76,7 +77,7 @@ def list_claims(session: Session, principal: Principal, query: Iterable[tuple[st
     faults: list[Fault] = []
     for name, value in query:
         if name not in FILTERS + PAGING:
-            faults.append((f"/{name}", "is not a known filter"))
+            faults.append((_pointer(name), "is not a known filter"))
         elif name in values:
             faults.append((f"/{name}", "is given more than once"))
         else:
@@ -139,7 +140,11 @@ def _listing(
     filters = Filters(month, statuses, values.get("claim_number") or None, payer, since, id_hash)
     cursor = values.get("cursor") or None
     after = _read_cursor(cursor, _scope(principal, filters, kind)) if cursor else None
-    return Listing(filters, after, limit)
+    return Listing(kind, filters, after, limit)
+
+
+def _pointer(name: str) -> str:
+    return "/" + name.replace("~", "~0").replace("/", "~1")
 
 
 def _since(text: str | None, faults: list[Fault]) -> str | None:
@@ -243,7 +248,7 @@ def _page(session: Session, principal: Principal, listing: Listing) -> dict[str,
             }
         )
     last = rows[-1] if rows else None
-    scope = _scope(principal, listing.filters, "search" if listing.filters.id_hash else "list")
+    scope = _scope(principal, listing.filters, listing.kind)
     return {
         "claims": items,
         "next_cursor": _cursor(scope, last.created_at, last.claim_id) if more and last else None,
