@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
@@ -15,6 +16,8 @@ from starlette.routing import Route
 
 import schemas
 from gateway import __version__
+
+E = TypeVar("E")
 
 PROBLEM = {
     "description": "RFC 9457 problem details naming the field",
@@ -41,6 +44,36 @@ PROBLEM_SCHEMA = {
         },
     },
 }
+
+
+def documented(
+    *, answer: str | None = None, query: str | None = None, omit: tuple[str, ...] = ()
+) -> Callable[[E], E]:
+    """Describe more of an endpoint than its route tells: ``answer`` names the JSON Schema of its
+    success body (its ``examples`` become the response's example); ``query``, a schema whose
+    properties (but ``omit``) are its query parameters."""
+
+    def mark(endpoint: E) -> E:
+        endpoint.answer_schema = answer  # type: ignore[attr-defined]
+        endpoint.query_schema = (query, omit)  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+def _query_parameters(name: str, omit: tuple[str, ...]) -> list[dict[str, Any]]:
+    properties = schemas.load(name)["properties"]
+    return [
+        {
+            "name": key,
+            "in": "query",
+            "required": False,
+            "description": spec.get("description", ""),
+            "schema": {k: v for k, v in spec.items() if k != "description"},
+        }
+        for key, spec in properties.items()
+        if key not in omit
+    ]
 
 
 def _schema(name: str) -> dict[str, Any]:
@@ -111,6 +144,17 @@ def describe(routes: list[Any]) -> dict[str, Any]:
                     "default": PROBLEM,
                 },
             }
+            answer = getattr(endpoint, "answer_schema", None)
+            if answer:
+                used.add(answer)
+                success: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{answer}"}}
+                if schemas.load(answer).get("examples"):
+                    success["example"] = schemas.load(answer)["examples"][0]
+                operation["responses"][status]["content"]["application/json"] = success
+            query, omit = getattr(endpoint, "query_schema", (None, ()))
+            if query:
+                operation["parameters"].extend(_query_parameters(query, omit))
+                operation["responses"]["400"] = PROBLEM
             if roles:
                 operation["security"] = [{"bearer": []}]
                 operation["responses"]["401"] = PROBLEM

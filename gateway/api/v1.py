@@ -11,12 +11,14 @@ from starlette.routing import Route
 import schemas
 from gateway.api import documents
 from gateway.api.endpoint import Call, batched, endpoint
+from gateway.api.openapi import documented
 from gateway.api.problems import problem
 from gateway.audit import actor_of
 from gateway.domain.numbers import INT32, whole_number
 from gateway.services import (
     agencies,
     assessments,
+    claim_lists,
     claims,
     coverage,
     decisions,
@@ -109,6 +111,28 @@ get_claim.response_media = documents.STATEMENT_MEDIA  # type: ignore[attr-define
 get_claim.query_parameters = (documents.LANG,)  # type: ignore[attr-defined]
 
 
+@documented(answer="claim-list", query="claim-search", omit=("id_number",))
+@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER)
+def get_claims(call: Call) -> Response:
+    """Claims as a list, newest accepted first, a page at a time (follow ``next_cursor``).
+
+    Filters: ``month`` (service month, YYYY-MM), ``status`` (comma-separated), ``claim_number``,
+    ``payer``, ``coordinated_since`` (ISO date-time, or a date from 00:00 Beijing time); ``limit``
+    1..200 (50). A provider sees its own claims, a payer those routed to it (and only its shares),
+    the bureau and reconcilers all. A bad parameter or cursor is a 400 naming it."""
+    query = call.request.query_params.multi_items()
+    return JSONResponse(claim_lists.list_claims(call.session, call.principal, query))
+
+
+@documented(answer="claim-list")
+@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER, body="claim-search", remember=False)
+def post_claim_search(call: Call) -> Response:
+    """A member's claims by resident ID number (in the body, never in a URL), with the list's filters.
+
+    Scoped as ``GET /v1/claims``; an invalid ID number is a 422 naming ``/id_number``."""
+    return JSONResponse(claim_lists.search_claims(call.session, call.principal, call.body))
+
+
 @endpoint(Role.PAYER, body="decision")
 def post_decision(call: Call) -> Response:
     """A payer's late decision (after 'pending') or a revised one (callback)."""
@@ -163,6 +187,8 @@ routes = [
     Route("/v1/members/history", post_member_history, methods=["POST"]),
     Route("/v1/coverage/query", post_coverage_query, methods=["POST"]),
     Route("/v1/claims", post_claim, methods=["POST"]),
+    Route("/v1/claims", get_claims, methods=["GET"]),
+    Route("/v1/claims/search", post_claim_search, methods=["POST"]),
     Route("/v1/claims/{claim_id}", get_claim, methods=["GET"]),
     Route("/v1/payers/{payer_code}/decisions", post_decision, methods=["POST"]),
     Route("/v1/payers/{payer_code}/routes", put_routes, methods=["PUT"]),

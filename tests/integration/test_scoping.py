@@ -22,6 +22,8 @@ ALLOWED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/v1/members/history"): {Role.BUREAU},
     ("POST", "/v1/coverage/query"): {Role.PROVIDER, Role.BUREAU},
     ("POST", "/v1/claims"): {Role.PROVIDER},
+    ("GET", "/v1/claims"): {Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER},
+    ("POST", "/v1/claims/search"): {Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER},
     ("GET", "/v1/claims/{claim_id}"): {Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER},
     ("GET", "/v1/claims/{claim_id}/statement.html"): {
         Role.PROVIDER,
