@@ -40,7 +40,7 @@ from gateway.domain.products import Product
 TIER1_PAYER = "policy-ltci"
 ADMINISTRATORS = {"ltc-admin-east": ["330102", "330105"], "ltc-admin-west": ["330106", "330108"]}
 REST_PAYER, SOAP_PAYER = "huiminbao", "acme-life"
-HSA_ADMIN, HSA_ENV_PREFIX = "ltc-admin-east", "LTC_SANDBOX_HSA"
+HSA_ADMIN, HSA_ENV_PREFIX = "ltc-admin-east", "SANDBOX_HSA"
 
 
 @dataclass

@@ -248,7 +248,8 @@ def test_a_tampered_or_made_up_cursor_is_refused_with_400_naming_it(world: World
 )
 def test_every_bad_parameter_is_a_400_problem_naming_it(world: World, query: str, pointer: str) -> None:
     answer = world.get(f"/v1/claims{query}", world.bureau)
-    assert answer.status_code == 400, answer.text
+    # control characters are refused before any endpoint reads the query, as a 422 like a body's
+    assert answer.status_code == (422 if "%00" in query else 400), answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert pointer in [e["pointer"] for e in answer.json()["errors"]]
 

@@ -120,7 +120,7 @@ def test_a_tampered_signature_is_refused_by_the_sandbox_and_mapped_to_a_permanen
     with pytest.raises(PermanentError, match="infcode -2"):
         asyncio.run(forged())
     # the gateway signing with a key the platform does not know: dead-lettered at the first call
-    monkeypatch.setenv("LTC_SANDBOX_HSA_SIGN_KEY", new_sm2_private_key())
+    monkeypatch.setenv("SANDBOX_HSA_SIGN_KEY", new_sm2_private_key())
     world.setup()
     claim_id = world.submit().json()["claim_id"]
     drain(world)
@@ -301,13 +301,13 @@ def test_an_answer_that_does_not_verify_is_transient_and_refused_gateway_headers
         asyncio.run(statement({}))  # as configured: it verifies
         impostor = sm2_public_key(new_sm2_private_key())  # answers signed by someone else
         with pytest.raises(MalformedAnswer, match="signature does not verify"):
-            asyncio.run(statement({"LTC_SANDBOX_HSA_PLATFORM_PUBLIC_KEY": impostor}))
+            asyncio.run(statement({"SANDBOX_HSA_PLATFORM_PUBLIC_KEY": impostor}))
         monkeypatch.setenv(
-            "LTC_SANDBOX_HSA_PLATFORM_PUBLIC_KEY",
-            payers.hsa_environment()["LTC_SANDBOX_HSA_PLATFORM_PUBLIC_KEY"],
+            "SANDBOX_HSA_PLATFORM_PUBLIC_KEY",
+            payers.hsa_environment()["SANDBOX_HSA_PLATFORM_PUBLIC_KEY"],
         )
         with pytest.raises(PermanentError, match="HTTP 401"):
-            asyncio.run(statement({"LTC_SANDBOX_HSA_PAAS_TOKEN": "not-the-token"}))
+            asyncio.run(statement({"SANDBOX_HSA_PAAS_TOKEN": "not-the-token"}))
         assert any("x-tif-signature" in r for r in platform(payers).refused)
     finally:
         payers.stop()
