@@ -154,29 +154,35 @@ def compute(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The report (with its gap report) for ``given``; nothing is written."""
+    # short read transactions, one a block of members: on SQLite every transaction takes the
+    # write lock, and the progress is written between them
     with sessions() as session:
         drafts = draft_products(given.drafts, history.current_definitions(session))
         everyone = history.members(session, given.period)
-        tally, gap, done = Tally(), GapTally(), 0
-        shards = [everyone[i : i + history.SHARD * 5] for i in range(0, len(everyone), history.SHARD * 5)]
-        if processes > 1 and len(shards) > 1 and not url.startswith("sqlite:///:memory:"):
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(processes) as pool:
-                jobs = [(url, given.period, drafts, shard) for shard in shards]
-                for part, part_gap, n in pool.imap_unordered(_process_shard, jobs):
-                    _merge(tally, part)
-                    _merge_gap(gap, part_gap)
-                    done += n
-                    if progress is not None:
-                        progress(done, len(everyone))
-        else:
-            for part, part_gap, n in tally_shard(session, given.period, drafts, everyone):
+        session.rollback()
+    tally, gap, done = Tally(), GapTally(), 0
+    block = history.SHARD * 5
+    shards = [everyone[i : i + block] for i in range(0, len(everyone), block)]
+    if processes > 1 and len(shards) > 1 and ":memory:" not in url:
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(processes) as pool:
+            jobs = [(url, given.period, drafts, shard) for shard in shards]
+            for part, part_gap, n in pool.imap_unordered(_process_shard, jobs):
                 _merge(tally, part)
                 _merge_gap(gap, part_gap)
                 done += n
                 if progress is not None:
                     progress(done, len(everyone))
-        session.rollback()
+    else:
+        for shard in shards:
+            with sessions() as session:
+                for part, part_gap, n in tally_shard(session, given.period, drafts, shard):
+                    _merge(tally, part)
+                    _merge_gap(gap, part_gap)
+                    done += n
+                session.rollback()
+            if progress is not None:
+                progress(done, len(everyone))
     result = report(tally, given.funding)
     result["coverage_gap"] = gap_report(gap, k)
     result["drafts"] = sorted(drafts)
