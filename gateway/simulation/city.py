@@ -143,8 +143,11 @@ def _lines(
     return lines
 
 
-def generate(gateway: Gateway, members: int, seed: int = 1, progress: Progress | None = None) -> Period:
-    """Build the city in ``gateway``'s (empty) database; the period its claims cover."""
+def generate(
+    gateway: Gateway, members: int, seed: int = 1, progress: Progress | None = None, revised: float = 0.05
+) -> Period:
+    """Build the city in ``gateway``'s (empty) database; the period its claims cover. ``revised``:
+    the share of each month's claims whose tier-2 decision the payer revises the month after."""
     rng = random.Random(seed)
     today = gateway.today()
     period = year_before(today)
@@ -225,7 +228,7 @@ def generate(gateway: Gateway, members: int, seed: int = 1, progress: Progress |
         for claim_id in revise:  # last month's revisions arrive after this month's claims
             _revise_tier2(gateway, claim_id)
         worker.drain()
-        revise = [c for c in made if rng.random() < 0.05]
+        revise = [c for c in made if rng.random() < revised]
         if progress is not None:
             progress(m + 1, len(months))
     return period
