@@ -203,7 +203,9 @@ def generate(
         made = []
         with gateway.sessions.begin() as session:
             for n, id_number, district, setting, position, assessment_id in people:
-                settings = [setting] + (["community"] if setting == "home" and rng.random() < 0.2 else [])
+                # day care in the community beside home care or a nursing home: two claims a month
+                extra = rng.random() < {"home": 0.2, "institutional": 0.3}.get(setting, 0.0)
+                settings = [setting] + (["community"] if extra else [])
                 for s in settings:
                     kind = {"institutional": "N", "family": "F"}.get(s, "H")
                     lines = _lines(rng, s, month, n, position)
