@@ -6,9 +6,9 @@ the replay needs comes from what production stored: the claims' lines, assessmen
 and members; the payer steps of every round, with the payments each step recorded; the product
 versions the steps ran under.
 
-The order of rounds is the order production recorded them: the first line payment a round
-recorded (ids increase with time), so a payer's revision falls between the claims coordinated
-before and after it; a round that recorded no line payment (fixed benefits only) goes last.
+The order of rounds: first coordinations in the member's coordination order; a revision where
+its first recorded payment falls (ids increase with time), between the claims coordinated
+before and after it.
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ def _history(
     catalogue: ServiceCatalogue,
 ) -> MemberHistory:
     claims: list[ClaimFact] = []
-    rounds: list[tuple[tuple[float, int, int], RoundFact]] = []
+    rounds: list[tuple[int | None, RoundFact]] = []
     earlier: list[ClaimedLine] = []
     visits: list[tuple[uuid.UUID, VisitRecord]] = []
     for claim, *_ in rows:
@@ -311,7 +311,29 @@ def _history(
             if not round_steps:
                 continue
             first = first_payment.get((claim.claim_id, round_))
-            key = (float(first) if first is not None else float("inf"), claim.coordination_seq or 0, round_)
-            rounds.append((key, RoundFact(index, round_, tuple(round_steps))))
-    rounds.sort(key=lambda item: item[0])
-    return MemberHistory(f"M-{member_id.hex[:8]}", tuple(claims), tuple(r for _, r in rounds))
+            rounds.append((first, RoundFact(index, round_, tuple(round_steps))))
+    return MemberHistory(f"M-{member_id.hex[:8]}", tuple(claims), tuple(_in_order(rounds)))
+
+
+def _in_order(rounds: list[tuple[int | None, RoundFact]]) -> list[RoundFact]:
+    """First coordinations in the member's coordination order (``coordination_seq``: a claim is
+    placed under the member's lock when its first step's share is worked out, so this is the
+    order the first payer's limits were consumed in); each revision after the last of them whose
+    first payment was recorded before the revision's."""
+    firsts = [(first, r) for first, r in rounds if r.round == 1]  # already in coordination order
+    ordered: list[RoundFact] = [r for _, r in firsts]
+    revisions = sorted(
+        ((first, r) for first, r in rounds if r.round > 1), key=lambda item: (item[0] or 0, item[1].round)
+    )
+    for first, revision in revisions:
+        at = len(ordered)
+        if first is not None:
+            before = [i for i, r in enumerate(ordered) if r.round == 1 and (_first(firsts, r) or 0) < first]
+            later = [i for i, r in enumerate(ordered) if r.round > 1]
+            at = max(before + later, default=-1) + 1
+        ordered.insert(at, revision)
+    return ordered
+
+
+def _first(firsts: list[tuple[int | None, RoundFact]], round_: RoundFact) -> int | None:
+    return next(first for first, r in firsts if r is round_)
