@@ -21,7 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from gateway.coordination import CaseFacts, coordinate_payer, fixed_benefits, period_keys
+from gateway.coordination import CaseFacts, coordinate_payer, fixed_benefits
+from gateway.coordination.engine import Ordered, ordered_lines
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Kind, Product
 
@@ -113,7 +114,7 @@ class _Member:
         months = self.granted.get(code, {})
         return frozenset(m for m, claims in months.items() if claims - {claim})
 
-    def settle(self, claim: int, case: CaseFacts, results: Iterable[_Result]) -> None:
+    def settle(self, claim: int, ordered: Ordered, results: Iterable[_Result]) -> None:
         """The claim's new round replaces what its last one held."""
         for (held_claim, code), held in list(self.held.items()):
             if held_claim == claim:
@@ -124,7 +125,7 @@ class _Member:
         for months in self.granted.values():
             for claims in months.values():
                 claims.discard(claim)
-        keys = {line.line_no: period_keys(line) for line in case.lines}
+        keys = {line.line_no: (month, year) for line, month, year in ordered}
         for code, lines, fixed in results:
             if lines is not None:
                 part: dict[str, int] = {}
@@ -161,6 +162,7 @@ def _step(
     drafted: bool,
     state: _Member,
     prior: dict[int, int],
+    ordered: Ordered,
 ) -> _Result:
     code = step.product_code
     coverage = Coverage(product, step.coverage_start, step.coverage_end)
@@ -174,7 +176,7 @@ def _step(
         unpaid = _unpaid(case, prior)
         lines = {n: min(step.recorded.get(n, 0), unpaid[n]) for n in unpaid}
     else:
-        share, _ = coordinate_payer(coverage, case, prior, state.usage_besides(claim, code))
+        share, _ = coordinate_payer(coverage, case, prior, state.usage_besides(claim, code), ordered)
         lines = {line.line_no: line.paid_fen for line in share.lines}
     return code, lines, None
 
@@ -184,8 +186,12 @@ def replay(history: MemberHistory, drafts: Mapping[str, Product]) -> list[ClaimO
     state = _Member()
     last: dict[int, dict[int, _Result]] = {}  # claim → seq → its step's result in the last round
     used_rules: dict[int, dict[str, Product]] = {}
+    orders: dict[int, Ordered] = {}  # claim → its lines in coordination order, once for every step
     for round_ in history.rounds:
         case = history.claims[round_.claim].case
+        ordered = orders.get(round_.claim)
+        if ordered is None:
+            ordered = orders[round_.claim] = ordered_lines(case.lines)
         before = last.get(round_.claim, {})
         prior: dict[int, int] = {}
         results: dict[int, _Result] = {}
@@ -197,12 +203,12 @@ def replay(history: MemberHistory, drafts: Mapping[str, Product]) -> list[ClaimO
                 result = before[step.seq]
             else:
                 drafted = step.product_code in drafts
-                result = _step(step, round_.claim, case, product, drafted, state, prior)
+                result = _step(step, round_.claim, case, product, drafted, state, prior, ordered)
             if result[1] is not None:
                 for line_no, paid in result[1].items():
                     prior[line_no] = prior.get(line_no, 0) + paid
             results[step.seq] = result
-        state.settle(round_.claim, case, results.values())
+        state.settle(round_.claim, ordered, results.values())
         last[round_.claim] = results
         used_rules[round_.claim] = rules
     outcomes = []
