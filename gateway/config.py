@@ -45,6 +45,8 @@ class Settings:
     ui_session_max_hours: int = 12  # and every session ends this long after sign-in
     # Parties: providers grade their own residents only where the city allows it (conflict of interest).
     providers_may_assess: bool = False
+    # Policy simulation: coverage-gap cells of fewer members are suppressed (数据可用不可见).
+    simulation_min_cell_members: int = 10
 
     @property
     def database_url_is_default(self) -> bool:

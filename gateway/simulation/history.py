@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -277,7 +277,7 @@ def _history(
             assessment=AssessmentFacts(grade, concluded_on, disabled_since),
             designation=Designation(provider.designated, provider.designated_from, provider.designated_to),
             member_position=position,
-            other_visits=tuple(r for cid, r in visits if cid != claim.claim_id),
+            other_visits=_other_visits(claim.claim_id, own, visits),
             catalogue=catalogue,
             repeats=found,
         )
@@ -313,6 +313,24 @@ def _history(
             first = first_payment.get((claim.claim_id, round_))
             rounds.append((first, RoundFact(index, round_, tuple(round_steps))))
     return MemberHistory(f"M-{member_id.hex[:8]}", tuple(claims), tuple(_in_order(rounds)))
+
+
+def _other_visits(
+    claim_id: uuid.UUID, lines: tuple[ClaimLine, ...], visits: list[tuple[uuid.UUID, VisitRecord]]
+) -> tuple[VisitRecord, ...]:
+    """The member's other claims' visits by the same caregivers within a day of this claim's (as
+    ``orchestration.facts`` looks them up, for the member's own claims)."""
+    own = [line.visit for line in lines if line.visit is not None]
+    if not own:
+        return ()
+    caregivers = {v.caregiver_id for v in own}
+    earliest = min(v.check_in for v in own) - timedelta(days=1)
+    latest = max(v.check_out for v in own) + timedelta(days=1)
+    return tuple(
+        r
+        for cid, r in visits
+        if cid != claim_id and r.caregiver_id in caregivers and earliest <= r.check_in <= latest
+    )
 
 
 def _in_order(rounds: list[tuple[int | None, RoundFact]]) -> list[RoundFact]:
