@@ -60,6 +60,17 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def chart(result: dict[str, Any], width: int = 40) -> str:
+    """Tier 1 by month, actual (▒) beside simulated (█), on one scale."""
+    months = {key: m.get("tier 1", [0, 0]) for key, m in result["by"].get("month", {}).items()}
+    top = max((max(pair) for pair in months.values()), default=0) or 1
+    lines = ["Tier 1 paid by month (▒ actual, █ simulated, yuan)"]
+    for month, (actual, simulated) in months.items():
+        lines.append(f"{month} ▒{'▒' * (width * actual // top):<{width}} {yuan(actual):>14}")
+        lines.append(f"{'':7} █{'█' * (width * simulated // top):<{width}} {yuan(simulated):>14}")
+    return "\n".join(lines)
+
+
 def render(result: dict[str, Any]) -> str:
     pair = ["actual", "simulated", "change"]
     out = [
@@ -124,6 +135,7 @@ def render(result: dict[str, Any]) -> str:
                 rows,
             ),
         ]
+    out += ["", chart(result)]
     f = result["funding"]
     left = ["not exhausted" if m is None else f"{m} months" for m in f["months_of_payment_left"]]
     out += [
