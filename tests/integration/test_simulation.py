@@ -3,8 +3,11 @@ generated city run through the production path, replayed."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from gateway.bootstrap import Gateway
@@ -113,3 +116,26 @@ def test_a_simulation_writes_nothing_to_the_live_tables_and_is_stored_and_audite
     _, again = simulate(gateway.sessions, gateway.settings.database_url, document, "tester")
     assert again == result
     assert result["tiers"]["tier 1"]["paid_fen"][1] >= result["tiers"]["tier 1"]["paid_fen"][0]
+
+
+def test_simulate_on_a_generated_city_prints_the_report_as_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    draft = Path(__file__).parents[2] / "examples" / "drafts" / "tier1-75-percent-grade2.json"
+    assert main(["simulate", "--generated", "4", "--draft", str(draft), "--processes", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "drafts: CITY-LTCI-2025" in out
+    assert "Fund paid and member responsibility (yuan)" in out and "Tier 1 paid by month" in out
+
+
+def test_simulate_refuses_a_bad_draft_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway.cli import main
+
+    draft = tmp_path / "draft.json"
+    draft.write_text(
+        json.dumps({"product_code": "CITY-LTCI-2025", "changes": {"eligibility": {"min_grade": 7}}})
+    )
+    assert main(["simulate", "--generated", "1", "--draft", str(draft), "--processes", "1"]) == 2
+    assert "/drafts/0/eligibility/min_grade" in capsys.readouterr().err
