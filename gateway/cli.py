@@ -309,7 +309,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         "fund_balance_fen": None if args.balance is None else round(args.balance * 100),
     }
     return run_command(
-        load_settings(), period, args.draft, args.generated, funding, args.processes, args.json, operator()
+        load_settings(),
+        period,
+        args.draft,
+        args.generated,
+        funding,
+        args.processes,
+        args.json,
+        operator(),
+        args.xlsx,
     )
 
 
@@ -525,6 +533,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--balance", type=float, help="the fund's balance in yuan")
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--xlsx", type=Path, metavar="FILE", help="the report as a workbook too")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("rerun", help="re-drive a dead or refused payer step (no STEP_ID: list them)")

@@ -170,6 +170,7 @@ def run_command(
     processes: int,
     as_json: bool,
     actor: str = "cli",
+    xlsx: Path | None = None,
 ) -> int:
     documents = [json.loads(path.read_text(encoding="utf-8")) for path in drafts]
     if generated is not None:
@@ -198,5 +199,9 @@ def run_command(
         )
     finally:
         gateway.close()
+    if xlsx is not None:
+        from gateway.simulation.workbook import write
+
+        write(result, xlsx)
     print(json.dumps(result, ensure_ascii=False, indent=2) if as_json else render(result))
     return 0

@@ -118,14 +118,22 @@ def test_a_simulation_writes_nothing_to_the_live_tables_and_is_stored_and_audite
     assert result["tiers"]["tier 1"]["paid_fen"][1] >= result["tiers"]["tier 1"]["paid_fen"][0]
 
 
-def test_simulate_on_a_generated_city_prints_the_report_as_tables(capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulate_on_a_generated_city_prints_the_report_as_tables_and_a_workbook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openpyxl import load_workbook  # type: ignore[import-untyped]
+
     from gateway.cli import main
 
     draft = Path(__file__).parents[2] / "examples" / "drafts" / "tier1-75-percent-grade2.json"
-    assert main(["simulate", "--generated", "4", "--draft", str(draft), "--processes", "1"]) == 0
+    book = tmp_path / "report.xlsx"
+    argv = ["simulate", "--generated", "4", "--draft", str(draft), "--processes", "1", "--xlsx", str(book)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "drafts: CITY-LTCI-2025" in out
     assert "Fund paid and member responsibility (yuan)" in out and "Tier 1 paid by month" in out
+    sheets = load_workbook(book).sheetnames
+    assert {"tiers", "products", "by month", "coverage gap", "funding"} <= set(sheets)
 
 
 def test_simulate_refuses_a_bad_draft_naming_the_field(
