@@ -147,3 +147,17 @@ def test_simulate_refuses_a_bad_draft_naming_the_field(
     )
     assert main(["simulate", "--generated", "1", "--draft", str(draft), "--processes", "1"]) == 2
     assert "/drafts/0/eligibility/min_grade" in capsys.readouterr().err
+
+
+def test_members_replayed_in_parallel_processes_give_the_same_report_as_one_process(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.simulation.run import Inputs, compute
+
+    period = _city(gateway)
+    monkeypatch.setattr(history, "SHARD", 2)  # blocks of 10 members: several shards for the processes
+    url = gateway.settings.database_url
+    alone = compute(gateway.sessions, url, Inputs(period), processes=1)
+    together = compute(gateway.sessions, url, Inputs(period), processes=2)
+    assert together == alone
+    assert alone["claims"] > 0
