@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import accept, coordination, end_to_end, reconciliation
+from bench import accept, coordination, end_to_end, reconciliation, simulation
 from bench.common import Row, machine, table
 
-ALL = ("coordination", "accept", "end-to-end", "reconciliation", "load")
+ALL = ("coordination", "accept", "end-to-end", "reconciliation", "load", "simulation")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += end_to_end.run()
         elif name == "load":
             rows += accept.load()
+        elif name == "simulation":
+            rows += simulation.run()
         elif name == "reconciliation":
             rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
     print(f"Machine: {machine()}")

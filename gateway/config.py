@@ -54,6 +54,8 @@ class Settings:
     environment: str = "development"
     # The coordinated statement's PDF: a CJK TrueType font (a .ttc's first face); Debian's fonts-wqy-microhei.
     statement_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+    # Policy simulation: coverage-gap cells of fewer members are suppressed (数据可用不可见).
+    simulation_min_cell_members: int = 10
 
     @property
     def database_url_is_default(self) -> bool:

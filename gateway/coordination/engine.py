@@ -91,14 +91,22 @@ def _ordered(lines: Sequence[ClaimLine]) -> Ordered:
     return [(line, *period_keys(line)) for line in coordination_order(lines)]
 
 
+def ordered_lines(lines: Sequence[ClaimLine]) -> Ordered:
+    """A case's lines in coordination order with their period keys, for ``coordinate_payer``'s
+    ``ordered``: a caller that asks for many payers' shares of one case works it out once."""
+    return _ordered(lines)
+
+
 def coordinate_payer(
     coverage: Coverage,
     case: CaseFacts,
     prior_paid: Mapping[int, int],
     usage: Mapping[str, int],
+    ordered: Ordered | None = None,
 ) -> tuple[PayerShare, Usage]:
-    """One indemnity payer's share of every line, and its limit usage afterwards."""
-    return _payer_share(coverage, case, _ordered(case.lines), prior_paid, usage)
+    """One indemnity payer's share of every line, and its limit usage afterwards; ``ordered``:
+    ``ordered_lines(case.lines)``, if the caller has it."""
+    return _payer_share(coverage, case, ordered or _ordered(case.lines), prior_paid, usage)
 
 
 def _payer_share(

@@ -688,3 +688,19 @@ class AuditHeadRow(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     mac: Mapped[str | None] = mapped_column(String(64))
+
+
+class SimulationRow(Base):
+    """A policy simulation (domain.md section 9): its inputs (period, draft products, funding),
+    progress and report. Simulations write here only, never to the live tables."""
+
+    __tablename__ = "simulations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # members replayed
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    finished_at: Mapped[datetime | None]

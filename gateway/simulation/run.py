@@ -1,0 +1,238 @@
+"""Running a simulation: inputs checked, drafts built, the period's history streamed through the
+replay (in parallel processes over shards of members, which are independent), the report and
+the coverage gap made, and the simulation stored and audited. Only the ``simulations`` table is
+written; the live tables are read in a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import audit
+from gateway.domain.products import Product
+from gateway.services.errors import Invalid
+from gateway.simulation import history
+from gateway.simulation.drafts import draft_products
+from gateway.simulation.gap import GapTally, gap_report
+from gateway.simulation.replay import replay
+from gateway.simulation.report import Funding, Tally, report
+from gateway.storage.database import make_engine
+from gateway.storage.tables import SimulationRow, utcnow
+
+Progress = Callable[[int, int], None]  # members done, members in all
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+DEFAULT_K = 10
+
+
+@dataclass(frozen=True)
+class Inputs:
+    period: history.Period
+    drafts: tuple[Mapping[str, Any], ...] = ()
+    funding: Funding = field(default_factory=Funding)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": {"from": self.period.first, "to": self.period.last},
+            "drafts": [dict(d) for d in self.drafts],
+            "funding": {
+                "per_person_year_fen": self.funding.per_person_year_fen,
+                "enrolled_members": self.funding.enrolled_members,
+                "fund_balance_fen": self.funding.fund_balance_fen,
+            },
+        }
+
+
+def inputs(document: Mapping[str, Any]) -> Inputs:
+    """Inputs from a JSON document (the CLI and the API give the same), faults naming the field."""
+    faults = []
+    period = document.get("period") or {}
+    for name in ("from", "to"):
+        if not isinstance(period.get(name), str) or not _MONTH.match(period[name]):
+            faults.append((f"/period/{name}", "must be a month YYYY-MM"))
+    if not faults and period["from"] > period["to"]:
+        faults.append(("/period/to", "must not be before from"))
+    drafts = document.get("drafts", [])
+    if not isinstance(drafts, list) or not all(isinstance(d, Mapping) for d in drafts):
+        faults.append(("/drafts", "must be a list of draft products"))
+    funding = document.get("funding") or {}
+    values = {}
+    for name in ("per_person_year_fen", "enrolled_members", "fund_balance_fen"):
+        value = funding.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            faults.append((f"/funding/{name}", "must be a whole number of at least 0"))
+        values[name] = value
+    if faults:
+        raise Invalid(faults)
+    return Inputs(
+        history.Period(period["from"], period["to"]),
+        tuple(drafts),
+        Funding(values["per_person_year_fen"] or 0, values["enrolled_members"], values["fund_balance_fen"]),
+    )
+
+
+def _merge(into: Tally, part: Tally) -> None:
+    for code, entry in part.products.items():
+        mine = into.products.setdefault(
+            code, {**entry, "paid_fen": [0, 0], "claims": [0, 0], "members": [set(), set()]}
+        )
+        for i in (0, 1):
+            mine["paid_fen"][i] += entry["paid_fen"][i]
+            mine["claims"][i] += entry["claims"][i]
+            mine["members"][i] |= entry["members"][i]
+    for dimension, cells in part.by.items():
+        for key, measures in cells.items():
+            for measure, (actual, simulated) in measures.items():
+                into._add(dimension, key, measure, actual, simulated)
+    for member, pair in part.member_responsibility.items():
+        into.member_responsibility[member][0] += pair[0]
+        into.member_responsibility[member][1] += pair[1]
+    for code, entry in part.fixed.items():
+        mine = into.fixed.setdefault(code, {"paid_fen": [0, 0], "member_months": [0, 0]})
+        for name in ("paid_fen", "member_months"):
+            for i in (0, 1):
+                mine[name][i] += entry[name][i]
+    into.months |= part.months
+    into.claims += part.claims
+    into.lines += part.lines
+    into.billed_fen += part.billed_fen
+
+
+def _merge_gap(into: GapTally, part: GapTally) -> None:
+    for cell, members in part.members.items():
+        into.members[cell] |= members
+        into.gap_fen[cell] += part.gap_fen[cell]
+        into.billed_fen[cell] += part.billed_fen[cell]
+
+
+def tally_shard(
+    session: Session, period: history.Period, drafts: Mapping[str, Product], shard: Sequence[Any] | None
+) -> Iterator[tuple[Tally, GapTally, int]]:
+    """The shard's members replayed: a tally after each block of members (for progress)."""
+    tally, gap, done = Tally(), GapTally(), 0
+    for member in history.histories(session, period, shard=shard):
+        for outcome in replay(member, drafts):
+            tally.add(member.member, outcome)
+            gap.add(member.member, outcome)
+        done += 1
+        if done % history.SHARD == 0:
+            yield tally, gap, done
+            tally, gap, done = Tally(), GapTally(), 0
+    yield tally, gap, done
+
+
+def _process_shard(
+    job: tuple[str, history.Period, dict[str, Product], list[Any]],
+) -> tuple[Tally, GapTally, int]:
+    url, period, drafts, shard = job
+    engine = make_engine(url)
+    tally, gap, done = Tally(), GapTally(), 0
+    try:
+        with Session(engine) as session:
+            for part, part_gap, n in tally_shard(session, period, drafts, shard):
+                _merge(tally, part)
+                _merge_gap(gap, part_gap)
+                done += n
+            session.rollback()
+    finally:
+        engine.dispose()
+    return tally, gap, done
+
+
+def compute(
+    sessions: sessionmaker[Session],
+    url: str,
+    given: Inputs,
+    *,
+    processes: int = 1,
+    k: int = DEFAULT_K,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The report (with its gap report) for ``given``; nothing is written."""
+    # short read transactions, one a block of members: on SQLite every transaction takes the
+    # write lock, and the progress is written between them
+    with sessions() as session:
+        drafts = draft_products(given.drafts, history.current_definitions(session))
+        everyone = history.members(session, given.period)
+        session.rollback()
+    tally, gap, done = Tally(), GapTally(), 0
+    block = history.SHARD * 5
+    shards = [everyone[i : i + block] for i in range(0, len(everyone), block)]
+    if processes > 1 and len(shards) > 1 and ":memory:" not in url:
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(processes) as pool:
+            jobs = [(url, given.period, drafts, shard) for shard in shards]
+            for part, part_gap, n in pool.imap_unordered(_process_shard, jobs):
+                _merge(tally, part)
+                _merge_gap(gap, part_gap)
+                done += n
+                if progress is not None:
+                    progress(done, len(everyone))
+    else:
+        for shard in shards:
+            with sessions() as session:
+                for part, part_gap, n in tally_shard(session, given.period, drafts, shard):
+                    _merge(tally, part)
+                    _merge_gap(gap, part_gap)
+                    done += n
+                session.rollback()
+            if progress is not None:
+                progress(done, len(everyone))
+    result = report(tally, given.funding)
+    result["coverage_gap"] = gap_report(gap, k)
+    result["drafts"] = sorted(drafts)
+    return result
+
+
+def simulate(
+    sessions: sessionmaker[Session],
+    url: str,
+    document: Mapping[str, Any],
+    actor: str,
+    *,
+    processes: int = 1,
+    k: int = DEFAULT_K,
+    progress: Progress | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Run and store a simulation; its id and report. Audited when asked for and when done."""
+    given = inputs(document)
+    with sessions.begin() as session:
+        draft_products(given.drafts, history.current_definitions(session))  # refused before it is stored
+        row = SimulationRow(created_by=actor, inputs=given.to_json(), status="running", progress=0)
+        session.add(row)
+        session.flush()
+        simulation_id = row.id
+        audit.record(
+            session, "simulation.started", f"simulation:{simulation_id}", actor, inputs=given.to_json()
+        )
+
+    def tick(done: int, total: int) -> None:
+        with sessions.begin() as session:
+            session.get_one(SimulationRow, simulation_id).progress = done
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        result = compute(sessions, url, given, processes=processes, k=k, progress=tick)
+    except Exception:
+        with sessions.begin() as session:
+            session.get_one(SimulationRow, simulation_id).status = "failed"
+            audit.record(session, "simulation.failed", f"simulation:{simulation_id}", actor)
+        raise
+    with sessions.begin() as session:
+        row = session.get_one(SimulationRow, simulation_id)
+        row.status, row.report, row.finished_at = "done", result, utcnow()
+        audit.record(
+            session,
+            "simulation.done",
+            f"simulation:{simulation_id}",
+            actor,
+            claims=result["claims"],
+            tiers={tier: entry["paid_fen"] for tier, entry in result["tiers"].items()},
+        )
+    return simulation_id, result
