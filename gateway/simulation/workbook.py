@@ -5,18 +5,39 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook  # type: ignore[import-untyped]  # no type information published
+import xlsxwriter  # the statements' spreadsheet writer too (gateway/documents)
+from xlsxwriter.worksheet import Worksheet
 
 
 def _yuan(fen: int) -> float:
     return fen / 100
 
 
+class _Sheet:
+    """A worksheet written a row at a time, like a list of rows."""
+
+    def __init__(self, sheet: Worksheet) -> None:
+        self.sheet, self.row = sheet, 0
+
+    def append(self, values: list[Any]) -> None:
+        self.sheet.write_row(self.row, 0, values)
+        self.row += 1
+
+
+class _Book:
+    def __init__(self, path: Path) -> None:
+        self.book = xlsxwriter.Workbook(str(path))
+
+    def create_sheet(self, title: str) -> _Sheet:
+        return _Sheet(self.book.add_worksheet(title))
+
+    def save(self, path: Path) -> None:
+        self.book.close()
+
+
 def write(result: dict[str, Any], path: Path) -> None:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "tiers"
+    book = _Book(path)
+    sheet = book.create_sheet("tiers")
     sheet.append(["tier", "actual (yuan)", "simulated (yuan)", "members actual", "members simulated"])
     for tier, entry in result["tiers"].items():
         sheet.append([tier, *map(_yuan, entry["paid_fen"]), *entry["members"]])
