@@ -108,7 +108,9 @@ def test_a_simulation_writes_nothing_to_the_live_tables_and_is_stored_and_audite
         assert row.status == "done" and row.report == result and row.created_by == "tester"
         actions = list(
             session.scalars(
-                select(AuditEntryRow.action).where(AuditEntryRow.subject == f"simulation:{simulation_id}")
+                select(AuditEntryRow.action)
+                .where(AuditEntryRow.subject == f"simulation:{simulation_id}")
+                .order_by(AuditEntryRow.at)
             )
         )
     assert actions == ["simulation.started", "simulation.done"]
