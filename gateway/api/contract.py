@@ -1,0 +1,98 @@
+"""What an endpoint promises, declared where the endpoint is defined and read by the OpenAPI
+description (``gateway.api.openapi``): its success status, the JSON Schema of its answer
+(``schemas/responses/<name>.schema.json``, with an example), its query parameters, the problem
+statuses it answers beyond the ones every endpoint of its shape does, and the headers it sets.
+
+Describing a new endpoint is this one place: ``@endpoint(..., status=, response=, query=)``
+(or ``contract(...)`` on a hand-written endpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Contract:
+    roles: frozenset[Any] = frozenset()
+    body: str | None = None  # schemas/<body>.schema.json
+    media: tuple[str, ...] = ()  # request media types
+    status: tuple[int, ...] = (200,)  # the first is the usual one (201 created, 200 when it was known)
+    response: str | None = None  # schemas/responses/<response>.schema.json
+    produces: tuple[str, ...] = ()  # answers in other media types too (text/csv, text/plain)
+    query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> JSON Schema
+    answers: tuple[int, ...] = ()  # problem statuses beyond those implied (404 for a path, ...)
+    location: bool = False  # sets Location to the resource it created or started
+    idempotent: bool = False  # a POST honours Idempotency-Key (its answer is kept and replayed)
+
+
+def contract(**declared: Any) -> Callable[[Any], Any]:
+    """Attach a Contract to an endpoint that is not written with ``@endpoint``."""
+
+    def attach(function: Any) -> Any:
+        status = declared.pop("status", 200)
+        function.contract = Contract(status=status if isinstance(status, tuple) else (status,), **declared)
+        return function
+
+    return attach
+
+
+def of(endpoint: Any) -> Contract | None:
+    found: Contract | None = getattr(endpoint, "contract", None)
+    return found
+
+
+# The problem statuses, and why an endpoint answers each: added by the shape of the endpoint.
+WHY = {
+    400: "the body is not JSON of the declared media type, or nests too deep",
+    401: "no API key, or an unknown or revoked one",
+    403: "the key's role (or party) may not do this",
+    404: "nothing by that identifier, or not visible to the caller",
+    409: "a conflict: the Idempotency-Key was used with another request, or the state does not allow it",
+    413: "the body is larger than LTC_MAX_BODY_BYTES",
+    422: "the request breaks a rule; errors[].pointer names each field",
+    500: "the gateway failed; the error is logged with the request id",
+}
+TITLES = {
+    400: "Malformed request body",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Content too large",
+    422: "Invalid request",
+    500: "Internal server error",
+}
+
+
+def problem_example(status: int) -> dict[str, Any]:
+    title = TITLES[status]
+    example: dict[str, Any] = {
+        "type": "https://ltc-gateway.example/problems/" + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": WHY[status],
+    }
+    if status == 422:
+        example["errors"] = [{"pointer": "/lines/0/quantity", "detail": "0 is less than the minimum of 1"}]
+    return example
+
+
+def problems_for(c: Contract, path_params: list[str], method: str) -> list[int]:
+    """Every problem status an endpoint of this shape can answer."""
+    idempotent = c.idempotent and method == "POST"
+    statuses = set(c.answers) | {500}
+    if c.roles:
+        statuses |= {401, 403}
+    if c.body or c.media:
+        statuses |= {400, 413, 422}
+    if c.query or idempotent:
+        statuses.add(422)  # a bad query value, or a malformed Idempotency-Key
+    if idempotent:
+        statuses.add(409)
+    if path_params:
+        statuses.add(404)
+    if method == "GET":
+        statuses.discard(400)
+    return sorted(statuses)
