@@ -185,7 +185,7 @@ def get_run(call: Call) -> Response:
 
 @endpoint(Role.RECONCILER, Role.BUREAU, response="mismatches", query=QUEUE_FILTERS)
 def get_mismatches(call: Call) -> Response:
-    """The work queue: ?kind=&payer=&status=&min_age_days=&min_amount_fen=&offset="""
+    """The work queue: mismatches, oldest first, 200 a page, by kind, payer, status, age and amount."""
     query = dict(call.request.query_params)
     return JSONResponse(queue.list_mismatches(call.session, query, call.gateway.today()))
 
