@@ -11,12 +11,14 @@ answers are well-formed decisions that pass the gateway's checks, and a call the
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 from adapters.registry import build_adapter
 from adapters.sdk import (
@@ -303,3 +305,45 @@ def render(payer_code: str, checks: list[Check]) -> str:
     lines.append("")
     lines.append(f"{len(checks) - failed} passed, {failed} failed")
     return "\n".join(lines)
+
+
+def as_json(payer_code: str, checks: list[Check]) -> str:
+    """The checks as one JSON document, for an insurer's CI to read."""
+    failed = sum(not c.passed for c in checks)
+    return json.dumps(
+        {
+            "payer_code": payer_code,
+            "passed": len(checks) - failed,
+            "failed": failed,
+            "checks": [
+                {"name": c.name, "passed": c.passed, "detail": c.detail, "seconds": round(c.seconds, 3)}
+                for c in checks
+            ],
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def as_junit(payer_code: str, checks: list[Check]) -> str:
+    """The checks as a JUnit XML report (one testcase a check), which CI systems display."""
+    failed = sum(not c.passed for c in checks)
+    suite = ElementTree.Element(
+        "testsuite",
+        name=f"adapter-check {payer_code}",
+        tests=str(len(checks)),
+        failures=str(failed),
+        errors="0",
+        time=f"{sum(c.seconds for c in checks):.3f}",
+    )
+    for c in checks:
+        case = ElementTree.SubElement(
+            suite, "testcase", classname=f"adapter-check.{payer_code}", name=c.name, time=f"{c.seconds:.3f}"
+        )
+        if c.passed:
+            ElementTree.SubElement(case, "system-out").text = c.detail
+        else:
+            ElementTree.SubElement(case, "failure", message=c.detail[:200]).text = c.detail
+    suites = ElementTree.Element("testsuites", tests=str(len(checks)), failures=str(failed))
+    suites.append(suite)
+    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)

@@ -177,7 +177,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_adapter_check(args: argparse.Namespace) -> int:
     import json
 
-    from adapters.conformance import render, run_checks
+    from adapters.conformance import as_json, as_junit, render, run_checks
     from gateway.services.registry import adapter_target
 
     gateway = _bootstrap()
@@ -190,7 +190,9 @@ def cmd_adapter_check(args: argparse.Namespace) -> int:
         print(f"error: payer {args.payer} has no adapter configured (nothing to check)", file=sys.stderr)
         return 2
     checks = asyncio.run(run_checks(args.payer, config, product, proposing, gateway.today()))
-    print(render(args.payer, checks))
+    print(as_json(args.payer, checks) if args.json else render(args.payer, checks))
+    if args.junit:
+        Path(args.junit).write_text(as_junit(args.payer, checks) + "\n", encoding="utf-8")
     return 0 if all(c.passed for c in checks) else 1
 
 
@@ -449,6 +451,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("payer", help="the payer code, as registered")
     p.add_argument("--product", help="the product to build the sample share from (default: the payer's)")
     p.add_argument("--config", help="check this payer file's adapter instead of the registered one")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p.add_argument("--junit", metavar="FILE", help="also write the results as a JUnit XML report (for CI)")
     p.set_defaults(func=cmd_adapter_check)
 
     p = sub.add_parser("reconcile", help="the nightly reconciliation of a business date")
