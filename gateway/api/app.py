@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -16,7 +18,7 @@ from gateway.api import openapi, ops, payer_openapi, v1
 from gateway.api.contract import contract
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware
-from gateway.api.problems import http_error, server_error, service_error
+from gateway.api.problems import http_error, server_error, service_error, unavailable
 from gateway.bootstrap import Gateway
 from gateway.observability import metrics
 from gateway.observability.logging import RequestIdMiddleware
@@ -68,7 +70,13 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             Middleware(metrics.MetricsMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=gateway.settings.max_body_bytes),
         ],
-        exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            ServiceError: service_error,
+            HTTPException: http_error,
+            OperationalError: unavailable,  # the database is down or busy: worth a retry
+            PoolTimeout: unavailable,
+            Exception: server_error,
+        },
         lifespan=lifespan,
     )
     app.state.gateway = gateway

@@ -53,6 +53,7 @@ WHY = {
     413: "the body is larger than LTC_MAX_BODY_BYTES",
     422: "the request breaks a rule; errors[].pointer names each field",
     500: "the gateway failed; the error is logged with the request id",
+    503: "the database is unavailable for the moment: nothing was done; retry after Retry-After seconds",
 }
 TITLES = {
     400: "Malformed request body",
@@ -63,6 +64,7 @@ TITLES = {
     413: "Content too large",
     422: "Invalid request",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 
 
@@ -84,7 +86,7 @@ def problems_for(c: Contract, path_params: list[str], method: str) -> list[int]:
     idempotent = c.idempotent and method == "POST"
     statuses = set(c.answers) | {500}
     if c.roles:
-        statuses |= {401, 403}
+        statuses |= {401, 403, 503}  # the key is checked in the database
     if c.body or c.media:
         statuses |= {400, 413, 422}
     if c.query or idempotent:

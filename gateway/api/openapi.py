@@ -237,6 +237,11 @@ def describe(routes: list[Any]) -> dict[str, Any]:
             "responses": {
                 str(status): {
                     "description": f"{TITLES[status]}: {WHY[status]}",
+                    **(
+                        {"headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}}}
+                        if status == 503
+                        else {}
+                    ),
                     "content": {
                         "application/problem+json": {
                             "schema": {"$ref": "#/components/schemas/problem"},

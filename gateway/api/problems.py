@@ -71,6 +71,21 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    """The database cannot be reached or is busy (a lost connection, an exhausted pool, a lock or
+    a serialisation failure): nothing was done, and the same request may be sent again."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem(
+        503,
+        "Service unavailable",
+        "the database is unavailable for the moment; nothing was done, send the request again",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal server error", "the gateway failed to process the request; it is logged")

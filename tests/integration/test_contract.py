@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from starlette.testclient import TestClient
 
 import schemas
 from adapters.conformance import run_checks
@@ -23,7 +24,10 @@ from adapters.rest import RestAdapter
 from adapters.sandbox.payer import SandboxPayer
 from adapters.sandbox.rest_app import rest_payer_app
 from examples import example_products
+from gateway.api.app import create_app
 from gateway.api.openapi import routes_of
+from gateway.bootstrap import bootstrap
+from gateway.config import Settings
 from gateway.domain.products import Product
 from tests.integration.contract_tour import Exchange, queue_tour, worked_example_tour
 from tests.integration.world import World
@@ -136,7 +140,7 @@ def test_every_route_of_the_app_is_described_with_an_answer_schema_and_an_exampl
 def test_every_status_and_header_an_operation_answers_is_declared(gateway_description: Description) -> None:
     spec = gateway_description.document
     claim = spec["paths"]["/v1/claims"]["post"]
-    assert set(claim["responses"]) == {"202", "400", "401", "403", "409", "413", "422", "500"}
+    assert set(claim["responses"]) == {"202", "400", "401", "403", "409", "413", "422", "500", "503"}
     assert {"Location", "Idempotency-Replayed"} <= set(claim["responses"]["202"]["headers"])
     assert {"$ref": "#/components/parameters/Idempotency-Key"} in claim["parameters"]
     for path, method, op in gateway_description.operations():
@@ -279,3 +283,23 @@ def test_the_sandbox_rest_payer_requests_and_answers_validate_against_the_payer_
     assert failures == []
     assert covered == {(p, m) for p, m, _ in payer_description.operations()}
     assert 409 in {s for _, _, _, s, _ in seen}  # the reused key was refused, as described
+
+
+def test_a_call_while_the_database_is_down_is_a_503_problem_with_retry_after_as_described(
+    gateway_description: Description,
+) -> None:
+    down = bootstrap(Settings(database_url="postgresql://nobody@127.0.0.1:1/none"))
+    with TestClient(create_app(down, embedded_workers=0)) as client:
+        headers = {"Authorization": "Bearer ltc_unknown"}
+        answers = [
+            ("/v1/steps/failed", "get", client.get("/v1/steps/failed", headers=headers)),
+            ("/v1/claims", "post", client.post("/v1/claims", json={"claim_number": "x"}, headers=headers)),
+        ]
+    for path, method, answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert int(answer.headers["retry-after"]) >= 1
+        pointer, declared = gateway_description.response(path, method, 503)
+        assert "Retry-After" in declared["headers"]
+        schema = f"{pointer}/content/application~1problem+json/schema"
+        assert gateway_description.errors(schema, answer.json()) == []
