@@ -21,8 +21,10 @@ from starlette.testclient import TestClient
 import schemas
 from adapters.conformance import run_checks
 from adapters.rest import RestAdapter
+from adapters.sandbox import SandboxPayers
 from adapters.sandbox.payer import SandboxPayer
 from adapters.sandbox.rest_app import rest_payer_app
+from adapters.sdk import to_wire
 from examples import example_products
 from gateway.api.app import create_app
 from gateway.api.openapi import routes_of
@@ -30,6 +32,7 @@ from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.products import Product
 from tests.integration.contract_tour import Exchange, queue_tour, worked_example_tour
+from tests.integration.test_payers import drain
 from tests.integration.world import World
 
 SCHEMAS = Path(schemas.__file__).parent
@@ -303,3 +306,33 @@ def test_a_call_while_the_database_is_down_is_a_503_problem_with_retry_after_as_
         assert "Retry-After" in declared["headers"]
         schema = f"{pointer}/content/application~1problem+json/schema"
         assert gateway_description.errors(schema, answer.json()) == []
+
+
+def test_the_gateway_s_real_fan_out_to_the_sandbox_rest_payers_matches_the_payer_description(
+    world: World, sandboxes: SandboxPayers, payer_description: Description
+) -> None:
+    """The worked example coordinated through the sandbox REST payers (a tier-1 administrator
+    adjudicating on the gateway's proposal, and tier 2 adjudicating itself): every share request
+    and assessment notice they received, and every decision they gave, is what the description says."""
+    world.setup()
+    assert world.submit().status_code == 202
+    drain(world)
+    share = "/paths/~1claim-shares/post/requestBody/content/application~1json/schema"
+    notice = "/paths/~1assessments/post/requestBody/content/application~1json/schema"
+    decision = "/paths/~1claim-shares/post/responses/200/content/application~1json/schema"
+    seen = {"shares": 0, "notices": 0, "decisions": 0}
+    failures = []
+    for code in ("ltc-admin-east", "huiminbao"):
+        payer = sandboxes.payers[code]
+        for request in payer.requests.values():
+            failures += payer_description.errors(share, to_wire(request))
+            seen["shares"] += 1
+        for wire in payer.assessments.values():
+            failures += payer_description.errors(notice, wire)
+            seen["notices"] += 1
+        for answer in payer.decisions.values():
+            failures += payer_description.errors(decision, answer.to_wire())
+            seen["decisions"] += 1
+    assert failures == []
+    assert min(seen.values()) >= 2, seen
+    assert payer_description.errors(share, {"claim_id": 1}) != []  # the check can fail
