@@ -30,7 +30,9 @@ from gateway.api.app import create_app
 from gateway.api.openapi import routes_of
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
+from gateway.domain.claims import ClaimStatus
 from gateway.domain.products import Product
+from gateway.orchestration.fanout import FAILED_STEPS, StepStatus
 from tests.integration.contract_tour import Exchange, queue_tour, worked_example_tour
 from tests.integration.test_payers import drain
 from tests.integration.world import World
@@ -336,3 +338,12 @@ def test_the_gateway_s_real_fan_out_to_the_sandbox_rest_payers_matches_the_payer
     assert failures == []
     assert min(seen.values()) >= 2, seen
     assert payer_description.errors(share, {"claim_id": 1}) != []  # the check can fail
+
+
+def test_the_answer_schemas_name_the_same_statuses_as_the_code() -> None:
+    claim = schemas.load("responses/claim")["properties"]
+    assert claim["status"]["enum"] == [s.value for s in ClaimStatus]
+    assert schemas.load("responses/claim-receipt")["properties"]["status"] == claim["status"]
+    assert claim["payers"]["items"]["properties"]["status"]["enum"] == [s.value for s in StepStatus]
+    failed = schemas.load("responses/failed-steps")["properties"]["steps"]["items"]["properties"]
+    assert failed["status"]["enum"] == list(FAILED_STEPS)
