@@ -66,6 +66,12 @@ IDEMPOTENCY_KEY = {
 }
 
 
+TEXT_EXAMPLES = {  # answers that are not JSON: an example where it is short text
+    "text/csv": "payer_code,claim_id,line_no,amount_fen,source\n",
+    "text/plain": 'ltc_http_requests_total{method="POST",route="/v1/claims",status="202"} 1.0\n',
+}
+
+
 def describable(route: Any) -> bool:
     return isinstance(route, Route) and not route.path.startswith(NOT_DESCRIBED_PREFIXES)
 
@@ -123,10 +129,9 @@ def _success(c: Contract, idempotent: bool, used: set[str]) -> dict[str, Any]:
             "example": document["examples"][0],
         }
     for media in c.produces:
-        content[media] = {
-            "schema": {"type": "string"},
-            "example": "payer_code,claim_id,line_no,amount_fen,source\n",
-        }
+        content[media] = {"schema": {"type": "string", "contentMediaType": media}}
+        if media in TEXT_EXAMPLES:
+            content[media]["example"] = TEXT_EXAMPLES[media]
     answers: dict[str, Any] = {}
     for n, status in enumerate(c.status):
         headers: dict[str, Any] = {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}

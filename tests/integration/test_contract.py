@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import schemas
@@ -27,12 +28,14 @@ from adapters.sandbox.rest_app import rest_payer_app
 from adapters.sdk import to_wire
 from examples import example_products
 from gateway.api.app import create_app
-from gateway.api.openapi import routes_of
+from gateway.api.openapi import describe, routes_of
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.products import Product
 from gateway.orchestration.fanout import FAILED_STEPS, StepStatus
+from reconciliation.matching import MISMATCHES
+from reconciliation.queue import ACTIVE
 from tests.integration.contract_tour import Exchange, queue_tour, worked_example_tour
 from tests.integration.test_payers import drain
 from tests.integration.world import World
@@ -125,14 +128,19 @@ def test_every_route_of_the_app_is_described_with_an_answer_schema_and_an_exampl
     """Generic: a route added without a contract (``@endpoint(..., response=...)``) fails here by name."""
     described = {(p, m) for p, m, _ in gateway_description.operations()}
     assert sorted(routes_of(world.client.app.routes) - described) == []
+    # and the walk sees a route another branch adds without a contract
+    added = [*world.client.app.routes, Route("/v1/claims/{claim_id}/statement.pdf", lambda r: None)]
+    gap = routes_of(added) - {(p, m) for p, ops in describe(added)["paths"].items() for m in ops}
+    assert gap == {("/v1/claims/{claim_id}/statement.pdf", "get")}
     lacking = []
     for path, method, op in gateway_description.operations():
         successes = [a for s, a in op["responses"].items() if s.startswith("2")]
-        contents = [c for a in successes for c in a.get("content", {}).values()]
+        contents = [(m, c) for a in successes for m, c in a.get("content", {}).items()]
         if not contents or any(
-            c["schema"] in ({}, {"type": "object"}) or "example" not in c for c in contents
+            c["schema"] in ({}, {"type": "object"}) or (m.endswith("json") and "example" not in c)
+            for m, c in contents
         ):
-            lacking.append(f"{method.upper()} {path}")
+            lacking.append(f"{method.upper()} {path}")  # a binary answer (a PDF) needs no example
         if "requestBody" in op and not all(
             "example" in c for m, c in op["requestBody"]["content"].items() if m == "application/json"
         ):
@@ -347,3 +355,6 @@ def test_the_answer_schemas_name_the_same_statuses_as_the_code() -> None:
     assert claim["payers"]["items"]["properties"]["status"]["enum"] == [s.value for s in StepStatus]
     failed = schemas.load("responses/failed-steps")["properties"]["steps"]["items"]["properties"]
     assert failed["status"]["enum"] == list(FAILED_STEPS)
+    mismatch = schemas.load("responses/mismatch")["properties"]
+    assert mismatch["kind"]["enum"] == list(MISMATCHES)
+    assert set(ACTIVE) < set(mismatch["status"]["enum"])
