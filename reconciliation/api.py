@@ -20,7 +20,7 @@ from gateway.api import idempotency
 from gateway.api.contract import contract
 from gateway.api.endpoint import Call, authorise, endpoint, read_json
 from gateway.audit import actor_of
-from gateway.domain.numbers import whole_number
+from gateway.domain.numbers import row_id
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
@@ -167,9 +167,9 @@ def get_runs(call: Call) -> Response:
 def get_run(call: Call) -> Response:
     """A run by id or business date: phase, progress and counts."""
     ref = call.param("run")
-    run_id = whole_number(ref)
-    if run_id is not None:
-        run = call.session.get(ReconciliationRunRow, run_id)
+    if ref.isascii() and ref.isdigit():  # an id (a business date has dashes)
+        run_id = row_id(ref)
+        run = call.session.get(ReconciliationRunRow, run_id) if run_id is not None else None
     else:
         try:
             day = date.fromisoformat(ref)
@@ -190,10 +190,17 @@ def get_mismatches(call: Call) -> Response:
     return JSONResponse(queue.list_mismatches(call.session, query, call.gateway.today()))
 
 
+def _mismatch(call: Call) -> str:
+    """The mismatch id of the path, if a row could have it."""
+    if row_id(call.param("id")) is None:
+        raise NotFound(f"no mismatch {call.param('id')}")
+    return call.param("id")
+
+
 @endpoint(Role.RECONCILER, Role.BUREAU, response="mismatch")
 def get_mismatch(call: Call) -> Response:
     return JSONResponse(
-        queue.get_mismatch(call.session, queue.parse_id(call.param("id")), call.gateway.today())
+        queue.get_mismatch(call.session, queue.parse_id(_mismatch(call)), call.gateway.today())
     )
 
 
@@ -204,7 +211,7 @@ def post_resolution(call: Call) -> Response:
     result = queue.resolve(
         call.session,
         call.principal,
-        queue.parse_id(call.param("id")),
+        queue.parse_id(_mismatch(call)),
         call.body,
         write_off_approval_fen=gateway.settings.write_off_approval_fen,
         catalogue=gateway.catalogue,
@@ -228,13 +235,25 @@ def post_batch(call: Call) -> Response:
     return JSONResponse(queue.close_batch(call.session, call.body["payer_code"]), status_code=201)
 
 
-@endpoint(Role.RECONCILER, Role.BUREAU, response="batch", produces=("text/csv",))
+@endpoint(
+    Role.RECONCILER,
+    Role.BUREAU,
+    response="batch",
+    produces=("text/csv",),
+    path={
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9]+(\\.csv)?$",
+            "description": "a batch id; 12.csv for its CSV",
+        }
+    },
+)
 def get_batch(call: Call) -> Response:
     """A settlement batch; ``.csv`` for the file a payer settles from."""
     ref = call.param("id")
     as_csv = ref.endswith(".csv")
     batch_id = ref.removesuffix(".csv")
-    number = whole_number(batch_id)
+    number = row_id(batch_id)
     if number is None:
         raise NotFound(f"no settlement batch {ref}")
     batch = queue.batch_view(call.session, number)

@@ -22,6 +22,7 @@ class Contract:
     response: str | None = None  # schemas/responses/<response>.schema.json
     produces: tuple[str, ...] = ()  # answers in other media types too (text/csv, text/plain)
     query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> JSON Schema
+    path: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # beyond PATH_PARAMETERS
     answers: tuple[int, ...] = ()  # problem statuses beyond those implied (404 for a path, ...)
     location: bool = False  # sets Location to the resource it created or started
     idempotent: bool = False  # a POST honours Idempotency-Key (its answer is kept and replayed)
@@ -41,6 +42,24 @@ def contract(**declared: Any) -> Callable[[Any], Any]:
 def of(endpoint: Any) -> Contract | None:
     found: Contract | None = getattr(endpoint, "contract", None)
     return found
+
+
+# Path parameters by name, unless an endpoint declares its own (``path=``).
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "payer_code": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",  # as schemas/payer.schema.json
+        "description": "the payer's code",
+    },
+    "claim_id": {"type": "string", "format": "uuid", "description": "the id the 202 answered"},
+    "step_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "description": "a payer step's id"},
+    "id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "run": {
+        "type": "string",
+        "pattern": "^([0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2})$",
+        "description": "a run's id, or its business date (YYYY-MM-DD)",
+    },
+}
 
 
 # The problem statuses, and why an endpoint answers each: added by the shape of the endpoint.

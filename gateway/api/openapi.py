@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 import schemas
 from gateway import __version__
-from gateway.api.contract import TITLES, WHY, Contract, of, problem_example, problems_for
+from gateway.api.contract import PATH_PARAMETERS, TITLES, WHY, Contract, of, problem_example, problems_for
 
 # Routes that are not part of the API: the staff pages, static files, and the descriptions themselves.
 NOT_DESCRIBED_PREFIXES = ("/ui", "/static", "/docs", "/openapi")
@@ -46,6 +46,10 @@ HEADERS = {
         "Idempotency-Key",
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "Retry-After": {
+        "description": "seconds to wait before sending the same request again",
+        "schema": {"type": "integer", "minimum": 1},
+    },
     "Location": {
         "description": "where the created or started resource is read",
         "schema": {"type": "string"},
@@ -66,6 +70,7 @@ IDEMPOTENCY_KEY = {
 }
 
 
+ANY = {"type": "string", "minLength": 1}
 TEXT_EXAMPLES = {  # answers that are not JSON: an example where it is short text
     "text/csv": "payer_code,claim_id,line_no,amount_fen,source\n",
     "text/plain": 'ltc_http_requests_total{method="POST",route="/v1/claims",status="202"} 1.0\n',
@@ -165,7 +170,12 @@ def operation_of(route: Route, method: str, c: Contract, used: set[str]) -> dict
     path_params = re.findall(r"{(\w+)}", route.path)
     idempotent = c.idempotent and method == "post"
     parameters: list[dict[str, Any]] = [
-        {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {
+            "name": p,
+            "in": "path",
+            "required": True,
+            "schema": dict(c.path.get(p) or PATH_PARAMETERS.get(p) or ANY),
+        }
         for p in path_params
     ]
     parameters += [

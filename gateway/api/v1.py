@@ -12,6 +12,7 @@ import schemas
 from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
 from gateway.audit import actor_of
+from gateway.domain.numbers import row_id
 from gateway.services import (
     agencies,
     assessments,
@@ -139,10 +140,9 @@ def get_failed_steps(call: Call) -> Response:
 @endpoint(Role.BUREAU, status=201, response="rerun", answers=(409,))
 def post_rerun(call: Call) -> Response:
     """Re-drive a dead or refused payer step; the new step is linked to the original."""
-    try:
-        step_id = int(call.param("step_id"))
-    except ValueError:
-        raise NotFound(f"no payer step {call.param('step_id')}") from None
+    step_id = row_id(call.param("step_id"))
+    if step_id is None:
+        raise NotFound(f"no payer step {call.param('step_id')}")
     return JSONResponse(decisions.rerun_step(call.session, step_id), status_code=201)
 
 

@@ -19,3 +19,13 @@ def whole_number(text: str, *, signed: bool = False) -> int | None:
         return None
     value = int(text)
     return value if -LARGEST <= value <= LARGEST else None
+
+
+LARGEST_ID = 2**31 - 1  # the tables' integer ids are 32-bit on PostgreSQL
+
+
+def row_id(text: str) -> int | None:
+    """A table row's id written in ``text``, or None if it writes none that a row could have (a
+    larger one made PostgreSQL refuse the query: a server error instead of a 404)."""
+    number = whole_number(text)
+    return number if number is not None and 1 <= number <= LARGEST_ID else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.products import Product
 from gateway.orchestration.fanout import FAILED_STEPS, StepStatus
+from gateway.services.keys import Role
 from reconciliation.matching import MISMATCHES
 from reconciliation.queue import ACTIVE
 from tests.integration.contract_tour import Exchange, queue_tour, worked_example_tour
@@ -358,3 +360,53 @@ def test_the_answer_schemas_name_the_same_statuses_as_the_code() -> None:
     mismatch = schemas.load("responses/mismatch")["properties"]
     assert mismatch["kind"]["enum"] == list(MISMATCHES)
     assert set(ACTIVE) < set(mismatch["status"]["enum"])
+
+
+def test_every_reference_in_both_descriptions_resolves(
+    gateway_description: Description, payer_description: Description
+) -> None:
+    for description in (gateway_description, payer_description):
+        text = json.dumps(description.document)
+        for ref in set(re.findall(r'"\$ref": "#([^"]*)"', text)):
+            node: Any = description.document
+            for part in ref.strip("/").split("/"):
+                part = part.replace("~1", "/").replace("~0", "~")
+                assert isinstance(node, dict) and part in node, f"#{ref} does not resolve"
+                node = node[part]
+
+
+def test_an_id_beyond_what_a_row_can_have_is_a_404_not_a_server_error(world: World) -> None:
+    """The description types the ids as 32-bit integers; schemathesis sent larger ones, which
+    PostgreSQL refused as out of range (a 500)."""
+    key = world.key(Role.RECONCILER, "zhang")
+    for number in ("2147483648", "8589934591", "-8589934591", "0"):
+        for path in (
+            f"/v1/reconciliation/mismatches/{number}",
+            f"/v1/reconciliation/runs/{number}",
+            f"/v1/reconciliation/batches/{number}",
+        ):
+            assert world.get(path, key).status_code == 404, path
+        rerun = world.post(f"/v1/steps/{number}/rerun", {}, world.bureau)
+        assert rerun.status_code == 404, number
+        resolution = world.post(
+            f"/v1/reconciliation/mismatches/{number}/resolution",
+            {"action": "carry_forward", "note": "x"},
+            key,
+        )
+        assert resolution.status_code == 404, number
+
+
+def test_a_nul_character_in_a_body_is_a_422_naming_the_field_not_a_server_error(world: World) -> None:
+    """Found by schemathesis: PostgreSQL stores no U+0000 in text, so such a body was a 500."""
+    world.setup()
+    body = {**world.scenario["assessment"], "agency_code": "EVA\x003301001"}
+    answer = world.post("/v1/assessments", body, world.agency)
+    assert answer.status_code == 422
+    assert [e["pointer"] for e in answer.json()["errors"]] == ["/agency_code"]
+    scores = {**world.scenario["assessment"], "adl": {"eat\x00ing": 5}}
+    answer = world.post("/v1/assessments", scores, world.agency)
+    assert answer.status_code == 422 and answer.json()["errors"][0]["pointer"] == "/adl/eat\x00ing"
+    key = world.key(Role.RECONCILER, "zhang")
+    answer = world.get("/v1/reconciliation/mismatches?status=open%00&offset=1", key)
+    assert answer.status_code == 422 and answer.json()["errors"][0]["pointer"] == "/status"
+    assert world.get("/v1/reconciliation/runs/2026-12%0001", key).status_code == 422
