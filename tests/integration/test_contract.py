@@ -1,120 +1,52 @@
 """The contract for integrators: both OpenAPI descriptions are valid, cover every route, carry
 an answer schema and an example for every operation, every example validates, and real answers
-(the worked example through the API; the sandbox REST payer behind the conformance kit) match
-what the descriptions promise."""
+(the worked example through the API, a generated night's work queue) match what the description
+promises. The payer side's answers: test_payer_contract.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import schemas
-from adapters.conformance import run_checks
-from adapters.rest import RestAdapter
-from adapters.sandbox import SandboxPayers
-from adapters.sandbox.payer import SandboxPayer
-from adapters.sandbox.rest_app import rest_payer_app
-from adapters.sdk import to_wire
-from examples import example_products
 from gateway.api.app import create_app
 from gateway.api.openapi import describe, routes_of
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
-from gateway.domain.products import Product
 from gateway.orchestration.fanout import FAILED_STEPS, StepStatus
 from gateway.services.keys import Role
 from reconciliation.matching import MISMATCHES
 from reconciliation.queue import ACTIVE
-from tests.integration.contract_tour import Exchange, queue_tour, worked_example_tour
-from tests.integration.test_payers import drain
+from tests.integration.contract_tour import queue_tour, worked_example_tour
+from tests.integration.openapi_check import (
+    Description,
+    check_live,
+    gateway_description_of,
+    payer_description_of,
+)
 from tests.integration.world import World
 
 SCHEMAS = Path(schemas.__file__).parent
 
 
-def escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
-
-
-class Description:
-    """An OpenAPI document, its schemas resolvable by JSON pointer."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
-        self.registry: Registry = Registry().with_resource(
-            "urn:doc", Resource.from_contents(document, default_specification=DRAFT202012)
-        )
-
-    def errors(self, pointer: str, instance: Any) -> list[str]:
-        validator = Draft202012Validator(
-            {"$ref": f"urn:doc#{pointer}"},
-            registry=self.registry,
-            format_checker=Draft202012Validator.FORMAT_CHECKER,
-        )
-        return [
-            f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)
-        ]
-
-    def operations(self) -> list[tuple[str, str, dict[str, Any]]]:
-        return [(p, m, op) for p, ops in self.document["paths"].items() for m, op in ops.items()]
-
-    def response(self, path: str, method: str, status: int) -> tuple[str, dict[str, Any]]:
-        """The pointer of an operation's declared answer for a status, and the answer."""
-        answers = self.document["paths"][path][method]["responses"]
-        key = str(status) if str(status) in answers else f"{str(status)[0]}XX"
-        assert key in answers, f"{method.upper()} {path} answered {status}, which it does not declare"
-        answer = answers[key]
-        pointer = f"/paths/{escape(path)}/{method}/responses/{key}"
-        if "$ref" in answer:
-            pointer = answer["$ref"][1:]
-            answer = self.document["components"]["responses"][pointer.split("/")[-1]]
-        return pointer, answer
-
-    def examples(self) -> list[tuple[str, Any]]:
-        """(pointer of the schema, example) for every example the description carries."""
-        found = []
-        for path, method, op in self.operations():
-            base = f"/paths/{escape(path)}/{method}"
-            for media, content in op.get("requestBody", {}).get("content", {}).items():
-                if "example" in content:
-                    found.append((f"{base}/requestBody/content/{escape(media)}/schema", content["example"]))
-            for status, answer in op["responses"].items():
-                if "$ref" in answer:
-                    continue
-                for media, content in answer.get("content", {}).items():
-                    if "example" in content:
-                        found.append(
-                            (f"{base}/responses/{status}/content/{escape(media)}/schema", content["example"])
-                        )
-        for status, answer in self.document["components"].get("responses", {}).items():
-            for media, content in answer["content"].items():
-                found.append(
-                    (f"/components/responses/{status}/content/{escape(media)}/schema", content["example"])
-                )
-        return found
-
-
 @pytest.fixture
 def gateway_description(world: World) -> Description:
-    return Description(world.client.get("/openapi.json").json())
+    return gateway_description_of(world)
 
 
 @pytest.fixture
 def payer_description(world: World) -> Description:
-    return Description(world.client.get("/openapi/payer.json").json())
+    return payer_description_of(world)
 
 
 def test_both_descriptions_validate_with_openapi_spec_validator(
@@ -207,23 +139,6 @@ def test_every_example_validates_against_its_schema(
             assert [e.message for e in validator.iter_errors(instance)] == [], name
 
 
-def check_live(description: Description, exchanges: list[Exchange]) -> None:
-    failures = []
-    for e in exchanges:
-        pointer, answer = description.response(e.path, e.method, e.status)
-        content = answer.get("content", {})
-        assert e.media in content, f"{e.method.upper()} {e.path} {e.status}: {e.media} is not declared"
-        if e.media.endswith("json"):
-            errors = description.errors(f"{pointer}/content/{escape(e.media)}/schema", e.body)
-            if errors:
-                failures.append(f"{e.method.upper()} {e.path} {e.status}: {errors[:3]}")
-        for header in ("location", "idempotency-replayed"):
-            if header in e.headers:
-                declared = {h.lower() for h in answer.get("headers", {})}
-                assert header in declared, f"{e.method.upper()} {e.path} {e.status} sets {header}"
-    assert failures == []
-
-
 def test_the_worked_example_answers_validate_against_the_declared_schemas(
     world: World, gateway_description: Description
 ) -> None:
@@ -237,67 +152,6 @@ def test_the_work_queue_answers_validate_against_the_declared_schemas(
     world: World, gateway_description: Description
 ) -> None:
     check_live(gateway_description, queue_tour(world))
-
-
-def test_the_sandbox_rest_payer_requests_and_answers_validate_against_the_payer_description(
-    payer_description: Description,
-) -> None:
-    """The conformance kit drives the sandbox REST payer through the gateway's own REST adapter;
-    every request the adapter sends and every answer the payer gives is checked."""
-    products = [Product.model_validate(p) for p in example_products()]
-    product = next(p for p in products if p.payer_code == "huiminbao")
-    payer = SandboxPayer("huiminbao", "payer", {product.product_code: product})
-    app = rest_payer_app(payer)
-    seen: list[tuple[str, str, Any, int, Any]] = []
-
-    async def record(response: httpx.Response) -> None:
-        await response.aread()
-        request = response.request
-        body = json.loads(request.content) if request.content else None
-        answer = response.json() if response.content else None
-        seen.append((request.method.lower(), request.url.path, body, response.status_code, answer))
-
-    def adapter(code: str, config: Any) -> RestAdapter:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://payer",
-            event_hooks={"response": [record]},
-        )
-        return RestAdapter(code, config, client=client)
-
-    checks = asyncio.run(
-        run_checks(
-            "huiminbao", {"type": "rest", "base_url": "http://payer"}, product, False, make_adapter=adapter
-        )
-    )
-    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
-    templates = {
-        "/claim-shares": ("/claim-shares", "post"),
-        "/assessments": ("/assessments", "post"),
-        "/adjustments": ("/adjustments", "post"),
-    }
-    failures = []
-    covered = set()
-    for method, path, body, status, answer in seen:
-        if (path, method) in {(t, m) for t, m in templates.values()}:
-            template = path
-        elif path.startswith("/claim-shares/"):
-            template = "/claim-shares/{idempotency_key}"
-        else:
-            template = "/statements/{business_date}"
-        covered.add((template, method))
-        op = payer_description.document["paths"][template][method]
-        if body is not None:
-            failures += payer_description.errors(
-                f"/paths/{escape(template)}/{method}/requestBody/content/application~1json/schema", body
-            )
-        pointer, _ = payer_description.response(template, method, status)
-        if answer is not None:
-            failures += payer_description.errors(f"{pointer}/content/application~1json/schema", answer)
-        assert op
-    assert failures == []
-    assert covered == {(p, m) for p, m, _ in payer_description.operations()}
-    assert 409 in {s for _, _, _, s, _ in seen}  # the reused key was refused, as described
 
 
 def test_a_call_while_the_database_is_down_is_a_503_problem_with_retry_after_as_described(
@@ -318,36 +172,6 @@ def test_a_call_while_the_database_is_down_is_a_503_problem_with_retry_after_as_
         assert "Retry-After" in declared["headers"]
         schema = f"{pointer}/content/application~1problem+json/schema"
         assert gateway_description.errors(schema, answer.json()) == []
-
-
-def test_the_gateway_s_real_fan_out_to_the_sandbox_rest_payers_matches_the_payer_description(
-    world: World, sandboxes: SandboxPayers, payer_description: Description
-) -> None:
-    """The worked example coordinated through the sandbox REST payers (a tier-1 administrator
-    adjudicating on the gateway's proposal, and tier 2 adjudicating itself): every share request
-    and assessment notice they received, and every decision they gave, is what the description says."""
-    world.setup()
-    assert world.submit().status_code == 202
-    drain(world)
-    share = "/paths/~1claim-shares/post/requestBody/content/application~1json/schema"
-    notice = "/paths/~1assessments/post/requestBody/content/application~1json/schema"
-    decision = "/paths/~1claim-shares/post/responses/200/content/application~1json/schema"
-    seen = {"shares": 0, "notices": 0, "decisions": 0}
-    failures = []
-    for code in ("ltc-admin-east", "huiminbao"):
-        payer = sandboxes.payers[code]
-        for request in payer.requests.values():
-            failures += payer_description.errors(share, to_wire(request))
-            seen["shares"] += 1
-        for wire in payer.assessments.values():
-            failures += payer_description.errors(notice, wire)
-            seen["notices"] += 1
-        for answer in payer.decisions.values():
-            failures += payer_description.errors(decision, answer.to_wire())
-            seen["decisions"] += 1
-    assert failures == []
-    assert min(seen.values()) >= 2, seen
-    assert payer_description.errors(share, {"claim_id": 1}) != []  # the check can fail
 
 
 def test_the_answer_schemas_name_the_same_statuses_as_the_code() -> None:
