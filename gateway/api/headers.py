@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# No inline script or style anywhere: the UI's and /docs' styles are static files.
+# No inline script or style anywhere: the UI's and /docs' styles are static files (/docs alone
+# allows one more stylesheet, by its hash: below).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
