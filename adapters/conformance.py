@@ -288,6 +288,9 @@ async def run_checks(
         await check("retry after a timeout", timeout)
         await check("submit_adjustment", adjustment)
         await check("pull_statement", statement)
+        profile = getattr(adapter, "conformance_checks", None)  # a profile's own (adapters/hsa)
+        for name, body in profile(sample.request, run) if callable(profile) else []:
+            await check(name, body)
     finally:
         await adapter.aclose()
     return checks
@@ -307,16 +310,16 @@ def render(payer_code: str, checks: list[Check]) -> str:
     return "\n".join(lines)
 
 
-def as_json(payer_code: str, checks: list[Check]) -> str:
-    """The checks as one JSON document, for an insurer's CI to read."""
-    failed = sum(not c.passed for c in checks)
+def render_json(payer_code: str, checks: list[Check]) -> str:
+    """The results for an insurer's CI: one object, ``passed`` false if any check failed and
+    ``failed`` how many did."""
     return json.dumps(
         {
             "payer_code": payer_code,
-            "passed": len(checks) - failed,
-            "failed": failed,
+            "passed": all(c.passed for c in checks),
+            "failed": sum(not c.passed for c in checks),
             "checks": [
-                {"name": c.name, "passed": c.passed, "detail": c.detail, "seconds": round(c.seconds, 3)}
+                {"name": c.name, "passed": c.passed, "seconds": round(c.seconds, 4), "detail": c.detail}
                 for c in checks
             ],
         },
@@ -325,8 +328,8 @@ def as_json(payer_code: str, checks: list[Check]) -> str:
     )
 
 
-def as_junit(payer_code: str, checks: list[Check]) -> str:
-    """The checks as a JUnit XML report (one testcase a check), which CI systems display."""
+def render_junit(payer_code: str, checks: list[Check]) -> str:
+    """JUnit XML (one test suite, a test case per check), which CI systems display as tests."""
     failed = sum(not c.passed for c in checks)
     suite = ElementTree.Element(
         "testsuite",

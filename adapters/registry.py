@@ -1,5 +1,5 @@
 """Building a payer's adapter from its configuration: ``type`` picks a bundled adapter (rest,
-soap, local) or a plug-in registered under the ``ltc_gateway.adapters`` entry-point group."""
+soap, hsa, local) or a plug-in registered under the ``ltc_gateway.adapters`` entry-point group."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
+from adapters.hsa import HsaAdapter
 from adapters.local import LocalAdapter
 from adapters.redaction import Redacting
 from adapters.rest import RestAdapter
@@ -19,6 +20,7 @@ ENTRY_POINT_GROUP = "ltc_gateway.adapters"
 Factory = Callable[[str, Mapping[str, Any]], PayerAdapter]
 
 BUNDLED: dict[str, Factory] = {
+    "hsa": HsaAdapter.from_config,
     "local": LocalAdapter.from_config,
     "rest": RestAdapter.from_config,
     "soap": SoapAdapter.from_config,

@@ -130,17 +130,19 @@ class Decision:
             lines = tuple(
                 LineDecision(
                     line_no=_int(line["line_no"]),
-                    paid_fen=_int(line["paid_fen"]),
-                    reasons=tuple((str(r["code"]), _int(r["amount_fen"])) for r in line.get("reasons") or ()),
+                    paid_fen=_fen(line["paid_fen"]),
+                    reasons=tuple(
+                        (_text(r["code"]), _fen(r["amount_fen"])) for r in line.get("reasons") or ()
+                    ),
                 )
                 for line in wire.get("lines") or ()
             )
             fixed = tuple(
-                {"month": str(f["month"]), "amount_fen": _int(f["amount_fen"])}
+                {"month": _text(f["month"]), "amount_fen": _fen(f["amount_fen"])}
                 for f in wire.get("fixed") or ()
             )
             reference = wire.get("payer_reference")
-            return cls(status, None if reference is None else str(reference), lines, fixed)
+            return cls(status, None if reference is None else _text(reference), lines, fixed)
         except (KeyError, TypeError, AttributeError) as error:
             raise MalformedAnswer(f"not a decision: {type(error).__name__} {error}") from None
 
@@ -160,7 +162,7 @@ class Decision:
         }
 
 
-INTEGER_TEXT = re.compile(r"-?[0-9]+")
+INTEGER_TEXT = re.compile(r"-?[0-9]{1,20}")  # longer is no number of ours; int() of 4,301 digits raises
 
 
 def _int(value: Any) -> int:
@@ -170,6 +172,25 @@ def _int(value: Any) -> int:
             return int(value)
         raise TypeError(f"expected an integer, got {value!r}")
     return value
+
+
+MAX_FEN = 10**12  # the gateway's bound on every amount (gateway.domain.numbers.MAX_FEN)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _fen(value: Any) -> int:
+    amount = _int(value)
+    if not -MAX_FEN <= amount <= MAX_FEN:
+        raise TypeError(f"an amount of fen beyond ±{MAX_FEN}: {amount}")
+    return amount
+
+
+def _text(value: Any) -> str:
+    """Text a payer sends that the gateway stores: no control characters (no database takes a NUL)."""
+    text = str(value)
+    if CONTROL.search(text):
+        raise TypeError(f"control characters in {text!r}")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +222,20 @@ class AdjustmentNotice:
     round: int
     cause: str
     lines: tuple[dict[str, Any], ...]  # [{line_no, previous_paid_fen, paid_fen, delta_fen, kind}]
+
+
+@dataclass(frozen=True, slots=True)
+class ReversalNotice:
+    """A revision or a void undoes an earlier submission: the payer reverses it (冲正). Sent to
+    adapters that can (``Reverses``); the others learn of the change by adjustment notices."""
+
+    idempotency_key: str  # of this reversal: one reversal per submission undone
+    claim_id: str
+    payer_code: str
+    product_code: str
+    reverses_key: str  # the idempotency key of the submission undone
+    payer_reference: str | None  # what the payer answered that submission with
+    cause: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +285,13 @@ class PayerAdapter(Protocol):
     async def pull_statement(self, business_date: date) -> list[StatementEntry]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Reverses(Protocol):
+    """An adapter whose payer reverses an undone submission explicitly (冲正), idempotently."""
+
+    async def reverse_share(self, notice: ReversalNotice) -> None: ...
 
 
 @dataclass(frozen=True)

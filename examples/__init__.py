@@ -14,7 +14,9 @@ def example(name: str) -> Any:
 
 
 def example_products() -> list[dict[str, Any]]:
-    """The sample product definitions, in file-name order."""
+    """The sample product definitions, in file-name order (the folder also holds their payers'
+    files, ``payer-*.json``, so that ``payers load`` of it registers every payer it names)."""
     folder = resources.files(__name__).joinpath("products")
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".json")), key=lambda f: f.name)
-    return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    documents = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    return [d for d in documents if "product_code" in d]

@@ -17,36 +17,74 @@ from gateway.services.errors import ServiceError
 from gateway.services.keys import Role
 
 
-def _bootstrap():  # type: ignore[no-untyped-def]
+def _bootstrap(migrated: bool = True):  # type: ignore[no-untyped-def]
     from gateway.bootstrap import bootstrap
+    from gateway.preflight import require_schema
 
-    return bootstrap(load_settings())
+    gateway = bootstrap(load_settings())
+    if migrated:  # a missing schema is said in one line, before the first query fails
+        require_schema(gateway.engine)
+    return gateway
+
+
+def _date(option: str, text: str):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from gateway.preflight import UserError
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise UserError(f"{option} {text}: {error} (a date is YYYY-MM-DD)") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import demo
 
     logging.getLogger("ltc_gateway").setLevel(logging.WARNING)  # the demo prints its own story
+    sys.unraisablehook = lambda _: None  # nor what a library's __del__ says while the process ends
     return demo(load_settings(), once=args.once, as_json=args.json, host=args.host, port=args.port)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
+    from gateway.observability.logging import uvicorn_log_config
+    from gateway.preflight import require_schema
+    from gateway.storage.database import make_engine
+
     if args.embedded_workers is not None:
         os.environ["LTC_EMBEDDED_WORKERS"] = str(args.embedded_workers)
-    load_settings()  # fail early on a bad configuration, before forking
-    uvicorn.run(
-        "gateway.asgi:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        proxy_headers=True,
-        access_log=False,  # the gateway writes its own access lines, as JSON with the request id
-    )
+    settings = load_settings()  # fail early on a bad configuration, before forking
+    engine = make_engine(settings.database_url)
+    try:
+        require_schema(engine)  # refuse to start on a database without this version's schema
+    finally:
+        engine.dispose()
+    shared_metrics = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics of all processes together: prometheus_client's multiprocess mode, which reads
+        # the variable when the workers import it
+        shared_metrics = tempfile.mkdtemp(prefix="ltc-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared_metrics
+    try:
+        uvicorn.run(
+            "gateway.asgi:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            log_config=uvicorn_log_config(args.log_level),
+            proxy_headers=True,
+            access_log=False,  # the gateway writes its own access lines, as JSON with the request id
+        )
+    finally:
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
     return 0
 
 
@@ -153,13 +191,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from gateway.demo import example_products
     from gateway.domain.products import Product
 
+    if args.hsa and not args.write_config:
+        print("error: --hsa needs --write-config DIR (its keys are written there)", file=sys.stderr)
+        return 2
     products = [Product.model_validate(p) for p in example_products()]
-    sandboxes = SandboxPayers(products, args.host, args.port).start()
+    sandboxes = SandboxPayers(products, args.host, args.port, hsa=args.hsa).start()
     try:
         if args.write_config:
             folder = Path(args.write_config)
             folder.mkdir(parents=True, exist_ok=True)
-            for document in sandboxes.payer_documents():
+            for document in sandboxes.payer_documents(key_dir=folder if args.hsa else None):
                 path = folder / f"payer-{document['payer_code']}.json"
                 path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             print(f"payer files written to {folder} (load them with: ltc-gateway payers load {folder})")
@@ -177,7 +218,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_adapter_check(args: argparse.Namespace) -> int:
     import json
 
-    from adapters.conformance import as_json, as_junit, render, run_checks
+    from adapters.conformance import render, render_json, render_junit, run_checks
     from gateway.services.registry import adapter_target
 
     gateway = _bootstrap()
@@ -190,9 +231,9 @@ def cmd_adapter_check(args: argparse.Namespace) -> int:
         print(f"error: payer {args.payer} has no adapter configured (nothing to check)", file=sys.stderr)
         return 2
     checks = asyncio.run(run_checks(args.payer, config, product, proposing, gateway.today()))
-    print(as_json(args.payer, checks) if args.json else render(args.payer, checks))
+    print((render_json if args.json else render)(args.payer, checks))
     if args.junit:
-        Path(args.junit).write_text(as_junit(args.payer, checks) + "\n", encoding="utf-8")
+        Path(args.junit).write_text(render_junit(args.payer, checks), encoding="utf-8")
     return 0 if all(c.passed for c in checks) else 1
 
 
@@ -217,14 +258,12 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from datetime import date
-
     from gateway.audit import operator
     from reconciliation.run import PHASES, Reconciliation
 
     gateway = _bootstrap()
     settings = gateway.settings
-    day = date.fromisoformat(args.date) if args.date else gateway.today()
+    day = _date("--date", args.date) if args.date else gateway.today()
     reconciliation = Reconciliation(
         gateway.sessions,
         window_days=settings.settlement_window_days,
@@ -284,7 +323,7 @@ def cmd_reconcile_generate(args: argparse.Namespace) -> int:
     from reconciliation.generator import generate_night
 
     logging.getLogger("ltc_gateway").setLevel(logging.WARNING)  # the generator prints its own summary
-    gateway = _bootstrap()
+    gateway = _bootstrap(migrated=False)
     upgrade_engine(gateway.engine)
     night = generate_night(gateway, args.claims, args.matched)
     planted = Counter(kind for kind, *_ in night.expected)
@@ -305,7 +344,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from gateway.scheduling import reconcile_once, run_schedule
 
     gateway = _bootstrap()
-    at = time.fromisoformat(args.at)
+    try:
+        at = time.fromisoformat(args.at)
+    except ValueError as error:
+        from gateway.preflight import UserError
+
+        raise UserError(f"--at {args.at}: {error} (a Beijing time of day is HH:MM)") from None
     if args.once:
         day = gateway.today() - timedelta(days=1)
         print(f"reconciliation of {day}: {reconcile_once(gateway, day)}")
@@ -445,6 +489,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="the first of four consecutive ports (0: free ones)")
     p.add_argument("--write-config", metavar="DIR", help="write payer files for `payers load` here")
+    p.add_argument(
+        "--hsa", action="store_true", help="tier 1 east speaks the 医保信息平台 profile (keys written to DIR)"
+    )
     p.set_defaults(func=cmd_sandbox)
 
     p = sub.add_parser("adapter-check", help="conformance checks against a payer's own endpoint")
@@ -452,7 +499,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--product", help="the product to build the sample share from (default: the payer's)")
     p.add_argument("--config", help="check this payer file's adapter instead of the registered one")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
-    p.add_argument("--junit", metavar="FILE", help="also write the results as a JUnit XML report (for CI)")
+    p.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI)")
     p.set_defaults(func=cmd_adapter_check)
 
     p = sub.add_parser("reconcile", help="the nightly reconciliation of a business date")
@@ -509,13 +556,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy import exc as sa_exc
+
+    from gateway import environment
+    from gateway.config import ConfigError
     from gateway.observability.logging import configure
+    from gateway.preflight import UserError, unreachable
 
     args = parser().parse_args(argv)
-    settings = load_settings()
-    # Services log JSON lines; the commands people read at a terminal log plain text.
-    configure(settings.log_level, json_logs=args.command in ("serve", "worker", "schedule", "sandbox"))
+    settings = None
+    # A fault the user can fix is one line on stderr, never a traceback.
     try:
+        settings = load_settings()
+        # Services log JSON lines; the commands people read at a terminal log plain text.
+        configure(settings.log_level, json_logs=args.command in ("serve", "worker", "schedule", "sandbox"))
+        environment.check(settings, keys=args.command not in ("demo", "sandbox"))
         result: int = args.func(args)
         return result
     except ServiceError as error:
@@ -523,3 +578,10 @@ def main(argv: list[str] | None = None) -> int:
         for pointer, detail in error.faults[1:]:
             print(f"       {pointer or '/'}: {detail}", file=sys.stderr)
         return 2
+    except (ConfigError, UserError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as error:
+        url = settings.database_url if settings else "(unknown)"
+        print(f"error: {unreachable(url, error)}", file=sys.stderr)
+        return 1

@@ -13,6 +13,11 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///ltc-gateway.db"
+ENVIRONMENTS = ("development", "production")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, said in one line naming it (the CLI prints it, no traceback)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class Settings:
     settlement_window_days: int = (
         5  # expected but not in any statement after this many days: MISSING_AT_PAYER
     )
-    write_off_approval_fen: int = 100_000  # write-offs above this need a second reconciler's approval
+    write_off_approval_fen: int = 100_000  # any resolution moving more needs a second reconciler
     reconciliation_lease_seconds: int = 600  # a run's hold on its business date while it works
     # The staff UI's sessions (/ui).
     ui_secure_cookies: str = "auto"  # auto: Secure when the request came over HTTPS; true; false
@@ -45,6 +50,10 @@ class Settings:
     ui_session_max_hours: int = 12  # and every session ends this long after sign-in
     # Parties: providers grade their own residents only where the city allows it (conflict of interest).
     providers_may_assess: bool = False
+    # production: refuse to start on development keys (gateway/environment.py); development: warn.
+    environment: str = "development"
+    # The coordinated statement's PDF: a CJK TrueType font (a .ttc's first face); Debian's fonts-wqy-microhei.
+    statement_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
     @property
     def database_url_is_default(self) -> bool:
@@ -55,18 +64,24 @@ _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 _BOOLEANS = dict.fromkeys(_TRUE, True) | dict.fromkeys(_FALSE, False)
 
 
-def _coerce(name: str, raw: Any) -> Any:
+def _coerce(name: str, raw: Any, source: str) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
-    if kind in ("int", int):
-        return int(raw)
-    if kind in ("float", float):
-        return float(raw)
+    try:
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
+            return float(raw)
+    except (TypeError, ValueError):
+        what = "a whole number" if kind in ("int", int) else "a number"
+        raise ConfigError(f"{source}={raw!r}: not {what}") from None
     if kind in ("bool", bool):
         if isinstance(raw, bool):
             return raw
         if str(raw).strip().lower() not in _BOOLEANS:
-            raise ValueError(f"LTC_{name.upper()}: expected true or false, got {raw!r}")
+            raise ConfigError(f"{source}={raw!r}: expected true or false")
         return _BOOLEANS[str(raw).strip().lower()]
+    if name == "environment" and raw not in ENVIRONMENTS:
+        raise ConfigError(f"{source}={raw!r}: one of {', '.join(ENVIRONMENTS)}")
     return str(raw)
 
 
@@ -75,14 +90,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values: dict[str, Any] = {}
     config_file = environ.get("LTC_CONFIG")
     if config_file:
-        document = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        try:
+            document = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"LTC_CONFIG={config_file}: {error}") from None
         known = {f.name for f in fields(Settings)}
         unknown = sorted(set(document) - known)
         if unknown:
-            raise ValueError(f"{config_file}: unknown settings {', '.join(unknown)}")
-        values.update({k: _coerce(k, v) for k, v in document.items()})
+            raise ConfigError(f"{config_file}: unknown settings {', '.join(unknown)}")
+        values.update({k: _coerce(k, v, f"{config_file}: {k}") for k, v in document.items()})
     for f in fields(Settings):
-        raw = environ.get(f"LTC_{f.name.upper()}")
+        variable = f"LTC_{f.name.upper()}"
+        raw = environ.get(variable)
         if raw is not None and raw != "":
-            values[f.name] = _coerce(f.name, raw)
+            values[f.name] = _coerce(f.name, raw, variable)
     return replace(Settings(), **values)

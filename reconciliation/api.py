@@ -20,7 +20,7 @@ from gateway.api import idempotency
 from gateway.api.contract import contract
 from gateway.api.endpoint import Call, authorise, endpoint, read_json
 from gateway.audit import actor_of
-from gateway.domain.numbers import row_id
+from gateway.domain.numbers import INT32, whole_number
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
@@ -78,6 +78,7 @@ def post_statement(call: Call) -> Response:
 
 
 def _business_date(document: Any) -> tuple[date, bool]:
+    """The run's date is checked against the data's range by ``Reconciliation.start``."""
     faults = schemas.faults("run", document)
     if faults:
         raise Invalid(faults)
@@ -167,14 +168,14 @@ def get_runs(call: Call) -> Response:
 def get_run(call: Call) -> Response:
     """A run by id or business date: phase, progress and counts."""
     ref = call.param("run")
-    if ref.isascii() and ref.isdigit():  # an id (a business date has dashes)
-        run_id = row_id(ref)
-        run = call.session.get(ReconciliationRunRow, run_id) if run_id is not None else None
+    run_id = whole_number(ref, largest=INT32)
+    if run_id is not None:
+        run = call.session.get(ReconciliationRunRow, run_id)
     else:
         try:
             day = date.fromisoformat(ref)
         except ValueError:
-            raise NotFound(f"no run {ref}") from None
+            raise NotFound(f"no run {ref}", [("/run", "is neither a run id nor a date")]) from None
         run = call.session.scalar(
             select(ReconciliationRunRow).where(ReconciliationRunRow.business_date == day)
         )
@@ -190,17 +191,10 @@ def get_mismatches(call: Call) -> Response:
     return JSONResponse(queue.list_mismatches(call.session, query, call.gateway.today()))
 
 
-def _mismatch(call: Call) -> str:
-    """The mismatch id of the path, if a row could have it."""
-    if row_id(call.param("id")) is None:
-        raise NotFound(f"no mismatch {call.param('id')}")
-    return call.param("id")
-
-
 @endpoint(Role.RECONCILER, Role.BUREAU, response="mismatch")
 def get_mismatch(call: Call) -> Response:
     return JSONResponse(
-        queue.get_mismatch(call.session, queue.parse_id(_mismatch(call)), call.gateway.today())
+        queue.get_mismatch(call.session, queue.parse_id(call.param("id")), call.gateway.today())
     )
 
 
@@ -211,7 +205,7 @@ def post_resolution(call: Call) -> Response:
     result = queue.resolve(
         call.session,
         call.principal,
-        queue.parse_id(_mismatch(call)),
+        queue.parse_id(call.param("id")),
         call.body,
         write_off_approval_fen=gateway.settings.write_off_approval_fen,
         catalogue=gateway.catalogue,
@@ -253,9 +247,9 @@ def get_batch(call: Call) -> Response:
     ref = call.param("id")
     as_csv = ref.endswith(".csv")
     batch_id = ref.removesuffix(".csv")
-    number = row_id(batch_id)
+    number = whole_number(batch_id, largest=INT32)
     if number is None:
-        raise NotFound(f"no settlement batch {ref}")
+        raise NotFound(f"no settlement batch {ref}", [("/id", f"is not a batch id (1 to {INT32})")])
     batch = queue.batch_view(call.session, number)
     if not as_csv:
         return JSONResponse(batch)

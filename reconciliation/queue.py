@@ -1,5 +1,6 @@
 """The work queue: open mismatches, the reconcilers' actions on them (each audited), the four-eyes
-rule for large write-offs, and the net adjustments per payer that form the next settlement batch.
+rule for every large movement of money, and the net adjustments per payer that form the next
+settlement batch.
 
 A reconciler is a person: the four-eyes rule compares the parties of the keys (one key per staff
 member, ``keys create --role reconciler --party <staff id>``).
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 import schemas
 from adapters.sdk import Decision, LineDecision
 from gateway import audit
-from gateway.domain.numbers import whole_number
+from gateway.domain.numbers import INT32, LARGEST, MAX_FEN, whole_number
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.fanout import StepStatus, current_steps, lock_claim
 from gateway.orchestration.recording import settling_party
@@ -36,6 +37,7 @@ from gateway.storage.tables import (
 from reconciliation.matching import ACROSS_PAYERS, Kind
 
 ACTIVE = ("open", "pending_approval", "awaiting_payer", "carried")
+MOVES_MONEY = ("recover", "top_up", "accept_payer", "write_off")  # four eyes above the threshold
 ACTIONS = ("accept_payer", "request_correction", "recover", "top_up", "write_off", "carry_forward", "approve")
 
 
@@ -52,11 +54,11 @@ def list_mismatches(session: Session, query: dict[str, str], today: date, limit:
     )
     faults = []
     numbers: dict[str, int] = {}
-    for name in ("min_age_days", "min_amount_fen", "offset"):
+    for name, largest in (("min_age_days", LARGEST), ("min_amount_fen", MAX_FEN), ("offset", LARGEST)):
         if query.get(name):
-            number = whole_number(query[name])
+            number = whole_number(query[name], largest=largest)
             if number is None:
-                faults.append((f"/{name}", "must be a non-negative integer"))
+                faults.append((f"/{name}", f"must be a non-negative integer of at most {largest}"))
             else:
                 numbers[name] = number
     if faults:
@@ -132,6 +134,9 @@ def resolve(
     catalogue: ServiceCatalogue,
     today: date,
 ) -> dict[str, Any]:
+    """``write_off_approval_fen``: any action that moves more money than this (``MOVES_MONEY``)
+    waits for a second reconciler's ``approve``; it takes effect (a settlement item, a revision)
+    only then, so a settlement batch holds approved movements only."""
     faults = schemas.faults("resolution", document)
     if faults:
         raise Invalid(faults)
@@ -145,47 +150,38 @@ def resolve(
     if before not in ACTIVE:
         raise Conflict(f"mismatch {mismatch_id} is {before}; there is nothing left to do")
     if before == "pending_approval" and action != "approve":
-        raise Conflict(f"mismatch {mismatch_id} waits for a second reconciler to approve its write-off")
+        raise Conflict(f"mismatch {mismatch_id} waits for a second reconciler to approve its resolution")
     amount = document.get("amount_fen")
     if action == "approve":
         if before != "pending_approval":
-            raise Conflict(f"mismatch {mismatch_id} has no write-off waiting for approval")
+            raise Conflict(f"mismatch {mismatch_id} has no resolution waiting for approval")
         if row.approval_by == principal.party_code:
-            raise Forbidden("four eyes: the write-off must be approved by another reconciler")
+            raise Forbidden("four eyes: the resolution must be approved by another reconciler")
+        waiting = _waiting(session, row)
+        # checked again against the mismatch as it is now: a run may have changed its amounts
+        asked = (
+            abs(waiting.amount_fen)
+            if waiting.action in ("recover", "top_up") and waiting.amount_fen
+            else None
+        )
+        amount = _movement(row, waiting.action, asked)
+        _take_effect(session, row, waiting.action, amount, catalogue, waiting.note)
         row.status = "resolved"
-    elif action == "write_off":
-        if abs(row.difference_fen) > write_off_approval_fen:
+    elif action in MOVES_MONEY:
+        amount = _movement(row, action, amount)
+        if abs(amount) > write_off_approval_fen:
+            if action == "accept_payer":
+                _check_accept_payer(row)
             row.status, row.approval_by = "pending_approval", principal.party_code
         else:
+            _take_effect(session, row, action, amount, catalogue, note)
             row.status = "resolved"
-        amount = row.difference_fen
     elif action == "carry_forward":
         row.status = "carried"
     elif action == "request_correction":
         if row.payer_code == ACROSS_PAYERS:
             raise Conflict("an over-coordinated line has no single payer to ask; resolve it per payer")
         row.status = "awaiting_payer"
-    elif action in ("recover", "top_up"):
-        if row.payer_code == ACROSS_PAYERS:
-            raise Invalid([("/action", "name the payer: recover or top up on that payer's own mismatch")])
-        size = abs(row.difference_fen) if amount is None else amount
-        if size <= 0:
-            raise Invalid([("/amount_fen", "must be a positive amount of fen")])
-        amount = size if action == "top_up" else -size
-        session.add(
-            SettlementItemRow(
-                payer_code=row.payer_code,
-                claim_id=row.claim_id,
-                line_no=row.line_no,
-                amount_fen=amount,
-                source=f"mismatch:{row.id}",
-            )
-        )
-        row.status = "resolved"
-    elif action == "accept_payer":
-        _accept_payer(session, row, catalogue, note)
-        amount = row.difference_fen
-        row.status = "resolved"
     row.updated_at = utcnow()
     audit.record(
         session,
@@ -212,10 +208,68 @@ def resolve(
     return get_mismatch(session, row.id, today)
 
 
-def _accept_payer(session: Session, row: MismatchRow, catalogue: ServiceCatalogue, note: str) -> None:
-    """Take the payer's settled figure as its decision and re-coordinate the later tiers."""
+def _movement(row: MismatchRow, action: str, amount: int | None) -> int:
+    """The fen the action moves (signed as the settlement item would be): a recovery or top-up
+    is at most the mismatch's difference, so no one pays out more than the mismatch is about."""
+    if action in ("accept_payer", "write_off"):
+        return row.difference_fen
+    if row.payer_code == ACROSS_PAYERS:
+        raise Invalid([("/action", "name the payer: recover or top up on that payer's own mismatch")])
+    bound = abs(row.difference_fen)
+    size = bound if amount is None else amount
+    if size <= 0:
+        raise Invalid([("/amount_fen", "must be a positive amount of fen")])
+    if size > bound:
+        raise Invalid([("/amount_fen", f"must be at most the mismatch's difference, {bound} fen")])
+    return size if action == "top_up" else -size
+
+
+def _take_effect(
+    session: Session,
+    row: MismatchRow,
+    action: str,
+    amount: int,
+    catalogue: ServiceCatalogue,
+    note: str,
+) -> None:
+    if action in ("recover", "top_up"):
+        session.add(
+            SettlementItemRow(
+                payer_code=row.payer_code,
+                claim_id=row.claim_id,
+                line_no=row.line_no,
+                amount_fen=amount,
+                source=f"mismatch:{row.id}",
+            )
+        )
+    elif action == "accept_payer":
+        _accept_payer(session, row, catalogue, note)
+
+
+def _waiting(session: Session, row: MismatchRow) -> MismatchActionRow:
+    """The action that waits for approval: the last one that put the mismatch into waiting."""
+    waiting = session.scalars(
+        select(MismatchActionRow)
+        .where(
+            MismatchActionRow.mismatch_id == row.id,
+            MismatchActionRow.after_status == "pending_approval",
+        )
+        .order_by(MismatchActionRow.id.desc())
+        .limit(1)
+    ).first()
+    if waiting is None:
+        raise Conflict(f"mismatch {row.id} has no resolution on record to approve")
+    return waiting
+
+
+def _check_accept_payer(row: MismatchRow) -> None:
     if row.kind not in (Kind.AMOUNT_MISMATCH, Kind.STALE_COORDINATION) or row.line_no == 0:
         raise Conflict(f"accept_payer applies to a payer's figure on a claim line, not to {row.kind}")
+
+
+def _accept_payer(session: Session, row: MismatchRow, catalogue: ServiceCatalogue, note: str) -> None:
+    """Take the payer's settled figure as its decision and re-coordinate the later tiers."""
+    _check_accept_payer(row)
     claim = session.get(ClaimRow, row.claim_id)
     if claim is None:
         raise Conflict("the claim is not known to the gateway")
@@ -343,9 +397,9 @@ def batch_view(session: Session, batch_id: int) -> dict[str, Any]:
 
 
 def parse_id(text: str) -> int:
-    number = whole_number(text)
+    number = whole_number(text, largest=INT32)  # the column is an int32 on PostgreSQL
     if number is None:
-        raise NotFound(f"no mismatch {text}")
+        raise NotFound(f"no mismatch {text}", [("/id", f"is not a mismatch id (1 to {INT32})")])
     return number
 
 

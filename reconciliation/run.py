@@ -27,8 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.registry import AdapterPool
 from adapters.sdk import AdapterError
 from gateway import audit
-from gateway.services.errors import Conflict, ServiceError
+from gateway.services.errors import Conflict, Invalid, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationRunRow, UTCDateTime, utcnow
+from reconciliation.dates import business_date_faults
+from reconciliation.ledger import business_date as beijing_today
 from reconciliation.matching import ACROSS_PAYERS, MISMATCHES, NOT_DUE, NOTHING, Kind
 from reconciliation.statements import entries_document, import_statement
 
@@ -268,6 +270,9 @@ class Reconciliation:
     def start(self, business_date: date, rerun: bool = True, actor: str = "system") -> int:
         """The run row of the date, leased to this runner (created, or resumed). ``rerun=False``
         (a scheduler): a date already done is left alone (Conflict). ``actor``: who started it."""
+        faults = business_date_faults(business_date, beijing_today())
+        if faults:
+            raise Invalid(faults)
         now = utcnow()
         with self.sessions.begin() as session:
             try:

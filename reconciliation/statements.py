@@ -51,14 +51,16 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.model import Fault
+from gateway.domain.numbers import MAX_DIGITS, MAX_FEN, MAX_LINE_NO
 from gateway.services.errors import Conflict, Invalid, NotFound
+from gateway.services.parsing import load_json
 from gateway.storage.tables import PayerRow, StatementRow
 
 CSV_COLUMNS = ("claim_id", "line_no", "paid_fen", "payer_reference", "settled_on")
 FIELDS = frozenset(CSV_COLUMNS)
 BATCH = 10_000
 CHUNK = 1 << 20  # bytes read at a time: memory stays flat whatever the size of the file
-MAX_LINE_NO, MAX_FEN = 2**31 - 1, 2**63 - 1  # what the columns hold
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # no database takes a NUL; no payer reference needs any
 MAX_FAULTS = 200  # enough to fix a file; a file wrong on every row would otherwise flood the answer
 
 STAGING = Table(
@@ -113,6 +115,8 @@ def _check(where: str, document: Any) -> tuple[Row | None, list[Fault]]:
     if "payer_reference" in document:
         if not isinstance(reference, str) or not 1 <= len(reference) <= 128:
             faults.append((f"{where}/payer_reference", "must be text of 1 to 128 characters"))
+        elif CONTROL.search(reference):
+            faults.append((f"{where}/payer_reference", "must not hold control characters"))
         else:
             row["payer_reference"] = reference
     settled = document.get("settled_on")
@@ -130,8 +134,8 @@ def _check(where: str, document: Any) -> tuple[Row | None, list[Fault]]:
 
 def json_rows(stream: IO[bytes]) -> Iterator[tuple[int, str, Any]]:
     try:
-        document = json.load(stream)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        document = load_json(stream.read())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise Invalid([("", f"the statement is not JSON: {error}")]) from None
     if not isinstance(document, dict) or not isinstance(document.get("entries"), list):
         raise Invalid([("/entries", "a statement is an object with a list of entries")])
@@ -180,7 +184,8 @@ def _check_header(header: list[str] | None) -> None:
 
 
 def _number(text_: str) -> int | str:
-    return int(text_) if INTEGER.fullmatch(text_) else text_
+    # beyond MAX_DIGITS int() is wasted work, and beyond 4,300 digits it raises ValueError
+    return int(text_) if INTEGER.fullmatch(text_) and len(text_) <= MAX_DIGITS else text_
 
 
 def import_statement(
@@ -337,7 +342,7 @@ def _check_and_stage(connection: Connection, rows: Iterator[tuple[int, str, Any]
 _REFERENCE = rb"[!#-+\--\[\]-~]"
 PLAIN_ROW = re.compile(
     UUID.pattern.encode()
-    + rb",[0-9]{0,9},-?[0-9]{1,18},"
+    + rb",[0-9]{0,4},-?[0-9]{1,12},"
     + _REFERENCE
     + rb"(?:[ !#-+\--\[\]-~]{0,126}"
     + _REFERENCE

@@ -11,13 +11,26 @@ timeouts, pending answers decided later by callback).
   some districts;
 * the 惠民保 insurer over REST in payer mode (it adjudicates with its own product rules);
 * the commercial insurer over SOAP (a WSDL served by spyne) in payer mode.
+
+With ``hsa=True`` the eastern administrator speaks the 医保信息平台 profile instead
+(``adapters/sandbox/hsa_app.py``: signed, SM4-encrypted), the documented alternative tier-1 payer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from adapters.hsa.envelope import Profile
+from adapters.sandbox.hsa_app import (
+    DIVISION,
+    INSTITUTION,
+    HsaKeys,
+    HsaPlatform,
+    adapter_settings,
+    hsa_payer_app,
+)
 from adapters.sandbox.payer import Faults, SandboxPayer
 from adapters.sandbox.rest_app import rest_payer_app
 from adapters.sandbox.soap_app import SoapServer
@@ -27,6 +40,7 @@ from gateway.domain.products import Product
 TIER1_PAYER = "policy-ltci"
 ADMINISTRATORS = {"ltc-admin-east": ["330102", "330105"], "ltc-admin-west": ["330106", "330108"]}
 REST_PAYER, SOAP_PAYER = "huiminbao", "acme-life"
+HSA_ADMIN, HSA_ENV_PREFIX = "ltc-admin-east", "SANDBOX_HSA"
 
 
 @dataclass
@@ -36,6 +50,9 @@ class SandboxPayers:
     port: int = 0  # the first of four consecutive ports; 0 picks free ones
     payers: dict[str, SandboxPayer] = field(default_factory=dict)
     servers: dict[str, Any] = field(default_factory=dict)
+    hsa: bool = False  # the eastern administrator speaks the 医保信息平台 profile
+    hsa_keys: HsaKeys = field(default_factory=HsaKeys.generate)
+    hsa_platform: HsaPlatform | None = None
 
     def start(self) -> SandboxPayers:
         def owned(payer_code: str) -> dict[str, Product]:
@@ -47,7 +64,12 @@ class SandboxPayers:
         self.payers[SOAP_PAYER] = SandboxPayer(SOAP_PAYER, "payer", owned(SOAP_PAYER))
         for i, code in enumerate([*ADMINISTRATORS, REST_PAYER]):
             port = self.port + i if self.port else 0
-            self.servers[code] = BackgroundServer(rest_payer_app(self.payers[code]), self.host, port).start()
+            app = rest_payer_app(self.payers[code])
+            if self.hsa and code == HSA_ADMIN:
+                profile = Profile.from_config({"fixmedins_code": INSTITUTION, "mdtrtarea_admvs": DIVISION})
+                self.hsa_platform = HsaPlatform(self.payers[code], self.hsa_keys, profile)
+                app = hsa_payer_app(self.hsa_platform)
+            self.servers[code] = BackgroundServer(app, self.host, port).start()
         soap = SoapServer(self.payers[SOAP_PAYER], self.host, self.port + 3 if self.port else 0)
         soap.start()
         self.servers[SOAP_PAYER] = soap
@@ -56,13 +78,31 @@ class SandboxPayers:
     def url(self, payer_code: str) -> str:
         return str(self.servers[payer_code].url).rstrip("/")
 
-    def payer_documents(self) -> list[dict[str, Any]]:
-        """Payer files (``schemas/payer.schema.json``) that onboard the sandboxes by configuration."""
+    def hsa_environment(self) -> dict[str, str]:
+        """The environment the hsa payer file's ``*_env`` settings name (``key_dir=None``)."""
+        return self.hsa_keys.environment(HSA_ENV_PREFIX)
+
+    def _administrator(self, admin: str, key_dir: Path | None) -> dict[str, Any]:
+        if not (self.hsa and admin == HSA_ADMIN):
+            return {"type": "rest", "base_url": self.url(admin), "timeout_seconds": 5}
+        if key_dir is not None:
+            named = self.hsa_keys.write(key_dir, admin)
+        else:
+            named = {f"{name}_env": variable_name for name, variable_name in self._variables().items()}
+        return adapter_settings(self.url(admin), self.hsa_keys, named)
+
+    def _variables(self) -> dict[str, str]:
+        return {name: f"{HSA_ENV_PREFIX}_{name.upper()}" for name in self.hsa_keys.secrets()}
+
+    def payer_documents(self, key_dir: Path | None = None) -> list[dict[str, Any]]:
+        """Payer files (``schemas/payer.schema.json``) that onboard the sandboxes by configuration.
+        The hsa administrator's keys are named as files in ``key_dir`` (written there), or else
+        as environment variables (``hsa_environment``)."""
         documents: list[dict[str, Any]] = [
             {
                 "payer_code": admin,
                 "name": f"Sandbox tier-1 administrator ({', '.join(districts)})",
-                "adapter": {"type": "rest", "base_url": self.url(admin), "timeout_seconds": 5},
+                "adapter": self._administrator(admin, key_dir),
             }
             for admin, districts in ADMINISTRATORS.items()
         ]

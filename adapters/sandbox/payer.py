@@ -57,6 +57,7 @@ class SandboxPayer:
     requests: dict[str, ShareRequest] = field(default_factory=dict)
     assessments: dict[str, dict[str, Any]] = field(default_factory=dict)
     adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reversals: dict[str, str] = field(default_factory=dict)  # share key reversed (冲正) → cause
     settled: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -109,6 +110,16 @@ class SandboxPayer:
         with self._lock:
             self.adjustments[str(wire["idempotency_key"])] = wire
 
+    def reverse(self, key: str, cause: str) -> None:
+        """冲正: the share decided under ``key`` no longer counts against the member's limits."""
+        with self._lock:
+            self.reversals.setdefault(key, cause)
+            request = self.requests.get(key)
+            if request is not None:
+                claims = self._latest.get((str(request.member.get("id_number")), request.product_code), {})
+                if claims.get(request.claim_id, (None,))[0] is request:
+                    del claims[request.claim_id]
+
     def statement(self, business_date: date) -> list[dict[str, Any]]:
         with self._lock:
             return [e for e in self.settled if e["settled_on"] == business_date.isoformat()]
@@ -122,6 +133,7 @@ class SandboxPayer:
                 "decided": sorted(self.decisions),
                 "assessments": sorted(self.assessments),
                 "adjustments": list(self.adjustments.values()),
+                "reversals": dict(self.reversals),
             }
 
     # --- behaviour ------------------------------------------------------------------------------

@@ -6,24 +6,23 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.api import openapi, ops, payer_openapi, v1
+from gateway.api import documents, openapi, ops, payer_openapi, v1
 from gateway.api.contract import contract
 from gateway.api.headers import SecurityHeadersMiddleware
-from gateway.api.limits import BodyLimitMiddleware
-from gateway.api.problems import http_error, server_error, service_error, unavailable
+from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
+from gateway.api.problems import database_unavailable, http_error, server_error, service_error
 from gateway.bootstrap import Gateway
 from gateway.observability import metrics
 from gateway.observability.logging import RequestIdMiddleware
 from gateway.orchestration.worker import Worker
 from gateway.services.errors import ServiceError
+from gateway.storage.database import UNAVAILABLE
 from reconciliation import api as reconciliation_api
 from reconciliation.ui import pages as staff_pages
 from reconciliation.ui.sessions import check_settings as check_staff_settings
@@ -61,6 +60,7 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             Mount("/docs/assets", StaticFiles(packages=[("swagger_ui", "static")]), name="docs-assets"),
             Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
             *v1.routes,
+            *documents.routes,
             *reconciliation_api.routes,
             *staff_pages.routes,
         ],
@@ -69,12 +69,12 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             Middleware(RequestIdMiddleware),
             Middleware(metrics.MetricsMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=gateway.settings.max_body_bytes),
+            Middleware(ControlCharacterMiddleware),
         ],
         exception_handlers={
             ServiceError: service_error,
             HTTPException: http_error,
-            OperationalError: unavailable,  # the database is down or busy: worth a retry
-            PoolTimeout: unavailable,
+            **dict.fromkeys(UNAVAILABLE, database_unavailable),
             Exception: server_error,
         },
         lifespan=lifespan,

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.domain.numbers import INT32
+
 
 @dataclass(frozen=True)
 class Contract:
@@ -52,8 +54,8 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "the payer's code",
     },
     "claim_id": {"type": "string", "format": "uuid", "description": "the id the 202 answered"},
-    "step_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "description": "a payer step's id"},
-    "id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "step_id": {"type": "integer", "minimum": 1, "maximum": INT32, "description": "a payer step's id"},
+    "id": {"type": "integer", "minimum": 1, "maximum": INT32},
     "run": {
         "type": "string",
         "pattern": "^([0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2})$",
@@ -64,7 +66,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
 
 # The problem statuses, and why an endpoint answers each: added by the shape of the endpoint.
 WHY = {
-    400: "the body is not JSON of the declared media type, or nests too deep",
+    400: "the body is not JSON of the declared media or nests too deep; a list's filter or cursor is bad",
     401: "no API key, or an unknown or revoked one",
     403: "the key's role (or party) may not do this",
     404: "nothing by that identifier, or not visible to the caller",
@@ -114,6 +116,6 @@ def problems_for(c: Contract, path_params: list[str], method: str) -> list[int]:
         statuses.add(409)
     if path_params:
         statuses.add(404)
-    if method == "GET":
-        statuses.discard(400)
+    if method == "GET" and 400 not in c.answers:
+        statuses.discard(400)  # no body to be malformed (a list's malformed cursor declares its 400)
     return sorted(statuses)

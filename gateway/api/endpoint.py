@@ -18,8 +18,9 @@ from gateway.api import idempotency
 from gateway.api.batching import Batcher
 from gateway.api.contract import Contract
 from gateway.api.problems import BadBody, Unauthorized
-from gateway.services.errors import Forbidden, Invalid
+from gateway.services.errors import Forbidden
 from gateway.services.keys import Principal, Role, authenticate, authenticate_many
+from gateway.services.parsing import load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,6 @@ def endpoint(
     def wrap(handler: Handler) -> Callable[[Request], Any]:
         async def asgi_endpoint(request: Request) -> Response:
             key = bearer_key(request)
-            refuse_nul_in_url(request)
             document = await read_raw(request, raw) if raw else await read_json(request) if body else None
             sessions = request.app.state.gateway.sessions
             once = idempotency.key_of(request) if request.method == "POST" and remember else None
@@ -219,14 +219,11 @@ async def read_json(request: Request) -> Any:
         raise BadBody(f"expected an application/json body, got {media}")
     raw = await request.body()
     try:
-        document = json.loads(raw)
+        document = load_json(raw)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise BadBody(f"the body is not valid JSON: {type(error).__name__}") from None
     if _depth(document) > MAX_DEPTH:
         raise BadBody(f"the body nests deeper than {MAX_DEPTH} levels")
-    where = _nul(document, "")
-    if where is not None:
-        raise Invalid([(where, "may not contain the NUL character (U+0000)")])
     return document
 
 
@@ -241,28 +238,6 @@ def _depth(node: Any, level: int = 1) -> int:
     if isinstance(node, list):
         return max((_depth(v, level + 1) for v in node), default=level)
     return level
-
-
-def refuse_nul_in_url(request: Request) -> None:
-    """A path or query parameter holding U+0000 reaches no row (PostgreSQL refused the query)."""
-    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
-        if "\x00" in str(value) or "\x00" in name:
-            raise Invalid([(f"/{name}", "may not contain the NUL character (U+0000)")])
-
-
-def _nul(node: Any, pointer: str) -> str | None:
-    """Where a string (or a member's name) holds U+0000, which PostgreSQL cannot store as text."""
-    if isinstance(node, str):
-        return pointer if "\x00" in node else None
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in items:
-        here = pointer + "/" + str(key).replace("~", "~0").replace("/", "~1")
-        if isinstance(key, str) and "\x00" in key:
-            return here
-        found = _nul(value, here)
-        if found is not None:
-            return found
-    return None
 
 
 async def read_raw(request: Request, accepted: tuple[str, ...]) -> tuple[str, bytes]:

@@ -1,9 +1,13 @@
-"""The request body limit (``LTC_MAX_BODY_BYTES``), answered as problem+json like every error."""
+"""The request body limit (``LTC_MAX_BODY_BYTES``) and the characters a path or query may hold,
+answered as problem+json like every error."""
 
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import parse_qsl
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.problems import PROBLEM
@@ -72,3 +76,56 @@ class BodyLimitMiddleware:
 
 class _TooLarge(Exception):
     """A chunked body grew past the limit while it was read."""
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ControlCharacterMiddleware:
+    """A path or query parameter with a control character is refused (422, naming it) before
+    any endpoint sees it: PostgreSQL refuses a NUL in text, which was a server error (and a
+    dropped keep-alive connection), and no code, id or filter of ours holds one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        faults = []
+        if CONTROL.search(scope.get("path", "")):
+            faults.append({"pointer": _path_parameter(scope), "detail": "must not hold control characters"})
+        query = scope.get("query_string", b"").decode("latin-1")
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if CONTROL.search(name) or CONTROL.search(value):
+                pointer = "/" + CONTROL.sub("", name).replace("~", "~0").replace("/", "~1")
+                faults.append({"pointer": pointer, "detail": "must not hold control characters"})
+        if not faults:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {
+                "type": "https://ltc-gateway.example/problems/invalid-request",
+                "title": "Invalid request",
+                "status": 422,
+                "detail": f"{faults[0]['pointer']}: {faults[0]['detail']}",
+                "errors": faults,
+            }
+        ).encode()
+        headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 422, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _path_parameter(scope: Scope) -> str:
+    """The name of the path parameter that holds the control character, by the route the path
+    would take; ``/path`` if no route takes it."""
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        match, child = route.matches(scope)
+        if match != Match.NONE:
+            for name, value in child.get("path_params", {}).items():
+                if isinstance(value, str) and CONTROL.search(value):
+                    return f"/{name}"
+    return "/path"

@@ -70,7 +70,8 @@ IDEMPOTENCY_KEY = {
 }
 
 
-ANY = {"type": "string", "minLength": 1}
+# a path never holds a control character (gateway.api.limits refuses one with 422)
+ANY = {"type": "string", "minLength": 1, "pattern": "^[^\\u0000-\\u001f\\u007f]*$"}
 TEXT_EXAMPLES = {  # answers that are not JSON: an example where it is short text
     "text/csv": "payer_code,claim_id,line_no,amount_fen,source\n",
     "text/plain": 'ltc_http_requests_total{method="POST",route="/v1/claims",status="202"} 1.0\n',

@@ -71,17 +71,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-RETRY_AFTER_SECONDS = 5
+RETRY_AFTER_SECONDS = 5  # a restart or failover of the database usually takes about this long
 
 
-async def unavailable(request: Request, exc: Exception) -> Response:
-    """The database cannot be reached or is busy (a lost connection, an exhausted pool, a lock or
-    a serialisation failure): nothing was done, and the same request may be sent again."""
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database cannot be reached or is busy: nothing was done; the client may send it again
+    (with its Idempotency-Key, a write is done once)."""
+    first_line = next(iter(str(exc).splitlines()), "")
+    path, kind = request.url.path, type(exc).__name__
+    log.warning("database unavailable on %s %s: %s: %s", request.method, path, kind, first_line)
     return problem(
         503,
         "Service unavailable",
-        "the database is unavailable for the moment; nothing was done, send the request again",
+        "the database is unavailable; nothing was done, try again later",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 

@@ -9,13 +9,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import schemas
+from gateway.api import documents
 from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
 from gateway.audit import actor_of
-from gateway.domain.numbers import row_id
+from gateway.domain.numbers import INT32, whole_number
 from gateway.services import (
     agencies,
     assessments,
+    claim_lists,
     claims,
     coverage,
     decisions,
@@ -96,10 +98,63 @@ def post_claim(session: Session, calls: list[Call]) -> list[Response | Exception
     return answers
 
 
-@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER, response="claim")
+@endpoint(
+    Role.PROVIDER,
+    Role.PAYER,
+    Role.BUREAU,
+    Role.RECONCILER,
+    response="claim",
+    produces=(documents.PDF, documents.HTML),
+    query=documents.LANG,
+)
 def get_claim(call: Call) -> Response:
-    """A claim's status and coordinated result."""
+    """A claim's status and coordinated result; with ``Accept: application/pdf`` or ``text/html``,
+    its coordinated statement (结算单) instead."""
+    media = documents.wanted(call.request)
+    if media != documents.JSON:
+        return documents.statement_response(call, media)
     return JSONResponse(claims.claim_view(call.session, call.principal, call.param("claim_id")))
+
+
+LIST_QUERY = {  # the list's filters: the search body's fields but the ID number (never in a URL)
+    name: spec for name, spec in schemas.load("claim-search")["properties"].items() if name != "id_number"
+}
+
+
+@endpoint(
+    Role.PROVIDER,
+    Role.PAYER,
+    Role.BUREAU,
+    Role.RECONCILER,
+    response="claim-list",
+    query=LIST_QUERY,
+    answers=(400,),
+)
+def get_claims(call: Call) -> Response:
+    """Claims as a list, newest accepted first, a page at a time (follow ``next_cursor``).
+
+    Filters: ``month`` (service month, YYYY-MM), ``status`` (comma-separated), ``claim_number``,
+    ``payer``, ``coordinated_since`` (ISO date-time, or a date from 00:00 Beijing time); ``limit``
+    1..200 (50). A provider sees its own claims, a payer those routed to it (and only its shares),
+    the bureau and reconcilers all. A bad parameter or cursor is a 400 naming it."""
+    query = call.request.query_params.multi_items()
+    return JSONResponse(claim_lists.list_claims(call.session, call.principal, query))
+
+
+@endpoint(
+    Role.PROVIDER,
+    Role.PAYER,
+    Role.BUREAU,
+    Role.RECONCILER,
+    body="claim-search",
+    remember=False,
+    response="claim-list",
+)
+def post_claim_search(call: Call) -> Response:
+    """A member's claims by resident ID number (in the body, never in a URL), with the list's filters.
+
+    Scoped as ``GET /v1/claims``; an invalid ID number is a 422 naming ``/id_number``."""
+    return JSONResponse(claim_lists.search_claims(call.session, call.principal, call.body))
 
 
 @endpoint(Role.PAYER, body="decision", response="decision-outcome", answers=(409,))
@@ -140,9 +195,11 @@ def get_failed_steps(call: Call) -> Response:
 @endpoint(Role.BUREAU, status=201, response="rerun", answers=(409,))
 def post_rerun(call: Call) -> Response:
     """Re-drive a dead or refused payer step; the new step is linked to the original."""
-    step_id = row_id(call.param("step_id"))
+    step_id = whole_number(call.param("step_id"), largest=INT32)  # int() took "٣" and 2**31
     if step_id is None:
-        raise NotFound(f"no payer step {call.param('step_id')}")
+        raise NotFound(
+            f"no payer step {call.param('step_id')}", [("/step_id", f"is not a step id (1 to {INT32})")]
+        )
     return JSONResponse(decisions.rerun_step(call.session, step_id), status_code=201)
 
 
@@ -154,6 +211,8 @@ routes = [
     Route("/v1/members/history", post_member_history, methods=["POST"]),
     Route("/v1/coverage/query", post_coverage_query, methods=["POST"]),
     Route("/v1/claims", post_claim, methods=["POST"]),
+    Route("/v1/claims", get_claims, methods=["GET"]),
+    Route("/v1/claims/search", post_claim_search, methods=["POST"]),
     Route("/v1/claims/{claim_id}", get_claim, methods=["GET"]),
     Route("/v1/payers/{payer_code}/decisions", post_decision, methods=["POST"]),
     Route("/v1/payers/{payer_code}/routes", put_routes, methods=["PUT"]),

@@ -37,3 +37,6 @@ class CaseFacts:
     catalogue: ServiceCatalogue = field(default_factory=default_catalogue)
     # line_no → the units that repeat earlier claims (``duplicates.repeats``); most lines have none
     repeats: Mapping[int, Repeat] = field(default_factory=dict, hash=False)
+    # the Beijing date the claim was accepted: fixed benefits are due only for months ended by
+    # then (None: every month of the period)
+    accepted_on: date | None = None

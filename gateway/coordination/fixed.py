@@ -3,7 +3,9 @@
 They are not coordinated with the indemnity payers; they are reported beside the result. Our
 rule: the trigger is tested on the last day of each month the claim period covers (or the period's
 last day, if earlier), and a member receives a product's benefit for a month once, whichever claim
-first shows it.
+first shows it. A benefit is paid for a month only once the month has ended (never in advance):
+a claim accepted before its month's last day (Beijing date) carries no benefit for that month; the
+first claim of the month accepted after it ended does.
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ def months_of(start: date, end: date) -> Iterator[tuple[str, date]]:
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
+def due_months(start: date, end: date, accepted_on: date | None) -> Iterator[tuple[str, date]]:
+    """``months_of`` the months that had ended before ``accepted_on`` (all of them if None)."""
+    for month, day in months_of(start, end):
+        if accepted_on is not None and _month_end(day) >= accepted_on:
+            return  # this month and every later one are still running
+        yield month, day
+
+
+def _month_end(day: date) -> date:
+    return date(day.year, day.month, monthrange(day.year, day.month)[1])
+
+
 def trigger_reason(coverage: Coverage, case: CaseFacts, day: date) -> Reason | None:
     elig, assessment = coverage.product.eligibility, case.assessment
     if not coverage.covers(day):
@@ -60,7 +74,7 @@ def fixed_benefits(
     if product.fixed_benefit is None:
         raise ValueError(f"{product.product_code} has no fixed benefit")
     decisions = []
-    for month, test_day in months_of(case.period_start, case.period_end):
+    for month, test_day in due_months(case.period_start, case.period_end, case.accepted_on):
         if month in already_granted:
             continue
         reason = trigger_reason(coverage, case, test_day)

@@ -112,6 +112,20 @@ def claim_problems(claim: ClaimSubmission, catalogue: ServiceCatalogue) -> list[
     return faults
 
 
+def period_problems(period: Period, today: date) -> list[Fault]:
+    """A claim's period lies within one calendar month and does not end in the future (``today``:
+    the Beijing date). It bounds what a claim can ask for: its lines, its fixed-benefit months and
+    the work of its fan-out."""
+    faults: list[Fault] = []
+    if period.end < period.start:
+        return faults  # claim_problems names it
+    if (period.start.year, period.start.month) != (period.end.year, period.end.month):
+        faults.append(("/period/end", "must be in the same calendar month as period start"))
+    if period.end > today:
+        faults.append(("/period/end", f"must not be after today ({today.isoformat()}, Beijing date)"))
+    return faults
+
+
 def days_between(first: date, last: date) -> int:
     return (last - first).days + 1
 

@@ -20,6 +20,7 @@ from gateway.domain.identity import mask_id_number
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 ID_NUMBER = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+STANDARD |= {"color_message"}  # uvicorn's copy of the message with terminal colours
 log = logging.getLogger("ltc_gateway.access")
 
 
@@ -55,6 +56,23 @@ def configure(level: str = "INFO", json_logs: bool = True) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("ltc_gateway").setLevel(level)
+
+
+def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
+    """uvicorn's own log lines (start, stop, errors) as JSON like the gateway's, in every process
+    (uvicorn applies it in each worker it starts). Access lines stay off: the gateway writes its own."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"json": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["json"], "level": level.upper(), "propagate": False},
+            "uvicorn.error": {"level": level.upper()},
+            "uvicorn.access": {"handlers": ["json"], "level": "WARNING", "propagate": False},
+        },
+    }
 
 
 class RequestIdMiddleware:

@@ -4,11 +4,19 @@ mismatches), so every API process reports the same shared state."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -18,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.storage.database import UNAVAILABLE
 from gateway.storage.tables import ClaimRow, MismatchRow, OutboxRow, PayerStepRow
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -58,6 +67,24 @@ class DatabaseCollector(Collector):
         mismatches = GaugeMetricFamily(
             "ltc_reconciliation_mismatches", "Work queue items by kind and status", labels=["kind", "status"]
         )
+        up = GaugeMetricFamily("ltc_database_up", "Whether the database answered this scrape")
+        try:
+            self._read(claims, steps, outbox, due, mismatches)
+        except UNAVAILABLE:  # the process's own metrics still answer, and say so
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield from (up, claims, steps, outbox, due, mismatches)
+
+    def _read(
+        self,
+        claims: GaugeMetricFamily,
+        steps: GaugeMetricFamily,
+        outbox: GaugeMetricFamily,
+        due: GaugeMetricFamily,
+        mismatches: GaugeMetricFamily,
+    ) -> None:
         with self.sessions.begin() as session:
             for status, n in session.execute(select(ClaimRow.status, func.count()).group_by(ClaimRow.status)):
                 claims.add_metric([status], n)
@@ -82,7 +109,6 @@ class DatabaseCollector(Collector):
             )
             for kind, status, n in session.execute(grouped):
                 mismatches.add_metric([kind, status], n)
-        yield from (claims, steps, outbox, due, mismatches)
 
 
 def route_of(app: Any, scope: Scope) -> str:
@@ -122,6 +148,12 @@ class MetricsMiddleware:
 def exposition(sessions: sessionmaker[Session]) -> bytes:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(sessions))
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # `serve --workers N`: every process writes its counters to files there; a scrape, whichever
+        # process answers it, adds them all up (else successive scrapes alternate 7 / 13).
+        shared = CollectorRegistry()
+        multiprocess.MultiProcessCollector(shared)
+        return generate_latest(shared) + generate_latest(registry)
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 

@@ -2,7 +2,9 @@
 
 Transient faults are retried in place (tenacity: exponential backoff with jitter, bounded), always
 with the step's stored request and idempotency key; what is still failing after that is handed
-back to the state machine, which waits for a later lease or dead-letters the step.
+back to the state machine, which waits for a later lease or dead-letters the step. An error an
+adapter was not meant to raise (a bug, a body its library refuses) is such a failure too: it counts
+as an attempt and is not retried in place, so it ends in the dead-letter state, never in a loop.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class PayerCalls:
 
     async def _retrying(
         self, party: str, what: str, attempt: Callable[[], Awaitable[T]], budget: int | None = None
-    ) -> tuple[T | None, AdapterError | None, int]:
+    ) -> tuple[T | None, Exception | None, int]:
         """The result, or the error that was not worth (or no longer worth) retrying; calls made.
         ``budget``: the most calls to make now (what is left of a step's attempts)."""
         calls = 0
@@ -72,6 +74,13 @@ class PayerCalls:
                 "payer call failed", extra={"payer_code": party, "operation": what, "error": str(error)}
             )
             return None, error, calls
+        except Exception as error:  # not the adapter contract: an attempt that failed, not retried now
+            payer_call(party, what, "error")
+            log.warning(
+                "payer call failed unexpectedly",
+                extra={"payer_code": party, "operation": what, "error": f"{type(error).__name__}: {error}"},
+            )
+            return None, error, max(1, calls)
         return result, None, calls
 
     async def step(self, call: Call) -> Outcome:
@@ -79,7 +88,7 @@ class PayerCalls:
         try:
             adapter = self.pool.get(call.party, call.adapter)
             request = ShareRequest.from_wire(call.request)
-        except AdapterError as error:
+        except Exception as error:  # AdapterError, or a stored request this adapter cannot read
             return Outcome(error=error, calls=1)
         if call.operation == "fetch":
             decision, failure, calls = await self._retrying(
@@ -96,7 +105,7 @@ class PayerCalls:
 
     async def deliver(
         self, kind: str, party: str, adapter_config: dict[str, Any] | None, payload: dict[str, Any]
-    ) -> tuple[AdapterError | None, int]:
+    ) -> tuple[Exception | None, int]:
         """Deliver an outbox message: the error if it did not get through, and the calls made."""
         try:
             adapter: PayerAdapter = self.pool.get(party, adapter_config)
@@ -114,4 +123,6 @@ class PayerCalls:
                 return PermanentError(f"unknown outbox message kind {kind!r}"), 0
         except (AdapterError, TypeError) as error:
             return PermanentError(f"cannot deliver: {error}"), 1
+        except Exception as error:  # counts as an attempt; dead-lettered after the configured many
+            return error, 1
         return failure, calls

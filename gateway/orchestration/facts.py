@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.coordination import CaseFacts, ClaimedLine, Repeat, VisitRecord, repeats
 from gateway.domain.assessments import AssessmentFacts
+from gateway.domain.beijing_time import beijing_date
 from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.coverage import Coverage
 from gateway.domain.services import ServiceCatalogue
@@ -173,6 +174,7 @@ def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) 
         other_visits=tuple(_other_visits(session, claim.claim_id, lines)),
         catalogue=catalogue,
         repeats=repeated_units(session, claim, lines),
+        accepted_on=beijing_date(claim.created_at),
     )
 
 

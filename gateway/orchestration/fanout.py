@@ -31,8 +31,9 @@ from adapters.sdk import Decision, PermanentError, to_wire
 from gateway import audit
 from gateway.coordination import FixedBenefitDecision, LineShare, PayerShare, Reason
 from gateway.coordination.checks import AskedLine, DecidedLine, decision_faults, fixed_benefit_faults
-from gateway.coordination.fixed import months_of
-from gateway.domain.claims import ClaimStatus
+from gateway.coordination.fixed import due_months
+from gateway.domain.beijing_time import beijing_date
+from gateway.domain.claims import ClaimStatus, Period, period_problems
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
@@ -85,8 +86,11 @@ class RetryPolicy:
     pending_poll_seconds: float = 300.0
 
     def backoff(self, attempts: int) -> timedelta:
-        """The wait before the next lease tries again: doubling, capped at an hour."""
-        return timedelta(seconds=min(3600.0, self.lease_retry_seconds * 2 ** max(0, attempts - 1)))
+        """The wait before the next lease tries again, after ``attempts`` calls in all: the first
+        wait is ``lease_retry_seconds``, doubling with each further lease's worth of calls (a lease
+        makes up to ``attempts_per_lease`` in place), capped at an hour."""
+        leases = max(1, -(-attempts // max(1, self.attempts_per_lease)))
+        return timedelta(seconds=min(3600.0, self.lease_retry_seconds * 2 ** min(leases - 1, 12)))
 
 
 @dataclass(frozen=True)
@@ -239,10 +243,14 @@ def _steps_and_payers(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
 
 
 def next_call(
-    session: Session, claim_id: uuid.UUID, catalogue: ServiceCatalogue, lease: timedelta
+    session: Session,
+    claim_id: uuid.UUID,
+    catalogue: ServiceCatalogue,
+    lease: timedelta,
+    policy: RetryPolicy | None = None,
 ) -> Call | Stop:
     claim = lock_claim(session, claim_id)
-    return _next_call(session, claim, catalogue, lease, _steps_and_payers(session, claim))
+    return _next_call(session, claim, catalogue, lease, _steps_and_payers(session, claim), policy)
 
 
 def _next_call(
@@ -251,6 +259,7 @@ def _next_call(
     catalogue: ServiceCatalogue,
     lease: timedelta,
     steps: list[PayerStepRow] | None = None,
+    policy: RetryPolicy | None = None,
 ) -> Call | Stop:
     if claim.status in (ClaimStatus.COORDINATED.value, ClaimStatus.FAILED.value):
         return Stop(claim.status)
@@ -267,6 +276,13 @@ def _next_call(
     party = settling_party(step)
     payer = session.get(PayerRow, party)
     adapter = payer.adapter if payer else None
+    if step.status == StepStatus.WAITING.value and (faults := _unbounded(claim)):
+        # accepted before periods were bounded: its work would be unbounded too
+        return dead_letter(session, claim, step, f"the claim period is out of bounds: {faults}")
+    max_attempts = (policy or RetryPolicy()).max_attempts
+    if step.status == StepStatus.SUBMITTED.value and step.attempts >= max_attempts:
+        # every call so far was counted before it was sent: these were lost to crashes
+        return dead_letter(session, claim, step, f"gave up after {step.attempts} attempts, lost in flight")
     if step.status == StepStatus.WAITING.value:
         place(session, claim)
         computed = compute(session, claim, step, catalogue)
@@ -279,6 +295,7 @@ def _next_call(
         step.status, step.updated_at = StepStatus.SUBMITTED.value, now
         send_assessment(session, session.get_one(AssessmentRow, claim.assessment_id), party)
     assert step.request is not None
+    attempts, step.attempts = step.attempts, step.attempts + 1  # counted durably before it is sent
     return Call(
         claim_id=claim.claim_id,
         step_id=step.step_id,
@@ -287,7 +304,7 @@ def _next_call(
         adapter=adapter,
         request=step.request,
         idempotency_key=step.idempotency_key,
-        attempts=step.attempts,
+        attempts=attempts,
     )
 
 
@@ -327,7 +344,7 @@ def apply_and_continue(
     claim = lock_claim(session, call.claim_id)
     steps = _steps_and_payers(session, claim)  # read once: recording an answer adds no step
     stop = _apply_outcome(session, claim, call, outcome, catalogue, policy, steps)
-    return stop if stop is not None else _next_call(session, claim, catalogue, lease, steps)
+    return stop if stop is not None else _next_call(session, claim, catalogue, lease, steps, policy)
 
 
 def _apply_outcome(
@@ -342,7 +359,7 @@ def _apply_outcome(
     step = next((s for s in steps if s.step_id == call.step_id), None) or session.get_one(
         PayerStepRow, call.step_id
     )
-    step.attempts += outcome.calls
+    step.attempts += max(0, outcome.calls - 1)  # the first call was counted when it was made
     step.updated_at = utcnow()
     if step.round != claim.round or step.status not in (StepStatus.SUBMITTED.value, StepStatus.PENDING.value):
         return None  # a callback, a revision or another worker got there first: look again
@@ -360,17 +377,46 @@ def _apply_outcome(
     step.last_error = f"{type(error).__name__}: {error}"
     if call.operation == "fetch":  # still pending, or the payer cannot be asked: wait for the callback
         return park(claim, utcnow() + timedelta(seconds=policy.pending_poll_seconds))
-    if isinstance(error, PermanentError) or step.attempts >= policy.max_attempts:
-        if not isinstance(error, PermanentError):
-            step.last_error = f"gave up after {step.attempts} attempts; last: {step.last_error}"
-        step.status = StepStatus.DEAD.value
-        release_provisional(session, claim, step)
-        flag(session, claim, "step_dead", step.last_error, step)
-        audit.record(
-            session, "step.dead", f"claim:{claim.claim_id}", step=step.step_id, error=step.last_error
-        )
-        return fail(claim)
+    if isinstance(error, PermanentError):
+        return dead_letter(session, claim, step, step.last_error)
+    if step.attempts >= policy.max_attempts:
+        gave_up = f"gave up after {step.attempts} attempts; last: {step.last_error}"
+        return dead_letter(session, claim, step, gave_up)
     return park(claim, utcnow() + policy.backoff(step.attempts))
+
+
+def move_failed(session: Session, claim_id: uuid.UUID, owner: str, error: str, policy: RetryPolicy) -> None:
+    """A move of the claim raised (not a database fault: a body the database refuses, a bug). It
+    counts as an attempt of the claim's open step, so a claim no move can advance ends in a dead
+    letter rather than a loop."""
+    claim = lock_claim(session, claim_id)
+    if claim.lease_owner != owner or claim.status not in (ClaimStatus.RECEIVED, ClaimStatus.COORDINATING):
+        return  # another worker has it, or it is final
+    step = next((s for s in current_steps(session, claim) if s.status in OPEN_STEPS), None)
+    if step is None:
+        park(claim, utcnow() + policy.backoff(1))
+        return
+    step.attempts, step.last_error, step.updated_at = step.attempts + 1, error, utcnow()
+    if step.attempts >= policy.max_attempts:
+        dead_letter(session, claim, step, f"gave up after {step.attempts} attempts; last: {error}")
+    else:
+        park(claim, utcnow() + policy.backoff(step.attempts))
+
+
+def dead_letter(session: Session, claim: ClaimRow, step: PayerStepRow, error: str) -> Stop:
+    """The step waits for a rerun, flagged to the bureau; the claim fails."""
+    step.status, step.last_error, step.updated_at = StepStatus.DEAD.value, error, utcnow()
+    release_provisional(session, claim, step)
+    flag(session, claim, "step_dead", error, step)
+    audit.record(session, "step.dead", f"claim:{claim.claim_id}", step=step.step_id, error=error)
+    return fail(claim)
+
+
+def _unbounded(claim: ClaimRow) -> str:
+    """What is wrong with a stored claim's period (claims are checked when they are accepted)."""
+    period = Period(start=claim.period_start, end=claim.period_end)
+    faults = period_problems(period, beijing_date(claim.created_at))
+    return "; ".join(f"{pointer} {text}" for pointer, text in faults)
 
 
 def accept_decision(
@@ -432,7 +478,7 @@ def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision:
     if step.kind == Kind.FIXED_BENEFIT.value:
         fixed = computed.coverage.product.fixed_benefit
         assert fixed is not None
-        months = [month for month, _ in months_of(claim.period_start, claim.period_end)]
+        months = [m for m, _ in due_months(claim.period_start, claim.period_end, computed.case.accepted_on)]
         return fixed_benefit_faults(months, computed.granted, decision.fixed, fixed.monthly_fen)
     return decision_faults(
         [AskedLine(line.line_no, line.billed_fen, unpaid(computed, line)) for line in computed.case.lines],

@@ -4,16 +4,28 @@ by the workers, with retries and a dead-letter state like payer steps."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
-from gateway.storage.tables import AssessmentRow, MemberRow, MemberVersionRow, OutboxRow, PayerRow, utcnow
+from gateway import audit
+from gateway.storage.tables import (
+    AssessmentRow,
+    ClaimRow,
+    FlagRow,
+    MemberRow,
+    MemberVersionRow,
+    OutboxRow,
+    PayerRow,
+    utcnow,
+)
 
 SENT, WAITING, DEAD = "sent", "waiting", "dead"
 # session.info keys. A worker's transaction names the worker (``deliver_here``): what it queues is
@@ -22,6 +34,7 @@ SENT, WAITING, DEAD = "sent", "waiting", "dead"
 _LESSEE = "outbox_lessee"
 _TAKEN = "outbox_taken"  # those messages
 _QUEUED = "outbox_queued"  # messages queued for any worker to lease
+_DEAD = "outbox_dead"  # messages dead-lettered, to flag once the transaction commits
 
 
 def deliver_here(session: Session, owner: str, lease: timedelta) -> None:
@@ -105,7 +118,7 @@ def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> 
             "idempotency_key": notice.idempotency_key,
             "payload": payload,
             "status": WAITING,
-            "attempts": 0,
+            "attempts": 1 if lessee else 0,  # sent at once: counted before it is
             "next_attempt_at": now,
             "lease_owner": owner,
             "lease_expires_at": expires,
@@ -130,10 +143,21 @@ class Message:
     payload: dict[str, Any]
 
 
-def lease_messages(session: Session, owner: str, lease: timedelta, limit: int) -> list[Message]:
+def lease_messages(
+    session: Session, owner: str, lease: timedelta, limit: int, max_attempts: int | None = None
+) -> list[Message]:
+    """Due messages, leased to ``owner``, each attempt counted before it is sent (a call lost to a
+    crash counts); a message that has had ``max_attempts`` goes to the dead-letter state instead."""
     now = utcnow()
     rows = session.execute(
-        select(OutboxRow.id, OutboxRow.kind, OutboxRow.payer_code, OutboxRow.payload, PayerRow.adapter)
+        select(
+            OutboxRow.id,
+            OutboxRow.kind,
+            OutboxRow.payer_code,
+            OutboxRow.payload,
+            PayerRow.adapter,
+            OutboxRow.attempts,
+        )
         .outerjoin(PayerRow, PayerRow.payer_code == OutboxRow.payer_code)
         .where(
             OutboxRow.status == WAITING,
@@ -144,11 +168,15 @@ def lease_messages(session: Session, owner: str, lease: timedelta, limit: int) -
         .limit(limit)
         .with_for_update(of=OutboxRow, skip_locked=True)
     ).all()
+    spent = [row for row in rows if max_attempts is not None and row.attempts >= max_attempts]
+    for row in spent:
+        dead_letter(session, session.get_one(OutboxRow, row.id), f"gave up after {row.attempts} attempts")
+    rows = [row for row in rows if row not in spent]
     if rows:
         session.execute(
             update(OutboxRow)
             .where(OutboxRow.id.in_([row.id for row in rows]))
-            .values(lease_owner=owner, lease_expires_at=now + lease)
+            .values(lease_owner=owner, lease_expires_at=now + lease, attempts=OutboxRow.attempts + 1)
         )
     return [Message(row.id, row.kind, row.payer_code, row.adapter, row.payload) for row in rows]
 
@@ -158,15 +186,18 @@ def settle_message(
     message_id: int,
     error: Exception | None,
     calls: int,
-    backoff: timedelta,
+    backoff: Callable[[int], timedelta],
     max_attempts: int,
 ) -> None:
+    """How a delivery went: ``calls`` made (the first was counted when the message was leased);
+    ``backoff``: the wait before the next lease, after so many attempts in all."""
+    more = max(0, calls - 1)
     if error is None:  # delivered, the usual case: one statement
         session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == message_id)
             .values(
-                attempts=OutboxRow.attempts + calls,
+                attempts=OutboxRow.attempts + more,
                 lease_owner=None,
                 lease_expires_at=None,
                 status=SENT,
@@ -176,16 +207,49 @@ def settle_message(
         )
         return
     row = session.get_one(OutboxRow, message_id)
-    row.attempts += calls
+    row.attempts += more
     row.lease_owner, row.lease_expires_at = None, None
-    if error is None:
-        row.status, row.sent_at, row.last_error = SENT, utcnow(), None
-        return
     row.last_error = f"{type(error).__name__}: {error}"
-    if isinstance(error, PermanentError) or row.attempts >= max_attempts:
-        row.status = DEAD
+    if isinstance(error, PermanentError):
+        dead_letter(session, row, row.last_error)
+    elif row.attempts >= max_attempts:
+        dead_letter(session, row, f"gave up after {row.attempts} attempts; last: {row.last_error}")
     else:
-        row.next_attempt_at = utcnow() + backoff
+        row.next_attempt_at = utcnow() + backoff(row.attempts)
+
+
+def dead_letter(session: Session, row: OutboxRow, error: str) -> None:
+    """The message waits for the bureau to re-drive it (``redeliver``); ``flag_dead`` flags it."""
+    row.status, row.last_error = DEAD, error
+    row.lease_owner, row.lease_expires_at = None, None
+    session.info.setdefault(_DEAD, []).append(row.id)
+
+
+def dead_lettered(session: Session) -> list[int]:
+    """The messages the (committed) transaction dead-lettered; asks once. They are flagged in a
+    transaction of their own: a flag holds its claim's key, and a move that holds the claim may be
+    waiting to queue this very message (a deadlock on PostgreSQL)."""
+    ids: list[int] = session.info.pop(_DEAD, [])
+    return ids
+
+
+def flag_dead(sessions: sessionmaker[Session], message_ids: list[int]) -> None:
+    """Flag dead messages on the claims they concern, audited: a message's own claim, or for an
+    assessment every claim that cites it."""
+    with sessions.begin() as session:
+        for row in session.scalars(select(OutboxRow).where(OutboxRow.id.in_(message_ids))):
+            claims = [row.claim_id] if row.claim_id is not None else []
+            if row.kind == "assessment":  # the key names the assessment: "assessment:<id>:<payer>"
+                assessment = uuid.UUID(row.idempotency_key.split(":")[1])
+                citing = select(ClaimRow.claim_id).where(ClaimRow.assessment_id == assessment)
+                claims += session.scalars(citing)
+            detail = f"{row.kind} notice to {row.payer_code} is dead-lettered: {row.last_error}"
+            session.add_all(
+                FlagRow(kind="notice_dead", claim_id=claim, payer_code=row.payer_code, detail=detail)
+                for claim in claims
+            )
+            subject, error = f"outbox:{row.id}", row.last_error
+            audit.record(session, "outbox.dead", subject, kind=row.kind, payer=row.payer_code, error=error)
 
 
 def redeliver(session: Session, message_id: int) -> None:

@@ -6,6 +6,9 @@ claims of a worker that died are picked up by the others and resumed from their 
 Database moves run in threads (``asyncio.to_thread``) so that one worker overlaps the payer
 calls of up to ``concurrency`` claims; it leases another claim as soon as one leaves, so a claim
 waiting on a slow payer holds up no other.
+
+A database fault does not end a worker: it logs it, waits and goes on (``faults``). Asked to stop,
+it leaves what is still in flight after a few seconds to the next lease, as after a crash.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -37,23 +39,28 @@ from gateway.orchestration.fanout import (
     Stop,
     apply_and_continue,
     apply_outcome,
+    move_failed,
     next_call,
 )
+from gateway.orchestration.faults import log_fault, wait_or_stop
+from gateway.orchestration.inbox import Inbox
 from gateway.orchestration.outbox import (
     Message,
+    dead_lettered,
     deliver_here,
+    flag_dead,
     lease_messages,
     settle_message,
     taken,
     took_queued,
 )
+from gateway.storage.database import is_unavailable
 from gateway.storage.tables import ClaimRow, utcnow
 
 log = logging.getLogger("ltc_gateway.worker")
 
 Sent = tuple[Message, Exception | None, int]  # a message, what went wrong (if anything), calls made
 ACTIVE = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
-CRASH_RETRY = timedelta(seconds=30)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -65,30 +72,6 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         max_attempts=settings.step_max_attempts,
         pending_poll_seconds=settings.pending_poll_seconds,
     )
-
-
-@dataclass
-class _Inbox:
-    """What this worker's transactions queued, handed to its pipeline when they commit."""
-
-    loop: asyncio.AbstractEventLoop
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    messages: list[Message] = field(default_factory=list)  # queued leased to this worker: send them
-    others: bool = False  # queued for any worker: lease now rather than at the next poll
-
-    def hand(self, mine: list[Message], others: bool) -> None:
-        """From a move's thread."""
-        self.loop.call_soon_threadsafe(self._arrive, mine, others)
-
-    def _arrive(self, mine: list[Message], others: bool) -> None:
-        self.messages.extend(mine)
-        self.others = self.others or others
-        self.arrived.set()
-
-    def take(self) -> list[Message]:
-        self.arrived.clear()
-        mine, self.messages = self.messages, []
-        return mine
 
 
 class Worker:
@@ -104,6 +87,7 @@ class Worker:
         concurrency: int = 8,
         worker_id: str | None = None,
         pool: AdapterPool | None = None,
+        shutdown_seconds: float = 5.0,
     ) -> None:
         self.sessions = sessions
         self.catalogue = catalogue
@@ -118,7 +102,9 @@ class Worker:
         self.products: dict[Any, Any] = {}  # see facts.PRODUCTS
         self.claim_lines: dict[uuid.UUID, Any] = {}  # see facts.CLAIM_LINES
         self.repeats: dict[uuid.UUID, Any] = {}  # see facts.REPEATS
-        self._inbox: _Inbox | None = None  # while the pipeline runs
+        self._inbox: Inbox | None = None  # while the pipeline runs
+        self.shutdown_seconds = shutdown_seconds  # see pipeline
+        self._stop: asyncio.Event | None = None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -134,6 +120,11 @@ class Worker:
         mine, others = taken(session), took_queued(session)
         if inbox is not None and (mine or others):
             inbox.hand(mine, others)
+        if dead := dead_lettered(session):
+            try:
+                flag_dead(self.sessions, dead)
+            except Exception as error:  # dead all the same (and counted in /metrics)
+                log_fault("flagging dead messages", error, 1)
 
     @classmethod
     def from_settings(
@@ -176,7 +167,7 @@ class Worker:
 
     def _next(self, claim_id: uuid.UUID) -> Call | Stop:
         with self.transaction() as session:
-            return next_call(session, claim_id, self.catalogue, self.lease)
+            return next_call(session, claim_id, self.catalogue, self.lease, self.policy)
 
     def _apply(self, call: Call, outcome: Outcome) -> Stop | None:
         with self.transaction() as session:
@@ -206,26 +197,42 @@ class Worker:
             self.repeats.pop(claim_id, None)
 
     async def _advance_safely(self, claim_id: uuid.UUID) -> None:
-        try:
-            status = await self.advance(claim_id)
-            log.info("claim advanced", extra={"claim_id": str(claim_id), "status": status})
-        except Exception:
-            log.exception("claim could not be advanced; retrying later", extra={"claim_id": str(claim_id)})
-            await asyncio.to_thread(self._release, claim_id)
+        # after a database fault the claim is resumed from its stored state while its lease lasts;
+        # then whichever worker leases it next resumes it
+        loop, faults, claim = asyncio.get_running_loop(), 0, {"claim_id": str(claim_id)}
+        until = loop.time() + self.lease.total_seconds()
+        while self._stop is None or not self._stop.is_set():
+            try:
+                status = await self.advance(claim_id)
+                log.info("claim advanced", extra={**claim, "status": status})
+                return
+            except Exception as error:
+                if not is_unavailable(error):
+                    log.exception("claim could not be advanced; retrying later", extra=claim)
+                    await asyncio.to_thread(self._release, claim_id, error)
+                    return
+                faults += 1
+                wait = log_fault("advancing a claim", error, faults, **claim)
+                if loop.time() + wait >= until:
+                    return
+                await wait_or_stop(wait, self._stop)
 
-    def _release(self, claim_id: uuid.UUID) -> None:
-        with self.transaction() as session:
-            session.execute(
-                update(ClaimRow)
-                .where(ClaimRow.claim_id == claim_id, ClaimRow.lease_owner == self.worker_id)
-                .values(lease_owner=None, lease_expires_at=None, next_attempt_at=utcnow() + CRASH_RETRY)
-            )
+    def _release(self, claim_id: uuid.UUID, error: Exception) -> None:
+        try:
+            with self.transaction() as session:
+                move_failed(
+                    session, claim_id, self.worker_id, f"{type(error).__name__}: {error}", self.policy
+                )
+        except Exception as fault:  # its lease runs out instead
+            log_fault("releasing a claim", fault, 1, claim_id=str(claim_id))
 
     # --- outbox ------------------------------------------------------------------------------
 
     def _lease_messages(self, limit: int | None = None) -> list[Message]:
         with self.transaction() as session:
-            return lease_messages(session, self.worker_id, self.lease, limit or self.batch)
+            return lease_messages(
+                session, self.worker_id, self.lease, limit or self.batch, self.policy.max_attempts
+            )
 
     async def _send(self, message: Message) -> Sent:
         error, calls = await self.calls.deliver(message.kind, message.party, message.adapter, message.payload)
@@ -233,10 +240,10 @@ class Worker:
 
     def _settle(self, sent: list[Sent]) -> None:
         """Record how deliveries went, several in one transaction."""
+        policy = self.policy
         with self.transaction() as session:
             for message, error, calls in sent:
-                backoff = self.policy.backoff(max(1, calls))
-                settle_message(session, message.id, error, calls, backoff, self.policy.max_attempts)
+                settle_message(session, message.id, error, calls, policy.backoff, policy.max_attempts)
 
     async def _deliver(self, message: Message) -> None:
         sent = await self._send(message)
@@ -268,71 +275,90 @@ class Worker:
         A message this worker queued (a claim's assessment notice) is sent as soon as its
         transaction commits; others are leased every ``poll_seconds`` (another process's, or a
         retry come due), and deliveries are recorded together, in batches: leasing on every turn
-        of the loop and recording each delivery alone were most of a busy worker's transactions."""
+        of the loop and recording each delivery alone were most of a busy worker's transactions.
+        With ``stop``, database faults are waited out; once it is set, what is still in flight
+        after ``shutdown_seconds`` is left to the next lease."""
         claims: set[asyncio.Task[None]] = set()
         messages: set[asyncio.Task[Sent]] = set()
         loop = asyncio.get_running_loop()
-        inbox = self._inbox = _Inbox(loop)
+        inbox = self._inbox = Inbox(loop)
+        self._stop = stop
         arrival: asyncio.Task[bool] | None = None
         unsettled: list[Sent] = []
         settled_at = leased_at = -float("inf")
-        worked = 0
+        worked = faults = 0
         try:
             while stop is None or not stop.is_set():
-                leased = 0
-                if free := min(self.concurrency - len(claims), self.batch):
-                    for claim_id in await asyncio.to_thread(self.lease_claims, free):
-                        claims.add(asyncio.create_task(self._advance_safely(claim_id)))
-                        leased += 1
-                for message in inbox.take():
-                    messages.add(asyncio.create_task(self._send(message)))
-                    leased += 1
-                # others' messages: lease them once half their slots are free, not one by one
-                if len(messages) <= self.concurrency // 2 and (
-                    stop is None or inbox.others or loop.time() - leased_at >= self.poll_seconds
-                ):
-                    inbox.others, leased_at = False, loop.time()
-                    free = min(self.concurrency - len(messages), self.batch)
-                    for message in await asyncio.to_thread(self._lease_messages, free):
+                try:
+                    leased = 0
+                    if free := min(self.concurrency - len(claims), self.batch):
+                        for claim_id in await asyncio.to_thread(self.lease_claims, free):
+                            claims.add(asyncio.create_task(self._advance_safely(claim_id)))
+                            leased += 1
+                    for message in inbox.take():
                         messages.add(asyncio.create_task(self._send(message)))
                         leased += 1
-                worked += leased
-                if not claims and not messages and not inbox.messages:
-                    await self._settle_all(unsettled)
-                    if stop is None:
-                        return worked
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
-                    continue
-                # lease again when a slot frees up, when messages were handed over, or after a
-                # poll (a running worker also looks for new work and records its deliveries)
-                if arrival is None or arrival.done():
-                    arrival = asyncio.create_task(inbox.arrived.wait())
-                done, _ = await asyncio.wait(
-                    {*claims, *messages, arrival},
-                    timeout=None if stop is None else self.poll_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                claims.difference_update(done)
-                unsettled += self._delivered(messages, done)
-                if (
-                    stop is None
-                    or len(unsettled) >= self.batch
-                    or loop.time() - settled_at >= self.poll_seconds
-                ):
-                    settled_at = loop.time()
-                    await self._settle_all(unsettled)
-            # stopping: finish what is in flight, and send what was handed over meanwhile
+                    # others' messages: lease them once half their slots are free, not one by one
+                    if len(messages) <= self.concurrency // 2 and (
+                        stop is None or inbox.others or loop.time() - leased_at >= self.poll_seconds
+                    ):
+                        inbox.others, leased_at = False, loop.time()
+                        free = min(self.concurrency - len(messages), self.batch)
+                        for message in await asyncio.to_thread(self._lease_messages, free):
+                            messages.add(asyncio.create_task(self._send(message)))
+                            leased += 1
+                    worked += leased
+                    faults = 0
+                    if not claims and not messages and not inbox.messages:
+                        await self._settle_all(unsettled)
+                        if stop is None:
+                            return worked
+                        await wait_or_stop(self.poll_seconds, stop)
+                        continue
+                    # lease again when a slot frees up, when messages were handed over, or after a
+                    # poll (a running worker also looks for new work and records its deliveries)
+                    if arrival is None or arrival.done():
+                        arrival = asyncio.create_task(inbox.arrived.wait())
+                    done, _ = await asyncio.wait(
+                        {*claims, *messages, arrival},
+                        timeout=None if stop is None else self.poll_seconds,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    claims.difference_update(done)
+                    unsettled += self._delivered(messages, done)
+                    if (
+                        stop is None
+                        or len(unsettled) >= self.batch
+                        or loop.time() - settled_at >= self.poll_seconds
+                    ):
+                        settled_at = loop.time()
+                        await self._settle_all(unsettled)
+                except Exception as error:
+                    if stop is None:  # drain (tests, ``worker --once``): the caller hears of it
+                        raise
+                    if not is_unavailable(error):
+                        log.exception("worker turn failed")
+                    faults += 1
+                    await wait_or_stop(log_fault("leasing or recording", error, faults), stop)
+            # stopping: what is in flight gets a few seconds; the rest is resumed by the next lease
+            messages.update(asyncio.create_task(self._send(message)) for message in inbox.take())
             if claims or messages:
-                done, _ = await asyncio.wait(claims | messages)
-                unsettled += self._delivered(messages, done)
-            for message in inbox.take():
-                unsettled.append(await self._send(message))
+                in_flight: set[asyncio.Task[Any]] = {*claims, *messages}
+                finished, left = await asyncio.wait(in_flight, timeout=self.shutdown_seconds)
+                unsettled += self._delivered(messages, finished)
+                for task in left:
+                    task.cancel()
+                await asyncio.gather(*left, return_exceptions=True)
         finally:
-            self._inbox = None
+            self._inbox = self._stop = None
             if arrival is not None:
                 arrival.cancel()
-            await self._settle_all(unsettled)
+            try:
+                await self._settle_all(unsettled)
+            except Exception as error:  # their leases run out and they are sent again, same key
+                if stop is None:
+                    raise
+                log_fault("recording deliveries before stopping", error, 1)
         return worked
 
     @staticmethod
@@ -348,9 +374,10 @@ class Worker:
         return sent
 
     async def _settle_all(self, unsettled: list[Sent]) -> None:
-        if unsettled:
-            sent, unsettled[:] = list(unsettled), []
+        if unsettled:  # kept until recorded: a database fault loses none
+            sent = list(unsettled)
             await asyncio.to_thread(self._settle, sent)
+            del unsettled[: len(sent)]
 
     async def drain_async(self) -> int:
         return await self.pipeline()

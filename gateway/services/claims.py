@@ -14,7 +14,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway import audit
-from gateway.domain.claims import ClaimStatus, ClaimSubmission, claim_problems, repeated_lines
+from gateway.domain.beijing_time import beijing_date
+from gateway.domain.claims import (
+    ClaimStatus,
+    ClaimSubmission,
+    claim_problems,
+    period_problems,
+    repeated_lines,
+)
 from gateway.domain.identity import id_number_problem, mask_id_number
 from gateway.domain.model import Fault
 from gateway.domain.services import ServiceCatalogue
@@ -96,6 +103,7 @@ def submit_claims(
         {uuid.UUID(c.assessment_id) for c in parsed.values()},
     )
     accepted: dict[int, tuple[ClaimSubmission, str, dict[str, Any]]] = {}
+    today = beijing_date(utcnow())
     for n, claim in parsed.items():
         principal = submissions[n].principal
         provider = providers.get(principal.party_code)
@@ -105,6 +113,7 @@ def submit_claims(
         key = digest(submissions[n].document)
         faults: list[Fault] = list(claim_problems(claim, catalogue))
         faults.extend(repeated_lines(claim))  # a service billed twice in one claim (domain.md §4)
+        faults += period_problems(claim.period, today)
         problem = id_number_problem(claim.member_id_number)
         member = members.get(hashes[n]) if n in hashes else None
         if problem:

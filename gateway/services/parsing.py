@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 import schemas
+from gateway.domain.numbers import MAX_DIGITS
 from gateway.services.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,3 +36,41 @@ def digest(document: Any) -> str:
     """The same JSON document gives the same digest, whatever its key order or spacing."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _LongNumber:
+    """An integer literal of more digits than any number the gateway takes: kept as a marker,
+    because ``int()`` of 4,301 digits or more raises ValueError (CVE-2020-10735) and fewer are
+    still no amount, id or count."""
+
+
+def _integer(text: str) -> int | _LongNumber:
+    return int(text) if len(text.lstrip("-")) <= MAX_DIGITS else _LongNumber()
+
+
+def load_json(raw: str | bytes) -> Any:
+    """``json.loads``, refusing (by pointer) an integer literal longer than ``MAX_DIGITS``.
+    Raises ``json.JSONDecodeError``, ``UnicodeDecodeError`` or ``RecursionError`` as it does."""
+    document = json.loads(raw, parse_int=_integer)
+    faults = [(pointer, f"is an integer of more than {MAX_DIGITS} digits") for pointer in _long(document)]
+    if faults:
+        raise Invalid(faults)
+    return document
+
+
+def _long(document: Any) -> list[str]:
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [("", document)]  # a stack, not recursion: a body may nest deep
+    while stack and len(found) < 20:
+        pointer, node = stack.pop()
+        if isinstance(node, _LongNumber):
+            found.append(pointer)
+        elif isinstance(node, dict):
+            stack.extend((f"{pointer}/{_escape(str(k))}", v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((f"{pointer}/{n}", v) for n, v in enumerate(node))
+    return found
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")

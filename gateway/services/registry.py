@@ -91,6 +91,7 @@ def load_payer(session: Session, document: Any) -> LoadedPayer:
     faults = schemas.faults("payer", document)
     if faults:
         raise Invalid(faults)
+    _require_adapter(document)
     row = session.get(PayerRow, document["payer_code"], with_for_update=True)
     if row is None:
         row = PayerRow(payer_code=document["payer_code"])
@@ -102,6 +103,23 @@ def load_payer(session: Session, document: Any) -> LoadedPayer:
     return LoadedPayer(row.payer_code, adapter_type, None)
 
 
+def _require_adapter(document: dict[str, Any]) -> None:
+    """A payer file naming an adapter that is not installed is refused now, not on a real claim."""
+    from adapters.registry import factories
+
+    kind = str((document.get("adapter") or {}).get("type", "local"))
+    installed = factories()
+    if kind not in installed:
+        raise Invalid(
+            [
+                (
+                    "/adapter/type",
+                    f"no adapter of type {kind!r} is installed (installed: {', '.join(sorted(installed))})",
+                )
+            ]
+        )
+
+
 def load_dir(session: Session, directory: Path) -> tuple[list[LoadedPayer], list[LoadedProduct]]:
     """Every ``*.json`` file in ``directory``: payer files (``payer.schema.json``) first, then
     products, then the routing tables payer files carry. A bad file names itself and the field."""
@@ -111,8 +129,23 @@ def load_dir(session: Session, directory: Path) -> tuple[list[LoadedPayer], list
     documents = [(path.name, _read(path)) for path in files]
     payer_files = [(n, d) for n, d in documents if isinstance(d, dict) and "product_code" not in d]
     product_files = [(n, d) for n, d in documents if not (isinstance(d, dict) and "product_code" not in d)]
+    registered = set(session.scalars(select(PayerRow.payer_code)))
     payers = [_named(name, load_payer, session, document) for name, document in payer_files]
     products = [_named(name, load_product, session, document) for name, document in product_files]
+    # A product's payer needs a payer file (here or loaded before): else it would silently become
+    # a payer without an integration (a misspelt payer_code, a forgotten file).
+    known = registered | {p.payer_code for p in payers}
+    for (name, _), product in zip(product_files, products, strict=True):
+        if product.payer_code not in known:
+            raise Invalid(
+                [
+                    (
+                        "/payer_code",
+                        f"{name}: payer {product.payer_code!r} has no payer file in {directory} and is "
+                        f"not registered (add payer-{product.payer_code}.json: schemas/payer.schema.json)",
+                    )
+                ]
+            )
     for i, (name, document) in enumerate(payer_files):
         if "routes" in document:
             from gateway.services.routing import set_routes

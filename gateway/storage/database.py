@@ -84,3 +84,15 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# A fault of the database or of the way to it (a dropped or killed connection, a restart, SQLite's
+# write lock held past the busy timeout, no connection free in the pool), not of the statement:
+# worth waiting for and trying again. The pool replaces connections a disconnect broke.
+UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    return isinstance(error, UNAVAILABLE) or (
+        isinstance(error, exc.DBAPIError) and bool(error.connection_invalidated)
+    )

@@ -62,6 +62,12 @@ def lookup_hash(id_number: str) -> str:
     return hmac.new(_lookup_key(), id_number.upper().encode(), hashlib.sha256).hexdigest()
 
 
+def signature(purpose: str, data: bytes) -> str:
+    """HMAC-SHA256 under the look-up key, bound to ``purpose``: for tokens the gateway hands out
+    and must recognise unaltered (a claim list's cursor)."""
+    return hmac.new(_lookup_key(), purpose.encode() + b"\0" + data, hashlib.sha256).hexdigest()
+
+
 def encrypt(text: str) -> str:
     current, keys = _keys()
     nonce = os.urandom(12)

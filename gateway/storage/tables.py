@@ -249,6 +249,11 @@ class ClaimRow(Base):
         UniqueConstraint("provider_code", "claim_number"),
         Index("ix_claims_work", "status", "next_attempt_at"),
         Index("ix_claims_coordination_order", "member_id", "coordination_seq", unique=True),
+        # claims as a list (services/claim_lists.py): its keyset order, per provider too, and filters
+        Index("ix_claims_listing", "created_at", "claim_id"),
+        Index("ix_claims_provider_listing", "provider_code", "created_at", "claim_id"),
+        Index("ix_claims_period_start", "period_start"),
+        Index("ix_claims_coordinated_at", "coordinated_at"),
     )
 
     claim_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -300,7 +305,12 @@ class PayerStepRow(Base):
     The party that settles it is ``administrator_code or payer_code``."""
 
     __tablename__ = "payer_steps"
-    __table_args__ = (UniqueConstraint("claim_id", "round", "seq", "attempt"),)
+    __table_args__ = (
+        UniqueConstraint("claim_id", "round", "seq", "attempt"),
+        # the claims routed to a payer (a payer's claim list)
+        Index("ix_payer_steps_payer_claim", "payer_code", "claim_id"),
+        Index("ix_payer_steps_administrator_claim", "administrator_code", "claim_id"),
+    )
 
     step_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.claim_id"), index=True)

@@ -85,7 +85,7 @@ ACTIONS: dict[str, dict[str, str]] = {
     "top_up": {"zh": "补付", "en": "Top up"},
     "write_off": {"zh": "核销", "en": "Write off"},
     "carry_forward": {"zh": "结转下期", "en": "Carry forward"},
-    "approve": {"zh": "复核通过核销（双人）", "en": "Approve the write-off (four eyes)"},
+    "approve": {"zh": "复核通过（双人）", "en": "Approve the resolution (four eyes)"},
     # what a run does to an item (its audit trail; not offered in the resolve form)
     "found": {"zh": "对账发现", "en": "Found by the run"},
     "reopened": {"zh": "对账重新打开", "en": "Reopened by the run"},

@@ -295,7 +295,7 @@ def test_coverage_query_answers_for_every_tier(world: World) -> None:
 
 def test_unknown_route_and_method_are_problems(world: World) -> None:
     problem(world.client.get("/v1/nothing-here"), 404)
-    problem(world.client.get("/v1/claims", headers=auth(world.provider)), 405)
+    problem(world.client.delete("/v1/claims", headers=auth(world.provider)), 405)  # GET lists them now
 
 
 def test_deeply_nested_and_oversized_bodies_are_refused(world: World) -> None:

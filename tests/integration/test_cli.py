@@ -72,10 +72,42 @@ def test_a_changed_product_becomes_a_new_version(url: str, tmp_path: Path) -> No
         resources.files("examples").joinpath("products/tier2-huiminbao-ltc.json").read_text()
     )
     (tmp_path / "p.json").write_text(json.dumps(product))
+    (tmp_path / "payer-huiminbao.json").write_text(json.dumps({"payer_code": "huiminbao"}))
     assert "version 1" in ltc("payers", "load", str(tmp_path), url=url, cwd=tmp_path).stdout
     product["limits"][0]["amount_fen"] = 160000
     (tmp_path / "p.json").write_text(json.dumps(product))
     assert "version 2" in ltc("payers", "load", str(tmp_path), url=url, cwd=tmp_path).stdout
+
+
+def _nothing_loaded(url: str, tmp_path: Path) -> None:
+    listed = ltc("payers", "list", url=url, cwd=tmp_path)
+    assert listed.returncode == 0 and "no payers registered" in listed.stdout, listed.stdout
+
+
+def test_payers_load_refuses_an_adapter_type_that_is_not_installed(url: str, tmp_path: Path) -> None:
+    product = resources.files("examples").joinpath("products/tier2-huiminbao-ltc.json").read_text()
+    (tmp_path / "tier2.json").write_text(product)
+    payer = {"payer_code": "huiminbao", "adapter": {"type": "carrier-pigeon"}}
+    (tmp_path / "payer-huiminbao.json").write_text(json.dumps(payer))
+    result = ltc("payers", "load", str(tmp_path), url=url, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "payer-huiminbao.json" in result.stderr and "/adapter/type" in result.stderr, result.stderr
+    assert "'carrier-pigeon' is installed" in result.stderr or "carrier-pigeon" in result.stderr
+    assert "local, rest, soap" in result.stderr
+    _nothing_loaded(url, tmp_path)
+
+
+def test_payers_load_refuses_a_product_whose_payer_has_no_payer_file(url: str, tmp_path: Path) -> None:
+    folder = resources.files("examples").joinpath("products")
+    for name in ("tier1-policy-ltci.json", "payer-policy-ltci.json", "tier2-huiminbao-ltc.json"):
+        (tmp_path / name).write_text(folder.joinpath(name).read_text())
+    result = ltc("payers", "load", str(tmp_path), url=url, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "tier2-huiminbao-ltc.json" in result.stderr and "/payer_code" in result.stderr, result.stderr
+    assert "'huiminbao' has no payer file" in result.stderr
+    _nothing_loaded(url, tmp_path)  # not even the tier-1 product whose payer file was there
+    (tmp_path / "payer-huiminbao.json").write_text(folder.joinpath("payer-huiminbao.json").read_text())
+    assert ltc("payers", "load", str(tmp_path), url=url, cwd=tmp_path).returncode == 0
 
 
 def test_keys_create_prints_a_working_key_once(gateway: Gateway, url: str, tmp_path: Path) -> None:

@@ -22,7 +22,18 @@ ALLOWED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/v1/members/history"): {Role.BUREAU},
     ("POST", "/v1/coverage/query"): {Role.PROVIDER, Role.BUREAU},
     ("POST", "/v1/claims"): {Role.PROVIDER},
+    ("GET", "/v1/claims"): {Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER},
+    ("POST", "/v1/claims/search"): {Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER},
     ("GET", "/v1/claims/{claim_id}"): {Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER},
+    ("GET", "/v1/claims/{claim_id}/statement.html"): {
+        Role.PROVIDER,
+        Role.PAYER,
+        Role.BUREAU,
+        Role.RECONCILER,
+    },
+    ("GET", "/v1/claims/{claim_id}/statement.pdf"): {Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER},
+    ("GET", "/v1/providers/{provider_code}/monthly-statements/{month}.xlsx"): {Role.PROVIDER, Role.BUREAU},
+    ("GET", "/v1/providers/{provider_code}/monthly-statements/{month}.csv"): {Role.PROVIDER, Role.BUREAU},
     ("POST", "/v1/payers/{payer_code}/decisions"): {Role.PAYER},
     ("POST", "/v1/payers/{payer_code}/statements"): {Role.PAYER, Role.BUREAU},
     ("PUT", "/v1/payers/{payer_code}/routes"): {Role.BUREAU},
@@ -45,6 +56,8 @@ EXAMPLE = {
     "{step_id}": "1",
     "{run}": "2026-11-30",
     "{id}": "1",
+    "{provider_code}": "P3301020001",
+    "{month}": "2026-11",
 }
 
 

@@ -123,3 +123,23 @@ def test_field_maps_rename_by_dotted_path_through_lists() -> None:
     }
     back = FieldMap.from_config({"response": {"lines[].amount_paid": "lines[].paid_fen"}})
     assert back.into({"lines": [{"amount_paid": 5}]}) == {"lines": [{"paid_fen": 5}]}
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        {"status": "decided", "lines": [{"line_no": 1, "paid_fen": 10**12 + 1}]},
+        {"status": "decided", "lines": [{"line_no": 1, "paid_fen": 2**63}]},
+        {"status": "decided", "lines": [{"line_no": 1, "paid_fen": "9" * 5000}]},  # SOAP: text
+        {
+            "status": "decided",
+            "lines": [{"line_no": 1, "paid_fen": 0, "reasons": [{"code": "X", "amount_fen": -(10**13)}]}],
+        },
+        {"status": "decided", "fixed": [{"month": "2026-11", "amount_fen": 10**13}]},
+        {"status": "decided", "payer_reference": "R\x001", "lines": []},
+    ],
+    ids=["paid beyond 10^12", "paid 2^63", "paid of 5,000 digits", "reason beyond", "fixed beyond", "NUL"],
+)
+def test_a_payer_answer_with_an_amount_beyond_the_bound_or_a_nul_is_a_malformed_answer(wire: object) -> None:
+    with pytest.raises(MalformedAnswer):
+        Decision.from_wire(wire)
