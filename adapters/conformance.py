@@ -311,11 +311,13 @@ def render(payer_code: str, checks: list[Check]) -> str:
 
 
 def render_json(payer_code: str, checks: list[Check]) -> str:
-    """The results for an insurer's CI: one object, ``passed`` false if any check failed."""
+    """The results for an insurer's CI: one object, ``passed`` false if any check failed and
+    ``failed`` how many did."""
     return json.dumps(
         {
             "payer_code": payer_code,
             "passed": all(c.passed for c in checks),
+            "failed": sum(not c.passed for c in checks),
             "checks": [
                 {"name": c.name, "passed": c.passed, "seconds": round(c.seconds, 4), "detail": c.detail}
                 for c in checks

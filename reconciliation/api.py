@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 import schemas
 from gateway.api import idempotency
+from gateway.api.contract import contract
 from gateway.api.endpoint import Call, authorise, endpoint, read_json
 from gateway.audit import actor_of
 from gateway.domain.numbers import INT32, whole_number
@@ -24,8 +25,28 @@ from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
+from reconciliation.matching import MISMATCHES
 from reconciliation.run import Reconciliation, run_view
 from reconciliation.statements import import_statement
+
+PAYER_FILTER = {"payer": {"type": "string", "description": "only this payer's"}}
+QUEUE_FILTERS = {
+    "kind": {"type": "string", "description": f"comma-separated kinds: {', '.join(MISMATCHES)}"},
+    **PAYER_FILTER,
+    "status": {
+        "type": "string",
+        "default": "active",
+        "description": "comma-separated statuses (open, pending_approval, awaiting_payer, carried, resolved);"
+        " active: every unresolved one",
+    },
+    "min_age_days": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "first seen at least this many days ago",
+    },
+    "min_amount_fen": {"type": "integer", "minimum": 0, "description": "|difference| at least this, in fen"},
+    "offset": {"type": "integer", "minimum": 0, "default": 0, "description": "skip this many (pages of 200)"},
+}
 
 
 def reconciliation_for(gateway: Any) -> Reconciliation:
@@ -37,7 +58,15 @@ def reconciliation_for(gateway: Any) -> Reconciliation:
     )
 
 
-@endpoint(Role.PAYER, Role.BUREAU, body="statement", raw=("application/json", "text/csv"))
+@endpoint(
+    Role.PAYER,
+    Role.BUREAU,
+    body="statement",
+    raw=("application/json", "text/csv"),
+    status=201,
+    response="statement-import",
+    answers=(409,),
+)
 def post_statement(call: Call) -> Response:
     """A payer's settlement statement, JSON (schemas/statement.schema.json) or CSV."""
     payer_code = call.param("payer_code")
@@ -112,11 +141,21 @@ async def post_run(request: Request) -> Response:
 
 
 post_run.roles = frozenset({Role.RECONCILER, Role.BUREAU})  # type: ignore[attr-defined]
+contract(
+    roles=post_run.roles,  # type: ignore[attr-defined]
+    body="run",
+    media=("application/json",),
+    status=(202, 201),
+    response="run",
+    answers=(409,),
+    location=True,
+    idempotent=True,
+)(post_run)
 post_run.body_schema = "run"  # type: ignore[attr-defined]
 post_run.body_media = ("application/json",)  # type: ignore[attr-defined]
 
 
-@endpoint(Role.RECONCILER, Role.BUREAU)
+@endpoint(Role.RECONCILER, Role.BUREAU, response="runs")
 def get_runs(call: Call) -> Response:
     """Recent runs, newest first, with counts per kind."""
     rows = call.session.scalars(
@@ -125,7 +164,7 @@ def get_runs(call: Call) -> Response:
     return JSONResponse({"runs": [run_view(r) for r in rows]})
 
 
-@endpoint(Role.RECONCILER, Role.BUREAU)
+@endpoint(Role.RECONCILER, Role.BUREAU, response="run")
 def get_run(call: Call) -> Response:
     """A run by id or business date: phase, progress and counts."""
     ref = call.param("run")
@@ -145,21 +184,21 @@ def get_run(call: Call) -> Response:
     return JSONResponse(run_view(run))
 
 
-@endpoint(Role.RECONCILER, Role.BUREAU)
+@endpoint(Role.RECONCILER, Role.BUREAU, response="mismatches", query=QUEUE_FILTERS)
 def get_mismatches(call: Call) -> Response:
-    """The work queue: ?kind=&payer=&status=&min_age_days=&min_amount_fen=&offset="""
+    """The work queue: mismatches, oldest first, 200 a page, by kind, payer, status, age and amount."""
     query = dict(call.request.query_params)
     return JSONResponse(queue.list_mismatches(call.session, query, call.gateway.today()))
 
 
-@endpoint(Role.RECONCILER, Role.BUREAU)
+@endpoint(Role.RECONCILER, Role.BUREAU, response="mismatch")
 def get_mismatch(call: Call) -> Response:
     return JSONResponse(
         queue.get_mismatch(call.session, queue.parse_id(call.param("id")), call.gateway.today())
     )
 
 
-@endpoint(Role.RECONCILER, body="resolution")
+@endpoint(Role.RECONCILER, body="resolution", response="mismatch", answers=(409,))
 def post_resolution(call: Call) -> Response:
     """Resolve a mismatch with an action and a note (audited; four eyes for large write-offs)."""
     gateway = call.gateway
@@ -175,13 +214,13 @@ def post_resolution(call: Call) -> Response:
     return JSONResponse(result)
 
 
-@endpoint(Role.RECONCILER, Role.BUREAU)
+@endpoint(Role.RECONCILER, Role.BUREAU, response="pending-adjustments", query=PAYER_FILTER)
 def get_next_batch(call: Call) -> Response:
     """Net adjustments per payer not yet in a settlement batch."""
     return JSONResponse({"pending": queue.next_batch(call.session, call.request.query_params.get("payer"))})
 
 
-@endpoint(Role.RECONCILER, body="batch")
+@endpoint(Role.RECONCILER, body="batch", status=201, response="batch", answers=(409,))
 def post_batch(call: Call) -> Response:
     """Close the next settlement batch of a payer."""
     faults = schemas.faults("batch", call.body)
@@ -190,7 +229,19 @@ def post_batch(call: Call) -> Response:
     return JSONResponse(queue.close_batch(call.session, call.body["payer_code"]), status_code=201)
 
 
-@endpoint(Role.RECONCILER, Role.BUREAU)
+@endpoint(
+    Role.RECONCILER,
+    Role.BUREAU,
+    response="batch",
+    produces=("text/csv",),
+    path={
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9]+(\\.csv)?$",
+            "description": "a batch id; 12.csv for its CSV",
+        }
+    },
+)
 def get_batch(call: Call) -> Response:
     """A settlement batch; ``.csv`` for the file a payer settles from."""
     ref = call.param("id")

@@ -12,7 +12,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.api import documents, openapi, ops, v1
+from gateway.api import documents, openapi, ops, payer_openapi, v1
+from gateway.api.contract import contract
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
 from gateway.api.problems import database_unavailable, http_error, server_error, service_error
@@ -51,9 +52,12 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
     app = Starlette(
         routes=[
             *ops.routes,
-            Route("/metrics", metrics.metrics, methods=["GET"]),
+            Route("/metrics", contract(produces=("text/plain",))(metrics.metrics), methods=["GET"]),
             Route("/openapi.json", openapi.openapi, methods=["GET"]),
+            Route("/openapi/payer.json", payer_openapi.payer_openapi, methods=["GET"]),
             Route("/docs", openapi.docs, methods=["GET"]),
+            # Swagger UI's files, from the installed bundle: nothing is fetched from the internet
+            Mount("/docs/assets", StaticFiles(packages=[("swagger_ui", "static")]), name="docs-assets"),
             Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
             *v1.routes,
             *documents.routes,

@@ -24,6 +24,21 @@ JSON, PDF, HTML = "application/json", "application/pdf", "text/html"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
 PRIVATE = {"Cache-Control": "private, no-store"}  # a statement names a member's claim
+LANG = {
+    "lang": {
+        "type": "string",
+        "enum": ["zh", "en"],
+        "description": "the document's language (else Accept-Language, else zh)",
+    }
+}
+PAYER = {
+    "payer": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        "description": "only the claims routed to this payer (or tier-1 administrator)",
+    }
+}
+MONTHLY = {**LANG, **PAYER}
 
 
 def translator(request: Request) -> Translator:
@@ -68,13 +83,13 @@ def statement_response(call: Call, media: str) -> Response:
     return HTMLResponse(render_page(statement), headers=headers)
 
 
-@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER)
+@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER, produces=(HTML,), query=LANG)
 def get_statement_html(call: Call) -> Response:
     """A claim's coordinated statement (结算单) as a printable HTML page, scoped as the claim is."""
     return statement_response(call, HTML)
 
 
-@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER)
+@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER, produces=(PDF,), query=LANG)
 def get_statement_pdf(call: Call) -> Response:
     """A claim's coordinated statement (结算单) as a PDF, scoped as the claim is (503 without the font)."""
     return statement_response(call, PDF)
@@ -99,13 +114,13 @@ def _monthly(call: Call, kind: str) -> Response:
     )
 
 
-@endpoint(Role.PROVIDER, Role.BUREAU)
+@endpoint(Role.PROVIDER, Role.BUREAU, produces=(XLSX,), query=MONTHLY)
 def get_monthly_xlsx(call: Call) -> Response:
     """A provider's monthly 对账单 as an Excel workbook (``?payer=`` for one payer's claims)."""
     return _monthly(call, "xlsx")
 
 
-@endpoint(Role.PROVIDER, Role.BUREAU)
+@endpoint(Role.PROVIDER, Role.BUREAU, produces=("text/csv",), query=MONTHLY)
 def get_monthly_csv(call: Call) -> Response:
     """A provider's monthly 对账单 as CSV, UTF-8 with a BOM (``?payer=`` for one payer's claims)."""
     return _monthly(call, "csv")
@@ -123,18 +138,6 @@ def _disposition(name: str, inline: bool = False) -> str:
     plain = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
     return f"{'inline' if inline else 'attachment'}; filename=\"{plain}\"; filename*=UTF-8''{quote(name)}"
 
-
-LANG = ("lang", {"enum": ["zh", "en"]}, "the document's language (else Accept-Language, else zh)")
-PAYER = ("payer", {"type": "string"}, "only the claims routed to this payer (or tier-1 administrator)")
-STATEMENT_MEDIA = (JSON, PDF, HTML)  # GET /v1/claims/{claim_id} answers all three
-for handler, media, parameters in (
-    (get_statement_html, (HTML,), (LANG,)),
-    (get_statement_pdf, (PDF,), (LANG,)),
-    (get_monthly_xlsx, (XLSX,), (LANG, PAYER)),
-    (get_monthly_csv, ("text/csv",), (LANG, PAYER)),
-):
-    handler.response_media = media  # type: ignore[attr-defined]  # read by gateway.api.openapi
-    handler.query_parameters = parameters  # type: ignore[attr-defined]
 
 routes = [
     Route("/v1/claims/{claim_id}/statement.html", get_statement_html, methods=["GET"]),

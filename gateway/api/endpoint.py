@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from gateway.api import idempotency
 from gateway.api.batching import Batcher
+from gateway.api.contract import Contract
 from gateway.api.problems import BadBody, Unauthorized
 from gateway.services.errors import Forbidden
 from gateway.services.keys import Principal, Role, authenticate, authenticate_many
@@ -42,13 +43,19 @@ BatchHandler = Callable[[Session, list[Call]], list[Response | Exception]]
 
 
 def endpoint(
-    *roles: Role, body: str | None = None, raw: tuple[str, ...] = (), remember: bool = True
+    *roles: Role,
+    body: str | None = None,
+    raw: tuple[str, ...] = (),
+    remember: bool = True,
+    **promised: Any,
 ) -> Callable[[Handler], Callable[[Request], Any]]:
     """``roles`` may call it; ``body`` names the JSON Schema (``schemas/<body>.schema.json``) of its
     request body, which the use case validates against and the API description publishes.
     ``raw``: media types accepted as they are (``call.body`` is ``(media type, bytes)``).
     ``remember=False``: a read sent as a POST (to keep an ID number out of the URL) whose answer
-    holds personal data: an Idempotency-Key is ignored, so the answer is never stored."""
+    holds personal data: an Idempotency-Key is ignored, so the answer is never stored.
+    ``promised``: the rest of its contract (``gateway.api.contract.Contract``: ``status``,
+    ``response``, ``query``, ``answers``, ...), which the OpenAPI description publishes."""
     allowed = frozenset(roles)
 
     def wrap(handler: Handler) -> Callable[[Request], Any]:
@@ -88,14 +95,16 @@ def endpoint(
         asgi_endpoint.__doc__ = handler.__doc__
         asgi_endpoint.roles = allowed  # type: ignore[attr-defined]
         asgi_endpoint.body_schema = body  # type: ignore[attr-defined]
-        asgi_endpoint.body_media = raw or (("application/json",) if body else ())  # type: ignore[attr-defined]
+        media = raw or (("application/json",) if body else ())
+        asgi_endpoint.body_media = media  # type: ignore[attr-defined]
+        asgi_endpoint.contract = _contract(allowed, body, media, idempotent=remember, **promised)  # type: ignore[attr-defined]
         return asgi_endpoint
 
     return wrap
 
 
 def batched(
-    *roles: Role, body: str, max_batch: int = 100, lanes: int = 1
+    *roles: Role, body: str, max_batch: int = 100, lanes: int = 1, **promised: Any
 ) -> Callable[[BatchHandler], Callable[[Request], Any]]:
     """``endpoint`` for a use case that takes many requests at once: concurrent requests are
     authenticated and handled together, in one transaction (``gateway.api.batching``), each
@@ -112,7 +121,7 @@ def batched(
                 raise outcome
             return outcome
 
-        alone = endpoint(*roles, body=body)(one)
+        alone = endpoint(*roles, body=body, **promised)(one)
 
         def run(items: list[tuple[Request, str, Any]]) -> list[Response | Exception]:
             outcomes: list[Response | Exception] = [RuntimeError("not run")] * len(items)
@@ -176,9 +185,24 @@ def batched(
         asgi_endpoint.body_schema = body  # type: ignore[attr-defined]
         asgi_endpoint.body_media = ("application/json",)  # type: ignore[attr-defined]
         asgi_endpoint.batcher = batcher  # type: ignore[attr-defined]
+        asgi_endpoint.contract = alone.contract  # type: ignore[attr-defined]
         return asgi_endpoint
 
     return wrap
+
+
+def _contract(
+    roles: frozenset[Role], body: str | None, media: tuple[str, ...], idempotent: bool, **promised: Any
+) -> Contract:
+    status = promised.pop("status", 200)
+    return Contract(
+        roles=roles,
+        body=body,
+        media=media,
+        status=status if isinstance(status, tuple) else (status,),
+        idempotent=idempotent,
+        **promised,
+    )
 
 
 def bearer_key(request: Request) -> str:

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# No inline script or style anywhere: the UI's and /docs' styles are static files.
+# No inline script or style anywhere: the UI's and /docs' styles are static files (/docs alone
+# allows one more stylesheet, by its hash: below).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# /docs (Swagger UI) alone also allows one stylesheet by its hash: the <style> inside Swagger UI's
+# logo (an inline SVG), ".logo_small_svg__cls-2{fill:#fff}...". Nothing else inline runs there.
+DOCS_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"
+DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self';", f"style-src 'self' {DOCS_LOGO_STYLE};"
 )
 HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
@@ -29,12 +36,18 @@ class SecurityHeadersMiddleware:
         path: str = scope.get("path", "")
         # a signed-in reconciler's pages and exports hold claims and amounts: no shared caches
         private = path.startswith("/ui") and not path.startswith("/ui/static/")
+        policy = (
+            [(b"content-security-policy", DOCS_CONTENT_SECURITY_POLICY.encode())] if path == "/docs" else []
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [(name, value) for name, value in HEADERS if name not in present]
+                for name, value in policy + HEADERS:  # the first policy for a name wins
+                    if name not in present:
+                        headers.append((name, value))
+                        present.add(name)
                 if private and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers

@@ -8,14 +8,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.api.contract import contract
 from gateway.storage.migrate import current_revision, head_revision
 
 
+@contract(response="health")
 async def healthz(request: Request) -> Response:
     """The process is up."""
     return JSONResponse({"status": "ok"})
 
 
+@contract(status=(200, 503), response="readiness")
 async def readyz(request: Request) -> Response:
     """The database answers and its schema is at the latest migration."""
     engine = request.app.state.gateway.engine

@@ -11,7 +11,6 @@ from starlette.routing import Route
 import schemas
 from gateway.api import documents
 from gateway.api.endpoint import Call, batched, endpoint
-from gateway.api.openapi import documented
 from gateway.api.problems import problem
 from gateway.audit import actor_of
 from gateway.domain.numbers import INT32, whole_number
@@ -33,28 +32,30 @@ from gateway.services.keys import Role
 log = logging.getLogger("ltc_gateway.api")
 
 
-@endpoint(Role.BUREAU, body="provider")
+@endpoint(Role.BUREAU, body="provider", status=(201, 200), response="provider")
 def post_provider(call: Call) -> Response:
     """Register or update a care provider and its designation (定点)."""
     provider, created = registry.register_provider(call.session, call.body, actor_of(call.principal))
     return JSONResponse(provider.model_dump(mode="json"), status_code=201 if created else 200)
 
 
-@endpoint(Role.PAYER, Role.BUREAU, body="enrollments")
+@endpoint(Role.PAYER, Role.BUREAU, body="enrollments", response="enrollments")
 def post_enrollments(call: Call) -> Response:
     """Enrol members in the payer's products (tier-1 enrolment comes from the bureau)."""
     results = enrollments.enrol(call.session, call.principal, call.param("payer_code"), call.body)
     return JSONResponse({"payer_code": call.param("payer_code"), "enrollments": results})
 
 
-@endpoint(Role.BUREAU, body="assessment-agency")
+@endpoint(Role.BUREAU, body="assessment-agency", status=(201, 200), response="assessment-agency")
 def post_assessment_agency(call: Call) -> Response:
     """Register or update an assessment agency (评估机构): the only party that submits assessments."""
     agency, created = agencies.register_agency(call.session, call.body, actor_of(call.principal))
     return JSONResponse(agency, status_code=201 if created else 200)
 
 
-@endpoint(Role.PROVIDER, Role.BUREAU, body="assessment")
+@endpoint(
+    Role.PROVIDER, Role.BUREAU, body="assessment", status=(201, 200), response="assessment", answers=(409,)
+)
 def post_assessment(call: Call) -> Response:
     """Submit a disability assessment (assessment agencies); the gateway grades it from the item scores."""
     gateway = call.gateway
@@ -69,19 +70,19 @@ def post_assessment(call: Call) -> Response:
     return JSONResponse(view, status_code=201 if created else 200)
 
 
-@endpoint(Role.BUREAU, body="member-history", remember=False)
+@endpoint(Role.BUREAU, body="member-history", remember=False, response="member-history")
 def post_member_history(call: Call) -> Response:
     """Every version of a member's name and address, who recorded it and when (the ID number in the body)."""
     return JSONResponse(member_versions.member_history(call.session, call.body))
 
 
-@endpoint(Role.PROVIDER, Role.BUREAU, body="coverage-query")
+@endpoint(Role.PROVIDER, Role.BUREAU, body="coverage-query", response="coverage")
 def post_coverage_query(call: Call) -> Response:
     """Every tier's coverage of a member on a date."""
     return JSONResponse(coverage.query_coverage(call.session, call.body))
 
 
-@batched(Role.PROVIDER, body="claim")
+@batched(Role.PROVIDER, body="claim", status=202, response="claim-receipt", location=True)
 def post_claim(session: Session, calls: list[Call]) -> list[Response | Exception]:
     """Submit one claim; it is coordinated across the payers after the 202."""
     submissions = [claims.Submission(call.principal, call.body) for call in calls]
@@ -97,7 +98,15 @@ def post_claim(session: Session, calls: list[Call]) -> list[Response | Exception
     return answers
 
 
-@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER)
+@endpoint(
+    Role.PROVIDER,
+    Role.PAYER,
+    Role.BUREAU,
+    Role.RECONCILER,
+    response="claim",
+    produces=(documents.PDF, documents.HTML),
+    query=documents.LANG,
+)
 def get_claim(call: Call) -> Response:
     """A claim's status and coordinated result; with ``Accept: application/pdf`` or ``text/html``,
     its coordinated statement (结算单) instead."""
@@ -107,12 +116,20 @@ def get_claim(call: Call) -> Response:
     return JSONResponse(claims.claim_view(call.session, call.principal, call.param("claim_id")))
 
 
-get_claim.response_media = documents.STATEMENT_MEDIA  # type: ignore[attr-defined]
-get_claim.query_parameters = (documents.LANG,)  # type: ignore[attr-defined]
+LIST_QUERY = {  # the list's filters: the search body's fields but the ID number (never in a URL)
+    name: spec for name, spec in schemas.load("claim-search")["properties"].items() if name != "id_number"
+}
 
 
-@documented(answer="claim-list", query="claim-search", omit=("id_number",))
-@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER)
+@endpoint(
+    Role.PROVIDER,
+    Role.PAYER,
+    Role.BUREAU,
+    Role.RECONCILER,
+    response="claim-list",
+    query=LIST_QUERY,
+    answers=(400,),
+)
 def get_claims(call: Call) -> Response:
     """Claims as a list, newest accepted first, a page at a time (follow ``next_cursor``).
 
@@ -124,8 +141,15 @@ def get_claims(call: Call) -> Response:
     return JSONResponse(claim_lists.list_claims(call.session, call.principal, query))
 
 
-@documented(answer="claim-list")
-@endpoint(Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER, body="claim-search", remember=False)
+@endpoint(
+    Role.PROVIDER,
+    Role.PAYER,
+    Role.BUREAU,
+    Role.RECONCILER,
+    body="claim-search",
+    remember=False,
+    response="claim-list",
+)
 def post_claim_search(call: Call) -> Response:
     """A member's claims by resident ID number (in the body, never in a URL), with the list's filters.
 
@@ -133,7 +157,7 @@ def post_claim_search(call: Call) -> Response:
     return JSONResponse(claim_lists.search_claims(call.session, call.principal, call.body))
 
 
-@endpoint(Role.PAYER, body="decision")
+@endpoint(Role.PAYER, body="decision", response="decision-outcome", answers=(409,))
 def post_decision(call: Call) -> Response:
     """A payer's late decision (after 'pending') or a revised one (callback)."""
     result = decisions.receive_decision(
@@ -146,7 +170,7 @@ def post_decision(call: Call) -> Response:
     return JSONResponse(result)
 
 
-@endpoint(Role.BUREAU, body="routes")
+@endpoint(Role.BUREAU, body="routes", response="routes")
 def put_routes(call: Call) -> Response:
     """Replace the tier-1 payer's table of districts and their contracted administrators."""
     faults = schemas.faults("routes", call.body)
@@ -156,19 +180,19 @@ def put_routes(call: Call) -> Response:
     return JSONResponse(routing.set_routes(call.session, payer_code, routes, actor_of(call.principal)))
 
 
-@endpoint(Role.BUREAU)
+@endpoint(Role.BUREAU, response="routes")
 def get_routes(call: Call) -> Response:
     """The tier-1 payer's districts and their administrators."""
     return JSONResponse(routing.list_routes(call.session, call.param("payer_code")))
 
 
-@endpoint(Role.BUREAU)
+@endpoint(Role.BUREAU, response="failed-steps")
 def get_failed_steps(call: Call) -> Response:
     """Dead-lettered and refused payer steps, oldest first: what may be rerun."""
     return JSONResponse({"steps": decisions.failed_steps(call.session)})
 
 
-@endpoint(Role.BUREAU)
+@endpoint(Role.BUREAU, status=201, response="rerun", answers=(409,))
 def post_rerun(call: Call) -> Response:
     """Re-drive a dead or refused payer step; the new step is linked to the original."""
     step_id = whole_number(call.param("step_id"), largest=INT32)  # int() took "٣" and 2**31
