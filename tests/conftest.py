@@ -44,9 +44,16 @@ class DatabaseUnderTest:
             shutil.copyfile(self.template, target)
             url = f"sqlite:///{target}"
             return url, make_engine(url)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        # DELETE and a restart of every sequence, not TRUNCATE: a test leaves a few rows, and
+        # TRUNCATE's fixed cost per table (new files for each) was ~0.5 s a test, ~4 minutes of
+        # the suite; DELETE of the same rows takes ~20 ms.
         with self.engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            sequences = connection.execute(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+            ).scalars()
+            statements = [f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)]
+            statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+            connection.execute(text("; ".join(statements)))
         return self.url, self.engine
 
 
