@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
+from gateway.ledger import business_date
 from gateway.storage.tables import (
     ClaimLineRow,
     ClaimRow,
@@ -25,7 +26,6 @@ from gateway.storage.tables import (
     StatementRow,
 )
 from reconciliation.generator import generate_night
-from reconciliation.ledger import business_date
 from reconciliation.matching import ACROSS_PAYERS, KeyFacts, classify, over_coordinated
 from reconciliation.run import Reconciliation
 from reconciliation.statements import import_statement
