@@ -1,4 +1,4 @@
-"""The set-based classification in SQL (reconciliation/run.py) held to the pure decision table
+"""The set-based classification in SQL (reconciliation/sql/classify.py) held to the pure decision table
 (reconciliation/matching.py) on random ledgers and statements, on SQLite and PostgreSQL; and the
 queue's rules that only a database shows: a run of an earlier date leaves the queue to the later
 one, and a line routed to a payer with nothing to pay is not unknown to the gateway."""
