@@ -147,7 +147,8 @@ def _prepare(url: str) -> tuple[str, dict[str, object], str, str]:
     from gateway.bootstrap import bootstrap
     from gateway.config import Settings
     from gateway.demo import example, example_products
-    from gateway.services import agencies, assessments, enrollments, registry
+    from gateway.reference import registry
+    from gateway.services import agencies, assessments, enrollments
     from gateway.services.keys import Principal, Role, create_key
     from gateway.storage.tables import MemberRow
 

@@ -26,7 +26,8 @@ from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.identity import check_character
 from gateway.domain.products import Product
-from gateway.services import agencies, assessments, claims, enrollments, registry
+from gateway.reference import registry
+from gateway.services import agencies, assessments, claims, enrollments
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow
 

@@ -151,7 +151,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_payers_load(args: argparse.Namespace) -> int:
-    from gateway.services.registry import load_dir
+    from gateway.reference.registry import load_dir
 
     gateway = _bootstrap()
     with gateway.sessions.begin() as session:
@@ -166,7 +166,7 @@ def cmd_payers_load(args: argparse.Namespace) -> int:
 
 
 def cmd_payers_list(args: argparse.Namespace) -> int:
-    from gateway.services.registry import list_payers
+    from gateway.reference.registry import list_payers
 
     gateway = _bootstrap()
     with gateway.sessions.begin() as session:
@@ -219,7 +219,7 @@ def cmd_adapter_check(args: argparse.Namespace) -> int:
     import json
 
     from adapters.conformance import render, render_json, render_junit, run_checks
-    from gateway.services.registry import adapter_target
+    from gateway.reference.registry import adapter_target
 
     gateway = _bootstrap()
     with gateway.sessions.begin() as session:

@@ -28,9 +28,9 @@ from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
 from gateway.domain.products import Product
+from gateway.reference.registry import onboard
 from gateway.render import claim_table
 from gateway.services.keys import Role, create_key
-from gateway.services.registry import onboard
 from gateway.storage.migrate import upgrade_engine
 
 T = TypeVar("T")

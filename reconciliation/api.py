@@ -24,7 +24,7 @@ from gateway.domain.numbers import INT32, whole_number
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
-from reconciliation import queue
+from reconciliation import queue, settlement
 from reconciliation.matching import MISMATCHES
 from reconciliation.run import Reconciliation, run_view
 from reconciliation.statements import import_statement
@@ -217,7 +217,9 @@ def post_resolution(call: Call) -> Response:
 @endpoint(Role.RECONCILER, Role.BUREAU, response="pending-adjustments", query=PAYER_FILTER)
 def get_next_batch(call: Call) -> Response:
     """Net adjustments per payer not yet in a settlement batch."""
-    return JSONResponse({"pending": queue.next_batch(call.session, call.request.query_params.get("payer"))})
+    return JSONResponse(
+        {"pending": settlement.next_batch(call.session, call.request.query_params.get("payer"))}
+    )
 
 
 @endpoint(Role.RECONCILER, body="batch", status=201, response="batch", answers=(409,))
@@ -226,7 +228,7 @@ def post_batch(call: Call) -> Response:
     faults = schemas.faults("batch", call.body)
     if faults:
         raise Invalid(faults)
-    return JSONResponse(queue.close_batch(call.session, call.body["payer_code"]), status_code=201)
+    return JSONResponse(settlement.close_batch(call.session, call.body["payer_code"]), status_code=201)
 
 
 @endpoint(
@@ -250,7 +252,7 @@ def get_batch(call: Call) -> Response:
     number = whole_number(batch_id, largest=INT32)
     if number is None:
         raise NotFound(f"no settlement batch {ref}", [("/id", f"is not a batch id (1 to {INT32})")])
-    batch = queue.batch_view(call.session, number)
+    batch = settlement.batch_view(call.session, number)
     if not as_csv:
         return JSONResponse(batch)
     out = io.StringIO()

@@ -27,12 +27,13 @@ from examples import example as _example
 from examples import example_products
 from gateway.bootstrap import Gateway
 from gateway.domain.identity import check_character
+from gateway.ledger import business_date
 from gateway.orchestration.worker import Worker
-from gateway.services import agencies, assessments, claims, enrollments, registry
+from gateway.reference import registry
+from gateway.services import agencies, assessments, claims, enrollments
 from gateway.services.decisions import receive_decision
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, LedgerEntryRow, PayerRow
-from reconciliation.ledger import business_date
 from reconciliation.matching import ACROSS_PAYERS, Kind
 from reconciliation.statements import import_statement
 

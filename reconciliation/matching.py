@@ -1,7 +1,7 @@
 """The reconciliation taxonomy (domain.md section 6) as pure rules over one payer-line key.
 
-``classify`` is the specification; ``reconciliation.run`` applies the same decision table to every
-key at once in SQL (a ``CASE`` in the same order), and the tests hold the two to each other.
+``classify`` is the specification; ``reconciliation.sql.classify`` applies the same decision table
+to every key at once in SQL (a ``CASE`` in the same order), and the tests hold the two to each other.
 
 For one payer, claim and line (line 0: claim level), as of the business date:
 * no ledger entry at all, but settled            → UNKNOWN_AT_GATEWAY
@@ -35,6 +35,9 @@ NOT_DUE = "NOT_DUE"  # expected, still inside the settlement window: not an item
 NOTHING = "NOTHING"  # nothing expected and nothing settled
 MISMATCHES = tuple(k.value for k in Kind if k != Kind.MATCHED)
 ACROSS_PAYERS = "*"  # the payer code of an over-coordinated line's item
+# The statuses of a work-queue item still to be worked: the queue lists these by default and the
+# nightly run updates or clears them (resolved and cleared items are done).
+OPEN_MISMATCH_STATUSES = ("open", "pending_approval", "awaiting_payer", "carried")
 
 
 @dataclass(frozen=True)

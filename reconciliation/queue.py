@@ -1,6 +1,6 @@
 """The work queue: open mismatches, the reconcilers' actions on them (each audited), the four-eyes
-rule for every large movement of money, and the net adjustments per payer that form the next
-settlement batch.
+rule for every large movement of money. Accepting a payer's figure is ``reconciliation.accept_payer``;
+the net adjustments per payer that form the next settlement batch, ``reconciliation.settlement``.
 
 A reconciler is a person: the four-eyes rule compares the parties of the keys (one key per staff
 member, ``keys create --role reconciler --party <staff id>``).
@@ -12,31 +12,19 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import schemas
-from adapters.sdk import Decision, LineDecision
 from gateway import audit
 from gateway.domain.numbers import INT32, LARGEST, MAX_FEN, whole_number
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.fanout import StepStatus, current_steps, lock_claim
-from gateway.orchestration.recording import settling_party
-from gateway.orchestration.revisions import revise
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal
-from gateway.storage.tables import (
-    ClaimRow,
-    LinePaymentRow,
-    MismatchActionRow,
-    MismatchRow,
-    SettlementBatchRow,
-    SettlementItemRow,
-    utcnow,
-)
-from reconciliation.matching import ACROSS_PAYERS, Kind
+from gateway.storage.tables import MismatchActionRow, MismatchRow, SettlementItemRow, utcnow
+from reconciliation.accept_payer import accept_payer, check_accept_payer
+from reconciliation.matching import ACROSS_PAYERS, OPEN_MISMATCH_STATUSES
 
-ACTIVE = ("open", "pending_approval", "awaiting_payer", "carried")
 MOVES_MONEY = ("recover", "top_up", "accept_payer", "write_off")  # four eyes above the threshold
 ACTIONS = ("accept_payer", "request_correction", "recover", "top_up", "write_off", "carry_forward", "approve")
 
@@ -50,7 +38,7 @@ def list_mismatches(session: Session, query: dict[str, str], today: date, limit:
         statement = statement.where(MismatchRow.payer_code == query["payer"])
     statuses = query.get("status", "active")
     statement = statement.where(
-        MismatchRow.status.in_(ACTIVE if statuses == "active" else statuses.split(","))
+        MismatchRow.status.in_(OPEN_MISMATCH_STATUSES if statuses == "active" else statuses.split(","))
     )
     faults = []
     numbers: dict[str, int] = {}
@@ -147,7 +135,7 @@ def resolve(
     if not note:
         raise Invalid([("/note", "a note is required for every action")])
     before = row.status
-    if before not in ACTIVE:
+    if before not in OPEN_MISMATCH_STATUSES:
         raise Conflict(f"mismatch {mismatch_id} is {before}; there is nothing left to do")
     if before == "pending_approval" and action != "approve":
         raise Conflict(f"mismatch {mismatch_id} waits for a second reconciler to approve its resolution")
@@ -171,7 +159,7 @@ def resolve(
         amount = _movement(row, action, amount)
         if abs(amount) > write_off_approval_fen:
             if action == "accept_payer":
-                _check_accept_payer(row)
+                check_accept_payer(row)
             row.status, row.approval_by = "pending_approval", principal.party_code
         else:
             _take_effect(session, row, action, amount, catalogue, note)
@@ -243,7 +231,7 @@ def _take_effect(
             )
         )
     elif action == "accept_payer":
-        _accept_payer(session, row, catalogue, note)
+        accept_payer(session, row, catalogue, note)
 
 
 def _waiting(session: Session, row: MismatchRow) -> MismatchActionRow:
@@ -260,140 +248,6 @@ def _waiting(session: Session, row: MismatchRow) -> MismatchActionRow:
     if waiting is None:
         raise Conflict(f"mismatch {row.id} has no resolution on record to approve")
     return waiting
-
-
-def _check_accept_payer(row: MismatchRow) -> None:
-    if row.kind not in (Kind.AMOUNT_MISMATCH, Kind.STALE_COORDINATION) or row.line_no == 0:
-        raise Conflict(f"accept_payer applies to a payer's figure on a claim line, not to {row.kind}")
-
-
-def _accept_payer(session: Session, row: MismatchRow, catalogue: ServiceCatalogue, note: str) -> None:
-    """Take the payer's settled figure as its decision and re-coordinate the later tiers."""
-    _check_accept_payer(row)
-    claim = session.get(ClaimRow, row.claim_id)
-    if claim is None:
-        raise Conflict("the claim is not known to the gateway")
-    claim = lock_claim(session, row.claim_id)
-    step = next(
-        (
-            s
-            for s in current_steps(session, claim)
-            if settling_party(s) == row.payer_code
-            and s.status == StepStatus.DECIDED.value
-            and s.kind == "indemnity"
-        ),
-        None,
-    )
-    if step is None:
-        raise Conflict(f"no decided share of {row.payer_code} on this claim to revise")
-    payments = {
-        p.line_no: p
-        for p in session.scalars(
-            select(LinePaymentRow).where(
-                LinePaymentRow.claim_id == claim.claim_id,
-                LinePaymentRow.round == claim.round,
-                LinePaymentRow.seq == step.seq,
-                LinePaymentRow.provisional.is_(False),
-            )
-        )
-    }
-    lines = []
-    for line_no, payment in sorted(payments.items()):
-        paid = row.settled_fen if line_no == row.line_no else payment.paid_fen
-        reasons = _reasons_for(payment, paid)
-        lines.append(LineDecision(line_no, paid, reasons))
-    decision = Decision("decided", f"reconciliation:{row.id}", tuple(lines))
-    faults = revise(
-        session, claim, step, decision, catalogue, f"reconciliation accepted the payer's figure: {note}"
-    )
-    if faults:
-        raise Invalid([("/action", f"the payer's figure cannot be accepted: {'; '.join(faults)}")])
-
-
-def _reasons_for(payment: LinePaymentRow, paid: int) -> tuple[tuple[str, int], ...]:
-    """The line's reasons, moved to explain ``paid`` instead: our rule is that a lower figure adds
-    to the reason that already explains most, and a higher one takes from the last reasons first."""
-    reasons = [[code, amount] for code, amount in payment.reasons]
-    change = payment.paid_fen - paid  # more unpaid (+) or less (−)
-    if change > 0:
-        if reasons:
-            max(reasons, key=lambda r: r[1])[1] += change
-        else:
-            reasons.append(["COINSURANCE", change])
-    else:
-        give = -change
-        for reason in reversed(reasons):
-            taken = min(give, reason[1])
-            reason[1] -= taken
-            give -= taken
-    return tuple((str(c), int(a)) for c, a in reasons if a)
-
-
-# --- settlement batches --------------------------------------------------------------------------
-
-
-def next_batch(session: Session, payer_code: str | None = None) -> list[dict[str, Any]]:
-    """Net adjustments per payer not yet in a batch."""
-    statement = (
-        select(SettlementItemRow.payer_code, func.count(), func.sum(SettlementItemRow.amount_fen))
-        .where(SettlementItemRow.batch_id.is_(None))
-        .group_by(SettlementItemRow.payer_code)
-        .order_by(SettlementItemRow.payer_code)
-    )
-    if payer_code:
-        statement = statement.where(SettlementItemRow.payer_code == payer_code)
-    return [
-        {"payer_code": p, "items": int(n), "net_fen": int(s or 0)} for p, n, s in session.execute(statement)
-    ]
-
-
-def close_batch(session: Session, payer_code: str) -> dict[str, Any]:
-    """Put the payer's pending items into a batch; returns it with its items (for export)."""
-    items = list(
-        session.scalars(
-            select(SettlementItemRow)
-            .where(SettlementItemRow.batch_id.is_(None), SettlementItemRow.payer_code == payer_code)
-            .order_by(SettlementItemRow.id)
-            .with_for_update()
-        )
-    )
-    if not items:
-        raise Conflict(f"no pending adjustments for {payer_code}")
-    batch = SettlementBatchRow(
-        payer_code=payer_code, items=len(items), net_fen=sum(i.amount_fen for i in items)
-    )
-    session.add(batch)
-    session.flush()
-    session.execute(
-        update(SettlementItemRow)
-        .where(SettlementItemRow.id.in_([i.id for i in items]))
-        .values(batch_id=batch.id)
-    )
-    return batch_view(session, batch.id)
-
-
-def batch_view(session: Session, batch_id: int) -> dict[str, Any]:
-    batch = session.get(SettlementBatchRow, batch_id)
-    if batch is None:
-        raise NotFound(f"no settlement batch {batch_id}")
-    items = session.scalars(
-        select(SettlementItemRow).where(SettlementItemRow.batch_id == batch_id).order_by(SettlementItemRow.id)
-    )
-    return {
-        "batch_id": batch.id,
-        "payer_code": batch.payer_code,
-        "items": [
-            {
-                "claim_id": str(i.claim_id),
-                "line_no": i.line_no,
-                "amount_fen": i.amount_fen,
-                "source": i.source,
-            }
-            for i in items
-        ],
-        "net_fen": batch.net_fen,
-        "created_at": batch.created_at.isoformat(),
-    }
 
 
 def parse_id(text: str) -> int:

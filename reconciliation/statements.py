@@ -10,25 +10,21 @@ entries that differ only by their payer reference are distinct settlements.
 
 Statements can hold millions of rows, so a statement is read as a stream (a file, or the bytes of
 a request) and never held whole. On PostgreSQL a CSV file of plain rows (``PLAIN_ROW``: one
-pattern per line, which ``_check`` accepts and the database reads alike) is parsed by the database
-straight into the staging table (``COPY``); any other file, and every file on SQLite, goes
-through the checks in Python, which are the authority and name every fault. Those check rows one
-by one as they stream (the schema's checks, written out, since a schema validator per row would
-dominate the import) and land them in batches. Either way the rows then move to
+pattern per line, which ``check_entry`` accepts and the database reads alike) is parsed by the
+database straight into the staging table (``COPY``: ``reconciliation.statement_copy``); any other
+file, and every file on SQLite, goes through the checks in Python
+(``reconciliation.statement_files``), which are the authority and name every fault. Those check
+rows one by one as they stream and land them in batches. Either way the rows then move to
 ``statement_lines`` in one set-based statement, all in the caller's transaction, so a refused file
 leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
-import re
-import uuid
 from collections.abc import Iterator
-from datetime import date
 from typing import IO, Any
 
 from sqlalchemy import (
@@ -51,16 +47,12 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.model import Fault
-from gateway.domain.numbers import MAX_DIGITS, MAX_FEN, MAX_LINE_NO
 from gateway.services.errors import Conflict, Invalid, NotFound
-from gateway.services.parsing import load_json
 from gateway.storage.tables import PayerRow, StatementRow
+from reconciliation.statement_copy import copy_csv
+from reconciliation.statement_files import CHUNK, Row, check_entry, csv_rows, json_rows
 
-CSV_COLUMNS = ("claim_id", "line_no", "paid_fen", "payer_reference", "settled_on")
-FIELDS = frozenset(CSV_COLUMNS)
 BATCH = 10_000
-CHUNK = 1 << 20  # bytes read at a time: memory stays flat whatever the size of the file
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # no database takes a NUL; no payer reference needs any
 MAX_FAULTS = 200  # enough to fix a file; a file wrong on every row would otherwise flood the answer
 
 STAGING = Table(
@@ -74,118 +66,6 @@ STAGING = Table(
     Column("settled_on", Date),
     prefixes=["TEMPORARY"],
 )
-
-Row = dict[str, Any]
-INTEGER = re.compile(r"-?[0-9]+")
-UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def _check(where: str, document: Any) -> tuple[Row | None, list[Fault]]:
-    """One entry, checked as ``schemas/statement.schema.json`` says."""
-    if not isinstance(document, dict):
-        return None, [(where, "must be an object")]
-    faults: list[Fault] = [
-        (f"{where}/{k}", "is not a field of a statement entry") for k in document if k not in FIELDS
-    ]
-    row: Row = {}
-    for name in ("claim_id", "paid_fen", "payer_reference", "settled_on"):
-        if name not in document:
-            faults.append((f"{where}/{name}", "is required"))
-    value = document.get("claim_id")
-    if "claim_id" in document:
-        row["claim_id"] = uuid.UUID(value) if isinstance(value, str) and UUID.fullmatch(value) else None
-        if row["claim_id"] is None:
-            faults.append((f"{where}/claim_id", f"{value!r} is not a uuid"))
-    line_no = document.get("line_no")
-    if line_no is None:
-        row["line_no"] = 0
-    elif isinstance(line_no, bool) or not isinstance(line_no, int) or not 0 <= line_no <= MAX_LINE_NO:
-        faults.append((f"{where}/line_no", f"{line_no!r} is not a line number (an integer ≥ 0, or empty)"))
-    else:
-        row["line_no"] = line_no
-    paid = document.get("paid_fen")
-    if "paid_fen" in document:
-        if isinstance(paid, bool) or not isinstance(paid, int):
-            faults.append((f"{where}/paid_fen", f"{paid!r} is not an integer amount of fen"))
-        elif not -MAX_FEN <= paid <= MAX_FEN:
-            faults.append((f"{where}/paid_fen", f"{paid!r} is out of range"))
-        else:
-            row["paid_fen"] = paid
-    reference = document.get("payer_reference")
-    if "payer_reference" in document:
-        if not isinstance(reference, str) or not 1 <= len(reference) <= 128:
-            faults.append((f"{where}/payer_reference", "must be text of 1 to 128 characters"))
-        elif CONTROL.search(reference):
-            faults.append((f"{where}/payer_reference", "must not hold control characters"))
-        else:
-            row["payer_reference"] = reference
-    settled = document.get("settled_on")
-    if "settled_on" in document:
-        try:
-            row["settled_on"] = (
-                date.fromisoformat(settled) if isinstance(settled, str) and len(settled) == 10 else None
-            )
-        except ValueError:
-            row["settled_on"] = None
-        if row["settled_on"] is None:
-            faults.append((f"{where}/settled_on", f"{settled!r} is not a date (YYYY-MM-DD)"))
-    return (None, faults) if faults else (row, [])
-
-
-def json_rows(stream: IO[bytes]) -> Iterator[tuple[int, str, Any]]:
-    try:
-        document = load_json(stream.read())
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise Invalid([("", f"the statement is not JSON: {error}")]) from None
-    if not isinstance(document, dict) or not isinstance(document.get("entries"), list):
-        raise Invalid([("/entries", "a statement is an object with a list of entries")])
-    extra = sorted(set(document) - {"entries"})
-    if extra:
-        raise Invalid([(f"/{extra[0]}", "is not a field of a statement")])
-    for i, entry in enumerate(document["entries"]):
-        yield i + 1, f"/entries/{i}", entry
-
-
-def csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, str, Any]]:
-    text_ = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    try:
-        yield from _csv_rows(csv.reader(text_))
-    except UnicodeDecodeError as error:
-        raise Invalid([("", f"the statement is not UTF-8 text: {error}")]) from None
-    finally:
-        text_.detach()  # the caller's stream stays open
-
-
-def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, str, Any]]:
-    _check_header(next(reader, None))
-    for row_no, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(CSV_COLUMNS):
-            yield row_no, f"row {row_no}", f"has {len(cells)} columns, not {len(CSV_COLUMNS)}"
-            continue
-        claim_id, line_no, paid, reference, settled = (c.strip() for c in cells)
-        yield (
-            row_no,
-            f"row {row_no}",
-            {
-                "claim_id": claim_id,
-                "line_no": _number(line_no) if line_no else None,
-                "paid_fen": _number(paid),
-                "payer_reference": reference,
-                "settled_on": settled,
-            },
-        )
-
-
-def _check_header(header: list[str] | None) -> None:
-    if header is None or tuple(h.strip() for h in header) != CSV_COLUMNS:
-        raise Invalid([("row 1", f"the header must be {','.join(CSV_COLUMNS)}")])
-
-
-def _number(text_: str) -> int | str:
-    # beyond MAX_DIGITS int() is wasted work, and beyond 4,300 digits it raises ValueError
-    return int(text_) if INTEGER.fullmatch(text_) and len(text_) <= MAX_DIGITS else text_
 
 
 def import_statement(
@@ -287,7 +167,7 @@ def _stage(session: Session, stream: IO[bytes], media_type: str) -> None:
     else:
         STAGING.create(connection, checkfirst=True)
         connection.execute(STAGING.delete())
-    if not (postgres and media_type == "text/csv" and _copy_csv(connection, stream)):
+    if not (postgres and media_type == "text/csv" and copy_csv(connection, stream)):
         stream.seek(0)
         _check_and_stage(connection, csv_rows(stream) if media_type == "text/csv" else json_rows(stream))
     if postgres:
@@ -314,7 +194,7 @@ def _check_and_stage(connection: Connection, rows: Iterator[tuple[int, str, Any]
         if isinstance(document, str):  # a CSV row with the wrong number of columns
             faults.append((where, document))
             continue
-        row, row_faults = _check(where, document)
+        row, row_faults = check_entry(where, document)
         if row_faults:
             faults.extend(
                 row_faults if where.startswith("row") else [(p, f"row {row_no}: {d}") for p, d in row_faults]
@@ -333,74 +213,6 @@ def _check_and_stage(connection: Connection, rows: Iterator[tuple[int, str, Any]
         raise Invalid(faults[:MAX_FAULTS])
     if batch:
         write(batch)
-
-
-# A plain row: what ``_check`` accepts and the database reads the same way, with no quoting (where
-# the two CSV readers differ), no surrounding spaces, ASCII references without quotes or
-# backslashes (a line "\\." would end a COPY), and nothing that does not fit its column. A date
-# the pattern lets through but the calendar has not (02-30) makes the COPY fail.
-_REFERENCE = rb"[!#-+\--\[\]-~]"
-PLAIN_ROW = re.compile(
-    UUID.pattern.encode()
-    + rb",[0-9]{0,4},-?[0-9]{1,12},"
-    + _REFERENCE
-    + rb"(?:[ !#-+\--\[\]-~]{0,126}"
-    + _REFERENCE
-    + rb")?,(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])\r?"
-)
-
-
-class _NotPlain(Exception):
-    pass
-
-
-def _copy_csv(connection: Connection, stream: IO[bytes]) -> bool:
-    """A file of plain rows is parsed by the database straight into the staging table (COPY),
-    checked on the way by one pattern per line: far less work than the checks in Python. False
-    for any other file, leaving nothing staged."""
-    import psycopg
-
-    stream.seek(0)
-    try:
-        _check_header(next(csv.reader([stream.readline().decode("utf-8-sig")]), None))
-    except (UnicodeDecodeError, Invalid):  # the checks in Python say what is wrong
-        return False
-    # Rows are numbered as they arrive, as ``csv_rows`` numbers them (the header is row 1).
-    connection.execute(
-        text("ALTER TABLE statement_staging ALTER row_no ADD GENERATED BY DEFAULT AS IDENTITY (START WITH 2)")
-    )
-    columns = ", ".join(CSV_COLUMNS)
-    savepoint = connection.begin_nested()
-    try:
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY statement_staging ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-            rest, blank = b"", False
-            while chunk := stream.read(CHUNK):
-                complete, newline, rest = (rest + chunk).rpartition(b"\n")
-                if newline:
-                    blank = _write_plain(copy, complete.split(b"\n"), blank)
-            if rest:
-                _write_plain(copy, [rest], blank)
-    except (psycopg.Error, _NotPlain):
-        savepoint.rollback()
-        return False
-    savepoint.commit()
-    connection.execute(text("UPDATE statement_staging SET line_no = 0 WHERE line_no IS NULL"))
-    return True
-
-
-def _write_plain(copy: Any, lines: list[bytes], blank: bool) -> bool:
-    """Write the lines to the COPY if each is a plain row, else raise _NotPlain. Blank lines may
-    only end the file (the database refuses them, and would number the rows after them otherwise);
-    whether the file has ended blank so far."""
-    rows = len(lines)
-    while rows and not lines[rows - 1].strip(b"\r"):
-        rows -= 1
-    if rows:
-        if blank or not all(map(PLAIN_ROW.fullmatch, lines[:rows])):
-            raise _NotPlain
-        copy.write(b"\n".join(lines[:rows]) + b"\n")
-    return blank or rows < len(lines)
 
 
 def _repeats(session: Session, media_type: str) -> list[Fault]:

@@ -20,7 +20,7 @@ from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Product
 from gateway.domain.providers import Designation
-from reconciliation.ledger import business_date
+from gateway.ledger import business_date
 
 
 @dataclass

@@ -14,6 +14,7 @@ from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
 from gateway.audit import actor_of
 from gateway.domain.numbers import INT32, whole_number
+from gateway.reference import registry, routing
 from gateway.services import (
     agencies,
     assessments,
@@ -23,8 +24,6 @@ from gateway.services import (
     decisions,
     enrollments,
     member_versions,
-    registry,
-    routing,
 )
 from gateway.services.errors import Invalid, NotFound
 from gateway.services.keys import Role

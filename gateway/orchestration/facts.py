@@ -16,7 +16,7 @@ from gateway.domain.beijing_time import beijing_date
 from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.coverage import Coverage
 from gateway.domain.services import ServiceCatalogue
-from gateway.services.registry import designation, product_version
+from gateway.reference.registry import designation, product_version
 from gateway.storage.tables import (
     AssessmentRow,
     ClaimLineRow,

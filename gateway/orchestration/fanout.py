@@ -48,8 +48,8 @@ from gateway.orchestration.recording import (
     settling_party,
 )
 from gateway.orchestration.shares import Computed, compute, proposes, share_request, unpaid
-from gateway.services.registry import holdings
-from gateway.services.routing import NoRoute, administrator_in, district_routes, member_district
+from gateway.reference.registry import holdings
+from gateway.reference.routing import NoRoute, administrator_in, district_routes, member_district
 from gateway.storage.tables import (
     AssessmentRow,
     ClaimRow,

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from adapters.sdk import AdjustmentNotice, to_wire
-from gateway import audit
+from gateway import audit, ledger
 from gateway.coordination import FixedBenefitDecision, PayerShare
 from gateway.domain.claims import ClaimLine
 from gateway.domain.products import Kind
@@ -26,7 +26,6 @@ from gateway.storage.tables import (
     SettlementItemRow,
     utcnow,
 )
-from reconciliation import ledger
 
 # A claim's line payments are read back by queries, never as objects: they are written at once, in
 # one multi-row INSERT with no unit-of-work bookkeeping for each row, so that the queries that read

@@ -22,7 +22,8 @@ from examples import example_products
 from gateway.bootstrap import Gateway
 from gateway.domain.identity import check_character
 from gateway.orchestration.worker import Worker
-from gateway.services import agencies, assessments, claims, enrollments, registry
+from gateway.reference import registry
+from gateway.services import agencies, assessments, claims, enrollments
 from gateway.services.decisions import receive_decision
 from gateway.services.keys import Principal, Role
 from gateway.simulation.history import Period

@@ -26,7 +26,7 @@ from gateway.services.errors import ServiceError
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
-from reconciliation.matching import MISMATCHES, Kind
+from reconciliation.matching import MISMATCHES, OPEN_MISMATCH_STATUSES, Kind
 from reconciliation.run import run_view
 from reconciliation.ui import signin
 from reconciliation.ui.chart import chart
@@ -129,7 +129,7 @@ async def queue_page(request: Request) -> Response:
         query=query,
         query_string=urlencode(query),
         mismatch_kinds=MISMATCHES,
-        statuses=[*queue.ACTIVE, "resolved", "cleared"],
+        statuses=[*OPEN_MISMATCH_STATUSES, "resolved", "cleared"],
         problem=listing.get("problem"),
     )
 
@@ -212,7 +212,13 @@ async def mismatch_page(request: Request) -> Response:
         ["approve"] if found["status"] == "pending_approval" else [a for a in queue.ACTIONS if a != "approve"]
     )
     return _render(
-        request, "mismatch.html", principal, m=found, claim=claim, actions=actions, active=queue.ACTIVE
+        request,
+        "mismatch.html",
+        principal,
+        m=found,
+        claim=claim,
+        actions=actions,
+        active=OPEN_MISMATCH_STATUSES,
     )
 
 

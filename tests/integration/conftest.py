@@ -9,7 +9,7 @@ from adapters.sandbox import SandboxPayers
 from gateway.api.app import create_app
 from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
-from gateway.services.registry import onboard
+from gateway.reference.registry import onboard
 from tests.integration.world import World, example_products
 
 

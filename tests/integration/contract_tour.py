@@ -10,9 +10,9 @@ from typing import Any
 
 from starlette.routing import Match, Route
 
+from gateway.ledger import business_date
 from gateway.services.keys import Role
 from reconciliation.generator import generate_night
-from reconciliation.ledger import business_date
 from tests.integration.world import World, auth
 
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import delete, select, text, update
 
 from gateway.audit import seal, verify
+from gateway.ledger import business_date
 from gateway.services.keys import Role
 from gateway.storage.tables import AssessmentRow, AuditEntryRow, AuditHeadRow
-from reconciliation.ledger import business_date
 from tests.integration.test_cli import ltc
 from tests.integration.test_payers import drain
 from tests.integration.test_reconciliation import statement_entries

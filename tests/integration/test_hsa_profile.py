@@ -37,7 +37,7 @@ from adapters.sdk import MalformedAnswer, PermanentError, ReversalNotice, to_wir
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
-from gateway.services.registry import onboard
+from gateway.reference.registry import onboard
 from tests.integration.test_cli import ltc
 from tests.integration.test_payers import WORKED, drain, one_body_per_key, paid
 from tests.integration.world import World, example_products

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from gateway.reference.registry import load_payer
 from gateway.services.keys import Role
-from gateway.services.registry import load_payer
 from gateway.storage.personal import encrypt, lookup_hash
 from gateway.storage.tables import (
     AssessmentRow,

@@ -17,7 +17,7 @@ from gateway.api.server import BackgroundServer
 from gateway.orchestration.fanout import RetryPolicy, next_call
 from gateway.orchestration.outbox import deliver_here, taken
 from gateway.orchestration.worker import Worker
-from gateway.services.registry import load_payer
+from gateway.reference.registry import load_payer
 from gateway.storage.tables import AdjustmentRow, ClaimRow, LinePaymentRow, OutboxRow, PayerStepRow
 from tests.integration.world import World
 

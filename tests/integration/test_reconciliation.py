@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from adapters.sandbox import SandboxPayers
+from gateway.ledger import business_date
 from gateway.services.errors import Conflict
 from gateway.services.keys import Role
 from gateway.storage.tables import (
@@ -23,7 +24,6 @@ from gateway.storage.tables import (
     utcnow,
 )
 from reconciliation.generator import Night, generate_night
-from reconciliation.ledger import business_date
 from reconciliation.run import Reconciliation
 from tests.integration.test_payers import drain
 from tests.integration.world import World

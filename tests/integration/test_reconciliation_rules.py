@@ -1,4 +1,4 @@
-"""The set-based classification in SQL (reconciliation/run.py) held to the pure decision table
+"""The set-based classification in SQL (reconciliation/sql/classify.py) held to the pure decision table
 (reconciliation/matching.py) on random ledgers and statements, on SQLite and PostgreSQL; and the
 queue's rules that only a database shows: a run of an earlier date leaves the queue to the later
 one, and a line routed to a payer with nothing to pay is not unknown to the gateway."""
@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
+from gateway.ledger import business_date
 from gateway.storage.tables import (
     ClaimLineRow,
     ClaimRow,
@@ -25,7 +26,6 @@ from gateway.storage.tables import (
     StatementRow,
 )
 from reconciliation.generator import generate_night
-from reconciliation.ledger import business_date
 from reconciliation.matching import ACROSS_PAYERS, KeyFacts, classify, over_coordinated
 from reconciliation.run import Reconciliation
 from reconciliation.statements import import_statement

@@ -90,7 +90,7 @@ def test_the_database_and_python_import_every_file_alike(
     raw = content.encode()
     fast = outcome(postgres, raw)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(statements, "_copy_csv", lambda connection, stream: False)
+        patch.setattr(statements, "copy_csv", lambda connection, stream: False)
         checked = outcome(postgres, raw)
     assert fast == checked, content
 

@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 from examples import example, example_products
 from gateway.bootstrap import Gateway
 from gateway.orchestration.worker import Worker
+from gateway.reference.registry import load_product
 from gateway.services.keys import Role, create_key
-from gateway.services.registry import load_product
 
 
 def auth(key: str) -> dict[str, str]:

@@ -36,8 +36,8 @@ from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
 from gateway.domain.identity import check_character
 from gateway.domain.products import Product
+from gateway.reference.registry import onboard
 from gateway.services.keys import Role, create_key
-from gateway.services.registry import onboard
 from gateway.storage.migrate import upgrade_engine
 from gateway.storage.tables import (
     ClaimLineRow,
