@@ -77,7 +77,7 @@ def hold_parties(
     member: MemberRow,
     cited: MemberVersionRow | None = None,
 ) -> None:
-    """The claim's parties as read with its lock (``fanout.lock_claim``), for this transaction;
+    """The claim's parties as read with its lock (``moves.lock_claim``), for this transaction;
     ``cited``: the member's identity as the claim's assessment recorded it."""
     memo(session)[("parties", claim.claim_id)] = (assessment, provider, member)
     memo(session)[("identity", claim.claim_id)] = cited or member

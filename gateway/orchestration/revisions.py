@@ -22,17 +22,10 @@ from adapters.sdk import Decision
 from gateway import audit
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.fanout import (
-    FAILED_STEPS,
-    StepStatus,
-    accept_decision,
-    current_steps,
-    decision_problems,
-    lock_claim,
-    resume,
-    step_key,
-)
+from gateway.orchestration.decision_checks import accept_decision, decision_problems
+from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import flag
+from gateway.orchestration.steps import FAILED_STEPS, StepStatus, step_key
 from gateway.services.errors import Conflict, NotFound
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, PayerStepRow, utcnow
 

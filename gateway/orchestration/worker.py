@@ -32,18 +32,9 @@ from gateway.domain.claims import ClaimStatus
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.calls import PayerCalls
 from gateway.orchestration.facts import CLAIM_LINES, PRODUCTS, REPEATS
-from gateway.orchestration.fanout import (
-    Call,
-    Outcome,
-    RetryPolicy,
-    Stop,
-    apply_and_continue,
-    apply_outcome,
-    move_failed,
-    next_call,
-)
 from gateway.orchestration.faults import log_fault, wait_or_stop
 from gateway.orchestration.inbox import Inbox
+from gateway.orchestration.moves import apply_and_continue, apply_outcome, move_failed, next_call
 from gateway.orchestration.outbox import (
     Message,
     dead_lettered,
@@ -54,6 +45,7 @@ from gateway.orchestration.outbox import (
     taken,
     took_queued,
 )
+from gateway.orchestration.steps import Outcome, PayerCall, RetryPolicy, Stop
 from gateway.storage.database import is_unavailable
 from gateway.storage.tables import ClaimRow, utcnow
 
@@ -165,15 +157,15 @@ class Worker:
                 )
         return ids
 
-    def _next(self, claim_id: uuid.UUID) -> Call | Stop:
+    def _next(self, claim_id: uuid.UUID) -> PayerCall | Stop:
         with self.transaction() as session:
             return next_call(session, claim_id, self.catalogue, self.lease, self.policy)
 
-    def _apply(self, call: Call, outcome: Outcome) -> Stop | None:
+    def _apply(self, call: PayerCall, outcome: Outcome) -> Stop | None:
         with self.transaction() as session:
             return apply_outcome(session, call, outcome, self.catalogue, self.policy)
 
-    def _continue(self, call: Call, outcome: Outcome) -> Call | Stop:
+    def _continue(self, call: PayerCall, outcome: Outcome) -> PayerCall | Stop:
         try:
             with self.transaction() as session:
                 return apply_and_continue(session, call, outcome, self.catalogue, self.policy, self.lease)

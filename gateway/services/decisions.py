@@ -13,16 +13,11 @@ import schemas
 from adapters.sdk import Decision, LineDecision
 from gateway import audit
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.fanout import (
-    FAILED_STEPS,
-    StepStatus,
-    accept_decision,
-    current_steps,
-    lock_claim,
-    resume,
-    settling_party,
-)
+from gateway.orchestration.decision_checks import accept_decision
+from gateway.orchestration.moves import current_steps, lock_claim, resume
+from gateway.orchestration.recording import settling_party
 from gateway.orchestration.revisions import rerun, revise
+from gateway.orchestration.steps import FAILED_STEPS, StepStatus
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, PayerStepRow

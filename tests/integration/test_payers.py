@@ -14,8 +14,9 @@ from sqlalchemy import select, update
 from adapters.sandbox import SandboxPayers
 from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
-from gateway.orchestration.fanout import RetryPolicy, next_call
+from gateway.orchestration.moves import next_call
 from gateway.orchestration.outbox import deliver_here, taken
+from gateway.orchestration.steps import RetryPolicy
 from gateway.orchestration.worker import Worker
 from gateway.services.registry import load_payer
 from gateway.storage.tables import AdjustmentRow, ClaimRow, LinePaymentRow, OutboxRow, PayerStepRow

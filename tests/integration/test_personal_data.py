@@ -28,7 +28,7 @@ from adapters.redaction import BLANK
 from adapters.sandbox import SandboxPayers
 from gateway.api.server import BackgroundServer
 from gateway.observability.logging import JsonFormatter
-from gateway.orchestration.fanout import RetryPolicy
+from gateway.orchestration.steps import RetryPolicy
 from gateway.services.keys import Role
 from gateway.services.registry import load_payer
 from gateway.storage import personal

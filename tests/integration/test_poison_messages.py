@@ -15,8 +15,9 @@ from adapters.rest import RestAdapter
 from adapters.sandbox import SandboxPayers
 from adapters.sdk import TransientError
 from adapters.soap import SoapAdapter
-from gateway.orchestration import fanout
-from gateway.orchestration.fanout import RetryPolicy, next_call
+from gateway.orchestration import moves
+from gateway.orchestration.moves import next_call
+from gateway.orchestration.steps import RetryPolicy
 from gateway.orchestration.worker import Worker
 from gateway.storage.tables import ClaimRow, FlagRow, OutboxRow, PayerStepRow, utcnow
 from tests.integration.world import World
@@ -151,7 +152,7 @@ def test_a_claim_no_move_can_advance_ends_in_a_flagged_dead_letter(
     def unbuildable(*args: Any) -> Any:
         raise ValueError("a body no move can store")
 
-    monkeypatch.setattr(fanout, "share_request", unbuildable)
+    monkeypatch.setattr(moves, "share_request", unbuildable)
     world.setup()
     claim_id = world.submit().json()["claim_id"]
     drain(world)

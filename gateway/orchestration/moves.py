@@ -1,15 +1,17 @@
-"""The fan-out of one claim as a state machine over its payer steps, one transaction per move.
+"""The moves of one claim's fan-out, a state machine over its payer steps: one transaction per move.
 
-Steps are planned when the claim is accepted, in payer order. Each move holds the member's row
-lock, so two claims of the same member never consume the same period limit twice:
+Steps are planned when the claim is accepted, in payer order (``planning``; the step model is in
+``steps``). Each move holds the member's row lock, so two claims of the same member never
+consume the same period limit twice:
 
 * ``next_call``: the first open step of the current round. A waiting step gets its request built
   and **stored before it is sent** (a gateway proposal also reserves its limits); a submitted
   step — after a retry or a crash — is sent again with that same stored request and key.
-* ``apply_outcome``: the payer's answer. A decision is checked and recorded, or refused; a
-  pending answer parks the claim until the callback (or the next poll); a transient failure
-  backs off; a permanent one dead-letters the step. Dead or refused steps fail the claim until
-  a rerun or a corrected decision: a claim never skips a tier silently.
+* ``apply_outcome``: the payer's answer. A decision is checked and recorded, or refused
+  (``decision_checks``); a pending answer parks the claim until the callback (or the next
+  poll); a transient failure backs off; a permanent one dead-letters the step. Dead or refused
+  steps fail the claim until a rerun or a corrected decision: a claim never skips a tier
+  silently.
 
 The worker makes both moves of consecutive steps in one transaction (``apply_and_continue``):
 the answer to one step is recorded and the next step's request stored under the same lock.
@@ -19,37 +21,36 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, object_session
 
-from adapters.sdk import Decision, PermanentError, to_wire
+from adapters.sdk import PermanentError, to_wire
 from gateway import audit
-from gateway.coordination import FixedBenefitDecision, LineShare, PayerShare, Reason
-from gateway.coordination.checks import AskedLine, DecidedLine, decision_faults, fixed_benefit_faults
-from gateway.coordination.fixed import due_months
 from gateway.domain.beijing_time import beijing_date
 from gateway.domain.claims import ClaimStatus, Period, period_problems
-from gateway.domain.coverage import Coverage, payer_order
-from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import CITED_VERSION, cited_versions, hold_parties, memo, prior_payments
+from gateway.orchestration.decision_checks import accept_decision
+from gateway.orchestration.facts import CITED_VERSION, hold_parties, memo, prior_payments
 from gateway.orchestration.outbox import send_assessment
 from gateway.orchestration.recording import (
     flag,
-    record_adjustments,
     record_fixed_benefits,
     record_share,
     release_provisional,
     settling_party,
 )
-from gateway.orchestration.shares import Computed, compute, proposes, share_request, unpaid
-from gateway.services.registry import holdings
-from gateway.services.routing import NoRoute, administrator_in, district_routes, member_district
+from gateway.orchestration.shares import compute, proposes, share_request
+from gateway.orchestration.steps import (
+    FAILED_STEPS,
+    OPEN_STEPS,
+    Outcome,
+    PayerCall,
+    RetryPolicy,
+    StepStatus,
+    Stop,
+)
 from gateway.storage.tables import (
     AssessmentRow,
     ClaimRow,
@@ -60,135 +61,6 @@ from gateway.storage.tables import (
     ProviderRow,
     utcnow,
 )
-
-
-class StepStatus(StrEnum):
-    WAITING = "waiting"  # planned, nothing sent yet
-    SUBMITTED = "submitted"  # request stored; sent, or about to be (resent unchanged after a crash)
-    PENDING = "pending"  # the payer will decide later (callback, or polled)
-    DECIDED = "decided"  # the payer's share is recorded
-    REFUSED = "refused"  # the payer's decision broke a rule and was not recorded
-    DEAD = "dead"  # a permanent fault, or too many attempts: waits for a rerun
-    REPLACED = "replaced"  # superseded by a rerun
-
-
-OPEN_STEPS = (StepStatus.WAITING.value, StepStatus.SUBMITTED.value, StepStatus.PENDING.value)
-FAILED_STEPS = (StepStatus.DEAD.value, StepStatus.REFUSED.value)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts_per_lease: int = 4
-    initial_seconds: float = 0.5
-    max_seconds: float = 8.0
-    lease_retry_seconds: float = 30.0
-    max_attempts: int = 20
-    pending_poll_seconds: float = 300.0
-
-    def backoff(self, attempts: int) -> timedelta:
-        """The wait before the next lease tries again, after ``attempts`` calls in all: the first
-        wait is ``lease_retry_seconds``, doubling with each further lease's worth of calls (a lease
-        makes up to ``attempts_per_lease`` in place), capped at an hour."""
-        leases = max(1, -(-attempts // max(1, self.attempts_per_lease)))
-        return timedelta(seconds=min(3600.0, self.lease_retry_seconds * 2 ** min(leases - 1, 12)))
-
-
-@dataclass(frozen=True)
-class Call:
-    """One payer call the worker makes outside any transaction."""
-
-    claim_id: uuid.UUID
-    step_id: int
-    operation: str  # submit | fetch
-    party: str  # the payer that settles the step: its administrator, if routed
-    adapter: dict[str, Any] | None
-    request: dict[str, Any]
-    idempotency_key: str
-    attempts: int = 0  # calls made to the payer for this step so far
-
-
-@dataclass(frozen=True)
-class Stop:
-    status: str  # the claim's status when the worker leaves it
-
-
-@dataclass
-class Outcome:
-    decision: Decision | None = None
-    error: Exception | None = None
-    calls: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-def step_key(claim_id: uuid.UUID, round_: int, seq: int, attempt: int = 1) -> str:
-    key = f"{claim_id}:{round_}:{seq}"
-    return key if attempt == 1 else f"{key}:rerun{attempt - 1}"
-
-
-# --- planning --------------------------------------------------------------------------------
-
-
-def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
-    """A step for every product each claim's member holds during the claim period, in payer
-    order; how many. Claims are planned on every accept, so the reference data is read once for
-    all of them and the steps are written as one batch."""
-    held = holdings(session, {claim.member_id for claim in claims})
-    tier_one = {h.product.payer_code for hs in held.values() for h in hs if h.product.tier == 1}
-    routes = district_routes(session, tier_one)
-    # routed by where the member lived as the assessment each claim cites recorded it
-    cited = cited_versions(session, {claim.assessment_id for claim in claims})
-    now = utcnow()
-    steps: list[dict[str, Any]] = []
-    for claim in claims:
-        coverages: list[tuple[Coverage, int]] = []
-        for holding in held[claim.member_id]:
-            coverage = Coverage(holding.product, holding.start_date, holding.end_date)
-            if coverage.overlaps(claim.period_start, claim.period_end):
-                coverages.append((coverage, holding.version))
-        versions = {id(c): v for c, v in coverages}
-        district = member_district(
-            session.get_one(MemberRow, claim.member_id),
-            session.get_one(ProviderRow, claim.provider_code),
-            cited.get(claim.assessment_id),
-        )
-        for seq, coverage in enumerate(payer_order(c for c, _ in coverages), start=1):
-            product = coverage.product
-            step: dict[str, Any] = {
-                "claim_id": claim.claim_id,
-                "round": claim.round,
-                "seq": seq,
-                "attempt": 1,
-                "tier": product.tier,
-                "payer_code": product.payer_code,
-                "administrator_code": None,
-                "product_code": product.product_code,
-                "product_version": versions[id(coverage)],
-                "kind": product.kind.value,
-                "adjudication": product.adjudication.value,
-                "coverage_start": coverage.start_date,
-                "coverage_end": coverage.end_date,
-                "status": StepStatus.WAITING.value,
-                "attempts": 0,
-                "idempotency_key": step_key(claim.claim_id, claim.round, seq),
-                "last_error": None,
-                "created_at": now,
-                "updated_at": now,
-            }
-            if product.tier == 1:
-                try:
-                    step["administrator_code"] = administrator_in(
-                        routes[product.payer_code], product.payer_code, district
-                    )
-                except NoRoute as error:
-                    step["status"], step["last_error"] = StepStatus.DEAD.value, str(error)
-            steps.append(step)
-    if steps:
-        session.execute(insert(PayerStepRow), steps)
-    return len(steps)
-
-
-# --- moves -----------------------------------------------------------------------------------
-
 
 # Statements a move runs every time are built once, with bound parameters: building one and
 # working out its cache key cost more CPU than running it.
@@ -248,7 +120,7 @@ def next_call(
     catalogue: ServiceCatalogue,
     lease: timedelta,
     policy: RetryPolicy | None = None,
-) -> Call | Stop:
+) -> PayerCall | Stop:
     claim = lock_claim(session, claim_id)
     return _next_call(session, claim, catalogue, lease, _steps_and_payers(session, claim), policy)
 
@@ -260,7 +132,7 @@ def _next_call(
     lease: timedelta,
     steps: list[PayerStepRow] | None = None,
     policy: RetryPolicy | None = None,
-) -> Call | Stop:
+) -> PayerCall | Stop:
     if claim.status in (ClaimStatus.COORDINATED.value, ClaimStatus.FAILED.value):
         return Stop(claim.status)
     steps = current_steps(session, claim) if steps is None else steps
@@ -296,7 +168,7 @@ def _next_call(
         send_assessment(session, session.get_one(AssessmentRow, claim.assessment_id), party)
     assert step.request is not None
     attempts, step.attempts = step.attempts, step.attempts + 1  # counted durably before it is sent
-    return Call(
+    return PayerCall(
         claim_id=claim.claim_id,
         step_id=step.step_id,
         operation="fetch" if step.status == StepStatus.PENDING.value else "submit",
@@ -325,7 +197,7 @@ def place(session: Session, claim: ClaimRow) -> None:
 
 
 def apply_outcome(
-    session: Session, call: Call, outcome: Outcome, catalogue: ServiceCatalogue, policy: RetryPolicy
+    session: Session, call: PayerCall, outcome: Outcome, catalogue: ServiceCatalogue, policy: RetryPolicy
 ) -> Stop | None:
     """Record what the payer answered; a Stop when the worker should leave the claim for now."""
     return _apply_outcome(session, lock_claim(session, call.claim_id), call, outcome, catalogue, policy)
@@ -333,12 +205,12 @@ def apply_outcome(
 
 def apply_and_continue(
     session: Session,
-    call: Call,
+    call: PayerCall,
     outcome: Outcome,
     catalogue: ServiceCatalogue,
     policy: RetryPolicy,
     lease: timedelta,
-) -> Call | Stop:
+) -> PayerCall | Stop:
     """``apply_outcome`` and then ``next_call``, in one transaction under one member lock: one
     transaction a payer step instead of two; the next request is still stored before it is sent."""
     claim = lock_claim(session, call.claim_id)
@@ -350,7 +222,7 @@ def apply_and_continue(
 def _apply_outcome(
     session: Session,
     claim: ClaimRow,
-    call: Call,
+    call: PayerCall,
     outcome: Outcome,
     catalogue: ServiceCatalogue,
     policy: RetryPolicy,
@@ -417,115 +289,6 @@ def _unbounded(claim: ClaimRow) -> str:
     period = Period(start=claim.period_start, end=claim.period_end)
     faults = period_problems(period, beijing_date(claim.created_at))
     return "; ".join(f"{pointer} {text}" for pointer, text in faults)
-
-
-def accept_decision(
-    session: Session, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
-) -> bool:
-    """Check a decided answer against the share as asked; record it, or refuse it and flag it."""
-    computed = compute(session, claim, step, catalogue)
-    faults = _problems(claim, step, computed, decision)
-    now = utcnow()
-    step.response = decision.to_wire()
-    step.payer_reference = decision.payer_reference or step.payer_reference
-    subject = f"claim:{claim.claim_id}"
-    if faults:
-        step.status, step.last_error, step.updated_at = StepStatus.REFUSED.value, "; ".join(faults), now
-        release_provisional(session, claim, step)
-        flag(session, claim, "decision_refused", step.last_error, step)
-        audit.record(
-            session, "decision.refused", subject, step=step.step_id, product=step.product_code, faults=faults
-        )
-        return False
-    if step.kind == Kind.FIXED_BENEFIT.value:
-        record_fixed_benefits(session, claim, step, _granted(step, computed, decision))
-    else:
-        assert computed.share is not None
-        decided = _decided_share(computed.share, decision)
-        record_share(session, claim, step, decided, computed.case.lines)
-        if claim.round > 1:  # a re-coordination: what changed against the payer's last decision
-            record_adjustments(session, claim, step, notify=not (step.detail or {}).get("revised"))
-        if (
-            step.request
-            and step.request.get("adjudication") == "gateway"
-            and decided.lines != computed.share.lines
-        ):
-            flag(session, claim, "decision_differs", "the payer's decision differs from the proposal", step)
-    step.status, step.decided_at, step.updated_at = StepStatus.DECIDED.value, now, now
-    step.last_error = None
-    claim.updated_at = now
-    audit.record(
-        session,
-        "decision.recorded",
-        subject,
-        step=step.step_id,
-        round=claim.round,
-        payer=settling_party(step),
-        product=step.product_code,
-        decision=decision.to_wire(),
-    )
-    return True
-
-
-def decision_problems(
-    session: Session, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
-) -> list[str]:
-    """Why a decided answer for this step would be refused; empty if it would be recorded."""
-    return _problems(claim, step, compute(session, claim, step, catalogue), decision)
-
-
-def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision: Decision) -> list[str]:
-    if step.kind == Kind.FIXED_BENEFIT.value:
-        fixed = computed.coverage.product.fixed_benefit
-        assert fixed is not None
-        months = [m for m, _ in due_months(claim.period_start, claim.period_end, computed.case.accepted_on)]
-        return fixed_benefit_faults(months, computed.granted, decision.fixed, fixed.monthly_fen)
-    return decision_faults(
-        [AskedLine(line.line_no, line.billed_fen, unpaid(computed, line)) for line in computed.case.lines],
-        [DecidedLine(d.line_no, d.paid_fen, d.reasons) for d in decision.lines],
-    )
-
-
-def _decided_share(computed: PayerShare, decision: Decision) -> PayerShare:
-    by_no = {d.line_no: d for d in decision.lines}
-    lines = []
-    for line in computed.lines:
-        decided = by_no[line.line_no]
-        reasons = tuple((Reason(code), amount) for code, amount in decided.reasons if amount)
-        lines.append(
-            LineShare(
-                line.line_no,
-                line.billed_fen,
-                line.remaining_fen,
-                line.standalone_fen,
-                decided.paid_fen,
-                reasons,
-                line.visit,
-                line.repeat,
-            )
-        )
-    return PayerShare(computed.payer_code, computed.product_code, computed.tier, tuple(lines))
-
-
-def _granted(step: PayerStepRow, computed: Computed, decision: Decision) -> list[FixedBenefitDecision]:
-    product = computed.coverage.product
-    assert product.fixed_benefit is not None
-    granted = {str(f["month"]): int(f["amount_fen"]) for f in decision.fixed}
-    declined = [d for d in computed.fixed or () if d.month not in granted]
-    return [
-        *(
-            FixedBenefitDecision(
-                step.payer_code, step.product_code, month, amount, product.fixed_benefit.payee
-            )
-            for month, amount in sorted(granted.items())
-        ),
-        *(
-            d
-            if d.reason is not None
-            else FixedBenefitDecision(d.payer_code, d.product_code, d.month, 0, d.payee, Reason.NOT_COVERED)
-            for d in declined
-        ),
-    ]
 
 
 def park(claim: ClaimRow, until: datetime) -> Stop:
