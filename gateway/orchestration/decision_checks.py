@@ -21,8 +21,13 @@ from gateway.orchestration.recording import (
     settling_party,
 )
 from gateway.orchestration.shares import Computed, compute, unpaid
-from gateway.orchestration.steps import StepStatus
+from gateway.orchestration.steps import InconsistentStep, StepStatus
 from gateway.storage.tables import ClaimRow, PayerStepRow, utcnow
+
+_NO_FIXED_BENEFIT = (
+    "step {step.step_id} is a fixed-benefit step of {step.product_code} v{step.product_version}, "
+    "which defines no fixed benefit"
+)
 
 
 def accept_decision(
@@ -46,7 +51,8 @@ def accept_decision(
     if step.kind == Kind.FIXED_BENEFIT.value:
         record_fixed_benefits(session, claim, step, _granted(step, computed, decision))
     else:
-        assert computed.share is not None
+        if computed.share is None:
+            raise InconsistentStep(f"step {step.step_id} is an indemnity step but no share was computed")
         decided = _decided_share(computed.share, decision)
         record_share(session, claim, step, decided, computed.case.lines)
         if claim.round > 1:  # a re-coordination: what changed against the payer's last decision
@@ -83,7 +89,8 @@ def decision_problems(
 def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision: Decision) -> list[str]:
     if step.kind == Kind.FIXED_BENEFIT.value:
         fixed = computed.coverage.product.fixed_benefit
-        assert fixed is not None
+        if fixed is None:
+            raise InconsistentStep(_NO_FIXED_BENEFIT.format(step=step))
         months = [m for m, _ in due_months(claim.period_start, claim.period_end, computed.case.accepted_on)]
         return fixed_benefit_faults(months, computed.granted, decision.fixed, fixed.monthly_fen)
     return decision_faults(
@@ -115,7 +122,8 @@ def _decided_share(computed: PayerShare, decision: Decision) -> PayerShare:
 
 def _granted(step: PayerStepRow, computed: Computed, decision: Decision) -> list[FixedBenefitDecision]:
     product = computed.coverage.product
-    assert product.fixed_benefit is not None
+    if product.fixed_benefit is None:
+        raise InconsistentStep(_NO_FIXED_BENEFIT.format(step=step))
     granted = {str(f["month"]): int(f["amount_fen"]) for f in decision.fixed}
     declined = [d for d in computed.fixed or () if d.month not in granted]
     return [

@@ -45,6 +45,7 @@ from gateway.orchestration.shares import compute, proposes, share_request
 from gateway.orchestration.steps import (
     FAILED_STEPS,
     OPEN_STEPS,
+    InconsistentStep,
     Outcome,
     PayerCall,
     RetryPolicy,
@@ -166,7 +167,8 @@ def _next_call(
             record_fixed_benefits(session, claim, step, computed.fixed, provisional=True)
         step.status, step.updated_at = StepStatus.SUBMITTED.value, now
         send_assessment(session, session.get_one(AssessmentRow, claim.assessment_id), party)
-    assert step.request is not None
+    if step.request is None:
+        raise InconsistentStep(f"step {step.step_id} is {step.status} but has no stored request")
     attempts, step.attempts = step.attempts, step.attempts + 1  # counted durably before it is sent
     return PayerCall(
         claim_id=claim.claim_id,

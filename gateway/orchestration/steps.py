@@ -71,6 +71,11 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
+class InconsistentStep(RuntimeError):
+    """A step's stored state contradicts what the fan-out wrote (a bug, or a row edited by hand):
+    the move rolls back, and in a worker counts as a failed attempt of the step."""
+
+
 def step_key(claim_id: uuid.UUID, round_: int, seq: int, attempt: int = 1) -> str:
     key = f"{claim_id}:{round_}:{seq}"
     return key if attempt == 1 else f"{key}:rerun{attempt - 1}"
