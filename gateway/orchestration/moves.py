@@ -31,8 +31,8 @@ from gateway import audit
 from gateway.domain.beijing_time import beijing_date
 from gateway.domain.claims import ClaimStatus, Period, period_problems
 from gateway.domain.services import ServiceCatalogue
+from gateway.orchestration.claim_facts import CITED_VERSION, hold_parties, memo, prior_payments
 from gateway.orchestration.decision_checks import accept_decision
-from gateway.orchestration.facts import CITED_VERSION, hold_parties, memo, prior_payments
 from gateway.orchestration.outbox import send_assessment
 from gateway.orchestration.recording import (
     flag,
@@ -96,7 +96,7 @@ _STEPS_AND_PAYERS = _CURRENT_STEPS.add_columns(PayerRow).outerjoin(
 
 def lock_claim(session: Session, claim_id: uuid.UUID) -> ClaimRow:
     """The claim, with its member's row lock held to the end of the transaction (and the claim's;
-    its assessment, provider and member are held for ``facts.claim_parties``)."""
+    its assessment, provider and member are held for ``claim_facts.claim_parties``)."""
     claim, assessment, provider, member, cited = session.execute(_LOCK_CLAIM, {"claim_id": claim_id}).one()
     hold_parties(session, claim, assessment, provider, member, cited)
     return claim

@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from gateway.domain.coverage import Coverage, payer_order
-from gateway.orchestration.facts import cited_versions
+from gateway.orchestration.claim_facts import cited_versions
 from gateway.orchestration.steps import StepStatus, step_key
 from gateway.services.registry import holdings
 from gateway.services.routing import NoRoute, administrator_in, district_routes, member_district

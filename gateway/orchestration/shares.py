@@ -20,7 +20,7 @@ from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Adjudication, Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import (
+from gateway.orchestration.claim_facts import (
     case_facts,
     claim_identity,
     claim_parties,

@@ -31,7 +31,7 @@ from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.calls import PayerCalls
-from gateway.orchestration.facts import CLAIM_LINES, PRODUCTS, REPEATS
+from gateway.orchestration.claim_facts import CLAIM_LINES, PRODUCTS, REPEATS
 from gateway.orchestration.faults import log_fault, wait_or_stop
 from gateway.orchestration.inbox import Inbox
 from gateway.orchestration.moves import apply_and_continue, apply_outcome, move_failed, next_call
@@ -91,9 +91,9 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.pool = pool or AdapterPool()
         self.calls = PayerCalls(self.pool, self.policy)
-        self.products: dict[Any, Any] = {}  # see facts.PRODUCTS
-        self.claim_lines: dict[uuid.UUID, Any] = {}  # see facts.CLAIM_LINES
-        self.repeats: dict[uuid.UUID, Any] = {}  # see facts.REPEATS
+        self.products: dict[Any, Any] = {}  # see claim_facts.PRODUCTS
+        self.claim_lines: dict[uuid.UUID, Any] = {}  # see claim_facts.CLAIM_LINES
+        self.repeats: dict[uuid.UUID, Any] = {}  # see claim_facts.REPEATS
         self._inbox: Inbox | None = None  # while the pipeline runs
         self.shutdown_seconds = shutdown_seconds  # see pipeline
         self._stop: asyncio.Event | None = None
