@@ -43,6 +43,7 @@ from gateway.orchestration.recording import (
 )
 from gateway.orchestration.shares import compute, proposes, share_request
 from gateway.orchestration.steps import (
+    ACTIVE_CLAIM_STATUSES,
     FAILED_STEPS,
     OPEN_STEPS,
     InconsistentStep,
@@ -264,7 +265,7 @@ def move_failed(session: Session, claim_id: uuid.UUID, owner: str, error: str, p
     counts as an attempt of the claim's open step, so a claim no move can advance ends in a dead
     letter rather than a loop."""
     claim = lock_claim(session, claim_id)
-    if claim.lease_owner != owner or claim.status not in (ClaimStatus.RECEIVED, ClaimStatus.COORDINATING):
+    if claim.lease_owner != owner or claim.status not in ACTIVE_CLAIM_STATUSES:
         return  # another worker has it, or it is final
     step = next((s for s in current_steps(session, claim) if s.status in OPEN_STEPS), None)
     if step is None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.sdk import Decision
+from gateway.domain.claims import ClaimStatus
 
 
 class StepStatus(StrEnum):
@@ -25,6 +26,8 @@ class StepStatus(StrEnum):
 
 OPEN_STEPS = (StepStatus.WAITING.value, StepStatus.SUBMITTED.value, StepStatus.PENDING.value)
 FAILED_STEPS = (StepStatus.DEAD.value, StepStatus.REFUSED.value)
+# the claims the fan-out still has work for: the ones workers lease
+ACTIVE_CLAIM_STATUSES = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
 
 
 @dataclass(frozen=True)

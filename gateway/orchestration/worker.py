@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.registry import AdapterPool
 from gateway.config import Settings
-from gateway.domain.claims import ClaimStatus
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.calls import PayerCalls
 from gateway.orchestration.claim_facts import CLAIM_LINES, PRODUCTS, REPEATS
@@ -45,14 +44,13 @@ from gateway.orchestration.outbox import (
     taken,
     took_queued,
 )
-from gateway.orchestration.steps import Outcome, PayerCall, RetryPolicy, Stop
+from gateway.orchestration.steps import ACTIVE_CLAIM_STATUSES, Outcome, PayerCall, RetryPolicy, Stop
 from gateway.storage.database import is_unavailable
 from gateway.storage.tables import ClaimRow, utcnow
 
 log = logging.getLogger("ltc_gateway.worker")
 
 Sent = tuple[Message, Exception | None, int]  # a message, what went wrong (if anything), calls made
-ACTIVE = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -140,7 +138,7 @@ class Worker:
                 session.scalars(
                     select(ClaimRow.claim_id)
                     .where(
-                        ClaimRow.status.in_(ACTIVE),
+                        ClaimRow.status.in_(ACTIVE_CLAIM_STATUSES),
                         ClaimRow.next_attempt_at <= now,
                         or_(ClaimRow.lease_expires_at.is_(None), ClaimRow.lease_expires_at < now),
                     )
