@@ -24,6 +24,7 @@ from gateway.orchestration.moves import current_steps, lock_claim
 from gateway.orchestration.recording import settling_party
 from gateway.orchestration.revisions import revise
 from gateway.orchestration.steps import StepStatus
+from gateway.orchestration.transaction import Transaction
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal
 from gateway.storage.tables import (
@@ -274,7 +275,8 @@ def _accept_payer(session: Session, row: MismatchRow, catalogue: ServiceCatalogu
     claim = session.get(ClaimRow, row.claim_id)
     if claim is None:
         raise Conflict("the claim is not known to the gateway")
-    claim = lock_claim(session, row.claim_id)
+    tx = Transaction(session)  # the fan-out's view of the caller's transaction
+    claim = lock_claim(tx, row.claim_id)
     step = next(
         (
             s
@@ -305,7 +307,7 @@ def _accept_payer(session: Session, row: MismatchRow, catalogue: ServiceCatalogu
         lines.append(LineDecision(line_no, paid, reasons))
     decision = Decision("decided", f"reconciliation:{row.id}", tuple(lines))
     faults = revise(
-        session, claim, step, decision, catalogue, f"reconciliation accepted the payer's figure: {note}"
+        tx, claim, step, decision, catalogue, f"reconciliation accepted the payer's figure: {note}"
     )
     if faults:
         raise Invalid([("/action", f"the payer's figure cannot be accepted: {'; '.join(faults)}")])

@@ -3,8 +3,6 @@ refusing it (a refused decision is flagged and nothing of it is recorded as paid
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from adapters.sdk import Decision
 from gateway import audit
 from gateway.coordination import FixedBenefitDecision, LineShare, PayerShare, Reason
@@ -22,6 +20,7 @@ from gateway.orchestration.recording import (
 )
 from gateway.orchestration.shares import Computed, compute, unpaid
 from gateway.orchestration.steps import InconsistentStep, StepStatus
+from gateway.orchestration.transaction import Transaction
 from gateway.storage.tables import ClaimRow, PayerStepRow, utcnow
 
 _NO_FIXED_BENEFIT = (
@@ -31,10 +30,11 @@ _NO_FIXED_BENEFIT = (
 
 
 def accept_decision(
-    session: Session, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
+    tx: Transaction, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
 ) -> bool:
     """Check a decided answer against the share as asked; record it, or refuse it and flag it."""
-    computed = compute(session, claim, step, catalogue)
+    session = tx.session
+    computed = compute(tx, claim, step, catalogue)
     faults = _problems(claim, step, computed, decision)
     now = utcnow()
     step.response = decision.to_wire()
@@ -56,7 +56,7 @@ def accept_decision(
         decided = _decided_share(computed.share, decision)
         record_share(session, claim, step, decided, computed.case.lines)
         if claim.round > 1:  # a re-coordination: what changed against the payer's last decision
-            record_adjustments(session, claim, step, notify=not (step.detail or {}).get("revised"))
+            record_adjustments(tx, claim, step, notify=not (step.detail or {}).get("revised"))
         if (
             step.request
             and step.request.get("adjudication") == "gateway"
@@ -80,10 +80,10 @@ def accept_decision(
 
 
 def decision_problems(
-    session: Session, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
+    tx: Transaction, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
 ) -> list[str]:
     """Why a decided answer for this step would be refused; empty if it would be recorded."""
-    return _problems(claim, step, compute(session, claim, step, catalogue), decision)
+    return _problems(claim, step, compute(tx, claim, step, catalogue), decision)
 
 
 def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision: Decision) -> list[str]:

@@ -31,7 +31,7 @@ from gateway import audit
 from gateway.domain.beijing_time import beijing_date
 from gateway.domain.claims import ClaimStatus, Period, period_problems
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.claim_facts import CITED_VERSION, hold_parties, memo, prior_payments
+from gateway.orchestration.claim_facts import CITED_VERSION, hold_parties, prior_payments
 from gateway.orchestration.decision_checks import accept_decision
 from gateway.orchestration.outbox import send_assessment
 from gateway.orchestration.recording import (
@@ -53,6 +53,7 @@ from gateway.orchestration.steps import (
     StepStatus,
     Stop,
 )
+from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.storage.tables import (
     AssessmentRow,
     ClaimRow,
@@ -95,11 +96,11 @@ _STEPS_AND_PAYERS = _CURRENT_STEPS.add_columns(PayerRow).outerjoin(
 )
 
 
-def lock_claim(session: Session, claim_id: uuid.UUID) -> ClaimRow:
+def lock_claim(tx: Transaction, claim_id: uuid.UUID) -> ClaimRow:
     """The claim, with its member's row lock held to the end of the transaction (and the claim's;
     its assessment, provider and member are held for ``claim_facts.claim_parties``)."""
-    claim, assessment, provider, member, cited = session.execute(_LOCK_CLAIM, {"claim_id": claim_id}).one()
-    hold_parties(session, claim, assessment, provider, member, cited)
+    claim, assessment, provider, member, cited = tx.session.execute(_LOCK_CLAIM, {"claim_id": claim_id}).one()
+    hold_parties(tx, claim, assessment, provider, member, cited)
     return claim
 
 
@@ -108,27 +109,27 @@ def current_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
     return list(session.scalars(_CURRENT_STEPS, {"claim_id": claim.claim_id, "round": claim.round}))
 
 
-def _steps_and_payers(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
+def _steps_and_payers(tx: Transaction, claim: ClaimRow) -> list[PayerStepRow]:
     """``current_steps``, with the payers that settle them in the same query: held for the
     transaction, so a move finds them in the identity map instead of reading each again."""
-    rows = session.execute(_STEPS_AND_PAYERS, {"claim_id": claim.claim_id, "round": claim.round}).all()
-    memo(session)[("payers", claim.claim_id)] = [payer for _, payer in rows]
+    rows = tx.session.execute(_STEPS_AND_PAYERS, {"claim_id": claim.claim_id, "round": claim.round}).all()
+    tx.memo[("payers", claim.claim_id)] = [payer for _, payer in rows]
     return [step for step, _ in rows]
 
 
 def next_call(
-    session: Session,
+    tx: Transaction,
     claim_id: uuid.UUID,
     catalogue: ServiceCatalogue,
     lease: timedelta,
     policy: RetryPolicy | None = None,
 ) -> PayerCall | Stop:
-    claim = lock_claim(session, claim_id)
-    return _next_call(session, claim, catalogue, lease, _steps_and_payers(session, claim), policy)
+    claim = lock_claim(tx, claim_id)
+    return _next_call(tx, claim, catalogue, lease, _steps_and_payers(tx, claim), policy)
 
 
 def _next_call(
-    session: Session,
+    tx: Transaction,
     claim: ClaimRow,
     catalogue: ServiceCatalogue,
     lease: timedelta,
@@ -137,6 +138,7 @@ def _next_call(
 ) -> PayerCall | Stop:
     if claim.status in (ClaimStatus.COORDINATED.value, ClaimStatus.FAILED.value):
         return Stop(claim.status)
+    session = tx.session
     steps = current_steps(session, claim) if steps is None else steps
     step = next((s for s in steps if s.status != StepStatus.DECIDED.value), None)
     if step is None:
@@ -159,15 +161,15 @@ def _next_call(
         return dead_letter(session, claim, step, f"gave up after {step.attempts} attempts, lost in flight")
     if step.status == StepStatus.WAITING.value:
         place(session, claim)
-        computed = compute(session, claim, step, catalogue)
+        computed = compute(tx, claim, step, catalogue)
         proposing = proposes(step, adapter)
-        step.request = to_wire(share_request(session, claim, step, computed, proposing))
+        step.request = to_wire(share_request(tx, claim, step, computed, proposing))
         if proposing and computed.share is not None:
             record_share(session, claim, step, computed.share, computed.case.lines, provisional=True)
         if proposing and computed.fixed is not None:
             record_fixed_benefits(session, claim, step, computed.fixed, provisional=True)
         step.status, step.updated_at = StepStatus.SUBMITTED.value, now
-        send_assessment(session, session.get_one(AssessmentRow, claim.assessment_id), party)
+        send_assessment(tx, session.get_one(AssessmentRow, claim.assessment_id), party)
     if step.request is None:
         raise InconsistentStep(f"step {step.step_id} is {step.status} but has no stored request")
     attempts, step.attempts = step.attempts, step.attempts + 1  # counted durably before it is sent
@@ -183,10 +185,9 @@ def _next_call(
     )
 
 
-_LAST_PLACE = (
-    select(func.max(ClaimRow.coordination_seq))
-    .where(ClaimRow.member_id == bindparam("member_id"))
-    .execution_options(autoflush=False)  # a move places one claim; the others were placed before
+# a move places one claim; the others were placed by earlier transactions
+_LAST_PLACE = unflushed(
+    select(func.max(ClaimRow.coordination_seq)).where(ClaimRow.member_id == bindparam("member_id"))
 )
 
 
@@ -200,14 +201,14 @@ def place(session: Session, claim: ClaimRow) -> None:
 
 
 def apply_outcome(
-    session: Session, call: PayerCall, outcome: Outcome, catalogue: ServiceCatalogue, policy: RetryPolicy
+    tx: Transaction, call: PayerCall, outcome: Outcome, catalogue: ServiceCatalogue, policy: RetryPolicy
 ) -> Stop | None:
     """Record what the payer answered; a Stop when the worker should leave the claim for now."""
-    return _apply_outcome(session, lock_claim(session, call.claim_id), call, outcome, catalogue, policy)
+    return _apply_outcome(tx, lock_claim(tx, call.claim_id), call, outcome, catalogue, policy)
 
 
 def apply_and_continue(
-    session: Session,
+    tx: Transaction,
     call: PayerCall,
     outcome: Outcome,
     catalogue: ServiceCatalogue,
@@ -216,14 +217,14 @@ def apply_and_continue(
 ) -> PayerCall | Stop:
     """``apply_outcome`` and then ``next_call``, in one transaction under one member lock: one
     transaction a payer step instead of two; the next request is still stored before it is sent."""
-    claim = lock_claim(session, call.claim_id)
-    steps = _steps_and_payers(session, claim)  # read once: recording an answer adds no step
-    stop = _apply_outcome(session, claim, call, outcome, catalogue, policy, steps)
-    return stop if stop is not None else _next_call(session, claim, catalogue, lease, steps, policy)
+    claim = lock_claim(tx, call.claim_id)
+    steps = _steps_and_payers(tx, claim)  # read once: recording an answer adds no step
+    stop = _apply_outcome(tx, claim, call, outcome, catalogue, policy, steps)
+    return stop if stop is not None else _next_call(tx, claim, catalogue, lease, steps, policy)
 
 
 def _apply_outcome(
-    session: Session,
+    tx: Transaction,
     claim: ClaimRow,
     call: PayerCall,
     outcome: Outcome,
@@ -231,6 +232,7 @@ def _apply_outcome(
     policy: RetryPolicy,
     steps: Sequence[PayerStepRow] = (),
 ) -> Stop | None:
+    session = tx.session
     step = next((s for s in steps if s.step_id == call.step_id), None) or session.get_one(
         PayerStepRow, call.step_id
     )
@@ -245,7 +247,7 @@ def _apply_outcome(
             step.status = StepStatus.PENDING.value
             audit.record(session, "decision.pending", f"claim:{claim.claim_id}", step=step.step_id)
             return park(claim, utcnow() + timedelta(seconds=policy.pending_poll_seconds))
-        if accept_decision(session, claim, step, outcome.decision, catalogue):
+        if accept_decision(tx, claim, step, outcome.decision, catalogue):
             return None
         return fail(claim)
     error = outcome.error
@@ -260,11 +262,12 @@ def _apply_outcome(
     return park(claim, utcnow() + policy.backoff(step.attempts))
 
 
-def move_failed(session: Session, claim_id: uuid.UUID, owner: str, error: str, policy: RetryPolicy) -> None:
+def move_failed(tx: Transaction, claim_id: uuid.UUID, owner: str, error: str, policy: RetryPolicy) -> None:
     """A move of the claim raised (not a database fault: a body the database refuses, a bug). It
     counts as an attempt of the claim's open step, so a claim no move can advance ends in a dead
     letter rather than a loop."""
-    claim = lock_claim(session, claim_id)
+    session = tx.session
+    claim = lock_claim(tx, claim_id)
     if claim.lease_owner != owner or claim.status not in ACTIVE_CLAIM_STATUSES:
         return  # another worker has it, or it is final
     step = next((s for s in current_steps(session, claim) if s.status in OPEN_STEPS), None)

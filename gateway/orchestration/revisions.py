@@ -27,6 +27,7 @@ from gateway.orchestration.decision_checks import accept_decision, decision_prob
 from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import flag
 from gateway.orchestration.steps import FAILED_STEPS, InconsistentStep, StepStatus, step_key
+from gateway.orchestration.transaction import Transaction
 from gateway.services.errors import Conflict, NotFound
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, PayerStepRow, utcnow
 
@@ -52,7 +53,7 @@ def _to_ask_again(step: PayerStepRow) -> PayerStepRow:
 
 
 def revise(
-    session: Session,
+    tx: Transaction,
     claim: ClaimRow,
     step: PayerStepRow,
     decision: Decision,
@@ -63,7 +64,8 @@ def revise(
 
     The check runs first, against the share as the payer was asked it, so a refused revision
     leaves the coordination as it was; it is flagged for the bureau."""
-    faults = decision_problems(session, claim, step, decision, catalogue)
+    session = tx.session
+    faults = decision_problems(tx, claim, step, decision, catalogue)
     if faults:
         flag(session, claim, "revision_refused", "; ".join(faults), step)
         return faults
@@ -105,7 +107,7 @@ def revise(
     audit.record(
         session, "claim.revised", f"claim:{claim.claim_id}", round=new_round, step=step.step_id, cause=cause
     )
-    if not accept_decision(session, claim, revised, decision, catalogue):
+    if not accept_decision(tx, claim, revised, decision, catalogue):
         # checked above against the same facts, under the same lock
         raise InconsistentStep(
             f"the revised decision on step {step.step_id} passed its check, then was refused"
@@ -131,12 +133,13 @@ def _carry_payments(session: Session, claim_id: uuid.UUID, old_round: int, new_r
         session.execute(insert(LinePaymentRow), rows)
 
 
-def rerun(session: Session, step_id: int) -> PayerStepRow:
+def rerun(tx: Transaction, step_id: int) -> PayerStepRow:
     """Re-drive a dead or refused step of the claim's current round."""
+    session = tx.session
     old = session.get(PayerStepRow, step_id)
     if old is None:
         raise NotFound(f"no payer step {step_id}")
-    claim = lock_claim(session, old.claim_id)
+    claim = lock_claim(tx, old.claim_id)
     session.refresh(old)
     if old.round != claim.round:
         raise Conflict(f"step {step_id} belongs to round {old.round}; the claim is in round {claim.round}")
