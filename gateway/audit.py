@@ -47,7 +47,15 @@ SEAL_BATCH = 5000
 # its neighbours are sealed, so this is also the window in which a deletion would go unseen.
 SEAL_DELAY = 0.5
 _DEV_KEY = b"ltc-gateway audit key for development only"
-_PENDING = "audit_pending"  # session.info flag: this transaction wrote entries
+# Whether the session's transaction wrote entries: set by ``record``, taken by the sealer's hook
+# after commit (``Sealer._after_commit``). The one piece of a transaction's state kept on the
+# session (in ``Session.info``, SQLAlchemy's slot for it) rather than in the fan-out's
+# ``Transaction``, because a session hook is what sealing needs: entries are written in every
+# layer's transactions (API, CLI, reconciliation, workers), each begun and committed by its own
+# ``sessions.begin()``, and only the session's events see every one of those commits. Passing an
+# object to every ``record`` instead would carry the flag to the same hook, and audit, below the
+# fan-out, cannot take the fan-out's object.
+_PENDING = "audit_pending"
 log = logging.getLogger(__name__)
 
 
@@ -206,7 +214,7 @@ class Sealer:
         event.listen(sessions, "after_soft_rollback", self._after_rollback)
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop(_PENDING, False):
+        if session.info.pop(_PENDING, False):  # see _PENDING
             self.wake()
 
     def _after_rollback(self, session: Session, _previous: Any) -> None:

@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session
 
 from adapters.sdk import Decision, LineDecision
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.fanout import StepStatus, current_steps, lock_claim
+from gateway.orchestration.moves import current_steps, lock_claim
 from gateway.orchestration.recording import settling_party
 from gateway.orchestration.revisions import revise
+from gateway.orchestration.steps import StepStatus
+from gateway.orchestration.transaction import Transaction
 from gateway.services.errors import Conflict, Invalid
 from gateway.storage.tables import ClaimRow, LinePaymentRow, MismatchRow
 from reconciliation.matching import Kind
@@ -28,7 +30,8 @@ def accept_payer(session: Session, row: MismatchRow, catalogue: ServiceCatalogue
     claim = session.get(ClaimRow, row.claim_id)
     if claim is None:
         raise Conflict("the claim is not known to the gateway")
-    claim = lock_claim(session, row.claim_id)
+    tx = Transaction(session)  # the fan-out's view of the caller's transaction
+    claim = lock_claim(tx, row.claim_id)
     step = next(
         (
             s
@@ -59,7 +62,7 @@ def accept_payer(session: Session, row: MismatchRow, catalogue: ServiceCatalogue
         lines.append(LineDecision(line_no, paid, reasons))
     decision = Decision("decided", f"reconciliation:{row.id}", tuple(lines))
     faults = revise(
-        session, claim, step, decision, catalogue, f"reconciliation accepted the payer's figure: {note}"
+        tx, claim, step, decision, catalogue, f"reconciliation accepted the payer's figure: {note}"
     )
     if faults:
         raise Invalid([("/action", f"the payer's figure cannot be accepted: {'; '.join(faults)}")])

@@ -10,7 +10,7 @@ coordination order) claimed is not paid again by any payer. Repeated are
   an earlier one adds no unit the member received;
 * every unit of a home visit whose time overlaps a visit already claimed.
 
-Pure: the caller reads the earlier claims' lines (``orchestration.facts``); the engine takes the
+Pure: the caller reads the earlier claims' lines (``orchestration.claim_facts``); the engine takes the
 repeated units out of the line under ``DUPLICATE_SERVICE`` before any other reason.
 """
 

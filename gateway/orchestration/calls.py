@@ -26,7 +26,7 @@ from adapters.sdk import (
     TransientError,
 )
 from gateway.observability.metrics import payer_call
-from gateway.orchestration.fanout import Call, Outcome, RetryPolicy
+from gateway.orchestration.steps import Outcome, PayerCall, RetryPolicy
 
 log = logging.getLogger("ltc_gateway.payers")
 T = TypeVar("T")
@@ -83,7 +83,7 @@ class PayerCalls:
             return None, error, max(1, calls)
         return result, None, calls
 
-    async def step(self, call: Call) -> Outcome:
+    async def step(self, call: PayerCall) -> Outcome:
         """Submit a share (or fetch a pending decision) and say what came back."""
         try:
             adapter = self.pool.get(call.party, call.adapter)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
 from gateway import audit
+from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.storage.tables import (
     AssessmentRow,
     ClaimRow,
@@ -28,34 +29,6 @@ from gateway.storage.tables import (
 )
 
 SENT, WAITING, DEAD = "sent", "waiting", "dead"
-# session.info keys. A worker's transaction names the worker (``deliver_here``): what it queues is
-# written already leased to that worker, which sends it as soon as the transaction commits, with no
-# lease of its own; it is leased like any other message if the worker dies first.
-_LESSEE = "outbox_lessee"
-_TAKEN = "outbox_taken"  # those messages
-_QUEUED = "outbox_queued"  # messages queued for any worker to lease
-_DEAD = "outbox_dead"  # messages dead-lettered, to flag once the transaction commits
-
-
-def deliver_here(session: Session, owner: str, lease: timedelta) -> None:
-    session.info[_LESSEE] = (owner, lease)
-
-
-def taken(session: Session) -> list[Message]:
-    """The messages the (committed) transaction queued for its worker to send; asks once."""
-    messages: list[Message] = session.info.pop(_TAKEN, [])
-    return messages
-
-
-def mark_queued(session: Session) -> None:
-    """Note that the transaction queued a message, so the worker that commits it leases it at once
-    instead of at its next poll."""
-    session.info[_QUEUED] = True
-
-
-def took_queued(session: Session) -> bool:
-    """Whether the (committed) transaction queued messages; asks once."""
-    return bool(session.info.pop(_QUEUED, False))
 
 
 def assessment_notice(
@@ -84,19 +57,22 @@ def assessment_notice(
     )
 
 
-# Queued once whether or not it is queued already (every tier of a claim asks): one statement,
-# which depends on nothing the transaction has pending, so it need not flush first.
+# Queued once whether or not it is queued already (every tier of a claim asks): one INSERT, which
+# depends on nothing the transaction has pending, run unflushed (``transaction``).
 _QUEUE_ONCE = {
-    dialect.__name__.rpartition(".")[2]: dialect.insert(OutboxRow)
-    .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
-    .returning(OutboxRow.id)
-    .execution_options(autoflush=False)
+    dialect.__name__.rpartition(".")[2]: unflushed(
+        dialect.insert(OutboxRow)
+        .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
+        .returning(OutboxRow.id)
+    )
     for dialect in (postgresql, sqlite)
 }
 
 
-def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> None:
-    """Queue the assessment for a payer, once (a payer with no adapter is the gateway itself)."""
+def send_assessment(tx: Transaction, assessment: AssessmentRow, party: str) -> None:
+    """Queue the assessment for a payer, once (a payer with no adapter is the gateway itself):
+    leased to the transaction's worker if it has one (``Transaction.lessee``)."""
+    session = tx.session
     payer = session.get(PayerRow, party)
     if payer is None or not payer.adapter or payer.adapter.get("type", "local") == "local":
         return
@@ -108,8 +84,8 @@ def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> 
     )
     notice = assessment_notice(assessment, member, party, identity)
     now, payload = utcnow(), to_wire(notice)
-    lessee = session.info.get(_LESSEE)
-    owner, expires = (lessee[0], now + lessee[1]) if lessee else (None, None)
+    lessee = tx.lessee
+    owner, expires = (lessee.owner, now + lessee.lease) if lessee else (None, None)
     queued = session.execute(
         _QUEUE_ONCE[session.get_bind().dialect.name],
         {
@@ -127,11 +103,9 @@ def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> 
     if queued is None:  # queued by an earlier claim or tier
         return
     if lessee:
-        session.info.setdefault(_TAKEN, []).append(
-            Message(queued, "assessment", party, payer.adapter, payload)
-        )
+        tx.taken.append(Message(queued, "assessment", party, payer.adapter, payload))
     else:
-        mark_queued(session)
+        tx.queued = True
 
 
 @dataclass(frozen=True)
@@ -144,10 +118,11 @@ class Message:
 
 
 def lease_messages(
-    session: Session, owner: str, lease: timedelta, limit: int, max_attempts: int | None = None
+    tx: Transaction, owner: str, lease: timedelta, limit: int, max_attempts: int | None = None
 ) -> list[Message]:
     """Due messages, leased to ``owner``, each attempt counted before it is sent (a call lost to a
     crash counts); a message that has had ``max_attempts`` goes to the dead-letter state instead."""
+    session = tx.session
     now = utcnow()
     rows = session.execute(
         select(
@@ -170,7 +145,7 @@ def lease_messages(
     ).all()
     spent = [row for row in rows if max_attempts is not None and row.attempts >= max_attempts]
     for row in spent:
-        dead_letter(session, session.get_one(OutboxRow, row.id), f"gave up after {row.attempts} attempts")
+        dead_letter(tx, session.get_one(OutboxRow, row.id), f"gave up after {row.attempts} attempts")
     rows = [row for row in rows if row not in spent]
     if rows:
         session.execute(
@@ -182,7 +157,7 @@ def lease_messages(
 
 
 def settle_message(
-    session: Session,
+    tx: Transaction,
     message_id: int,
     error: Exception | None,
     calls: int,
@@ -191,7 +166,7 @@ def settle_message(
 ) -> None:
     """How a delivery went: ``calls`` made (the first was counted when the message was leased);
     ``backoff``: the wait before the next lease, after so many attempts in all."""
-    more = max(0, calls - 1)
+    session, more = tx.session, max(0, calls - 1)
     if error is None:  # delivered, the usual case: one statement
         session.execute(
             update(OutboxRow)
@@ -211,26 +186,19 @@ def settle_message(
     row.lease_owner, row.lease_expires_at = None, None
     row.last_error = f"{type(error).__name__}: {error}"
     if isinstance(error, PermanentError):
-        dead_letter(session, row, row.last_error)
+        dead_letter(tx, row, row.last_error)
     elif row.attempts >= max_attempts:
-        dead_letter(session, row, f"gave up after {row.attempts} attempts; last: {row.last_error}")
+        dead_letter(tx, row, f"gave up after {row.attempts} attempts; last: {row.last_error}")
     else:
         row.next_attempt_at = utcnow() + backoff(row.attempts)
 
 
-def dead_letter(session: Session, row: OutboxRow, error: str) -> None:
-    """The message waits for the bureau to re-drive it (``redeliver``); ``flag_dead`` flags it."""
+def dead_letter(tx: Transaction, row: OutboxRow, error: str) -> None:
+    """The message waits for the bureau to re-drive it (``redeliver``); once the transaction
+    commits, ``flag_dead`` flags it (``Transaction.dead``)."""
     row.status, row.last_error = DEAD, error
     row.lease_owner, row.lease_expires_at = None, None
-    session.info.setdefault(_DEAD, []).append(row.id)
-
-
-def dead_lettered(session: Session) -> list[int]:
-    """The messages the (committed) transaction dead-lettered; asks once. They are flagged in a
-    transaction of their own: a flag holds its claim's key, and a move that holds the claim may be
-    waiting to queue this very message (a deadlock on PostgreSQL)."""
-    ids: list[int] = session.info.pop(_DEAD, [])
-    return ids
+    tx.dead.append(row.id)
 
 
 def flag_dead(sessions: sessionmaker[Session], message_ids: list[int]) -> None:

@@ -14,7 +14,7 @@ from gateway import audit, ledger
 from gateway.coordination import FixedBenefitDecision, PayerShare
 from gateway.domain.claims import ClaimLine
 from gateway.domain.products import Kind
-from gateway.orchestration.outbox import mark_queued
+from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.storage.tables import (
     AdjustmentRow,
     ClaimRow,
@@ -27,10 +27,9 @@ from gateway.storage.tables import (
     utcnow,
 )
 
-# A claim's line payments are read back by queries, never as objects: they are written at once, in
-# one multi-row INSERT with no unit-of-work bookkeeping for each row, so that the queries that read
-# them (the next payer's share, the claim's total) need not flush the move's pending changes first.
-_INSERT_PAYMENTS = insert(LinePaymentRow).execution_options(autoflush=False)
+# A claim's line payments are read back by queries, never as objects: written by one multi-row
+# INSERT, with no unit-of-work bookkeeping for each row, they are read unflushed (``transaction``).
+_INSERT_PAYMENTS = unflushed(insert(LinePaymentRow))
 
 
 def record_share(
@@ -101,27 +100,24 @@ def settling_party(step: PayerStepRow) -> str:
     return step.administrator_code or step.payer_code
 
 
-# A proposal's rows were written by an earlier transaction, never loaded as objects: the
-# deletes need neither flush this one's changes first nor look for the rows in the session.
-_UNFLUSHED = {"autoflush": False, "synchronize_session": False}
-_RELEASE_FIXED = (
-    delete(FixedBenefitRow)
-    .where(
+# A proposal's rows were written by an earlier transaction, never loaded as objects: the deletes
+# run unflushed (``transaction``) and need not look for the rows in the session either.
+_RELEASE_FIXED = unflushed(
+    delete(FixedBenefitRow).where(
         FixedBenefitRow.claim_id == bindparam("claim_id"),
         FixedBenefitRow.product_code == bindparam("product_code"),
         FixedBenefitRow.provisional.is_(True),
-    )
-    .execution_options(**_UNFLUSHED)
+    ),
+    synchronize_session=False,
 )
-_RELEASE_PAYMENTS = (
-    delete(LinePaymentRow)
-    .where(
+_RELEASE_PAYMENTS = unflushed(
+    delete(LinePaymentRow).where(
         LinePaymentRow.claim_id == bindparam("claim_id"),
         LinePaymentRow.round == bindparam("round"),
         LinePaymentRow.seq == bindparam("seq"),
         LinePaymentRow.provisional.is_(True),
-    )
-    .execution_options(**_UNFLUSHED)
+    ),
+    synchronize_session=False,
 )
 
 
@@ -207,10 +203,11 @@ def flag(
 
 
 def record_adjustments(
-    session: Session, claim: ClaimRow, step: PayerStepRow, notify: bool
+    tx: Transaction, claim: ClaimRow, step: PayerStepRow, notify: bool
 ) -> list[AdjustmentRow]:
     """After a re-coordination decided this step again: the change on each line against what the
     payer last decided, as a top-up (+) or a recovery (−); with ``notify``, a notice to the payer."""
+    session = tx.session
     current = dict(
         session.execute(
             select(LinePaymentRow.line_no, LinePaymentRow.paid_fen).where(
@@ -311,5 +308,5 @@ def record_adjustments(
                 status="waiting",
             )
         )
-        mark_queued(session)
+        tx.queued = True
     return rows

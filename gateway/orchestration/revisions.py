@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -22,25 +23,37 @@ from adapters.sdk import Decision
 from gateway import audit
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.fanout import (
-    FAILED_STEPS,
-    StepStatus,
-    accept_decision,
-    current_steps,
-    decision_problems,
-    lock_claim,
-    resume,
-    step_key,
-)
+from gateway.orchestration.decision_checks import accept_decision, decision_problems
+from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import flag
+from gateway.orchestration.steps import FAILED_STEPS, InconsistentStep, StepStatus, step_key
+from gateway.orchestration.transaction import Transaction
 from gateway.services.errors import Conflict, NotFound
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, PayerStepRow, utcnow
 
 CARRIED = [c.name for c in PayerStepRow.__table__.columns if c.name not in ("step_id",)]
 
 
+def _copy(old: PayerStepRow, *, round_: int, attempt: int, detail: dict[str, Any]) -> PayerStepRow:
+    """A new step for the same payer and product as ``old`` (as it stands: decided, say), under
+    its own idempotency key: in ``round_`` and as its ``attempt``-th try."""
+    new = PayerStepRow(**{name: getattr(old, name) for name in CARRIED})
+    new.round, new.attempt, new.rerun_of = round_, attempt, None
+    new.idempotency_key = step_key(old.claim_id, round_, old.seq, attempt)
+    new.created_at = new.updated_at = utcnow()
+    new.detail = detail
+    return new
+
+
+def _to_ask_again(step: PayerStepRow) -> PayerStepRow:
+    """The step reset to be planned afresh: nothing sent, nothing answered."""
+    step.status, step.attempts, step.request, step.response = StepStatus.WAITING.value, 0, None, None
+    step.payer_reference, step.decided_at, step.last_error = None, None, None
+    return step
+
+
 def revise(
-    session: Session,
+    tx: Transaction,
     claim: ClaimRow,
     step: PayerStepRow,
     decision: Decision,
@@ -51,7 +64,8 @@ def revise(
 
     The check runs first, against the share as the payer was asked it, so a refused revision
     leaves the coordination as it was; it is flagged for the bureau."""
-    faults = decision_problems(session, claim, step, decision, catalogue)
+    session = tx.session
+    faults = decision_problems(tx, claim, step, decision, catalogue)
     if faults:
         flag(session, claim, "revision_refused", "; ".join(faults), step)
         return faults
@@ -68,26 +82,22 @@ def revise(
         carried = old.status == StepStatus.DECIDED.value and (
             old.seq < step.seq or (old.kind == Kind.FIXED_BENEFIT.value and old.seq != step.seq)
         )
-        new = PayerStepRow(
-            **{name: getattr(old, name) for name in CARRIED},
-        )
-        new.round, new.attempt, new.rerun_of = new_round, 1, None
-        new.idempotency_key = step_key(claim.claim_id, new_round, old.seq)
-        new.created_at = new.updated_at = utcnow()
-        new.detail = {"cause": cause}
         if carried:
-            new.detail = {**(old.detail or {}), "cause": cause, "carried_from_round": old_round}
+            detail = {**(old.detail or {}), "cause": cause, "carried_from_round": old_round}
+            new = _copy(old, round_=new_round, attempt=1, detail=detail)
             _carry_payments(session, claim.claim_id, old_round, new_round, old.seq)
         elif old.seq == step.seq:
+            detail = {"cause": cause, "revised": True, "revises_step": old.step_id}
+            new = revised = _copy(old, round_=new_round, attempt=1, detail=detail)
             new.status, new.attempts, new.last_error = StepStatus.SUBMITTED.value, 0, None
-            new.detail = {"cause": cause, "revised": True, "revises_step": old.step_id}
-            revised = new
         else:
-            new.status, new.attempts, new.request, new.response = StepStatus.WAITING.value, 0, None, None
-            new.payer_reference, new.decided_at, new.last_error = None, None, None
+            new = _to_ask_again(_copy(old, round_=new_round, attempt=1, detail={"cause": cause}))
         session.add(new)
     session.flush()
-    assert revised is not None
+    if revised is None:
+        raise InconsistentStep(
+            f"step {step.step_id} is not among the current steps of claim {claim.claim_id}"
+        )
     if revised.kind == Kind.FIXED_BENEFIT.value:  # granted again below, from the revised decision
         session.execute(
             delete(FixedBenefitRow).where(
@@ -97,8 +107,11 @@ def revise(
     audit.record(
         session, "claim.revised", f"claim:{claim.claim_id}", round=new_round, step=step.step_id, cause=cause
     )
-    accepted = accept_decision(session, claim, revised, decision, catalogue)
-    assert accepted, "checked above against the same facts"
+    if not accept_decision(tx, claim, revised, decision, catalogue):
+        # checked above against the same facts, under the same lock
+        raise InconsistentStep(
+            f"the revised decision on step {step.step_id} passed its check, then was refused"
+        )
     resume(claim)
     return []
 
@@ -120,26 +133,22 @@ def _carry_payments(session: Session, claim_id: uuid.UUID, old_round: int, new_r
         session.execute(insert(LinePaymentRow), rows)
 
 
-def rerun(session: Session, step_id: int) -> PayerStepRow:
+def rerun(tx: Transaction, step_id: int) -> PayerStepRow:
     """Re-drive a dead or refused step of the claim's current round."""
+    session = tx.session
     old = session.get(PayerStepRow, step_id)
     if old is None:
         raise NotFound(f"no payer step {step_id}")
-    claim = lock_claim(session, old.claim_id)
+    claim = lock_claim(tx, old.claim_id)
     session.refresh(old)
     if old.round != claim.round:
         raise Conflict(f"step {step_id} belongs to round {old.round}; the claim is in round {claim.round}")
     if old.status not in FAILED_STEPS:
         raise Conflict(f"step {step_id} is {old.status}; only dead or refused steps are rerun")
     old.status, old.updated_at = StepStatus.REPLACED.value, utcnow()
-    new = PayerStepRow(**{name: getattr(old, name) for name in CARRIED})
-    new.attempt = old.attempt + 1
+    detail = {"rerun_of": old.step_id, "previous_error": old.last_error}
+    new = _to_ask_again(_copy(old, round_=old.round, attempt=old.attempt + 1, detail=detail))
     new.rerun_of = old.step_id
-    new.idempotency_key = step_key(old.claim_id, old.round, old.seq, new.attempt)
-    new.status, new.attempts, new.request, new.response = StepStatus.WAITING.value, 0, None, None
-    new.payer_reference, new.decided_at, new.last_error = None, None, None
-    new.detail = {"rerun_of": old.step_id, "previous_error": old.last_error}
-    new.created_at = new.updated_at = utcnow()
     session.add(new)
     session.flush()
     audit.record(session, "step.rerun", f"claim:{claim.claim_id}", step=new.step_id, rerun_of=old.step_id)

@@ -20,7 +20,7 @@ from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Adjudication, Kind
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.facts import (
+from gateway.orchestration.claim_facts import (
     case_facts,
     claim_identity,
     claim_parties,
@@ -28,6 +28,7 @@ from gateway.orchestration.facts import (
     limit_usage,
     step_coverage,
 )
+from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.storage.tables import (
     ClaimRow,
     LinePaymentRow,
@@ -49,10 +50,11 @@ class Computed:
     granted: frozenset[str] = frozenset()  # fixed benefit: months other claims already received
 
 
-def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: ServiceCatalogue) -> Computed:
+def compute(tx: Transaction, claim: ClaimRow, step: PayerStepRow, catalogue: ServiceCatalogue) -> Computed:
     """The step's share by the product's rules, on the earlier payers' payments as stored."""
-    coverage = step_coverage(session, step)
-    case = case_facts(session, claim, catalogue)
+    session = tx.session
+    coverage = step_coverage(tx, step)
+    case = case_facts(tx, claim, catalogue)
     prior, payers = _earlier_payments(session, claim, step.seq)
     if coverage.product.kind == Kind.FIXED_BENEFIT:
         granted = granted_months(session, claim, step.product_code)
@@ -63,9 +65,8 @@ def compute(session: Session, claim: ClaimRow, step: PayerStepRow, catalogue: Se
     return Computed(coverage, case, share, None, prior, usage, payers)
 
 
-# Line payments are written at once, never left pending in the session (recording.record_share):
-# reading them needs no flush of what the move has pending.
-_EARLIER_PAYMENTS = (
+# line payments: written by INSERT (``recording.record_share``)
+_EARLIER_PAYMENTS = unflushed(
     select(
         LinePaymentRow.payer_code,
         LinePaymentRow.product_code,
@@ -79,7 +80,6 @@ _EARLIER_PAYMENTS = (
         LinePaymentRow.seq < bindparam("before_seq"),
     )
     .group_by(LinePaymentRow.payer_code, LinePaymentRow.product_code, LinePaymentRow.line_no)
-    .execution_options(autoflush=False)
 )
 
 
@@ -119,10 +119,10 @@ def proposes(step: PayerStepRow, adapter: dict[str, Any] | None) -> bool:
 
 
 def share_request(
-    session: Session, claim: ClaimRow, step: PayerStepRow, computed: Computed, proposing: bool
+    tx: Transaction, claim: ClaimRow, step: PayerStepRow, computed: Computed, proposing: bool
 ) -> ShareRequest:
-    assessment, provider, member = claim_parties(session, claim)
-    cited = claim_identity(session, claim)  # where the member lived as the cited assessment says
+    assessment, provider, member = claim_parties(tx, claim)
+    cited = claim_identity(tx, claim)  # where the member lived as the cited assessment says
     shares = {line.line_no: line for line in computed.share.lines} if computed.share else {}
     lines = []
     for line in computed.case.lines:

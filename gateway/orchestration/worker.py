@@ -28,39 +28,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.registry import AdapterPool
 from gateway.config import Settings
-from gateway.domain.claims import ClaimStatus
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.calls import PayerCalls
-from gateway.orchestration.facts import CLAIM_LINES, PRODUCTS, REPEATS
-from gateway.orchestration.fanout import (
-    Call,
-    Outcome,
-    RetryPolicy,
-    Stop,
-    apply_and_continue,
-    apply_outcome,
-    move_failed,
-    next_call,
-)
 from gateway.orchestration.faults import log_fault, wait_or_stop
 from gateway.orchestration.inbox import Inbox
-from gateway.orchestration.outbox import (
-    Message,
-    dead_lettered,
-    deliver_here,
-    flag_dead,
-    lease_messages,
-    settle_message,
-    taken,
-    took_queued,
-)
+from gateway.orchestration.moves import apply_and_continue, apply_outcome, move_failed, next_call
+from gateway.orchestration.outbox import Message, flag_dead, lease_messages, settle_message
+from gateway.orchestration.steps import ACTIVE_CLAIM_STATUSES, Outcome, PayerCall, RetryPolicy, Stop
+from gateway.orchestration.transaction import Kept, Lessee, Transaction
 from gateway.storage.database import is_unavailable
 from gateway.storage.tables import ClaimRow, utcnow
 
 log = logging.getLogger("ltc_gateway.worker")
 
 Sent = tuple[Message, Exception | None, int]  # a message, what went wrong (if anything), calls made
-ACTIVE = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -99,30 +80,25 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.pool = pool or AdapterPool()
         self.calls = PayerCalls(self.pool, self.policy)
-        self.products: dict[Any, Any] = {}  # see facts.PRODUCTS
-        self.claim_lines: dict[uuid.UUID, Any] = {}  # see facts.CLAIM_LINES
-        self.repeats: dict[uuid.UUID, Any] = {}  # see facts.REPEATS
+        self.kept = Kept()  # facts that never change, kept across this worker's transactions
         self._inbox: Inbox | None = None  # while the pipeline runs
         self.shutdown_seconds = shutdown_seconds  # see pipeline
         self._stop: asyncio.Event | None = None
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self) -> Iterator[Transaction]:
         inbox = self._inbox
+        # while the pipeline runs, what a transaction queues is sent from here, without a lease of its own
+        lessee = Lessee(self.worker_id, self.lease) if inbox is not None else None
         with self.sessions.begin() as session:
-            session.info[PRODUCTS] = self.products
-            session.info[CLAIM_LINES] = self.claim_lines
-            session.info[REPEATS] = self.repeats
-            if inbox is not None:  # what it queues is sent from here, without a lease of its own
-                deliver_here(session, self.worker_id, self.lease)
-            yield session
+            tx = Transaction(session, kept=self.kept, lessee=lessee)
+            yield tx
         # committed
-        mine, others = taken(session), took_queued(session)
-        if inbox is not None and (mine or others):
-            inbox.hand(mine, others)
-        if dead := dead_lettered(session):
+        if inbox is not None and (tx.taken or tx.queued):
+            inbox.hand(tx.taken, tx.queued)
+        if tx.dead:
             try:
-                flag_dead(self.sessions, dead)
+                flag_dead(self.sessions, tx.dead)
             except Exception as error:  # dead all the same (and counted in /metrics)
                 log_fault("flagging dead messages", error, 1)
 
@@ -143,12 +119,12 @@ class Worker:
 
     def lease_claims(self, limit: int | None = None) -> list[uuid.UUID]:
         now = utcnow()
-        with self.transaction() as session:
+        with self.transaction() as tx:
             ids = list(
-                session.scalars(
+                tx.session.scalars(
                     select(ClaimRow.claim_id)
                     .where(
-                        ClaimRow.status.in_(ACTIVE),
+                        ClaimRow.status.in_(ACTIVE_CLAIM_STATUSES),
                         ClaimRow.next_attempt_at <= now,
                         or_(ClaimRow.lease_expires_at.is_(None), ClaimRow.lease_expires_at < now),
                     )
@@ -158,25 +134,25 @@ class Worker:
                 )
             )
             if ids:
-                session.execute(
+                tx.session.execute(
                     update(ClaimRow)
                     .where(ClaimRow.claim_id.in_(ids))
                     .values(lease_owner=self.worker_id, lease_expires_at=now + self.lease)
                 )
         return ids
 
-    def _next(self, claim_id: uuid.UUID) -> Call | Stop:
-        with self.transaction() as session:
-            return next_call(session, claim_id, self.catalogue, self.lease, self.policy)
+    def _next(self, claim_id: uuid.UUID) -> PayerCall | Stop:
+        with self.transaction() as tx:
+            return next_call(tx, claim_id, self.catalogue, self.lease, self.policy)
 
-    def _apply(self, call: Call, outcome: Outcome) -> Stop | None:
-        with self.transaction() as session:
-            return apply_outcome(session, call, outcome, self.catalogue, self.policy)
+    def _apply(self, call: PayerCall, outcome: Outcome) -> Stop | None:
+        with self.transaction() as tx:
+            return apply_outcome(tx, call, outcome, self.catalogue, self.policy)
 
-    def _continue(self, call: Call, outcome: Outcome) -> Call | Stop:
+    def _continue(self, call: PayerCall, outcome: Outcome) -> PayerCall | Stop:
         try:
-            with self.transaction() as session:
-                return apply_and_continue(session, call, outcome, self.catalogue, self.policy, self.lease)
+            with self.transaction() as tx:
+                return apply_and_continue(tx, call, outcome, self.catalogue, self.policy, self.lease)
         except Exception:
             # keep the payer's answer even when the next request cannot be built now
             claim = {"claim_id": str(call.claim_id)}
@@ -193,8 +169,7 @@ class Worker:
                 move = await asyncio.to_thread(self._continue, move, outcome)
             return move.status
         finally:
-            self.claim_lines.pop(claim_id, None)
-            self.repeats.pop(claim_id, None)
+            self.kept.forget(claim_id)
 
     async def _advance_safely(self, claim_id: uuid.UUID) -> None:
         # after a database fault the claim is resumed from its stored state while its lease lasts;
@@ -219,19 +194,17 @@ class Worker:
 
     def _release(self, claim_id: uuid.UUID, error: Exception) -> None:
         try:
-            with self.transaction() as session:
-                move_failed(
-                    session, claim_id, self.worker_id, f"{type(error).__name__}: {error}", self.policy
-                )
+            with self.transaction() as tx:
+                move_failed(tx, claim_id, self.worker_id, f"{type(error).__name__}: {error}", self.policy)
         except Exception as fault:  # its lease runs out instead
             log_fault("releasing a claim", fault, 1, claim_id=str(claim_id))
 
     # --- outbox ------------------------------------------------------------------------------
 
     def _lease_messages(self, limit: int | None = None) -> list[Message]:
-        with self.transaction() as session:
+        with self.transaction() as tx:
             return lease_messages(
-                session, self.worker_id, self.lease, limit or self.batch, self.policy.max_attempts
+                tx, self.worker_id, self.lease, limit or self.batch, self.policy.max_attempts
             )
 
     async def _send(self, message: Message) -> Sent:
@@ -241,9 +214,9 @@ class Worker:
     def _settle(self, sent: list[Sent]) -> None:
         """Record how deliveries went, several in one transaction."""
         policy = self.policy
-        with self.transaction() as session:
+        with self.transaction() as tx:
             for message, error, calls in sent:
-                settle_message(session, message.id, error, calls, policy.backoff, policy.max_attempts)
+                settle_message(tx, message.id, error, calls, policy.backoff, policy.max_attempts)
 
     async def _deliver(self, message: Message) -> None:
         sent = await self._send(message)

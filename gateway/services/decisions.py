@@ -13,16 +13,12 @@ import schemas
 from adapters.sdk import Decision, LineDecision
 from gateway import audit
 from gateway.domain.services import ServiceCatalogue
-from gateway.orchestration.fanout import (
-    FAILED_STEPS,
-    StepStatus,
-    accept_decision,
-    current_steps,
-    lock_claim,
-    resume,
-    settling_party,
-)
+from gateway.orchestration.decision_checks import accept_decision
+from gateway.orchestration.moves import current_steps, lock_claim, resume
+from gateway.orchestration.recording import settling_party
 from gateway.orchestration.revisions import rerun, revise
+from gateway.orchestration.steps import FAILED_STEPS, StepStatus
+from gateway.orchestration.transaction import Transaction
 from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, PayerStepRow
@@ -45,7 +41,8 @@ def receive_decision(
     claim_id = uuid.UUID(document["claim_id"])
     if session.get(ClaimRow, claim_id) is None:
         raise NotFound(f"no claim {claim_id}")
-    claim = lock_claim(session, claim_id)
+    tx = Transaction(session)  # the fan-out's view of the caller's transaction
+    claim = lock_claim(tx, claim_id)
     step = next(
         (
             s
@@ -70,14 +67,14 @@ def receive_decision(
     if step.status == StepStatus.WAITING.value:
         raise Conflict(f"the share of {step.product_code} has not been sent to the payer yet")
     if step.status in ANSWERABLE:
-        if not accept_decision(session, claim, step, decision, catalogue):
+        if not accept_decision(tx, claim, step, decision, catalogue):
             return {**_answer("refused", claim, step), "faults": [("/lines", step.last_error or "")]}
         resume(claim)  # the later tiers were waiting for this one
         return _answer("recorded", claim, step)
     if _same(step, decision):
         return _answer("unchanged", claim, step)
     cause = document.get("cause") or f"revised decision of {payer_code} on {step.product_code}"
-    refused = revise(session, claim, step, decision, catalogue, cause)
+    refused = revise(tx, claim, step, decision, catalogue, cause)
     if refused:
         return {**_answer("refused", claim, step), "faults": [("/lines", fault) for fault in refused]}
     return _answer("revised", claim, step)
@@ -131,7 +128,7 @@ def _answer(outcome: str, claim: ClaimRow, step: PayerStepRow) -> dict[str, Any]
 
 
 def rerun_step(session: Session, step_id: int) -> dict[str, Any]:
-    new = rerun(session, step_id)
+    new = rerun(Transaction(session), step_id)
     return {
         "step_id": new.step_id,
         "rerun_of": new.rerun_of,

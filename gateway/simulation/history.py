@@ -29,7 +29,7 @@ from gateway.domain.claims import ClaimLine, ClaimStatus
 from gateway.domain.products import Adjudication, Product
 from gateway.domain.providers import Designation
 from gateway.domain.services import ServiceCatalogue, default_catalogue
-from gateway.orchestration.facts import claim_line  # the one mapping of a stored line
+from gateway.orchestration.claim_facts import claim_line  # the one mapping of a stored line
 from gateway.simulation.replay import ClaimFact, MemberHistory, RoundFact, StepFact
 from gateway.storage.tables import (
     AssessmentRow,
@@ -319,7 +319,7 @@ def _other_visits(
     claim_id: uuid.UUID, lines: tuple[ClaimLine, ...], visits: list[tuple[uuid.UUID, VisitRecord]]
 ) -> tuple[VisitRecord, ...]:
     """The member's other claims' visits by the same caregivers within a day of this claim's (as
-    ``orchestration.facts`` looks them up, for the member's own claims)."""
+    ``orchestration.claim_facts`` looks them up, for the member's own claims)."""
     own = [line.visit for line in lines if line.visit is not None]
     if not own:
         return ()

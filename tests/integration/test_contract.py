@@ -23,7 +23,7 @@ from gateway.api.openapi import describe, routes_of
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
-from gateway.orchestration.fanout import FAILED_STEPS, StepStatus
+from gateway.orchestration.steps import FAILED_STEPS, StepStatus
 from gateway.services.keys import Role
 from reconciliation.matching import MISMATCHES, OPEN_MISMATCH_STATUSES
 from tests.integration.contract_tour import queue_tour, worked_example_tour

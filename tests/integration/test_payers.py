@@ -14,8 +14,9 @@ from sqlalchemy import select, update
 from adapters.sandbox import SandboxPayers
 from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
-from gateway.orchestration.fanout import RetryPolicy, next_call
-from gateway.orchestration.outbox import deliver_here, taken
+from gateway.orchestration.moves import next_call
+from gateway.orchestration.steps import RetryPolicy
+from gateway.orchestration.transaction import Lessee, Transaction
 from gateway.orchestration.worker import Worker
 from gateway.reference.registry import load_payer
 from gateway.storage.tables import AdjustmentRow, ClaimRow, LinePaymentRow, OutboxRow, PayerStepRow
@@ -372,9 +373,9 @@ def test_a_notice_handed_to_a_worker_that_died_is_sent_by_another(
     world.setup()
     claim_id = world.submit().json()["claim_id"]
     with world.gateway.sessions.begin() as session:
-        deliver_here(session, "a-worker-that-dies", timedelta(0))
-        next_call(session, uuid.UUID(claim_id), world.gateway.catalogue, timedelta(seconds=60))
-        [notice] = taken(session)  # ... and dies before sending it
+        tx = Transaction(session, lessee=Lessee("a-worker-that-dies", timedelta(0)))
+        next_call(tx, uuid.UUID(claim_id), world.gateway.catalogue, timedelta(seconds=60))
+    [notice] = tx.taken  # ... and dies before sending it
     assert notice.party == "ltc-admin-east" and not sandboxes.payers["ltc-admin-east"].assessments
     with world.gateway.sessions.begin() as session:  # the claim's own lease runs out too
         session.execute(update(ClaimRow).values(lease_expires_at=None))

@@ -29,7 +29,7 @@ from adapters.sandbox import SandboxPayers
 from gateway.api.server import BackgroundServer
 from gateway.ledger import business_date
 from gateway.observability.logging import JsonFormatter
-from gateway.orchestration.fanout import RetryPolicy
+from gateway.orchestration.steps import RetryPolicy
 from gateway.reference.registry import load_payer
 from gateway.services.keys import Role
 from gateway.storage import personal

@@ -15,8 +15,10 @@ from adapters.rest import RestAdapter
 from adapters.sandbox import SandboxPayers
 from adapters.sdk import TransientError
 from adapters.soap import SoapAdapter
-from gateway.orchestration import fanout
-from gateway.orchestration.fanout import RetryPolicy, next_call
+from gateway.orchestration import moves
+from gateway.orchestration.moves import next_call
+from gateway.orchestration.steps import RetryPolicy
+from gateway.orchestration.transaction import Transaction
 from gateway.orchestration.worker import Worker
 from gateway.storage.tables import ClaimRow, FlagRow, OutboxRow, PayerStepRow, utcnow
 from tests.integration.world import World
@@ -84,12 +86,12 @@ def test_calls_lost_to_a_crash_count_as_attempts(world: World, sandboxes: Sandbo
     attempts = RetryPolicy().max_attempts  # next_call's default
     for lost in range(1, attempts + 1):
         with world.gateway.sessions.begin() as session:
-            call = next_call(session, claim_id, world.gateway.catalogue, timedelta(seconds=60))
+            call = next_call(Transaction(session), claim_id, world.gateway.catalogue, timedelta(seconds=60))
         # ... and the worker dies here, before it records anything
         with world.gateway.sessions.begin() as session:
             assert session.get_one(PayerStepRow, call.step_id).attempts == lost
     with world.gateway.sessions.begin() as session:
-        stop = next_call(session, claim_id, world.gateway.catalogue, timedelta(seconds=60))
+        stop = next_call(Transaction(session), claim_id, world.gateway.catalogue, timedelta(seconds=60))
     assert getattr(stop, "status", None) == "failed"
     view = world.claim(str(claim_id))
     assert view["payers"][0]["status"] == "dead"
@@ -151,7 +153,7 @@ def test_a_claim_no_move_can_advance_ends_in_a_flagged_dead_letter(
     def unbuildable(*args: Any) -> Any:
         raise ValueError("a body no move can store")
 
-    monkeypatch.setattr(fanout, "share_request", unbuildable)
+    monkeypatch.setattr(moves, "share_request", unbuildable)
     world.setup()
     claim_id = world.submit().json()["claim_id"]
     drain(world)

@@ -1,11 +1,13 @@
-"""Gathering what the pure coordination core needs from storage (the I/O edge of coordination)."""
+"""Gathering what the pure coordination core needs from storage (the I/O edge of coordination).
+
+What a transaction reads more than once is held in its ``Transaction.memo``; what never changes
+once written, a worker keeps across its transactions (``transaction.Kept``)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -16,6 +18,7 @@ from gateway.domain.beijing_time import beijing_date
 from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.coverage import Coverage
 from gateway.domain.services import ServiceCatalogue
+from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.reference.registry import designation, product_version
 from gateway.storage.tables import (
     AssessmentRow,
@@ -46,41 +49,18 @@ def claim_line(row: ClaimLineRow) -> ClaimLine:
     )
 
 
-_MEMO = "orchestration_facts"
-# session.info: a worker's product versions, kept across its transactions (a version never
-# changes: a changed definition is registered as the next version)
-PRODUCTS = "orchestration_products"
-# session.info: a worker's claim lines of the claims in flight, kept across their moves (lines are
-# written once, when the claim is accepted)
-CLAIM_LINES = "orchestration_claim_lines"
-# session.info: a worker's repeated units of the claims in flight (``repeated_units``), kept across
-# their moves: a claim's earlier claims are fixed once it has its place, and their lines never change
-REPEATS = "orchestration_repeats"
-
-
-def memo(session: Session) -> dict[Any, Any]:
-    """What one transaction reads more than once and does not change: a move checks a decision
-    and builds the next request from the same claim facts. Holding the rows also keeps them in
-    the session's identity map (it holds them weakly), so later lookups cost no query."""
-    transaction = session.get_transaction()
-    held = session.info.get(_MEMO)
-    if held is None or held[0] is not transaction:
-        held = session.info[_MEMO] = (transaction, {})
-    return held[1]
-
-
 def hold_parties(
-    session: Session,
+    tx: Transaction,
     claim: ClaimRow,
     assessment: AssessmentRow,
     provider: ProviderRow,
     member: MemberRow,
     cited: MemberVersionRow | None = None,
 ) -> None:
-    """The claim's parties as read with its lock (``fanout.lock_claim``), for this transaction;
+    """The claim's parties as read with its lock (``moves.lock_claim``), for this transaction;
     ``cited``: the member's identity as the claim's assessment recorded it."""
-    memo(session)[("parties", claim.claim_id)] = (assessment, provider, member)
-    memo(session)[("identity", claim.claim_id)] = cited or member
+    tx.memo[("parties", claim.claim_id)] = (assessment, provider, member)
+    tx.memo[("identity", claim.claim_id)] = cited or member
 
 
 # The version of the member's identity an assessment recorded (an outer join: rows written
@@ -100,24 +80,24 @@ _PARTIES = (
 )
 
 
-def claim_parties(session: Session, claim: ClaimRow) -> tuple[AssessmentRow, ProviderRow, MemberRow]:
+def claim_parties(tx: Transaction, claim: ClaimRow) -> tuple[AssessmentRow, ProviderRow, MemberRow]:
     """The claim's assessment, provider and member, in one query (none if the lock read them)."""
     key = ("parties", claim.claim_id)
-    found = memo(session).get(key)
+    found = tx.memo.get(key)
     if found is None:
-        assessment, provider, member, cited = session.execute(_PARTIES, {"claim_id": claim.claim_id}).one()
-        hold_parties(session, claim, assessment, provider, member, cited)
-        found = memo(session)[key]
+        assessment, provider, member, cited = tx.session.execute(_PARTIES, {"claim_id": claim.claim_id}).one()
+        hold_parties(tx, claim, assessment, provider, member, cited)
+        found = tx.memo[key]
     return found
 
 
-def claim_identity(session: Session, claim: ClaimRow) -> MemberVersionRow | MemberRow:
+def claim_identity(tx: Transaction, claim: ClaimRow) -> MemberVersionRow | MemberRow:
     """The member's name and address as the assessment the claim cites recorded them: the claim
     is routed, and its visits checked, by these, whatever a later assessment recorded."""
     key = ("identity", claim.claim_id)
-    if key not in memo(session):
-        claim_parties(session, claim)
-    found: MemberVersionRow | MemberRow = memo(session)[key]
+    if key not in tx.memo:
+        claim_parties(tx, claim)
+    found: MemberVersionRow | MemberRow = tx.memo[key]
     return found
 
 
@@ -133,36 +113,34 @@ def cited_versions(session: Session, assessment_ids: set[uuid.UUID]) -> dict[uui
     return {assessment_id: version for assessment_id, version in rows}
 
 
-def case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
+def case_facts(tx: Transaction, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
     key = ("case", claim.claim_id, id(catalogue))
-    found = memo(session).get(key)
+    found = tx.memo.get(key)
     if found is None:
-        found = memo(session)[key] = _case_facts(session, claim, catalogue)
+        found = tx.memo[key] = _case_facts(tx, claim, catalogue)
     return found
 
 
-_LINES = (
-    select(ClaimLineRow)
-    .where(ClaimLineRow.claim_id == bindparam("claim_id"))
-    .order_by(ClaimLineRow.line_no)
-    .execution_options(autoflush=False)  # written once, when the claim was accepted
+# written once, when the claim was accepted
+_LINES = unflushed(
+    select(ClaimLineRow).where(ClaimLineRow.claim_id == bindparam("claim_id")).order_by(ClaimLineRow.line_no)
 )
 
 
-def claim_lines(session: Session, claim_id: uuid.UUID) -> tuple[ClaimLine, ...]:
-    held: dict[uuid.UUID, tuple[ClaimLine, ...]] | None = session.info.get(CLAIM_LINES)
+def claim_lines(tx: Transaction, claim_id: uuid.UUID) -> tuple[ClaimLine, ...]:
+    held = tx.kept.claim_lines if tx.kept is not None else None
     lines = held.get(claim_id) if held is not None else None
     if lines is None:
-        lines = tuple(claim_line(r) for r in session.scalars(_LINES, {"claim_id": claim_id}))
+        lines = tuple(claim_line(r) for r in tx.session.scalars(_LINES, {"claim_id": claim_id}))
         if held is not None:
             held[claim_id] = lines
     return lines
 
 
-def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
-    lines = claim_lines(session, claim.claim_id)
-    assessment, provider, _ = claim_parties(session, claim)
-    member = claim_identity(session, claim)
+def _case_facts(tx: Transaction, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
+    lines = claim_lines(tx, claim.claim_id)
+    assessment, provider, _ = claim_parties(tx, claim)
+    member = claim_identity(tx, claim)
     position = (member.lat, member.lon) if member.lat is not None and member.lon is not None else None
     return CaseFacts(
         lines=lines,
@@ -171,9 +149,9 @@ def _case_facts(session: Session, claim: ClaimRow, catalogue: ServiceCatalogue) 
         assessment=AssessmentFacts(assessment.grade, assessment.concluded_on, assessment.disabled_since),
         designation=designation(provider),
         member_position=position,
-        other_visits=tuple(_other_visits(session, claim.claim_id, lines)),
+        other_visits=tuple(_other_visits(tx.session, claim.claim_id, lines)),
         catalogue=catalogue,
-        repeats=repeated_units(session, claim, lines),
+        repeats=repeated_units(tx, claim, lines),
         accepted_on=beijing_date(claim.created_at),
     )
 
@@ -184,8 +162,8 @@ NOT_COUNTED = ("voided", "replaced")
 _LAST_PLACE = 1 << 62  # a claim not placed yet comes after every claim placed
 
 # The member's earlier claims' lines (in coordination order) that share a day with this claim's
-# lines, or whose visit falls in the time of this claim's visits.
-_CLAIMED = (
+# lines, or whose visit falls in the time of this claim's visits (written when they were accepted).
+_CLAIMED = unflushed(
     select(ClaimLineRow)
     .join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id)
     .where(
@@ -204,16 +182,15 @@ _CLAIMED = (
         ),
     )
     .order_by(ClaimRow.coordination_seq, ClaimLineRow.line_no)
-    .execution_options(autoflush=False)  # other claims' lines, written when they were accepted
 )
 
 
-def repeated_units(session: Session, claim: ClaimRow, lines: tuple[ClaimLine, ...]) -> dict[int, Repeat]:
+def repeated_units(tx: Transaction, claim: ClaimRow, lines: tuple[ClaimLine, ...]) -> dict[int, Repeat]:
     """By line, the units that repeat what the member's earlier claims already claimed."""
-    held: dict[uuid.UUID, dict[int, Repeat]] | None = session.info.get(REPEATS)
+    held = tx.kept.repeats if tx.kept is not None else None
     found = held.get(claim.claim_id) if held is not None and claim.coordination_seq is not None else None
     if found is None:
-        found = _repeated_units(session, claim, lines)
+        found = _repeated_units(tx.session, claim, lines)
         if held is not None and claim.coordination_seq is not None:
             held[claim.claim_id] = found
     return found
@@ -270,20 +247,18 @@ def _other_visits(session: Session, claim_id: uuid.UUID, lines: Iterable[ClaimLi
     return records
 
 
-def step_coverage(session: Session, step: PayerStepRow) -> Coverage:
-    products = session.info.get(PRODUCTS)
-    if products is None:
-        products = memo(session)
+def step_coverage(tx: Transaction, step: PayerStepRow) -> Coverage:
+    products = tx.kept.products if tx.kept is not None else tx.memo
     key = ("product", step.product_code, step.product_version)
     product = products.get(key)
     if product is None:
-        product = products[key] = product_version(session, step.product_code, step.product_version)
+        product = products[key] = product_version(tx.session, step.product_code, step.product_version)
     return Coverage(product, step.coverage_start, step.coverage_end)
 
 
-# What other claims paid or were granted: a move never has those pending, so the reads below
-# need not flush its own changes first.
-_USAGE = (
+# What other claims paid or were granted, and this claim's own payments (written by INSERT,
+# ``recording.record_share``): read unflushed (``transaction``).
+_USAGE = unflushed(
     select(LinePaymentRow.period_month, LinePaymentRow.period_year, func.sum(LinePaymentRow.paid_fen))
     .where(
         LinePaymentRow.member_id == bindparam("member_id"),
@@ -296,21 +271,17 @@ _USAGE = (
         ),
     )
     .group_by(LinePaymentRow.period_month, LinePaymentRow.period_year)
-    .execution_options(autoflush=False)
 )
 
-_GRANTED_MONTHS = (
-    select(FixedBenefitRow.month)
-    .where(
+_GRANTED_MONTHS = unflushed(
+    select(FixedBenefitRow.month).where(
         FixedBenefitRow.member_id == bindparam("member_id"),
         FixedBenefitRow.product_code == bindparam("product_code"),
         FixedBenefitRow.claim_id != bindparam("claim_id"),
     )
-    .execution_options(autoflush=False)
 )
 
-# This claim's own payments, written at once by recording.record_share: no flush needed either.
-_PRIOR_PAYMENTS = (
+_PRIOR_PAYMENTS = unflushed(
     select(LinePaymentRow.line_no, func.sum(LinePaymentRow.paid_fen))
     .where(
         LinePaymentRow.claim_id == bindparam("claim_id"),
@@ -318,7 +289,6 @@ _PRIOR_PAYMENTS = (
         LinePaymentRow.seq < bindparam("before_seq"),
     )
     .group_by(LinePaymentRow.line_no)
-    .execution_options(autoflush=False)
 )
 
 

@@ -1,0 +1,142 @@
+"""Checking a payer's decided answer against the share as it was asked, and recording it or
+refusing it (a refused decision is flagged and nothing of it is recorded as paid)."""
+
+from __future__ import annotations
+
+from adapters.sdk import Decision
+from gateway import audit
+from gateway.coordination import FixedBenefitDecision, LineShare, PayerShare, Reason
+from gateway.coordination.checks import AskedLine, DecidedLine, decision_faults, fixed_benefit_faults
+from gateway.coordination.fixed import due_months
+from gateway.domain.products import Kind
+from gateway.domain.services import ServiceCatalogue
+from gateway.orchestration.recording import (
+    flag,
+    record_adjustments,
+    record_fixed_benefits,
+    record_share,
+    release_provisional,
+    settling_party,
+)
+from gateway.orchestration.shares import Computed, compute, unpaid
+from gateway.orchestration.steps import InconsistentStep, StepStatus
+from gateway.orchestration.transaction import Transaction
+from gateway.storage.tables import ClaimRow, PayerStepRow, utcnow
+
+_NO_FIXED_BENEFIT = (
+    "step {step.step_id} is a fixed-benefit step of {step.product_code} v{step.product_version}, "
+    "which defines no fixed benefit"
+)
+
+
+def accept_decision(
+    tx: Transaction, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
+) -> bool:
+    """Check a decided answer against the share as asked; record it, or refuse it and flag it."""
+    session = tx.session
+    computed = compute(tx, claim, step, catalogue)
+    faults = _problems(claim, step, computed, decision)
+    now = utcnow()
+    step.response = decision.to_wire()
+    step.payer_reference = decision.payer_reference or step.payer_reference
+    subject = f"claim:{claim.claim_id}"
+    if faults:
+        step.status, step.last_error, step.updated_at = StepStatus.REFUSED.value, "; ".join(faults), now
+        release_provisional(session, claim, step)
+        flag(session, claim, "decision_refused", step.last_error, step)
+        audit.record(
+            session, "decision.refused", subject, step=step.step_id, product=step.product_code, faults=faults
+        )
+        return False
+    if step.kind == Kind.FIXED_BENEFIT.value:
+        record_fixed_benefits(session, claim, step, _granted(step, computed, decision))
+    else:
+        if computed.share is None:
+            raise InconsistentStep(f"step {step.step_id} is an indemnity step but no share was computed")
+        decided = _decided_share(computed.share, decision)
+        record_share(session, claim, step, decided, computed.case.lines)
+        if claim.round > 1:  # a re-coordination: what changed against the payer's last decision
+            record_adjustments(tx, claim, step, notify=not (step.detail or {}).get("revised"))
+        if (
+            step.request
+            and step.request.get("adjudication") == "gateway"
+            and decided.lines != computed.share.lines
+        ):
+            flag(session, claim, "decision_differs", "the payer's decision differs from the proposal", step)
+    step.status, step.decided_at, step.updated_at = StepStatus.DECIDED.value, now, now
+    step.last_error = None
+    claim.updated_at = now
+    audit.record(
+        session,
+        "decision.recorded",
+        subject,
+        step=step.step_id,
+        round=claim.round,
+        payer=settling_party(step),
+        product=step.product_code,
+        decision=decision.to_wire(),
+    )
+    return True
+
+
+def decision_problems(
+    tx: Transaction, claim: ClaimRow, step: PayerStepRow, decision: Decision, catalogue: ServiceCatalogue
+) -> list[str]:
+    """Why a decided answer for this step would be refused; empty if it would be recorded."""
+    return _problems(claim, step, compute(tx, claim, step, catalogue), decision)
+
+
+def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision: Decision) -> list[str]:
+    if step.kind == Kind.FIXED_BENEFIT.value:
+        fixed = computed.coverage.product.fixed_benefit
+        if fixed is None:
+            raise InconsistentStep(_NO_FIXED_BENEFIT.format(step=step))
+        months = [m for m, _ in due_months(claim.period_start, claim.period_end, computed.case.accepted_on)]
+        return fixed_benefit_faults(months, computed.granted, decision.fixed, fixed.monthly_fen)
+    return decision_faults(
+        [AskedLine(line.line_no, line.billed_fen, unpaid(computed, line)) for line in computed.case.lines],
+        [DecidedLine(d.line_no, d.paid_fen, d.reasons) for d in decision.lines],
+    )
+
+
+def _decided_share(computed: PayerShare, decision: Decision) -> PayerShare:
+    by_no = {d.line_no: d for d in decision.lines}
+    lines = []
+    for line in computed.lines:
+        decided = by_no[line.line_no]
+        reasons = tuple((Reason(code), amount) for code, amount in decided.reasons if amount)
+        lines.append(
+            LineShare(
+                line.line_no,
+                line.billed_fen,
+                line.remaining_fen,
+                line.standalone_fen,
+                decided.paid_fen,
+                reasons,
+                line.visit,
+                line.repeat,
+            )
+        )
+    return PayerShare(computed.payer_code, computed.product_code, computed.tier, tuple(lines))
+
+
+def _granted(step: PayerStepRow, computed: Computed, decision: Decision) -> list[FixedBenefitDecision]:
+    product = computed.coverage.product
+    if product.fixed_benefit is None:
+        raise InconsistentStep(_NO_FIXED_BENEFIT.format(step=step))
+    granted = {str(f["month"]): int(f["amount_fen"]) for f in decision.fixed}
+    declined = [d for d in computed.fixed or () if d.month not in granted]
+    return [
+        *(
+            FixedBenefitDecision(
+                step.payer_code, step.product_code, month, amount, product.fixed_benefit.payee
+            )
+            for month, amount in sorted(granted.items())
+        ),
+        *(
+            d
+            if d.reason is not None
+            else FixedBenefitDecision(d.payer_code, d.product_code, d.month, 0, d.payee, Reason.NOT_COVERED)
+            for d in declined
+        ),
+    ]

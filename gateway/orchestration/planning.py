@@ -1,0 +1,76 @@
+"""Planning a claim's fan-out: a payer step for every product the member holds during the claim
+period, in payer order, written when the claim is accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from gateway.domain.coverage import Coverage, payer_order
+from gateway.orchestration.claim_facts import cited_versions
+from gateway.orchestration.steps import StepStatus, step_key
+from gateway.reference.registry import holdings
+from gateway.reference.routing import NoRoute, administrator_in, district_routes, member_district
+from gateway.storage.tables import ClaimRow, MemberRow, PayerStepRow, ProviderRow, utcnow
+
+
+def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
+    """A step for every product each claim's member holds during the claim period, in payer
+    order; how many. Claims are planned on every accept, so the reference data is read once for
+    all of them and the steps are written as one batch."""
+    held = holdings(session, {claim.member_id for claim in claims})
+    tier_one = {h.product.payer_code for hs in held.values() for h in hs if h.product.tier == 1}
+    routes = district_routes(session, tier_one)
+    # routed by where the member lived as the assessment each claim cites recorded it
+    cited = cited_versions(session, {claim.assessment_id for claim in claims})
+    now = utcnow()
+    steps: list[dict[str, Any]] = []
+    for claim in claims:
+        coverages: list[tuple[Coverage, int]] = []
+        for holding in held[claim.member_id]:
+            coverage = Coverage(holding.product, holding.start_date, holding.end_date)
+            if coverage.overlaps(claim.period_start, claim.period_end):
+                coverages.append((coverage, holding.version))
+        versions = {id(c): v for c, v in coverages}
+        district = member_district(
+            session.get_one(MemberRow, claim.member_id),
+            session.get_one(ProviderRow, claim.provider_code),
+            cited.get(claim.assessment_id),
+        )
+        for seq, coverage in enumerate(payer_order(c for c, _ in coverages), start=1):
+            product = coverage.product
+            step: dict[str, Any] = {
+                "claim_id": claim.claim_id,
+                "round": claim.round,
+                "seq": seq,
+                "attempt": 1,
+                "tier": product.tier,
+                "payer_code": product.payer_code,
+                "administrator_code": None,
+                "product_code": product.product_code,
+                "product_version": versions[id(coverage)],
+                "kind": product.kind.value,
+                "adjudication": product.adjudication.value,
+                "coverage_start": coverage.start_date,
+                "coverage_end": coverage.end_date,
+                "status": StepStatus.WAITING.value,
+                "attempts": 0,
+                "idempotency_key": step_key(claim.claim_id, claim.round, seq),
+                "last_error": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            if product.tier == 1:
+                try:
+                    step["administrator_code"] = administrator_in(
+                        routes[product.payer_code], product.payer_code, district
+                    )
+                except NoRoute as error:
+                    step["status"], step["last_error"] = StepStatus.DEAD.value, str(error)
+            steps.append(step)
+    if steps:
+        session.execute(insert(PayerStepRow), steps)
+    return len(steps)
