@@ -20,10 +20,10 @@ from adapters.sdk import Decision, LineDecision
 from gateway import audit
 from gateway.domain.numbers import INT32, LARGEST, MAX_FEN, whole_number
 from gateway.domain.services import ServiceCatalogue
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.orchestration.fanout import StepStatus, current_steps, lock_claim
 from gateway.orchestration.recording import settling_party
 from gateway.orchestration.revisions import revise
-from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal
 from gateway.storage.tables import (
     ClaimRow,

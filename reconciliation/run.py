@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.registry import AdapterPool
 from adapters.sdk import AdapterError
 from gateway import audit
-from gateway.services.errors import Conflict, Invalid, ServiceError
+from gateway.errors import Conflict, Invalid, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationRunRow, UTCDateTime, utcnow
 from reconciliation.dates import business_date_faults
 from reconciliation.ledger import business_date as beijing_today

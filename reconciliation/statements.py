@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.domain.model import Fault
 from gateway.domain.numbers import MAX_DIGITS, MAX_FEN, MAX_LINE_NO
-from gateway.services.errors import Conflict, Invalid, NotFound
+from gateway.errors import Conflict, Invalid, NotFound
 from gateway.services.parsing import load_json
 from gateway.storage.tables import PayerRow, StatementRow
 

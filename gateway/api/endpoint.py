@@ -17,8 +17,7 @@ from starlette.responses import Response
 from gateway.api import idempotency
 from gateway.api.batching import Batcher
 from gateway.api.contract import Contract
-from gateway.api.problems import BadBody, Unauthorized
-from gateway.services.errors import Forbidden
+from gateway.errors import Forbidden, Malformed, Unauthenticated
 from gateway.services.keys import Principal, Role, authenticate, authenticate_many
 from gateway.services.parsing import load_json
 
@@ -70,7 +69,7 @@ def endpoint(
                 with sessions.begin() as session:
                     principal = authenticate(session, key)
                     if principal is None:
-                        raise Unauthorized("the API key is unknown or revoked")
+                        raise Unauthenticated("the API key is unknown or revoked")
                     if principal.role not in allowed:
                         names = ", ".join(sorted(r.value for r in allowed))
                         raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
@@ -154,7 +153,7 @@ def batched(
                 for n, (request, key, document) in enumerate(items):
                     principal = principals.get(key)
                     if principal is None:
-                        outcomes.append(Unauthorized("the API key is unknown or revoked"))
+                        outcomes.append(Unauthenticated("the API key is unknown or revoked"))
                     elif principal.role not in allowed:
                         names = ", ".join(sorted(r.value for r in allowed))
                         outcomes.append(
@@ -209,21 +208,21 @@ def bearer_key(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
     return key.strip()
 
 
 async def read_json(request: Request) -> Any:
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
-        raise BadBody(f"expected an application/json body, got {media}")
+        raise Malformed(f"expected an application/json body, got {media}")
     raw = await request.body()
     try:
         document = load_json(raw)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise BadBody(f"the body is not valid JSON: {type(error).__name__}") from None
+        raise Malformed(f"the body is not valid JSON: {type(error).__name__}") from None
     if _depth(document) > MAX_DEPTH:
-        raise BadBody(f"the body nests deeper than {MAX_DEPTH} levels")
+        raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels")
     return document
 
 
@@ -243,7 +242,7 @@ def _depth(node: Any, level: int = 1) -> int:
 async def read_raw(request: Request, accepted: tuple[str, ...]) -> tuple[str, bytes]:
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media not in accepted:
-        raise BadBody(f"expected a body of type {' or '.join(accepted)}, got {media}")
+        raise Malformed(f"expected a body of type {' or '.join(accepted)}, got {media}")
     return media, await request.body()
 
 
@@ -256,7 +255,7 @@ async def authorise(request: Request, *roles: Role) -> Principal:
         with sessions.begin() as session:
             principal = authenticate(session, key)
         if principal is None:
-            raise Unauthorized("the API key is unknown or revoked")
+            raise Unauthenticated("the API key is unknown or revoked")
         if principal.role not in roles:
             names = ", ".join(sorted(r.value for r in roles))
             raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")

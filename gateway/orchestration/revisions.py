@@ -22,6 +22,7 @@ from adapters.sdk import Decision
 from gateway import audit
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
+from gateway.errors import Conflict, NotFound
 from gateway.orchestration.fanout import (
     FAILED_STEPS,
     StepStatus,
@@ -33,7 +34,6 @@ from gateway.orchestration.fanout import (
     step_key,
 )
 from gateway.orchestration.recording import flag
-from gateway.services.errors import Conflict, NotFound
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, PayerStepRow, utcnow
 
 CARRIED = [c.name for c in PayerStepRow.__table__.columns if c.name not in ("step_id",)]

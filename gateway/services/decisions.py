@@ -13,6 +13,7 @@ import schemas
 from adapters.sdk import Decision, LineDecision
 from gateway import audit
 from gateway.domain.services import ServiceCatalogue
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.orchestration.fanout import (
     FAILED_STEPS,
     StepStatus,
@@ -23,7 +24,6 @@ from gateway.orchestration.fanout import (
     settling_party,
 )
 from gateway.orchestration.revisions import rerun, revise
-from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, PayerStepRow
 

@@ -19,10 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gateway.api.problems import status_of
 from gateway.audit import actor_of
 from gateway.domain.numbers import whole_number
+from gateway.errors import ServiceError
 from gateway.services import claims
-from gateway.services.errors import ServiceError
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
@@ -199,7 +200,7 @@ async def mismatch_page(request: Request) -> Response:
             request,
             "queue.html",
             principal,
-            status=error.status,
+            status=status_of(error)[0],
             problem=error.detail,
             total=0,
             mismatches=[],

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from adapters.sandbox import SandboxPayers
-from gateway.services.errors import Conflict
+from gateway.errors import Conflict
 from gateway.services.keys import Role
 from gateway.storage.tables import (
     MismatchActionRow,
