@@ -18,7 +18,7 @@ from gateway.api import idempotency
 from gateway.api.batching import Batcher
 from gateway.api.contract import Contract
 from gateway.errors import Forbidden, Malformed, Unauthenticated
-from gateway.services.keys import Principal, Role, authenticate, authenticate_many
+from gateway.services.keys import Principal, Role, admit, authenticate, authenticate_many
 from gateway.services.parsing import load_json
 
 
@@ -67,12 +67,7 @@ def endpoint(
 
             def work() -> Response:
                 with sessions.begin() as session:
-                    principal = authenticate(session, key)
-                    if principal is None:
-                        raise Unauthenticated("the API key is unknown or revoked")
-                    if principal.role not in allowed:
-                        names = ", ".join(sorted(r.value for r in allowed))
-                        raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
+                    principal = admit(authenticate(session, key), allowed)
                     if once is None:
                         return handler(Call(request, session, principal, document))
                     stored = idempotency.replay(session, principal, once, fingerprint)
@@ -151,14 +146,10 @@ def batched(
                 outcomes: list[Response | Exception] = []
                 calls: list[tuple[int, Call]] = []
                 for n, (request, key, document) in enumerate(items):
-                    principal = principals.get(key)
-                    if principal is None:
-                        outcomes.append(Unauthenticated("the API key is unknown or revoked"))
-                    elif principal.role not in allowed:
-                        names = ", ".join(sorted(r.value for r in allowed))
-                        outcomes.append(
-                            Forbidden(f"role {principal.role} may not do this (allowed: {names})")
-                        )
+                    try:
+                        principal = admit(principals.get(key), allowed)
+                    except (Unauthenticated, Forbidden) as refused:
+                        outcomes.append(refused)
                     else:
                         outcomes.append(RuntimeError("not handled"))
                         calls.append((n, Call(request, session, principal, document)))
@@ -254,11 +245,6 @@ async def authorise(request: Request, *roles: Role) -> Principal:
     def check() -> Principal:
         with sessions.begin() as session:
             principal = authenticate(session, key)
-        if principal is None:
-            raise Unauthenticated("the API key is unknown or revoked")
-        if principal.role not in roles:
-            names = ", ".join(sorted(r.value for r in roles))
-            raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
-        return principal
+        return admit(principal, roles)
 
     return await run_in_threadpool(check)
