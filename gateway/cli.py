@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.config import load_settings
-from gateway.services.errors import ServiceError
+from gateway.errors import ServiceError
 from gateway.services.keys import Role
 
 

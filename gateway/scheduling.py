@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from gateway.bootstrap import CHINA_STANDARD_TIME, Gateway
-from gateway.services.errors import Conflict
+from gateway.errors import Conflict
 
 log = logging.getLogger("ltc_gateway.schedule")
 

@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 
 from adapters.sdk import Decision, LineDecision
 from gateway.domain.services import ServiceCatalogue
+from gateway.errors import Conflict, Invalid
 from gateway.orchestration.moves import current_steps, lock_claim
 from gateway.orchestration.recording import settling_party
 from gateway.orchestration.revisions import revise
 from gateway.orchestration.steps import StepStatus
 from gateway.orchestration.transaction import Transaction
-from gateway.services.errors import Conflict, Invalid
 from gateway.storage.tables import ClaimRow, LinePaymentRow, MismatchRow
 from reconciliation.matching import Kind
 

@@ -21,7 +21,7 @@ from gateway.api.contract import contract
 from gateway.api.endpoint import Call, authorise, endpoint, read_json
 from gateway.audit import actor_of
 from gateway.domain.numbers import INT32, whole_number
-from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue, settlement

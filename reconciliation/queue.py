@@ -19,7 +19,7 @@ import schemas
 from gateway import audit
 from gateway.domain.numbers import INT32, LARGEST, MAX_FEN, whole_number
 from gateway.domain.services import ServiceCatalogue
-from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal
 from gateway.storage.tables import MismatchActionRow, MismatchRow, SettlementItemRow, utcnow
 from reconciliation.accept_payer import accept_payer, check_accept_payer

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.registry import AdapterPool
 from adapters.sdk import AdapterError
 from gateway import audit
+from gateway.errors import Conflict, Invalid, ServiceError
 from gateway.ledger import business_date as beijing_today
-from gateway.services.errors import Conflict, Invalid, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationRunRow, utcnow
 from reconciliation.dates import business_date_faults
 from reconciliation.matching import ACROSS_PAYERS, NOTHING

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from gateway.services.errors import Conflict, NotFound
+from gateway.errors import Conflict, NotFound
 from gateway.storage.tables import SettlementBatchRow, SettlementItemRow
 
 

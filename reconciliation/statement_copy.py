@@ -12,7 +12,7 @@ from typing import IO, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gateway.services.errors import Invalid
+from gateway.errors import Invalid
 from reconciliation.statement_files import CHUNK, CSV_COLUMNS, UUID, check_header
 
 # A plain row: what ``check_entry`` accepts and the database reads the same way, with no quoting (where

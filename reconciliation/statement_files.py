@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from gateway.domain.model import Fault
 from gateway.domain.numbers import MAX_DIGITS, MAX_FEN, MAX_LINE_NO
-from gateway.services.errors import Invalid
+from gateway.errors import Invalid
 from gateway.services.parsing import load_json
 
 CSV_COLUMNS = ("claim_id", "line_no", "paid_fen", "payer_reference", "settled_on")

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.model import Fault
-from gateway.services.errors import Conflict, Invalid, NotFound
+from gateway.errors import Conflict, Invalid, NotFound
 from gateway.storage.tables import PayerRow, StatementRow
 from reconciliation.statement_copy import copy_csv
 from reconciliation.statement_files import CHUNK, Row, check_entry, csv_rows, json_rows

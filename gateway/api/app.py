@@ -18,10 +18,10 @@ from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
 from gateway.api.problems import database_unavailable, http_error, server_error, service_error
 from gateway.bootstrap import Gateway
+from gateway.errors import ServiceError
 from gateway.observability import metrics
 from gateway.observability.logging import RequestIdMiddleware
 from gateway.orchestration.worker import Worker
-from gateway.services.errors import ServiceError
 from gateway.storage.database import UNAVAILABLE
 from reconciliation import api as reconciliation_api
 from reconciliation.ui import pages as staff_pages

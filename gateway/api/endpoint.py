@@ -17,9 +17,8 @@ from starlette.responses import Response
 from gateway.api import idempotency
 from gateway.api.batching import Batcher
 from gateway.api.contract import Contract
-from gateway.api.problems import BadBody, Unauthorized
-from gateway.services.errors import Forbidden
-from gateway.services.keys import Principal, Role, authenticate, authenticate_many
+from gateway.errors import Forbidden, Malformed, Unauthenticated
+from gateway.services.keys import Principal, Role, admit, authenticate, authenticate_many
 from gateway.services.parsing import load_json
 
 
@@ -68,12 +67,7 @@ def endpoint(
 
             def work() -> Response:
                 with sessions.begin() as session:
-                    principal = authenticate(session, key)
-                    if principal is None:
-                        raise Unauthorized("the API key is unknown or revoked")
-                    if principal.role not in allowed:
-                        names = ", ".join(sorted(r.value for r in allowed))
-                        raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
+                    principal = admit(authenticate(session, key), allowed)
                     if once is None:
                         return handler(Call(request, session, principal, document))
                     stored = idempotency.replay(session, principal, once, fingerprint)
@@ -152,14 +146,10 @@ def batched(
                 outcomes: list[Response | Exception] = []
                 calls: list[tuple[int, Call]] = []
                 for n, (request, key, document) in enumerate(items):
-                    principal = principals.get(key)
-                    if principal is None:
-                        outcomes.append(Unauthorized("the API key is unknown or revoked"))
-                    elif principal.role not in allowed:
-                        names = ", ".join(sorted(r.value for r in allowed))
-                        outcomes.append(
-                            Forbidden(f"role {principal.role} may not do this (allowed: {names})")
-                        )
+                    try:
+                        principal = admit(principals.get(key), allowed)
+                    except (Unauthenticated, Forbidden) as refused:
+                        outcomes.append(refused)
                     else:
                         outcomes.append(RuntimeError("not handled"))
                         calls.append((n, Call(request, session, principal, document)))
@@ -209,21 +199,21 @@ def bearer_key(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
     return key.strip()
 
 
 async def read_json(request: Request) -> Any:
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
-        raise BadBody(f"expected an application/json body, got {media}")
+        raise Malformed(f"expected an application/json body, got {media}")
     raw = await request.body()
     try:
         document = load_json(raw)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise BadBody(f"the body is not valid JSON: {type(error).__name__}") from None
+        raise Malformed(f"the body is not valid JSON: {type(error).__name__}") from None
     if _depth(document) > MAX_DEPTH:
-        raise BadBody(f"the body nests deeper than {MAX_DEPTH} levels")
+        raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels")
     return document
 
 
@@ -243,7 +233,7 @@ def _depth(node: Any, level: int = 1) -> int:
 async def read_raw(request: Request, accepted: tuple[str, ...]) -> tuple[str, bytes]:
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media not in accepted:
-        raise BadBody(f"expected a body of type {' or '.join(accepted)}, got {media}")
+        raise Malformed(f"expected a body of type {' or '.join(accepted)}, got {media}")
     return media, await request.body()
 
 
@@ -255,11 +245,6 @@ async def authorise(request: Request, *roles: Role) -> Principal:
     def check() -> Principal:
         with sessions.begin() as session:
             principal = authenticate(session, key)
-        if principal is None:
-            raise Unauthorized("the API key is unknown or revoked")
-        if principal.role not in roles:
-            names = ", ".join(sorted(r.value for r in roles))
-            raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
-        return principal
+        return admit(principal, roles)
 
     return await run_in_threadpool(check)

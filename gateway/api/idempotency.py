@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.services.errors import Conflict, Invalid
+from gateway.errors import Conflict, Invalid
 from gateway.services.keys import Principal
 from gateway.storage.tables import IdempotencyKeyRow
 

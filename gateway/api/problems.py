@@ -1,4 +1,5 @@
-"""Errors as RFC 9457 problem details (``application/problem+json``), naming the field."""
+"""Errors as RFC 9457 problem details (``application/problem+json``), naming the field. The
+domain's errors (``gateway.errors``) carry no HTTP: ``STATUSES`` below is where each becomes one."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.documents.pdf import FontUnavailable
 from gateway.domain.model import Fault
-from gateway.services.errors import ServiceError
+from gateway.errors import Conflict, Forbidden, Invalid, Malformed, NotFound, ServiceError, Unauthenticated
+from gateway.services.claim_lists import BadQuery
 
 log = logging.getLogger("ltc_gateway.api")
 
@@ -42,22 +45,30 @@ def problem(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
-class Unauthorized(ServiceError):
-    status = 401
-    title = "Unauthorized"
+# The one place a refusal becomes an HTTP status and a problem title (the type is the title's slug).
+STATUSES: dict[type[ServiceError], tuple[int, str]] = {
+    ServiceError: (400, "Bad request"),
+    Malformed: (400, "Malformed request body"),
+    BadQuery: (400, "Invalid query parameter"),
+    Unauthenticated: (401, "Unauthorized"),
+    Forbidden: (403, "Forbidden"),
+    NotFound: (404, "Not found"),
+    Conflict: (409, "Conflict"),
+    Invalid: (422, "Invalid request"),
+    FontUnavailable: (503, "Statement font unavailable"),
+}
 
 
-class BadBody(ServiceError):
-    """The body is not a JSON document of the expected media type."""
-
-    status = 400
-    title = "Malformed request body"
+def status_of(error: ServiceError) -> tuple[int, str]:
+    """The HTTP status and problem title of ``error``: those of its nearest mapped class."""
+    return next(STATUSES[kind] for kind in type(error).__mro__ if kind in STATUSES)
 
 
 async def service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    headers = {"WWW-Authenticate": 'Bearer realm="ltc-gateway"'} if exc.status == 401 else None
-    return problem(exc.status, exc.title, exc.detail, exc.faults, headers=headers)
+    status, title = status_of(exc)
+    headers = {"WWW-Authenticate": 'Bearer realm="ltc-gateway"'} if status == 401 else None
+    return problem(status, title, exc.detail, exc.faults, headers=headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ from gateway.api.endpoint import Call, batched, endpoint
 from gateway.api.problems import problem
 from gateway.audit import actor_of
 from gateway.domain.numbers import INT32, whole_number
+from gateway.errors import Invalid, NotFound
 from gateway.reference import registry, routing
 from gateway.services import (
     agencies,
@@ -25,7 +26,6 @@ from gateway.services import (
     enrollments,
     member_versions,
 )
-from gateway.services.errors import Invalid, NotFound
 from gateway.services.keys import Role
 
 log = logging.getLogger("ltc_gateway.api")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gateway.documents.settlement_statement import BEIJING
 from gateway.documents.translations import Translator
 from gateway.domain.identity import mask_id_number
-from gateway.services.errors import Invalid, NotFound
+from gateway.errors import Invalid, NotFound
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import (
     ClaimRow,

@@ -22,7 +22,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from gateway.documents.settlement_statement import Statement
 from gateway.documents.translations import Translator
-from gateway.services.errors import ServiceError
+from gateway.errors import ServiceError
 
 _lock = threading.Lock()
 _registered: dict[str, str] = {}
@@ -33,9 +33,6 @@ LINE = colors.HexColor("#dde6f0")
 
 class FontUnavailable(ServiceError):
     """The CJK font the PDF needs is not installed: the deployment's fault, not the caller's."""
-
-    status = 503
-    title = "Statement font unavailable"
 
 
 def font(path: str) -> str:

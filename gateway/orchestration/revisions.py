@@ -23,12 +23,12 @@ from adapters.sdk import Decision
 from gateway import audit
 from gateway.domain.products import Kind
 from gateway.domain.services import ServiceCatalogue
+from gateway.errors import Conflict, NotFound
 from gateway.orchestration.decision_checks import accept_decision, decision_problems
 from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import flag
 from gateway.orchestration.steps import FAILED_STEPS, InconsistentStep, StepStatus, step_key
 from gateway.orchestration.transaction import Transaction
-from gateway.services.errors import Conflict, NotFound
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, PayerStepRow, utcnow
 
 CARRIED = [c.name for c in PayerStepRow.__table__.columns if c.name not in ("step_id",)]

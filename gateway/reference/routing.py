@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import schemas
 from gateway import audit
-from gateway.services.errors import Invalid, NotFound
+from gateway.errors import Invalid, NotFound
 from gateway.storage.tables import (
     DistrictRouteRow,
     MemberRow,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.model import Fault, Value
-from gateway.services.errors import Forbidden, Invalid
+from gateway.errors import Forbidden, Invalid
 from gateway.services.keys import Principal, Role
 from gateway.services.parsing import parse
 from gateway.storage.tables import AssessmentAgencyRow, ClaimRow, ProviderRow, utcnow

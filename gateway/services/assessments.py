@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.domain.assessments import AssessmentSubmission, effective_from, grade_assessment, valid_until
 from gateway.domain.grading import GradingTable
+from gateway.errors import Conflict, Invalid
 from gateway.services.agencies import authorise_assessor
-from gateway.services.errors import Conflict, Invalid
 from gateway.services.keys import Principal
 from gateway.services.member_versions import record_identity
 from gateway.services.members import ensure_member, find_member

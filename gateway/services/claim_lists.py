@@ -29,7 +29,7 @@ from gateway.domain.claims import ClaimStatus
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
 from gateway.domain.products import Kind
-from gateway.services.errors import Invalid, ServiceError
+from gateway.errors import Invalid, ServiceError
 from gateway.services.keys import Principal, Role
 from gateway.storage.personal import lookup_hash, signature
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, MemberRow, PayerStepRow
@@ -45,9 +45,6 @@ FIXED = Kind.FIXED_BENEFIT.value
 
 class BadQuery(ServiceError):
     """A query parameter (or a cursor) that cannot be used; ``faults`` name it."""
-
-    status = 400
-    title = "Invalid query parameter"
 
     def __init__(self, faults: list[Fault]) -> None:
         super().__init__(f"{faults[0][0]}: {faults[0][1]}", faults)

@@ -25,8 +25,8 @@ from gateway.domain.claims import (
 from gateway.domain.identity import id_number_problem, mask_id_number
 from gateway.domain.model import Fault
 from gateway.domain.services import ServiceCatalogue
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from gateway.orchestration.planning import plan_steps
-from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from gateway.services.keys import Principal, Role
 from gateway.services.parsing import digest, parse
 from gateway.storage.personal import lookup_hash

@@ -10,16 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import schemas
-from adapters.sdk import Decision, LineDecision
+from adapters.sdk import Decision, MalformedAnswer
 from gateway import audit
 from gateway.domain.services import ServiceCatalogue
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.orchestration.decision_checks import accept_decision
 from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import settling_party
 from gateway.orchestration.revisions import rerun, revise
 from gateway.orchestration.steps import FAILED_STEPS, StepStatus
 from gateway.orchestration.transaction import Transaction
-from gateway.services.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, PayerStepRow
 
@@ -81,19 +81,13 @@ def receive_decision(
 
 
 def _decision(document: dict[str, Any]) -> Decision:
-    return Decision(
-        "decided",
-        document.get("payer_reference"),
-        tuple(
-            LineDecision(
-                line["line_no"],
-                line["paid_fen"],
-                tuple((r["code"], r["amount_fen"]) for r in line.get("reasons", ())),
-            )
-            for line in document.get("lines", ())
-        ),
-        tuple(document.get("fixed", ())),
-    )
+    """The callback's decision, read by the SDK's parser of the decision wire format (the one a
+    payer's answer is read with): the schema has checked the document, so what it still refuses
+    (a number written as 1.0) is named for the whole document."""
+    try:
+        return Decision.from_wire(document)
+    except MalformedAnswer as error:
+        raise Invalid([("", str(error))]) from None
 
 
 def _same(step: PayerStepRow, decision: Decision) -> bool:

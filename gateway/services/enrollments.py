@@ -11,7 +11,7 @@ from gateway import audit
 from gateway.domain.coverage import EnrollmentBatch
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
-from gateway.services.errors import Forbidden, Invalid, NotFound
+from gateway.errors import Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal, Role
 from gateway.services.members import ensure_member
 from gateway.services.parsing import parse

@@ -1,9 +1,12 @@
-"""API keys: one party and one role each; only a hash is stored, the key is shown once."""
+"""API keys: one party and one role each; only a hash is stored, the key is shown once. And the
+one check of who may call: ``admit``, used by every API endpoint, the batching path and the
+staff UI's sign-in and sessions."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -11,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
+from gateway.errors import Forbidden, Unauthenticated
 from gateway.storage.tables import ApiKeyRow, utcnow
 
 
@@ -51,21 +55,34 @@ def create_key(
     return key_id, key
 
 
+def principal_of(key: ApiKeyRow) -> Principal | None:
+    """Who ``key`` signs in, or None once it is revoked."""
+    if key.revoked_at is not None:
+        return None
+    return Principal(key.key_id, Role(key.role), key.party_code)
+
+
 def authenticate(session: Session, key: str) -> Principal | None:
     row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == _digest(key)))
-    if row is None or row.revoked_at is not None:
-        return None
-    return Principal(row.key_id, Role(row.role), row.party_code)
+    return None if row is None else principal_of(row)
 
 
 def authenticate_many(session: Session, keys: set[str]) -> dict[str, Principal]:
     """``authenticate`` for several keys in one query: the principal of each key that is valid."""
     by_hash = {_digest(key): key for key in keys}
-    return {
-        by_hash[row.key_hash]: Principal(row.key_id, Role(row.role), row.party_code)
-        for row in session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash.in_(by_hash)))
-        if row.revoked_at is None
-    }
+    rows = session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_hash.in_(by_hash)))
+    return {by_hash[row.key_hash]: principal for row in rows if (principal := principal_of(row))}
+
+
+def admit(principal: Principal | None, roles: Collection[Role]) -> Principal:
+    """The caller (``authenticate``'s answer) if it may act in one of ``roles``: Unauthenticated
+    when its key is unknown or revoked, Forbidden when it acts in another role."""
+    if principal is None:
+        raise Unauthenticated("the API key is unknown or revoked")
+    if principal.role not in roles:
+        names = ", ".join(sorted(r.value for r in roles))
+        raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
+    return principal
 
 
 def revoke_key(session: Session, key_id: str, actor: str = "system") -> bool:

@@ -17,7 +17,7 @@ from gateway import audit
 from gateway.domain.assessments import Member
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Value
-from gateway.services.errors import Invalid, NotFound
+from gateway.errors import Invalid, NotFound
 from gateway.services.keys import Principal
 from gateway.services.members import find_member
 from gateway.services.parsing import parse

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 import schemas
 from gateway.domain.numbers import MAX_DIGITS
-from gateway.services.errors import Invalid
+from gateway.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.domain.products import Product, product_problems
-from gateway.services.errors import Invalid
+from gateway.errors import Invalid
 from gateway.services.parsing import parse
 
 

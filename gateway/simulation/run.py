@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import audit
 from gateway.domain.products import Product
-from gateway.services.errors import Invalid
+from gateway.errors import Invalid
 from gateway.simulation import history
 from gateway.simulation.drafts import draft_products
 from gateway.simulation.gap import GapTally, gap_report

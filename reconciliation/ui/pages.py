@@ -19,11 +19,12 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gateway.api.problems import status_of
 from gateway.audit import actor_of
 from gateway.domain.numbers import whole_number
+from gateway.errors import Forbidden, ServiceError
 from gateway.services import claims
-from gateway.services.errors import ServiceError
-from gateway.services.keys import Principal, Role
+from gateway.services.keys import Principal, Role, admit
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
 from reconciliation.matching import MISMATCHES, OPEN_MISMATCH_STATUSES, Kind
@@ -199,7 +200,7 @@ async def mismatch_page(request: Request) -> Response:
             request,
             "queue.html",
             principal,
-            status=error.status,
+            status=status_of(error)[0],
             problem=error.detail,
             total=0,
             mismatches=[],
@@ -230,7 +231,9 @@ async def resolve(request: Request) -> Response:
     refused = _forged(request, form)
     if refused is not None:
         return refused
-    if principal.role != Role.RECONCILER:
+    try:  # bureau staff see the queue; only reconcilers act on it
+        admit(principal, (Role.RECONCILER,))
+    except Forbidden:
         t = translator(_lang(request))
         return await _after(request, request.url.path.rsplit("/", 1)[0], "problem", t("reconcilers_only"))
     document: dict[str, Any] = {"action": form.get("action", ""), "note": form.get("note", "")}

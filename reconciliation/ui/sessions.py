@@ -28,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.config import Settings
-from gateway.services.keys import Principal, Role
+from gateway.errors import Forbidden, Unauthenticated
+from gateway.services.keys import Principal, Role, admit, principal_of
 from gateway.storage.tables import ApiKeyRow, UiSessionRow, utcnow
 
 COOKIE = "ltc_staff_session"
@@ -96,28 +97,26 @@ def find_session(
     """The live session of ``token``, its flash message taken (shown once); None if it has ended."""
     now = now or utcnow()
     found = session.execute(
-        select(UiSessionRow, ApiKeyRow.revoked_at)
+        select(UiSessionRow, ApiKeyRow)
         .join(ApiKeyRow, ApiKeyRow.key_id == UiSessionRow.key_id)
         .where(UiSessionRow.token_hash == _digest(token))
     ).first()
     if found is None:
         return None
-    row, key_revoked_at = found
+    row, key = found
     idle = timedelta(minutes=settings.ui_session_idle_minutes)
-    if (
-        row.revoked_at is not None
-        or key_revoked_at is not None
-        or now >= row.expires_at
-        or now - row.last_seen_at >= idle
-        or row.role not in STAFF
-    ):
+    if row.revoked_at is not None or now >= row.expires_at or now - row.last_seen_at >= idle:
+        return None
+    try:  # the key it was opened with still signs a member of staff in (revoking the key ends it)
+        principal = admit(principal_of(key), STAFF)
+    except (Unauthenticated, Forbidden):
         return None
     flash = row.flash
     if flash is not None:
         row.flash = None
     if now - row.last_seen_at >= _TOUCH:
         row.last_seen_at = now
-    return StaffSession(token, Principal(row.key_id, Role(row.role), row.party_code), flash)
+    return StaffSession(token, principal, flash)
 
 
 def close_session(session: Session, token: str, now: datetime | None = None) -> None:

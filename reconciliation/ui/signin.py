@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.services.keys import Principal, authenticate
+from gateway.errors import Forbidden, Unauthenticated
+from gateway.services.keys import Principal, admit, authenticate
 from gateway.storage.tables import utcnow
 from reconciliation.ui import sessions as staff_sessions
 from reconciliation.ui.i18n import translator
@@ -79,8 +80,9 @@ async def login(request: Request) -> Response:
 
     def sign_in() -> str | None:
         with gateway.sessions.begin() as session:
-            principal = authenticate(session, key)
-            if principal is None or principal.role not in STAFF:
+            try:
+                principal = admit(authenticate(session, key), STAFF)
+            except (Unauthenticated, Forbidden):
                 return None
             if previous:  # whoever was signed in in this browser is signed out
                 staff_sessions.close_session(session, previous)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gateway.bootstrap import Gateway
+from gateway.errors import Invalid
 from gateway.scheduling import reconcile_once
-from gateway.services.errors import Invalid
 from gateway.services.keys import Role
 from tests.integration.test_cli import ltc
 from tests.integration.world import World

@@ -212,6 +212,10 @@ def test_an_overpaying_decision_is_refused_flagged_and_can_be_corrected(
     }
     other = world.post("/v1/payers/acme-life/decisions", correction, world.payer("huiminbao"))
     assert other.status_code == 403  # a payer decides only for itself
+    as_float = {**correction, "lines": [{**correction["lines"][0], "paid_fen": 120000.0}]}
+    refused = world.post("/v1/payers/huiminbao/decisions", as_float, world.payer("huiminbao"))
+    assert refused.status_code == 422  # read as a payer's answer is: an amount is a whole number
+    assert refused.json()["detail"] == "/: not a decision: TypeError expected an integer, got 120000.0"
     answer = world.post("/v1/payers/huiminbao/decisions", correction, world.payer("huiminbao"))
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == "recorded"

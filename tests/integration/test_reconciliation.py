@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from adapters.sandbox import SandboxPayers
+from gateway.errors import Conflict
 from gateway.ledger import business_date
-from gateway.services.errors import Conflict
 from gateway.services.keys import Role
 from gateway.storage.tables import (
     MismatchActionRow,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gateway.bootstrap import Gateway
-from gateway.services.errors import Invalid
+from gateway.errors import Invalid
 from gateway.storage.tables import PayerRow, StatementLineRow
 from reconciliation import statements
 from reconciliation.statements import import_statement

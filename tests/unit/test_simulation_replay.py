@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.domain.products import Product
-from gateway.services.errors import Invalid
+from gateway.errors import Invalid
 from gateway.simulation.drafts import draft_products
 from gateway.simulation.gap import GapTally, gap_report
 from gateway.simulation.replay import ClaimFact, MemberHistory, RoundFact, StepFact, replay
