@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.model import Fault
-from gateway.domain.numbers import MAX_DIGITS, MAX_FEN, MAX_LINE_NO
+from gateway.domain.numbers import MAX_FEN, MAX_LINE_NO, integer
 from gateway.services.errors import Conflict, Invalid, NotFound
 from gateway.services.parsing import load_json
 from gateway.storage.tables import PayerRow, StatementRow
@@ -76,7 +76,6 @@ STAGING = Table(
 )
 
 Row = dict[str, Any]
-INTEGER = re.compile(r"-?[0-9]+")
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -184,8 +183,9 @@ def _check_header(header: list[str] | None) -> None:
 
 
 def _number(text_: str) -> int | str:
-    # beyond MAX_DIGITS int() is wasted work, and beyond 4,300 digits it raises ValueError
-    return int(text_) if INTEGER.fullmatch(text_) and len(text_) <= MAX_DIGITS else text_
+    """A CSV cell's integer, or the text itself for the entry check to refuse by name."""
+    number = integer(text_)
+    return text_ if number is None else number
 
 
 def import_statement(
