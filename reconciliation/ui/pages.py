@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.audit import actor_of
 from gateway.domain.numbers import whole_number
-from gateway.services import claims
+from gateway.services.claim_view import claim_view
 from gateway.services.errors import ServiceError
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ReconciliationRunRow
@@ -187,7 +187,7 @@ async def mismatch_page(request: Request) -> Response:
         with gateway.sessions.begin() as session:
             found = queue.get_mismatch(session, queue.parse_id(request.path_params["id"]), gateway.today())
             try:
-                claim = claims.claim_view(session, principal, found["claim_id"])
+                claim = claim_view(session, principal, found["claim_id"])
             except ServiceError:
                 claim = None
             return found, claim
