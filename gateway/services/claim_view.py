@@ -21,6 +21,7 @@ from gateway.domain.claims import ClaimStatus
 from gateway.domain.identity import mask_id_number
 from gateway.services.errors import NotFound
 from gateway.services.keys import Principal, Role
+from gateway.storage.claim_lines import billed_line, claim_line
 from gateway.storage.tables import (
     AdjustmentRow,
     ClaimLineRow,
@@ -168,15 +169,7 @@ def _lines(
         paid = payments.get(line.line_no, [])
         lines.append(
             {
-                "line_no": line.line_no,
-                "service_code": line.service_code,
-                "setting": line.setting,
-                "method": line.method,
-                "service_date": line.service_date.isoformat(),
-                "service_end_date": line.service_end_date.isoformat() if line.service_end_date else None,
-                "quantity": line.quantity,
-                "unit_price_fen": line.unit_price_fen,
-                "billed_fen": line.billed_fen,
+                **billed_line(claim_line(line)),
                 "payments": [_payment(p) for p in paid],
                 "member_responsibility_fen": (
                     line.billed_fen - sum(p.paid_fen for p in paid) if settled else None

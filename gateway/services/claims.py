@@ -29,6 +29,7 @@ from gateway.orchestration.fanout import plan_steps
 from gateway.services.errors import Conflict, Forbidden, Invalid, ServiceError
 from gateway.services.keys import Principal, Role
 from gateway.services.parsing import digest, parse
+from gateway.storage.claim_lines import line_values
 from gateway.storage.personal import lookup_hash
 from gateway.storage.tables import (
     AssessmentRow,
@@ -182,28 +183,7 @@ def _store(
     if not new:
         return
     session.execute(
-        insert(ClaimLineRow),
-        [
-            {
-                "claim_id": row.claim_id,
-                "line_no": line.line_no,
-                "service_code": line.service_code,
-                "setting": line.setting.value,
-                "method": line.method.value,
-                "service_date": line.service_date,
-                "service_end_date": line.service_end_date,
-                "quantity": line.quantity,
-                "unit_price_fen": line.unit_price_fen,
-                "billed_fen": line.billed_fen,
-                "exclusion": line.exclusion.value if line.exclusion else None,
-                "visit": line.visit.model_dump(mode="json") if line.visit else None,
-                "caregiver_id": line.visit.caregiver_id if line.visit else None,
-                "check_in": line.visit.check_in if line.visit else None,
-                "check_out": line.visit.check_out if line.visit else None,
-            }
-            for claim, row in new
-            for line in claim.lines
-        ],
+        insert(ClaimLineRow), [line_values(row.claim_id, line) for claim, row in new for line in claim.lines]
     )
     plan_steps(session, [row for _, row in new])
     session.flush()
