@@ -162,7 +162,10 @@ class Decision:
         }
 
 
-INTEGER_TEXT = re.compile(r"-?[0-9]{1,20}")  # longer is no number of ours; int() of 4,301 digits raises
+# Integers written as text, here and in the gateway (gateway.domain.numbers): ASCII digits only
+# (str.isdigit() takes "³", int() "٣"), at most 20; longer is no number of ours, and int() of 4,301
+# digits raises.
+INTEGER_TEXT = re.compile(r"-?[0-9]{1,20}")
 
 
 def _int(value: Any) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -11,11 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.audit import Sealer
 from gateway.config import Settings, load_settings
+from gateway.domain.beijing_time import beijing_today
 from gateway.domain.grading import GradingTable, default_table
 from gateway.domain.services import ServiceCatalogue, default_catalogue
 from gateway.storage.database import make_engine, make_sessionmaker
-
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")  # business dates are Beijing dates
 
 
 @dataclass
@@ -31,7 +30,7 @@ class Gateway:
         self.sealer = Sealer(self.sessions)  # chains this process's audit entries after commit
 
     def today(self) -> date:
-        return datetime.now(CHINA_STANDARD_TIME).date()
+        return beijing_today()  # business dates are Beijing dates
 
     def close(self) -> None:
         self.sealer.close()

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from gateway.domain.beijing_time import beijing_date
 from gateway.storage.tables import LedgerEntryRow, utcnow
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 CLAIM_LEVEL = 0  # line_no of a fixed benefit's entries
 # A decision is kept even when it pays nothing: the key was routed to the payer, so a settlement
 # of it is an amount mismatch, not UNKNOWN_AT_GATEWAY. A zero adjustment or reversal says nothing.
@@ -22,7 +22,7 @@ ROUTED = ("payment", "fixed_benefit")
 
 def business_date(now: datetime | None = None) -> date:
     """Settlement dates are Beijing dates."""
-    return (now or datetime.now(UTC)).astimezone(CHINA_STANDARD_TIME).date()
+    return beijing_date(now or datetime.now(UTC))
 
 
 # Entries are appended and read back by queries, never as objects: one multi-row INSERT, with no

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-from gateway.bootstrap import CHINA_STANDARD_TIME, Gateway
+from gateway.bootstrap import Gateway
+from gateway.domain.beijing_time import BEIJING
 from gateway.errors import Conflict
 
 log = logging.getLogger("ltc_gateway.schedule")
@@ -32,8 +33,8 @@ def reconcile_once(gateway: Gateway, business_date: date) -> str:
 
 def next_time(now: datetime, at: time) -> datetime:
     """The next moment the clock (Beijing time) shows ``at``."""
-    local = now.astimezone(CHINA_STANDARD_TIME)
-    candidate = datetime.combine(local.date(), at, CHINA_STANDARD_TIME)
+    local = now.astimezone(BEIJING)
+    candidate = datetime.combine(local.date(), at, BEIJING)
     return candidate if candidate > local else candidate + timedelta(days=1)
 
 
@@ -41,7 +42,7 @@ def run_schedule(
     gateway: Gateway,
     at: time,
     stop: threading.Event,
-    now: Callable[[], datetime] = lambda: datetime.now(CHINA_STANDARD_TIME),
+    now: Callable[[], datetime] = lambda: datetime.now(BEIJING),
 ) -> None:
     """Every day at ``at``, reconcile the business date that just ended (yesterday, Beijing)."""
     while not stop.is_set():

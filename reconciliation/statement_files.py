@@ -15,7 +15,7 @@ from datetime import date
 from typing import IO, Any
 
 from gateway.domain.model import Fault
-from gateway.domain.numbers import MAX_DIGITS, MAX_FEN, MAX_LINE_NO
+from gateway.domain.numbers import MAX_FEN, MAX_LINE_NO, integer
 from gateway.errors import Invalid
 from gateway.services.parsing import load_json
 
@@ -25,7 +25,6 @@ CHUNK = 1 << 20  # bytes read at a time: memory stays flat whatever the size of 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # no database takes a NUL; no payer reference needs any
 
 Row = dict[str, Any]
-INTEGER = re.compile(r"-?[0-9]+")
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -133,5 +132,6 @@ def check_header(header: list[str] | None) -> None:
 
 
 def _number(text_: str) -> int | str:
-    # beyond MAX_DIGITS int() is wasted work, and beyond 4,300 digits it raises ValueError
-    return int(text_) if INTEGER.fullmatch(text_) and len(text_) <= MAX_DIGITS else text_
+    """A CSV cell's integer, or the text itself for the entry check to refuse by name."""
+    number = integer(text_)
+    return text_ if number is None else number

@@ -15,11 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from adapters.sdk import MalformedAnswer, PermanentError
+from gateway.domain.beijing_time import BEIJING
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 REQUEST_FIELDS = (
     "infno",
     "msgid",

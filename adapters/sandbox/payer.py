@@ -16,11 +16,11 @@ import httpx
 from adapters.sdk import Decision, LineDecision, ShareRequest
 from gateway.coordination import CaseFacts, Repeat, coordinate_payer, fixed_benefits
 from gateway.domain.assessments import AssessmentFacts
-from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Product
 from gateway.domain.providers import Designation
 from gateway.ledger import business_date
+from gateway.storage.claim_lines import claim_line
 
 
 @dataclass
@@ -258,24 +258,7 @@ class SandboxPayer:
 
 
 def _case(request: ShareRequest) -> CaseFacts:
-    lines = tuple(
-        ClaimLine.model_validate(
-            {
-                "line_no": line.line_no,
-                "service_code": line.service_code,
-                "setting": line.setting,
-                "method": line.method,
-                "service_date": line.service_date,
-                "service_end_date": line.service_end_date,
-                "quantity": line.quantity,
-                "unit_price_fen": line.unit_price_fen,
-                "billed_fen": line.billed_fen,
-                "exclusion": line.exclusion,
-                "visit": line.visit,
-            }
-        )
-        for line in request.lines
-    )
+    lines = tuple(claim_line(line) for line in request.lines)
     a, p, m = request.assessment, request.provider, request.member
     position = (m["lat"], m["lon"]) if m.get("lat") is not None and m.get("lon") is not None else None
     return CaseFacts(

@@ -20,6 +20,7 @@ from gateway.services import (
     agencies,
     assessments,
     claim_lists,
+    claim_view,
     claims,
     coverage,
     decisions,
@@ -112,7 +113,7 @@ def get_claim(call: Call) -> Response:
     media = documents.wanted(call.request)
     if media != documents.JSON:
         return documents.statement_response(call, media)
-    return JSONResponse(claims.claim_view(call.session, call.principal, call.param("claim_id")))
+    return JSONResponse(claim_view.claim_view(call.session, call.principal, call.param("claim_id")))
 
 
 LIST_QUERY = {  # the list's filters: the search body's fields but the ID number (never in a URL)

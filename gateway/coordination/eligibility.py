@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from gateway.coordination.facts import CaseFacts, VisitRecord
 from gateway.coordination.reasons import EXCLUSION_REASON, Reason
 from gateway.coordination.visits import VisitFinding, check_visit
-from gateway.domain.assessments import add_months
 from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Benefit, Setting
@@ -81,12 +80,11 @@ class Terms:
     @classmethod
     def of(cls, coverage: Coverage, case: CaseFacts) -> Terms:
         elig, assessment = coverage.product.eligibility, case.assessment
-        lasted = add_months(assessment.disabled_since, elig.min_disability_months) <= assessment.concluded_on
-        valid_to = assessment.concluded_on + timedelta(days=elig.assessment_valid_days)
+        effective_from, valid_to = assessment.effective_span(elig)
         return cls(
             coverage,
             assessment.grade >= elig.min_grade,
-            assessment.effective_from if lasted else date.max,
+            effective_from,
             valid_to,
             coverage.waiting_ends,
             elig.designated_providers_only,

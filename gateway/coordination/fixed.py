@@ -13,11 +13,10 @@ from __future__ import annotations
 from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from gateway.coordination.facts import CaseFacts
 from gateway.coordination.reasons import Reason
-from gateway.domain.assessments import add_months
 from gateway.domain.coverage import Coverage
 
 
@@ -58,9 +57,8 @@ def trigger_reason(coverage: Coverage, case: CaseFacts, day: date) -> Reason | N
         return Reason.NOT_COVERED
     if assessment.grade < elig.min_grade:
         return Reason.GRADE_BELOW_THRESHOLD
-    lasted = add_months(assessment.disabled_since, elig.min_disability_months) <= assessment.concluded_on
-    valid_to = assessment.concluded_on + timedelta(days=elig.assessment_valid_days)
-    if not (lasted and assessment.effective_from <= day <= valid_to):
+    effective_from, valid_to = assessment.effective_span(elig)
+    if not effective_from <= day <= valid_to:
         return Reason.ASSESSMENT_NOT_EFFECTIVE
     if day < coverage.waiting_ends:
         return Reason.WAITING_PERIOD

@@ -17,8 +17,8 @@ import xlsxwriter
 from sqlalchemy import and_, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.documents.settlement_statement import BEIJING
 from gateway.documents.translations import Translator
+from gateway.domain.beijing_time import BEIJING
 from gateway.domain.identity import mask_id_number
 from gateway.errors import Invalid, NotFound
 from gateway.services.keys import Principal, Role

@@ -10,20 +10,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.documents.translations import Translator
+from gateway.domain.beijing_time import BEIJING
 from gateway.domain.identity import mask_id_number, mask_name
 from gateway.domain.money import yuan
 from gateway.domain.services import ServiceCatalogue
-from gateway.services.claims import claim_view
+from gateway.services.claim_view import claim_view
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, MemberRow, PayerRow, ProductVersionRow, ProviderRow
-
-BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from pydantic import Field
 from gateway.domain.grading import Grading, GradingError, GradingTable
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault, Value
+from gateway.domain.products import Eligibility
 
 DEFAULT_VALID_DAYS = 730  # product rule; the default validity when a product says nothing
 
@@ -98,3 +99,12 @@ class AssessmentFacts:
     @property
     def effective_from(self) -> date:
         return effective_from(self.concluded_on)
+
+    def effective_span(self, eligibility: Eligibility) -> tuple[date, date]:
+        """The first and the last day a product with these eligibility rules takes the assessment
+        as in force: from the day after its conclusion, if by then the disability had lasted the
+        product's minimum months (if not, never: the first day is ``date.max``), until the
+        product's validity days after the conclusion. Every product rule by date reads this."""
+        lasted = add_months(self.disabled_since, eligibility.min_disability_months) <= self.concluded_on
+        first = self.effective_from if lasted else date.max
+        return first, valid_until(self.concluded_on, eligibility.assessment_valid_days)

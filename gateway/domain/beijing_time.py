@@ -1,4 +1,5 @@
-"""Business dates are Beijing dates (Asia/Shanghai), whatever the server's zone."""
+"""Business dates are Beijing dates (Asia/Shanghai), whatever the server's zone: the one Beijing
+clock of the gateway, its reconciliation and its adapters (zoneinfo, not a fixed +8 h offset)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,8 @@ def beijing_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(BEIJING).date()
+
+
+def beijing_today() -> date:
+    """Today's Beijing date, by the system clock."""
+    return beijing_date(datetime.now(UTC))

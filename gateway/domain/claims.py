@@ -126,14 +126,6 @@ def period_problems(period: Period, today: date) -> list[Fault]:
     return faults
 
 
-def days_between(first: date, last: date) -> int:
-    return (last - first).days + 1
-
-
-def add_days(day: date, n: int) -> date:
-    return day + timedelta(days=n)
-
-
 class ClaimStatus(StrEnum):
     RECEIVED = "received"  # stored, nothing sent yet
     COORDINATING = "coordinating"  # payer steps under way
@@ -155,7 +147,7 @@ def repeated_lines(claim: ClaimSubmission) -> list[Fault]:
         bed = line.method == Method.PER_DIEM and line.setting == Setting.INSTITUTIONAL
         # counted, not stepped to: a date near date.max must not overflow (a bad range: no day)
         for n in range(min((line.last_date - line.service_date).days, _LONGEST_LINE) + 1):
-            day = add_days(line.service_date, n)
+            day = line.service_date + timedelta(days=n)
             i = first_by_code.setdefault((line.service_code, day), j)
             if i != j:
                 pairs.setdefault((i, j), f"the same service {line.service_code} on {day}")

@@ -20,6 +20,7 @@ from gateway.domain.coverage import Coverage
 from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.reference.registry import designation, product_version
+from gateway.storage.claim_lines import claim_line
 from gateway.storage.tables import (
     AssessmentRow,
     ClaimLineRow,
@@ -31,22 +32,6 @@ from gateway.storage.tables import (
     PayerStepRow,
     ProviderRow,
 )
-
-
-def claim_line(row: ClaimLineRow) -> ClaimLine:
-    return ClaimLine(
-        line_no=row.line_no,
-        service_code=row.service_code,
-        setting=row.setting,
-        method=row.method,
-        service_date=row.service_date,
-        service_end_date=row.service_end_date,
-        quantity=row.quantity,
-        unit_price_fen=row.unit_price_fen,
-        billed_fen=row.billed_fen,
-        exclusion=row.exclusion,
-        visit=VisitEvidence.model_validate(row.visit) if row.visit else None,
-    )
 
 
 def hold_parties(

@@ -29,6 +29,7 @@ from gateway.orchestration.claim_facts import (
     step_coverage,
 )
 from gateway.orchestration.transaction import Transaction, unflushed
+from gateway.storage.claim_lines import wire_line
 from gateway.storage.tables import (
     ClaimRow,
     LinePaymentRow,
@@ -131,17 +132,7 @@ def share_request(
         repeat = computed.case.repeats.get(line.line_no)
         lines.append(
             ShareLine(
-                line_no=line.line_no,
-                service_code=line.service_code,
-                setting=line.setting.value,
-                method=line.method.value,
-                service_date=line.service_date.isoformat(),
-                service_end_date=line.service_end_date.isoformat() if line.service_end_date else None,
-                quantity=line.quantity,
-                unit_price_fen=line.unit_price_fen,
-                billed_fen=line.billed_fen,
-                exclusion=line.exclusion.value if line.exclusion else None,
-                visit=line.visit.model_dump(mode="json") if line.visit else None,
+                **wire_line(line),
                 prior_paid_fen=prior,
                 remaining_fen=unpaid(computed, line),
                 proposed_paid_fen=proposal.paid_fen if proposal else None,

@@ -19,12 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 import schemas
+from gateway.domain.beijing_time import BEIJING
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
@@ -37,7 +37,6 @@ from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, Me
 FILTERS = ("month", "status", "claim_number", "payer", "coordinated_since")
 PAGING = ("cursor", "limit")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-BEIJING = ZoneInfo("Asia/Shanghai")  # a bare date in coordinated_since is a Beijing business date
 STATUSES = tuple(s.value for s in ClaimStatus)
 _CURSOR = "claim-list-cursor"
 FIXED = Kind.FIXED_BENEFIT.value
@@ -148,6 +147,7 @@ def _since(text: str | None, faults: list[Fault]) -> str | None:
     if text is None:
         return None
     try:
+        # a bare date is a Beijing business date, a naive time a Beijing time
         if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
             moment = datetime.combine(date.fromisoformat(text), time(), BEIJING)
         else:

@@ -1,14 +1,14 @@
-"""Claims: accepted once (202), then coordinated by the workers; one view of the result."""
+"""Claims: accepted once (202), then coordinated by the workers (the write side; the view of the
+result is ``services/claim_view.py``)."""
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,24 +22,20 @@ from gateway.domain.claims import (
     period_problems,
     repeated_lines,
 )
-from gateway.domain.identity import id_number_problem, mask_id_number
+from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
 from gateway.domain.services import ServiceCatalogue
-from gateway.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
+from gateway.errors import Conflict, Forbidden, Invalid, ServiceError
 from gateway.orchestration.planning import plan_steps
 from gateway.services.keys import Principal, Role
 from gateway.services.parsing import digest, parse
+from gateway.storage.claim_lines import line_values
 from gateway.storage.personal import lookup_hash
 from gateway.storage.tables import (
-    AdjustmentRow,
     AssessmentRow,
     ClaimLineRow,
     ClaimRow,
-    FixedBenefitRow,
-    FlagRow,
-    LinePaymentRow,
     MemberRow,
-    PayerStepRow,
     ProviderRow,
     utcnow,
 )
@@ -187,28 +183,7 @@ def _store(
     if not new:
         return
     session.execute(
-        insert(ClaimLineRow),
-        [
-            {
-                "claim_id": row.claim_id,
-                "line_no": line.line_no,
-                "service_code": line.service_code,
-                "setting": line.setting.value,
-                "method": line.method.value,
-                "service_date": line.service_date,
-                "service_end_date": line.service_end_date,
-                "quantity": line.quantity,
-                "unit_price_fen": line.unit_price_fen,
-                "billed_fen": line.billed_fen,
-                "exclusion": line.exclusion.value if line.exclusion else None,
-                "visit": line.visit.model_dump(mode="json") if line.visit else None,
-                "caregiver_id": line.visit.caregiver_id if line.visit else None,
-                "check_in": line.visit.check_in if line.visit else None,
-                "check_out": line.visit.check_out if line.visit else None,
-            }
-            for claim, row in new
-            for line in claim.lines
-        ],
+        insert(ClaimLineRow), [line_values(row.claim_id, line) for claim, row in new for line in claim.lines]
     )
     plan_steps(session, [row for _, row in new])
     session.flush()
@@ -260,180 +235,4 @@ def _receipt(row: ClaimRow) -> dict[str, Any]:
         "claim_number": row.claim_number,
         "status": row.status,
         "received_at": row.created_at.isoformat(),
-    }
-
-
-def can_see(session: Session, principal: Principal, claim: ClaimRow) -> bool:
-    if principal.role in (Role.BUREAU, Role.RECONCILER, Role.ADMIN):
-        return True
-    if principal.role == Role.PROVIDER:
-        return claim.provider_code == principal.party_code
-    if principal.role == Role.PAYER:
-        return (
-            session.scalar(
-                select(PayerStepRow.step_id)
-                .where(
-                    PayerStepRow.claim_id == claim.claim_id,
-                    or_(
-                        PayerStepRow.payer_code == principal.party_code,
-                        PayerStepRow.administrator_code == principal.party_code,
-                    ),
-                )
-                .limit(1)
-            )
-            is not None
-        )
-    return False
-
-
-def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[str, Any]:
-    try:
-        key = uuid.UUID(claim_id)
-    except ValueError:
-        raise NotFound(f"no claim {claim_id}") from None
-    claim = session.get(ClaimRow, key)
-    if claim is None or not can_see(session, principal, claim):
-        raise NotFound(f"no claim {claim_id}")  # the same answer whether it exists or is someone else's
-    member = session.get_one(MemberRow, claim.member_id)
-    owner = principal.role == Role.BUREAU or (
-        principal.role == Role.PROVIDER and principal.party_code == claim.provider_code
-    )
-    steps = list(
-        session.scalars(
-            select(PayerStepRow)
-            .where(
-                PayerStepRow.claim_id == claim.claim_id,
-                PayerStepRow.round == claim.round,
-                PayerStepRow.status != "replaced",
-            )
-            .order_by(PayerStepRow.seq)
-        )
-    )
-    # A payer sees the shares routed to it, not what the other payers decided.
-    payer = principal.party_code if principal.role == Role.PAYER else None
-    if payer is not None:
-        steps = [s for s in steps if payer in (s.payer_code, s.administrator_code)]
-    products = {s.product_code for s in steps}
-    payments: dict[int, list[LinePaymentRow]] = defaultdict(list)
-    for payment in session.scalars(
-        select(LinePaymentRow)
-        .where(
-            LinePaymentRow.claim_id == claim.claim_id,
-            LinePaymentRow.round == claim.round,
-            LinePaymentRow.provisional.is_(False),
-            LinePaymentRow.product_code.in_(products),
-        )
-        .order_by(LinePaymentRow.seq)
-    ):
-        payments[payment.line_no].append(payment)
-    lines = []
-    for line in session.scalars(
-        select(ClaimLineRow).where(ClaimLineRow.claim_id == claim.claim_id).order_by(ClaimLineRow.line_no)
-    ):
-        paid = payments.get(line.line_no, [])
-        lines.append(
-            {
-                "line_no": line.line_no,
-                "service_code": line.service_code,
-                "setting": line.setting,
-                "method": line.method,
-                "service_date": line.service_date.isoformat(),
-                "service_end_date": line.service_end_date.isoformat() if line.service_end_date else None,
-                "quantity": line.quantity,
-                "unit_price_fen": line.unit_price_fen,
-                "billed_fen": line.billed_fen,
-                "payments": [
-                    {
-                        "payer_code": p.payer_code,
-                        "product_code": p.product_code,
-                        "paid_fen": p.paid_fen,
-                        "standalone_fen": p.standalone_fen,
-                        "reasons": [{"code": code, "amount_fen": amount} for code, amount in p.reasons],
-                        **({"visit": p.visit} if p.visit else {}),
-                    }
-                    for p in paid
-                ],
-                "member_responsibility_fen": (
-                    line.billed_fen - sum(p.paid_fen for p in paid)
-                    if claim.status == ClaimStatus.COORDINATED and payer is None
-                    else None
-                ),
-            }
-        )
-    fixed = session.scalars(
-        select(FixedBenefitRow)
-        .where(FixedBenefitRow.claim_id == claim.claim_id, FixedBenefitRow.provisional.is_(False))
-        .order_by(FixedBenefitRow.product_code, FixedBenefitRow.month)
-    )
-    adjustments = session.scalars(
-        select(AdjustmentRow)
-        .where(AdjustmentRow.claim_id == claim.claim_id)
-        .order_by(AdjustmentRow.round, AdjustmentRow.id)
-    )
-    flags = session.scalars(select(FlagRow).where(FlagRow.claim_id == claim.claim_id).order_by(FlagRow.id))
-    return {
-        "claim_id": str(claim.claim_id),
-        "claim_number": claim.claim_number,
-        "provider_code": claim.provider_code,
-        "member_id_number": member.id_number if owner else mask_id_number(member.id_number),
-        "assessment_id": str(claim.assessment_id),
-        "period": {"start": claim.period_start.isoformat(), "end": claim.period_end.isoformat()},
-        "status": claim.status,
-        "round": claim.round,
-        "billed_fen": claim.billed_fen,
-        "payers": [
-            {
-                "step_id": s.step_id,
-                "seq": s.seq,
-                "tier": s.tier,
-                "payer_code": s.payer_code,
-                **({"administrator_code": s.administrator_code} if s.administrator_code else {}),
-                "product_code": s.product_code,
-                "kind": s.kind,
-                "adjudication": s.adjudication,
-                "status": s.status,
-                "attempts": s.attempts,
-                **({"payer_reference": s.payer_reference} if s.payer_reference else {}),
-                **({"rerun_of": s.rerun_of} if s.rerun_of else {}),
-                **({"error": s.last_error} if s.last_error else {}),
-                **({"paid_fen": s.detail["paid_fen"]} if s.detail and "paid_fen" in s.detail else {}),
-                **({"declined": s.detail["declined"]} if s.detail and s.detail.get("declined") else {}),
-            }
-            for s in steps
-        ],
-        "lines": lines,
-        "member_responsibility_fen": claim.member_responsibility_fen if payer is None else None,
-        "fixed_benefits": [
-            {
-                "payer_code": f.payer_code,
-                "product_code": f.product_code,
-                "month": f.month,
-                "amount_fen": f.amount_fen,
-                "payee": f.payee,
-            }
-            for f in fixed
-            if f.product_code in products
-        ],
-        "adjustments": [
-            {
-                "round": a.round,
-                "payer_code": a.payer_code,
-                "product_code": a.product_code,
-                "line_no": a.line_no,
-                "previous_paid_fen": a.previous_paid_fen,
-                "paid_fen": a.paid_fen,
-                "delta_fen": a.delta_fen,
-                "kind": a.kind,
-                "cause": a.cause,
-            }
-            for a in adjustments
-            if a.product_code in products
-        ],
-        "flags": [
-            {"kind": f.kind, "line_no": f.line_no, "payer_code": f.payer_code, "detail": f.detail}
-            for f in flags
-            if payer is None or f.product_code in products
-        ],
-        "received_at": claim.created_at.isoformat(),
-        "coordinated_at": claim.coordinated_at.isoformat() if claim.coordinated_at else None,
     }

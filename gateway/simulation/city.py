@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from examples import example_products
 from gateway.bootstrap import Gateway
+from gateway.domain.beijing_time import BEIJING
 from gateway.domain.identity import check_character
 from gateway.orchestration.worker import Worker
 from gateway.reference import registry
@@ -29,7 +29,6 @@ from gateway.services.keys import Principal, Role
 from gateway.simulation.history import Period
 from gateway.storage.tables import LinePaymentRow
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 TIER1, TIER2, TIER3 = "policy-ltci", "huiminbao", "acme-life"
 DISTRICTS = ("330102", "330105", "330106", "330108", "330110")
 GRADES = (1, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5)  # more moderate and severe than mild among claimants

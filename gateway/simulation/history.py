@@ -29,8 +29,8 @@ from gateway.domain.claims import ClaimLine, ClaimStatus
 from gateway.domain.products import Adjudication, Product
 from gateway.domain.providers import Designation
 from gateway.domain.services import ServiceCatalogue, default_catalogue
-from gateway.orchestration.claim_facts import claim_line  # the one mapping of a stored line
 from gateway.simulation.replay import ClaimFact, MemberHistory, RoundFact, StepFact
+from gateway.storage.claim_lines import claim_line  # the one mapping of a stored line
 from gateway.storage.tables import (
     AssessmentRow,
     ClaimLineRow,

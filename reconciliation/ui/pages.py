@@ -23,7 +23,7 @@ from gateway.api.problems import status_of
 from gateway.audit import actor_of
 from gateway.domain.numbers import whole_number
 from gateway.errors import Forbidden, ServiceError
-from gateway.services import claims
+from gateway.services.claim_view import claim_view
 from gateway.services.keys import Principal, Role, admit
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
@@ -188,7 +188,7 @@ async def mismatch_page(request: Request) -> Response:
         with gateway.sessions.begin() as session:
             found = queue.get_mismatch(session, queue.parse_id(request.path_params["id"]), gateway.today())
             try:
-                claim = claims.claim_view(session, principal, found["claim_id"])
+                claim = claim_view(session, principal, found["claim_id"])
             except ServiceError:
                 claim = None
             return found, claim

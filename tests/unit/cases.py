@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import copy
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from examples import example
 from gateway.coordination import CaseFacts, ClaimedLine, repeats
 from gateway.domain.assessments import AssessmentFacts
+from gateway.domain.beijing_time import BEIJING
 from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Product
 from gateway.domain.providers import Designation
-
-CST = timezone(timedelta(hours=8))
 
 
 def sample(file: str) -> dict[str, Any]:
@@ -89,7 +88,7 @@ def item(
 def visit(
     lat: float = 30.2425, lon: float = 120.1692, minutes: int = 60, caregiver: str = "CG-1"
 ) -> dict[str, Any]:
-    check_in = datetime(2026, 11, 10, 9, 0, tzinfo=CST)
+    check_in = datetime(2026, 11, 10, 9, 0, tzinfo=BEIJING)
     return {
         "caregiver_id": caregiver,
         "check_in": check_in.isoformat(),
