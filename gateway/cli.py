@@ -219,6 +219,7 @@ def cmd_adapter_check(args: argparse.Namespace) -> int:
     import json
 
     from adapters.conformance import render, render_json, render_junit, run_checks
+    from adapters.registry import capabilities
     from gateway.services.registry import adapter_target
 
     gateway = _bootstrap()
@@ -227,7 +228,7 @@ def cmd_adapter_check(args: argparse.Namespace) -> int:
     if args.config:
         document = json.loads(Path(args.config).read_text(encoding="utf-8"))
         config = document.get("adapter", document)
-    if not config or config.get("type", "local") == "local":
+    if not config or capabilities(config).adjudicates_locally:
         print(f"error: payer {args.payer} has no adapter configured (nothing to check)", file=sys.stderr)
         return 2
     checks = asyncio.run(run_checks(args.payer, config, product, proposing, gateway.today()))

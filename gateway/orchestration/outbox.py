@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.registry import capabilities
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
 from gateway import audit
 from gateway.storage.tables import (
@@ -98,7 +99,7 @@ _QUEUE_ONCE = {
 def send_assessment(session: Session, assessment: AssessmentRow, party: str) -> None:
     """Queue the assessment for a payer, once (a payer with no adapter is the gateway itself)."""
     payer = session.get(PayerRow, party)
-    if payer is None or not payer.adapter or payer.adapter.get("type", "local") == "local":
+    if payer is None or capabilities(payer.adapter).adjudicates_locally:
         return
     member = session.get_one(MemberRow, assessment.member_id)
     identity = (
