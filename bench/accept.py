@@ -146,10 +146,10 @@ def _prepare(url: str) -> tuple[str, dict[str, object], str, str]:
     """Products, provider, an enrolled member with an assessment; a provider key; a claim body."""
     from gateway.bootstrap import bootstrap
     from gateway.config import Settings
-    from gateway.demo import example, example_products
     from gateway.services import agencies, assessments, enrollments, registry
     from gateway.services.keys import Principal, Role, create_key
     from gateway.storage.tables import MemberRow
+    from ltc_sandbox.demo import example, example_products
 
     gateway = bootstrap(Settings(database_url=url))
     scenario = example("worked-example.json")

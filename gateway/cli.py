@@ -38,14 +38,6 @@ def _date(option: str, text: str):  # type: ignore[no-untyped-def]
         raise UserError(f"{option} {text}: {error} (a date is YYYY-MM-DD)") from None
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from gateway.demo import demo
-
-    logging.getLogger("ltc_gateway").setLevel(logging.WARNING)  # the demo prints its own story
-    sys.unraisablehook = lambda _: None  # nor what a library's __del__ says while the process ends
-    return demo(load_settings(), once=args.once, as_json=args.json, host=args.host, port=args.port)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
     import shutil
@@ -183,38 +175,6 @@ def cmd_payers_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    import json
-    import time
-
-    from adapters.sandbox import SandboxPayers
-    from gateway.demo import example_products
-    from gateway.domain.products import Product
-
-    if args.hsa and not args.write_config:
-        print("error: --hsa needs --write-config DIR (its keys are written there)", file=sys.stderr)
-        return 2
-    products = [Product.model_validate(p) for p in example_products()]
-    sandboxes = SandboxPayers(products, args.host, args.port, hsa=args.hsa).start()
-    try:
-        if args.write_config:
-            folder = Path(args.write_config)
-            folder.mkdir(parents=True, exist_ok=True)
-            for document in sandboxes.payer_documents(key_dir=folder if args.hsa else None):
-                path = folder / f"payer-{document['payer_code']}.json"
-                path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            print(f"payer files written to {folder} (load them with: ltc-gateway payers load {folder})")
-        for code, payer in sandboxes.payers.items():
-            print(f"{code:<16} {payer.mode:<8} {sandboxes.url(code)}")
-        print("serving the sandbox payers (Ctrl-C stops them)", flush=True)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        sandboxes.stop()
-
-
 def cmd_adapter_check(args: argparse.Namespace) -> int:
     import json
 
@@ -314,27 +274,6 @@ def cmd_statements_import(args: argparse.Namespace) -> int:
     with gateway.sessions.begin() as session, path.open("rb") as content:  # streamed, never held whole
         summary = import_statement(session, args.payer, content, media, actor=operator())
     print(json.dumps(summary))
-    return 0
-
-
-def cmd_reconcile_generate(args: argparse.Namespace) -> int:
-    from collections import Counter
-
-    from gateway.storage.migrate import upgrade_engine
-    from reconciliation.generator import generate_night
-
-    logging.getLogger("ltc_gateway").setLevel(logging.WARNING)  # the generator prints its own summary
-    gateway = _bootstrap(migrated=False)
-    upgrade_engine(gateway.engine)
-    night = generate_night(gateway, args.claims, args.matched)
-    planted = Counter(kind for kind, *_ in night.expected)
-    print(
-        f"generated a night for {night.business_date}: {len(night.claims)} claims, "
-        f"{night.matched} lines settle exactly"
-    )
-    for kind, count in sorted(planted.items()):
-        print(f"  planted {kind:<22} {count}")
-    print(f"run it with: ltc-gateway reconcile --date {night.business_date}")
     return 0
 
 
@@ -466,13 +405,6 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"ltc-gateway {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="run the worked example end to end through a real server")
-    p.add_argument("--once", action="store_true", help="exit after printing the result")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.set_defaults(func=cmd_demo)
-
     p = sub.add_parser("serve", help="serve the HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -511,15 +443,6 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_payers_load)
     payers.add_parser("list", help="list payers and their products").set_defaults(func=cmd_payers_list)
 
-    p = sub.add_parser("sandbox", help="serve the sandbox payers (REST and SOAP) the demo and tests use")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="the first of four consecutive ports (0: free ones)")
-    p.add_argument("--write-config", metavar="DIR", help="write payer files for `payers load` here")
-    p.add_argument(
-        "--hsa", action="store_true", help="tier 1 east speaks the 医保信息平台 profile (keys written to DIR)"
-    )
-    p.set_defaults(func=cmd_sandbox)
-
     p = sub.add_parser("adapter-check", help="conformance checks against a payer's own endpoint")
     p.add_argument("payer", help="the payer code, as registered")
     p.add_argument("--product", help="the product to build the sample share from (default: the payer's)")
@@ -545,11 +468,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--at", default="02:00", help="Beijing time of day to reconcile the day before (HH:MM)")
     p.add_argument("--once", action="store_true", help="reconcile yesterday now, unless already done")
     p.set_defaults(func=cmd_schedule)
-
-    p = sub.add_parser("reconcile-generate", help="generate a night with every kind of mismatch planted")
-    p.add_argument("--claims", type=int, default=1, help="claims per planted kind")
-    p.add_argument("--matched", type=int, default=2, help="claims that settle exactly")
-    p.set_defaults(func=cmd_reconcile_generate)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
@@ -591,7 +509,36 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rerun", help="re-drive a dead or refused payer step (no STEP_ID: list them)")
     p.add_argument("step_id", type=int, nargs="?")
     p.set_defaults(func=cmd_rerun)
+    _add_installed_commands(sub)
     return top
+
+
+# Commands another distribution adds through the entry-point group: each entry point names a
+# function ``(subparsers) -> None`` that adds its subcommand (``set_defaults(func=...)``; optional
+# ``json_logs=True``, ``needs_keys=False``). The sandbox's are named here so that, without it,
+# they say how to install it instead of being unknown.
+COMMANDS_GROUP = "ltc_gateway.commands"
+SANDBOX_COMMANDS = ("demo", "sandbox", "reconcile-generate")
+SANDBOX_INSTALL = "pip install -e ./sandbox (the ltc-gateway-sandbox distribution)"
+
+
+def _add_installed_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from importlib.metadata import entry_points
+
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        if entry.name not in sub.choices:  # an entry point may not shadow a command of the product
+            entry.load()(sub)
+    for name in SANDBOX_COMMANDS:
+        if name not in sub.choices:
+            # takes whatever follows, options included (no prefix characters), to say one line
+            p = sub.add_parser(name, help=f"(needs the sandbox: {SANDBOX_INSTALL})", prefix_chars="\0")
+            p.add_argument("ignored", nargs="*")
+            p.set_defaults(func=_not_installed, needs_keys=False)
+
+
+def _not_installed(args: argparse.Namespace) -> int:
+    print(f"error: `ltc-gateway {args.command}` comes with the sandbox: {SANDBOX_INSTALL}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -608,8 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         # Services log JSON lines; the commands people read at a terminal log plain text.
-        configure(settings.log_level, json_logs=args.command in ("serve", "worker", "schedule", "sandbox"))
-        environment.check(settings, keys=args.command not in ("demo", "sandbox"))
+        json_logs = args.command in ("serve", "worker", "schedule") or getattr(args, "json_logs", False)
+        configure(settings.log_level, json_logs=json_logs)
+        environment.check(settings, keys=getattr(args, "needs_keys", True))
         result: int = args.func(args)
         return result
     except ServiceError as error:

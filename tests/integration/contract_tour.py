@@ -11,7 +11,7 @@ from typing import Any
 from starlette.routing import Match, Route
 
 from gateway.services.keys import Role
-from reconciliation.generator import generate_night
+from ltc_sandbox.generator import generate_night
 from reconciliation.ledger import business_date
 from tests.integration.world import World, auth
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.sandbox import SandboxPayers
 from gateway.storage.tables import PayerRow, StatementRow
+from ltc_sandbox import SandboxPayers
 from reconciliation.ledger import business_date
 from reconciliation.run import Reconciliation
 from tests.integration.test_payers import WORKED, one_body_per_key, paid

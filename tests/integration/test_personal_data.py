@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from adapters.redaction import BLANK
-from adapters.sandbox import SandboxPayers
 from gateway.api.server import BackgroundServer
 from gateway.observability.logging import JsonFormatter
 from gateway.orchestration.fanout import RetryPolicy
@@ -33,6 +32,7 @@ from gateway.services.keys import Role
 from gateway.services.registry import load_payer
 from gateway.storage import personal
 from gateway.storage.tables import ClaimRow, IdempotencyKeyRow, OutboxRow, PayerStepRow, utcnow
+from ltc_sandbox import SandboxPayers
 from reconciliation.ledger import business_date
 from tests.integration.test_cli import ltc
 from tests.integration.test_payers import drain, one_body_per_key

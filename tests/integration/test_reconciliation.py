@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text, update
 
-from adapters.sandbox import SandboxPayers
 from gateway.services.errors import Conflict
 from gateway.services.keys import Role
 from gateway.storage.tables import (
@@ -22,7 +21,8 @@ from gateway.storage.tables import (
     StatementLineRow,
     utcnow,
 )
-from reconciliation.generator import Night, generate_night
+from ltc_sandbox import SandboxPayers
+from ltc_sandbox.generator import Night, generate_night
 from reconciliation.ledger import business_date
 from reconciliation.run import Reconciliation
 from tests.integration.test_payers import drain

@@ -23,8 +23,8 @@ from gateway.storage.tables import (
     UiSessionRow,
     utcnow,
 )
+from ltc_sandbox.generator import generate_night
 from reconciliation.api import reconciliation_for
-from reconciliation.generator import generate_night
 from reconciliation.ui.sessions import COOKIE, LOGIN_COOKIE
 
 ORIGIN = {"Origin": "http://testserver"}

@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from adapters.sandbox import SandboxPayers
 from examples import example as _example
 from examples import example_products as _products
 from gateway.api.app import create_app
@@ -48,6 +47,7 @@ from gateway.storage.tables import (
     OutboxRow,
     PayerStepRow,
 )
+from ltc_sandbox import SandboxPayers
 
 
 @dataclass

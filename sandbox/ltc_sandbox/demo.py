@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from adapters.sandbox import SandboxPayers
 from examples import example, example_products
 from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
@@ -32,6 +31,7 @@ from gateway.render import claim_table
 from gateway.services.keys import Role, create_key
 from gateway.services.registry import onboard
 from gateway.storage.migrate import upgrade_engine
+from ltc_sandbox import SandboxPayers
 
 T = TypeVar("T")
 
