@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway import demo as demo_module
 from gateway.config import Settings
 from ltc_sandbox import SandboxPayers
+from ltc_sandbox import demo as demo_module
 
 
 def _environment(tmp: Path) -> dict[str, str]:
