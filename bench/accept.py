@@ -198,7 +198,16 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> list[Row]:
             "BENCH_PROVIDER": provider,
         }
         commands = {
-            "gateway": [sys.executable, "-m", "gateway", "serve", "--workers", "2", "--log-level", "warning"],
+            "gateway": [
+                sys.executable,
+                "-m",
+                "ltc_gateway",
+                "serve",
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+            ],
             "baseline": [
                 *(sys.executable, "-m", "uvicorn", "baseline_app:app", "--workers", "2"),
                 *("--log-level", "warning", "--no-access-log", "--app-dir", folder),
@@ -260,7 +269,7 @@ def load(seconds: int = 60, connections: int = 200) -> list[Row]:
         script.write_text(LUA % {"key": key, "path": "/v1/claims", "body": json.dumps(body)})
         env = {**os.environ, "LTC_DATABASE_URL": url, "LTC_LOG_LEVEL": "WARNING"}
         port = _port()
-        command = [sys.executable, "-m", "gateway", "serve", "--workers", "2", "--log-level", "warning"]
+        command = [sys.executable, "-m", "ltc_gateway", "serve", "--workers", "2", "--log-level", "warning"]
         process = subprocess.Popen(
             [*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -89,7 +89,7 @@ def _measure(
             started = time.perf_counter()
             processes = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "gateway", "worker"],
+                    [sys.executable, "-m", "ltc_gateway", "worker"],
                     env=env,
                     cwd=folder,
                     stdout=subprocess.DEVNULL,

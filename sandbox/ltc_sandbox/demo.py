@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 import httpx
 
 from examples import example, example_products
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
@@ -31,6 +30,7 @@ from gateway.render import claim_table
 from gateway.services.keys import Role, create_key
 from gateway.services.registry import onboard
 from gateway.storage.migrate import upgrade_engine
+from ltc_gateway.app import create_app
 from ltc_sandbox import SandboxPayers
 
 T = TypeVar("T")

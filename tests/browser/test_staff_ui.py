@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
 from gateway.services.keys import Role, create_key
+from ltc_gateway.app import create_app
 from ltc_sandbox.generator import Night, generate_night
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -5,10 +5,10 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.api.app import create_app
 from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
 from gateway.services.registry import onboard
+from ltc_gateway.app import create_app
 from ltc_sandbox import SandboxPayers
 from tests.integration.world import World, example_products
 

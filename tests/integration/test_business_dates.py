@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gateway.bootstrap import Gateway
-from gateway.scheduling import reconcile_once
 from gateway.services.errors import Invalid
 from gateway.services.keys import Role
+from ltc_gateway.scheduling import reconcile_once
 from tests.integration.test_cli import ltc
 from tests.integration.world import World
 

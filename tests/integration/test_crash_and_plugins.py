@@ -45,7 +45,7 @@ def test_a_worker_killed_mid_fan_out_is_resumed_without_a_second_different_submi
     claim_id = world.submit().json()["claim_id"]
     env = worker_env(world)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "worker"], env=env, cwd=tmp_path, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "ltc_gateway", "worker"], env=env, cwd=tmp_path, stderr=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 30
@@ -63,7 +63,7 @@ def test_a_worker_killed_mid_fan_out_is_resumed_without_a_second_different_submi
     hmb.faults.latency_ms = 0
     time.sleep(2.2)  # the dead worker's lease runs out
     restarted = subprocess.run(
-        [sys.executable, "-m", "gateway", "worker", "--once"],
+        [sys.executable, "-m", "ltc_gateway", "worker", "--once"],
         env=env,
         cwd=tmp_path,
         capture_output=True,

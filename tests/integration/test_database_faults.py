@@ -48,7 +48,7 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> tuple[subprocess.Popen[
     log = tmp_path / f"worker-{secrets.token_hex(3)}.log"
     with log.open("wb") as stderr:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "worker"], env=env, cwd=tmp_path, stderr=stderr
+            [sys.executable, "-m", "ltc_gateway", "worker"], env=env, cwd=tmp_path, stderr=stderr
         )
     until(lambda: b"worker started" in log.read_bytes(), "the worker to start", worker)
     return worker, log

@@ -203,7 +203,7 @@ def test_the_sandbox_writes_an_hsa_payer_file_and_adapter_check_passes_with_json
     assert keyless.returncode == 2 and "--write-config" in keyless.stderr
     config = tmp_path / "payers"
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "sandbox", "--hsa", "--write-config", str(config)],
+        [sys.executable, "-m", "ltc_gateway", "sandbox", "--hsa", "--write-config", str(config)],
         env={k: v for k, v in os.environ.items() if not k.startswith("LTC_")},
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -20,13 +20,13 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from gateway.api.app import create_app
 from gateway.bootstrap import bootstrap
-from gateway.cli import parser
 from gateway.config import Settings
 from gateway.observability.logging import JsonFormatter, scrub
-from gateway.scheduling import next_time, reconcile_once
 from gateway.storage.tables import ReconciliationRunRow
+from ltc_gateway.app import create_app
+from ltc_gateway.cli import parser
+from ltc_gateway.scheduling import next_time, reconcile_once
 from ltc_sandbox.generator import generate_night
 from tests.integration.test_payers import drain
 from tests.integration.world import World

@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.orchestration.fanout import RetryPolicy, next_call
 from gateway.orchestration.outbox import deliver_here, taken
 from gateway.orchestration.worker import Worker
 from gateway.services.registry import load_payer
 from gateway.storage.tables import AdjustmentRow, ClaimRow, LinePaymentRow, OutboxRow, PayerStepRow
+from ltc_gateway.app import create_app
 from ltc_sandbox import SandboxPayers
 from tests.integration.world import World
 

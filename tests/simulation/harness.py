@@ -29,7 +29,6 @@ from sqlalchemy import func, select
 
 from examples import example as _example
 from examples import example_products as _products
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
@@ -47,6 +46,7 @@ from gateway.storage.tables import (
     OutboxRow,
     PayerStepRow,
 )
+from ltc_gateway.app import create_app
 from ltc_sandbox import SandboxPayers
 
 
@@ -191,7 +191,7 @@ def _faults(rng: random.Random, sandboxes: SandboxPayers, report: Report) -> Non
 
 def _worker(env: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "gateway", "worker"],
+        [sys.executable, "-m", "ltc_gateway", "worker"],
         env=env,
         cwd=folder,
         stdout=subprocess.DEVNULL,
