@@ -10,6 +10,7 @@ from typing import Any
 from adapters.sdk import (
     AdjustmentNotice,
     AssessmentNotice,
+    Capabilities,
     Decision,
     LineDecision,
     PermanentError,
@@ -19,7 +20,8 @@ from adapters.sdk import (
 
 
 class LocalAdapter:
-    local = True  # the gateway computes a proposal for every share sent here
+    # the gateway computes a proposal for every share sent here; the payer sends no statements
+    capabilities = Capabilities(pulls_statements=False, adjudicates_locally=True)
 
     def __init__(self, payer_code: str) -> None:
         self.payer_code = payer_code

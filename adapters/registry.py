@@ -13,7 +13,7 @@ from adapters.hsa import HsaAdapter
 from adapters.local import LocalAdapter
 from adapters.redaction import Redacting
 from adapters.rest import RestAdapter
-from adapters.sdk import PayerAdapter, PermanentError
+from adapters.sdk import DEFAULT_CAPABILITIES, Capabilities, PayerAdapter, PermanentError, capabilities_of
 from adapters.soap import SoapAdapter
 
 ENTRY_POINT_GROUP = "ltc_gateway.adapters"
@@ -34,10 +34,30 @@ def factories() -> dict[str, Factory]:
     return {**plugins, **BUNDLED}
 
 
+def adapter_type(config: Mapping[str, Any] | None) -> str:
+    """The adapter type a payer's configuration names; none at all is the local adapter."""
+    return str((config or {}).get("type", "local"))
+
+
+def capabilities(config: Mapping[str, Any] | None) -> Capabilities:
+    """What the adapter a payer's configuration names declares, without building it (building may
+    read key files or open connections). Bundled types are answered without looking up plug-ins;
+    a type that is not installed declares nothing (building it fails with its own error)."""
+    kind = adapter_type(config)
+    factory = BUNDLED.get(kind)
+    if factory is None:
+        found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == kind]
+        if not found:
+            return DEFAULT_CAPABILITIES
+        factory = found[0].load()
+    # a bundled factory is a class's ``from_config``: the class declares the capabilities
+    return capabilities_of(getattr(factory, "__self__", factory))
+
+
 def build_adapter(payer_code: str, config: Mapping[str, Any] | None) -> PayerAdapter:
     """No configuration: the payer lets the gateway adjudicate (the local adapter)."""
     config = config or {"type": "local"}
-    kind = str(config.get("type", "local"))
+    kind = adapter_type(config)
     available = factories()
     if kind not in available:
         raise PermanentError(

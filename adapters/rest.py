@@ -15,6 +15,7 @@ import httpx
 from adapters.sdk import (
     AdjustmentNotice,
     AssessmentNotice,
+    Capabilities,
     Decision,
     FieldMap,
     MalformedAnswer,
@@ -69,7 +70,7 @@ def timeout_of(config: Mapping[str, Any]) -> httpx.Timeout:
 
 
 class RestAdapter:
-    local = False
+    capabilities = Capabilities()  # a remote payer; its statements are pulled nightly
 
     def __init__(self, payer_code: str, config: Mapping[str, Any], client: httpx.AsyncClient | None = None):
         self.payer_code = payer_code

@@ -271,9 +271,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an adapter's payer does beyond the calls every adapter answers, declared by the adapter
+    class (``capabilities = Capabilities(...)``) so the gateway asks the adapter, not its type.
+
+    ``pulls_statements``: the nightly reconciliation calls ``pull_statement`` for this payer (a
+    payer that uploads its statements instead says False).
+    ``adjudicates_locally``: the payer has no integration of its own; the gateway adjudicates every
+    share by the published product rules, sends it no notices and has nothing to check.
+    """
+
+    pulls_statements: bool = True
+    adjudicates_locally: bool = False
+
+
+DEFAULT_CAPABILITIES = Capabilities()  # an adapter that declares none: a remote payer that is pulled
+
+
+def capabilities_of(adapter: Any) -> Capabilities:
+    """An adapter's (or an adapter class's, or a factory's) declared capabilities."""
+    declared = getattr(adapter, "capabilities", None)
+    return declared if isinstance(declared, Capabilities) else DEFAULT_CAPABILITIES
+
+
 @runtime_checkable
 class PayerAdapter(Protocol):
-    """How the gateway talks to one payer. Every method may raise TransientError or PermanentError."""
+    """How the gateway talks to one payer. Every method may raise TransientError or PermanentError.
+
+    An adapter may declare a class attribute ``capabilities: Capabilities``; without one it is
+    taken to be a remote payer whose statements are pulled (``DEFAULT_CAPABILITIES``).
+    """
 
     payer_code: str
 

@@ -21,6 +21,7 @@ from adapters.rest import auth_headers, timeout_of
 from adapters.sdk import (
     AdjustmentNotice,
     AssessmentNotice,
+    Capabilities,
     Decision,
     FieldMap,
     MalformedAnswer,
@@ -41,7 +42,7 @@ DEFAULT_OPERATIONS = {
 
 
 class SoapAdapter:
-    local = False
+    capabilities = Capabilities()  # a remote payer; its statements are pulled nightly
 
     def __init__(self, payer_code: str, config: Mapping[str, Any]) -> None:
         self.payer_code = payer_code

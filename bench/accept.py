@@ -146,11 +146,11 @@ def _prepare(url: str) -> tuple[str, dict[str, object], str, str]:
     """Products, provider, an enrolled member with an assessment; a provider key; a claim body."""
     from gateway.bootstrap import bootstrap
     from gateway.config import Settings
-    from gateway.demo import example, example_products
     from gateway.reference import registry
     from gateway.services import agencies, assessments, enrollments
     from gateway.services.keys import Principal, Role, create_key
     from gateway.storage.tables import MemberRow
+    from ltc_sandbox.demo import example, example_products
 
     gateway = bootstrap(Settings(database_url=url))
     scenario = example("worked-example.json")
@@ -199,7 +199,16 @@ def run(seconds: int = 10, connections: int = 32, rounds: int = 3) -> list[Row]:
             "BENCH_PROVIDER": provider,
         }
         commands = {
-            "gateway": [sys.executable, "-m", "gateway", "serve", "--workers", "2", "--log-level", "warning"],
+            "gateway": [
+                sys.executable,
+                "-m",
+                "ltc_gateway",
+                "serve",
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+            ],
             "baseline": [
                 *(sys.executable, "-m", "uvicorn", "baseline_app:app", "--workers", "2"),
                 *("--log-level", "warning", "--no-access-log", "--app-dir", folder),
@@ -261,7 +270,7 @@ def load(seconds: int = 60, connections: int = 200) -> list[Row]:
         script.write_text(LUA % {"key": key, "path": "/v1/claims", "body": json.dumps(body)})
         env = {**os.environ, "LTC_DATABASE_URL": url, "LTC_LOG_LEVEL": "WARNING"}
         port = _port()
-        command = [sys.executable, "-m", "gateway", "serve", "--workers", "2", "--log-level", "warning"]
+        command = [sys.executable, "-m", "ltc_gateway", "serve", "--workers", "2", "--log-level", "warning"]
         process = subprocess.Popen(
             [*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

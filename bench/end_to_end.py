@@ -18,7 +18,6 @@ import time
 
 from sqlalchemy import func, select
 
-from adapters.sandbox import SandboxPayers
 from bench.common import Row, fresh_schema
 from examples import example as _example
 from examples import example_products as _products
@@ -30,6 +29,7 @@ from gateway.reference import registry
 from gateway.services import agencies, assessments, claims, enrollments
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow
+from ltc_sandbox import SandboxPayers
 
 STEPS = 4  # tier 1, tier 2, tier-3 indemnity, tier-3 fixed benefit
 TARGET_FAST, TARGET_SHARE = 500, 0.8
@@ -90,7 +90,7 @@ def _measure(
             started = time.perf_counter()
             processes = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "gateway", "worker"],
+                    [sys.executable, "-m", "ltc_gateway", "worker"],
                     env=env,
                     cwd=folder,
                     stdout=subprocess.DEVNULL,

@@ -24,7 +24,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.registry import AdapterPool
+from adapters.registry import AdapterPool, capabilities
 from adapters.sdk import AdapterError
 from gateway import audit
 from gateway.errors import Conflict, Invalid, ServiceError
@@ -181,12 +181,12 @@ class Reconciliation:
     # --- phases --------------------------------------------------------------------------------
 
     def _pull(self, run_id: int, business_date: date) -> None:
-        """Statements of payers that offer a pull (REST and SOAP adapters)."""
+        """Statements of payers whose adapters declare that they are pulled (``pulls_statements``)."""
         with self.sessions.begin() as session:
             payers = [
                 (row.payer_code, row.adapter)
                 for row in session.scalars(select(PayerRow).order_by(PayerRow.payer_code))
-                if row.adapter and row.adapter.get("type") in ("rest", "soap")
+                if capabilities(row.adapter).pulls_statements
             ]
         pulled: dict[str, Any] = {}
         if payers:

@@ -33,6 +33,7 @@ from adapters.rest import RETRYABLE, timeout_of
 from adapters.sdk import (
     AdjustmentNotice,
     AssessmentNotice,
+    Capabilities,
     Decision,
     FieldMap,
     MalformedAnswer,
@@ -59,7 +60,9 @@ def classify(profile: Profile, reply: Reply) -> None:
 
 
 class HsaAdapter:
-    local = False
+    # the platform reconciles in its own manner (totals, then detail by file transactions: not yet
+    # built); its placeholder ``statement`` transaction is not pulled by the nightly run
+    capabilities = Capabilities(pulls_statements=False)
 
     def __init__(
         self,

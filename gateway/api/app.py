@@ -1,15 +1,17 @@
-"""The Starlette application."""
+"""The gateway's HTTP routes and the Starlette application around routes: middleware, problem
+answers, embedded workers. The assembled service (these routes with reconciliation's and the staff
+UI's) is built in the composition root, ``ltc_gateway.app``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gateway.api import documents, openapi, ops, payer_openapi, v1
@@ -23,16 +25,31 @@ from gateway.observability import metrics
 from gateway.observability.logging import RequestIdMiddleware
 from gateway.orchestration.worker import Worker
 from gateway.storage.database import UNAVAILABLE
-from reconciliation import api as reconciliation_api
-from reconciliation.ui import pages as staff_pages
-from reconciliation.ui.sessions import check_settings as check_staff_settings
 
 
-def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Starlette:
-    """The API; with ``embedded_workers`` the same process also runs the fan-out (single machine)."""
+def gateway_routes() -> list[BaseRoute]:
+    """The gateway's own routes: operations, metrics, the contract and its docs, v1, documents."""
+    return [
+        *ops.routes,
+        Route("/metrics", contract(produces=("text/plain",))(metrics.metrics), methods=["GET"]),
+        Route("/openapi.json", openapi.openapi, methods=["GET"]),
+        Route("/openapi/payer.json", payer_openapi.payer_openapi, methods=["GET"]),
+        Route("/docs", openapi.docs, methods=["GET"]),
+        # Swagger UI's files, from the installed bundle: nothing is fetched from the internet
+        Mount("/docs/assets", StaticFiles(packages=[("swagger_ui", "static")]), name="docs-assets"),
+        Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
+        *v1.routes,
+        *documents.routes,
+    ]
+
+
+def application(
+    gateway: Gateway, routes: Sequence[BaseRoute], *, embedded_workers: int | None = None
+) -> Starlette:
+    """An application serving ``routes``; with ``embedded_workers`` the same process also runs the
+    fan-out (single machine)."""
     if embedded_workers is None:
         embedded_workers = gateway.settings.embedded_workers
-    check_staff_settings(gateway.settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -50,20 +67,7 @@ def create_app(gateway: Gateway, *, embedded_workers: int | None = None) -> Star
             await asyncio.gather(*tasks)
 
     app = Starlette(
-        routes=[
-            *ops.routes,
-            Route("/metrics", contract(produces=("text/plain",))(metrics.metrics), methods=["GET"]),
-            Route("/openapi.json", openapi.openapi, methods=["GET"]),
-            Route("/openapi/payer.json", payer_openapi.payer_openapi, methods=["GET"]),
-            Route("/docs", openapi.docs, methods=["GET"]),
-            # Swagger UI's files, from the installed bundle: nothing is fetched from the internet
-            Mount("/docs/assets", StaticFiles(packages=[("swagger_ui", "static")]), name="docs-assets"),
-            Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
-            *v1.routes,
-            *documents.routes,
-            *reconciliation_api.routes,
-            *staff_pages.routes,
-        ],
+        routes=list(routes),
         middleware=[
             Middleware(SecurityHeadersMiddleware),  # outermost: on every answer, a 413 too
             Middleware(RequestIdMiddleware),

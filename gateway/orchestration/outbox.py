@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.registry import capabilities
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
 from gateway import audit
 from gateway.orchestration.transaction import Transaction, unflushed
@@ -74,7 +75,7 @@ def send_assessment(tx: Transaction, assessment: AssessmentRow, party: str) -> N
     leased to the transaction's worker if it has one (``Transaction.lessee``)."""
     session = tx.session
     payer = session.get(PayerRow, party)
-    if payer is None or not payer.adapter or payer.adapter.get("type", "local") == "local":
+    if payer is None or capabilities(payer.adapter).adjudicates_locally:
         return
     member = session.get_one(MemberRow, assessment.member_id)
     identity = (

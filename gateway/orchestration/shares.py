@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from adapters.registry import capabilities
 from adapters.sdk import ShareLine, ShareRequest
 from gateway.coordination import CaseFacts, FixedBenefitDecision, PayerShare, coordinate_payer, fixed_benefits
 from gateway.domain.claims import ClaimLine
@@ -115,8 +116,7 @@ def unpaid(computed: Computed, line: ClaimLine) -> int:
 
 def proposes(step: PayerStepRow, adapter: dict[str, Any] | None) -> bool:
     """The gateway adjudicates for payers in gateway mode and for those with no integration."""
-    local = not adapter or adapter.get("type", "local") == "local"
-    return local or step.adjudication == Adjudication.GATEWAY.value
+    return capabilities(adapter).adjudicates_locally or step.adjudication == Adjudication.GATEWAY.value
 
 
 def share_request(

@@ -285,7 +285,9 @@ def adapter_target(
     if not codes:
         raise NotFound(f"payer {payer_code} settles no registered product")
     product, _ = current_product(session, sorted(codes)[0])
-    local = not payer.adapter or payer.adapter.get("type", "local") == "local"
+    from adapters.registry import capabilities
+
+    local = capabilities(payer.adapter).adjudicates_locally
     return payer.adapter, product, local or product.adjudication.value == "gateway"
 
 

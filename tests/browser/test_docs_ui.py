@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import sync_playwright
 
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
 from gateway.services.keys import Role, create_key
+from ltc_gateway.app import create_app
 from tests.browser.test_staff_ui import ARGS, ARTIFACTS, CHROMIUM
 
 

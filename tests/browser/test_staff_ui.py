@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
 from gateway.services.keys import Role, create_key
-from reconciliation.generator import Night, generate_night
+from ltc_gateway.app import create_app
+from ltc_sandbox.generator import Night, generate_night
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

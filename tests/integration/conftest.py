@@ -5,11 +5,11 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.sandbox import SandboxPayers
-from gateway.api.app import create_app
 from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
 from gateway.reference.registry import onboard
+from ltc_gateway.app import create_app
+from ltc_sandbox import SandboxPayers
 from tests.integration.world import World, example_products
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Match, Route
 
 from gateway.ledger import business_date
 from gateway.services.keys import Role
-from reconciliation.generator import generate_night
+from ltc_sandbox.generator import generate_night
 from tests.integration.world import World, auth
 
 

@@ -19,7 +19,7 @@ def test_adapter_check_reports_as_json_and_junit_that_ci_can_read(url: str, tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
     config = tmp_path / "payers"
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "sandbox", "--write-config", str(config)],
+        [sys.executable, "-m", "ltc_gateway", "sandbox", "--write-config", str(config)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

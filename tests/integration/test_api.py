@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.api.v1 import post_claim
 from gateway.services.keys import Role
+from ltc_gateway.app import create_app
 from tests.integration.world import World, auth
 
 

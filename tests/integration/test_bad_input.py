@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.services.keys import Role
+from ltc_gateway.app import create_app
 from tests.integration.world import World
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from gateway.bootstrap import Gateway
 from gateway.errors import Invalid
-from gateway.scheduling import reconcile_once
 from gateway.services.keys import Role
+from ltc_gateway.scheduling import reconcile_once
 from tests.integration.test_cli import ltc
 from tests.integration.world import World
 

@@ -15,13 +15,13 @@ from typing import Any
 import openpyxl
 import pytest
 
-from adapters.sandbox import SandboxPayers
 from gateway.coordination.reasons import Reason
 from gateway.documents.html import render_page
 from gateway.documents.settlement_statement import Names, build
 from gateway.documents.translations import LANGUAGES, Translator, catalogue, negotiate
 from gateway.domain.identity import mask_id_number
 from gateway.services.keys import Role
+from ltc_sandbox import SandboxPayers
 from tests.integration.test_payers import drain
 from tests.integration.world import World, auth
 

@@ -27,7 +27,7 @@ def ltc(
     if url is not None:
         env["LTC_DATABASE_URL"] = url
     return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
+        [sys.executable, "-m", "ltc_gateway", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -186,7 +186,7 @@ def test_sandbox_payers_load_and_adapter_check_from_the_command_line(url: str, t
     env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
     config = tmp_path / "payers"
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "sandbox", "--write-config", str(config)],
+        [sys.executable, "-m", "ltc_gateway", "sandbox", "--write-config", str(config)],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -146,8 +146,10 @@ def test_every_ltc_variable_the_project_reads_is_one_the_warning_knows() -> None
     found: set[str] = set()
     examples = {Path(__file__).resolve(), ROOT / "gateway" / "environment.py"}  # they cite a misspelling
     for folder in (
+        "ltc_gateway",
         "gateway",
         "adapters",
+        "sandbox",
         "reconciliation",
         "bench",
         "tests",
@@ -172,7 +174,7 @@ def test_every_ltc_variable_the_project_reads_is_one_the_warning_knows() -> None
 
 
 def test_python_m_gateway_has_no_traceback_for_a_bad_date_either(url: str, tmp_path: Path) -> None:
-    """The same through the installed script ``ltc-gateway`` as through ``python -m gateway``."""
+    """The same through the installed script ``ltc-gateway`` as through ``python -m ltc_gateway``."""
     script = Path(sys.executable).with_name("ltc-gateway")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LTC_")},
@@ -187,3 +189,33 @@ def test_python_m_gateway_has_no_traceback_for_a_bad_date_either(url: str, tmp_p
         cwd=tmp_path,
     )
     assert "--date 2026-13-01" in one_error(result)
+
+
+# The product's CLI with no command installed through ``ltc_gateway.commands``, as in the
+# production image, where the sandbox distribution is not installed.
+WITHOUT_SANDBOX = """
+import importlib.metadata, sys
+everything = importlib.metadata.entry_points
+def without_commands(**selection):
+    found = everything(**selection)
+    return [] if selection.get("group") == "ltc_gateway.commands" else found
+importlib.metadata.entry_points = without_commands
+from ltc_gateway.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", [["demo", "--once"], ["sandbox", "--port", "0"], ["reconcile-generate"]])
+def test_a_sandbox_command_without_the_sandbox_says_how_to_install_it(
+    command: list[str], tmp_path: Path
+) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LTC_")}, **SECRETS}
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_SANDBOX, *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "pip install -e ./sandbox" in one_error(result)

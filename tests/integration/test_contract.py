@@ -18,13 +18,13 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import schemas
-from gateway.api.app import create_app
 from gateway.api.openapi import describe, routes_of
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.claims import ClaimStatus
 from gateway.orchestration.steps import FAILED_STEPS, StepStatus
 from gateway.services.keys import Role
+from ltc_gateway.app import create_app
 from reconciliation.matching import MISMATCHES, OPEN_MISMATCH_STATUSES
 from tests.integration.contract_tour import queue_tour, worked_example_tour
 from tests.integration.openapi_check import (

@@ -11,7 +11,13 @@ import textwrap
 import time
 from pathlib import Path
 
-from adapters.sandbox import SandboxPayers
+import pytest
+from sqlalchemy import select
+
+from gateway.ledger import business_date
+from gateway.storage.tables import PayerRow, StatementRow
+from ltc_sandbox import SandboxPayers
+from reconciliation.run import Reconciliation
 from tests.integration.test_payers import WORKED, one_body_per_key, paid
 from tests.integration.world import World
 
@@ -39,7 +45,7 @@ def test_a_worker_killed_mid_fan_out_is_resumed_without_a_second_different_submi
     claim_id = world.submit().json()["claim_id"]
     env = worker_env(world)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "worker"], env=env, cwd=tmp_path, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "ltc_gateway", "worker"], env=env, cwd=tmp_path, stderr=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 30
@@ -57,7 +63,7 @@ def test_a_worker_killed_mid_fan_out_is_resumed_without_a_second_different_submi
     hmb.faults.latency_ms = 0
     time.sleep(2.2)  # the dead worker's lease runs out
     restarted = subprocess.run(
-        [sys.executable, "-m", "gateway", "worker", "--once"],
+        [sys.executable, "-m", "ltc_gateway", "worker", "--once"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -73,8 +79,10 @@ def test_a_worker_killed_mid_fan_out_is_resumed_without_a_second_different_submi
     one_body_per_key(sandboxes)
 
 
-def test_an_adapter_installed_from_a_package_is_found_through_the_entry_point(tmp_path: Path) -> None:
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def echo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plug-in package installed apart (as an insurer's package would be), once for the module."""
+    site = tmp_path_factory.mktemp("echo") / "site"
     installed = subprocess.run(
         [
             sys.executable,
@@ -90,9 +98,16 @@ def test_an_adapter_installed_from_a_package_is_found_through_the_entry_point(tm
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=tmp_path,
+        cwd=site.parent,
     )
     assert installed.returncode == 0, installed.stderr
+    return site
+
+
+def test_an_adapter_installed_from_a_package_is_found_through_the_entry_point(
+    echo_site: Path, tmp_path: Path
+) -> None:
+    site = echo_site
     script = textwrap.dedent(
         """
         import asyncio, json
@@ -130,3 +145,30 @@ def test_without_the_package_the_adapter_type_is_unknown(tmp_path: Path) -> None
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert "no adapter of type 'echo' is installed" in result.stdout
+
+
+def test_the_nightly_run_pulls_a_plug_in_payers_statement(
+    world: World, echo_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plug-in declares no capabilities: it is a remote payer whose statements are pulled, the
+    same as the bundled REST and SOAP adapters (the run used to ask only those two types)."""
+    monkeypatch.syspath_prepend(str(echo_site))  # the entry point is found from here on
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    world.coordinate()
+    settled = business_date()
+    entry = {
+        "claim_id": claim_id,
+        "line_no": 1,
+        "paid_fen": 100,
+        "payer_reference": "echo-1",
+        "settled_on": settled.isoformat(),
+    }
+    with world.gateway.sessions.begin() as session:
+        session.get_one(PayerRow, "acme-life").adapter = {"type": "echo", "statement": [entry]}
+    run = Reconciliation(world.gateway.sessions, window_days=world.gateway.settings.settlement_window_days)
+    result = run.run(settled)
+    assert result["counts"]["pulled"] == {"acme-life": "1 new entries"}
+    with world.gateway.sessions.begin() as session:
+        [statement] = session.scalars(select(StatementRow))
+    assert (statement.payer_code, statement.source, statement.accepted) == ("acme-life", "pull", 1)

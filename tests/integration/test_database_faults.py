@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
-from adapters.sandbox import SandboxPayers
 from gateway.orchestration.worker import Worker
 from gateway.storage.database import make_engine, make_sessionmaker, normalise_url
 from gateway.storage.tables import ClaimRow
+from ltc_sandbox import SandboxPayers
 from tests.integration.test_crash_and_plugins import worker_env
 from tests.integration.test_payers import one_body_per_key
 from tests.integration.world import World
@@ -48,7 +48,7 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> tuple[subprocess.Popen[
     log = tmp_path / f"worker-{secrets.token_hex(3)}.log"
     with log.open("wb") as stderr:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "worker"], env=env, cwd=tmp_path, stderr=stderr
+            [sys.executable, "-m", "ltc_gateway", "worker"], env=env, cwd=tmp_path, stderr=stderr
         )
     until(lambda: b"worker started" in log.read_bytes(), "the worker to start", worker)
     return worker, log

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.sandbox import SandboxPayers
-from gateway import demo as demo_module
 from gateway.config import Settings
+from ltc_sandbox import SandboxPayers
+from ltc_sandbox import demo as demo_module
 
 
 def _environment(tmp: Path) -> dict[str, str]:
@@ -34,7 +34,7 @@ def test_a_demo_whose_port_is_taken_says_so_in_one_line_and_leaves_nothing_behin
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "gateway", "demo", "--once", "--port", str(port)],
+            [sys.executable, "-m", "ltc_gateway", "demo", "--once", "--port", str(port)],
             capture_output=True,
             text=True,
             env=_environment(tmp),
@@ -82,7 +82,7 @@ def test_a_working_demo_prints_the_staff_ui_and_docs_urls_and_which_key_signs_in
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "demo"],
+        [sys.executable, "-m", "ltc_gateway", "demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
 from gateway.services.keys import Role, create_key
+from ltc_gateway.app import create_app
 
 EXAMPLES = os.environ.get("LTC_FUZZ_EXAMPLES", "5")
 PHASES = "fuzzing,stateful"  # the other roles fuzz only: their stateful links mostly end in 403

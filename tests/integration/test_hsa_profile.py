@@ -23,8 +23,13 @@ from adapters.hsa import HsaAdapter
 from adapters.hsa.envelope import Profile
 from adapters.hsa.security import new_sm2_private_key, sm2_public_key
 from adapters.registry import build_adapter
-from adapters.sandbox import HSA_ADMIN, SandboxPayers
-from adapters.sandbox.hsa_app import (
+from adapters.sdk import MalformedAnswer, PermanentError, ReversalNotice, to_wire
+from gateway.api.server import BackgroundServer
+from gateway.bootstrap import Gateway
+from gateway.domain.products import Product
+from gateway.reference.registry import onboard
+from ltc_sandbox import HSA_ADMIN, SandboxPayers
+from ltc_sandbox.hsa_app import (
     DIVISION,
     INSTITUTION,
     HsaKeys,
@@ -32,12 +37,7 @@ from adapters.sandbox.hsa_app import (
     adapter_settings,
     hsa_payer_app,
 )
-from adapters.sandbox.payer import SandboxPayer
-from adapters.sdk import MalformedAnswer, PermanentError, ReversalNotice, to_wire
-from gateway.api.server import BackgroundServer
-from gateway.bootstrap import Gateway
-from gateway.domain.products import Product
-from gateway.reference.registry import onboard
+from ltc_sandbox.payer import SandboxPayer
 from tests.integration.test_cli import ltc
 from tests.integration.test_payers import WORKED, drain, one_body_per_key, paid
 from tests.integration.world import World, example_products
@@ -203,7 +203,7 @@ def test_the_sandbox_writes_an_hsa_payer_file_and_adapter_check_passes_with_json
     assert keyless.returncode == 2 and "--write-config" in keyless.stderr
     config = tmp_path / "payers"
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "sandbox", "--hsa", "--write-config", str(config)],
+        [sys.executable, "-m", "ltc_gateway", "sandbox", "--hsa", "--write-config", str(config)],
         env={k: v for k, v in os.environ.items() if not k.startswith("LTC_")},
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from gateway.services.keys import Role
 from gateway.storage.tables import ClaimRow, SettlementItemRow
-from reconciliation.generator import generate_night
+from ltc_sandbox.generator import generate_night
 from tests.integration.world import World
 
 THRESHOLD = 500  # fen: below the generated 10.00 underpayment, so each action on it needs four eyes

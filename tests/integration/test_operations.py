@@ -20,14 +20,14 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from gateway.api.app import create_app
 from gateway.bootstrap import bootstrap
-from gateway.cli import parser
 from gateway.config import Settings
 from gateway.observability.logging import JsonFormatter, scrub
-from gateway.scheduling import next_time, reconcile_once
 from gateway.storage.tables import ReconciliationRunRow
-from reconciliation.generator import generate_night
+from ltc_gateway.app import create_app
+from ltc_gateway.cli import parser
+from ltc_gateway.scheduling import next_time, reconcile_once
+from ltc_sandbox.generator import generate_night
 from tests.integration.test_payers import drain
 from tests.integration.world import World
 
@@ -182,7 +182,11 @@ def test_the_compose_file_runs_real_commands_and_refers_to_real_files() -> None:
             ran.add(parsed.command)
     assert {"serve", "worker", "sandbox", "db", "payers", "schedule"} <= ran
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
-    assert "USER ltc" in dockerfile and dockerfile.count("FROM ") == 2  # multi-stage, non-root
+    # multi-stage, non-root; the production image (the default, last) without the sandbox
+    assert "USER ltc" in dockerfile and dockerfile.count("FROM ") == 4
+    assert services["sandbox"]["build"]["target"] == "sandbox"
+    assert services["api"]["build"]["target"] == "production"
+    assert dockerfile.rstrip().endswith("FROM production")
 
 
 def test_two_schedulers_racing_for_a_date_run_it_once(world: World) -> None:

@@ -13,12 +13,12 @@ import pytest
 
 from adapters.conformance import run_checks
 from adapters.rest import RestAdapter
-from adapters.sandbox import SandboxPayers
-from adapters.sandbox.payer import SandboxPayer
-from adapters.sandbox.rest_app import rest_payer_app
 from adapters.sdk import to_wire
 from examples import example_products
 from gateway.domain.products import Product
+from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer import SandboxPayer
+from ltc_sandbox.rest_app import rest_payer_app
 from tests.integration.openapi_check import Description, escape, payer_description_of
 from tests.integration.test_payers import drain
 from tests.integration.world import World

@@ -11,8 +11,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from adapters.sandbox import SandboxPayers
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.orchestration.moves import next_call
 from gateway.orchestration.steps import RetryPolicy
@@ -20,6 +18,8 @@ from gateway.orchestration.transaction import Lessee, Transaction
 from gateway.orchestration.worker import Worker
 from gateway.reference.registry import load_payer
 from gateway.storage.tables import AdjustmentRow, ClaimRow, LinePaymentRow, OutboxRow, PayerStepRow
+from ltc_gateway.app import create_app
+from ltc_sandbox import SandboxPayers
 from tests.integration.world import World
 
 FAST = RetryPolicy(attempts_per_lease=3, initial_seconds=0.01, max_seconds=0.05, lease_retry_seconds=0)

@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from adapters.redaction import BLANK
-from adapters.sandbox import SandboxPayers
 from gateway.api.server import BackgroundServer
 from gateway.ledger import business_date
 from gateway.observability.logging import JsonFormatter
@@ -34,6 +33,7 @@ from gateway.reference.registry import load_payer
 from gateway.services.keys import Role
 from gateway.storage import personal
 from gateway.storage.tables import ClaimRow, IdempotencyKeyRow, OutboxRow, PayerStepRow, utcnow
+from ltc_sandbox import SandboxPayers
 from tests.integration.test_cli import ltc
 from tests.integration.test_payers import drain, one_body_per_key
 from tests.integration.world import World, auth

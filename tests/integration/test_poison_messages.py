@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select, update
 
 from adapters.rest import RestAdapter
-from adapters.sandbox import SandboxPayers
 from adapters.sdk import TransientError
 from adapters.soap import SoapAdapter
 from gateway.orchestration import moves
@@ -21,6 +20,7 @@ from gateway.orchestration.steps import RetryPolicy
 from gateway.orchestration.transaction import Transaction
 from gateway.orchestration.worker import Worker
 from gateway.storage.tables import ClaimRow, FlagRow, OutboxRow, PayerStepRow, utcnow
+from ltc_sandbox import SandboxPayers
 from tests.integration.world import World
 
 POISON = "All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters"

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text, update
 
-from adapters.sandbox import SandboxPayers
 from gateway.errors import Conflict
 from gateway.ledger import business_date
 from gateway.services.keys import Role
@@ -23,7 +22,8 @@ from gateway.storage.tables import (
     StatementLineRow,
     utcnow,
 )
-from reconciliation.generator import Night, generate_night
+from ltc_sandbox import SandboxPayers
+from ltc_sandbox.generator import Night, generate_night
 from reconciliation.run import Reconciliation
 from tests.integration.test_payers import drain
 from tests.integration.world import World

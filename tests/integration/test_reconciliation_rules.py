@@ -25,7 +25,7 @@ from gateway.storage.tables import (
     StatementLineRow,
     StatementRow,
 )
-from reconciliation.generator import generate_night
+from ltc_sandbox.generator import generate_night
 from reconciliation.matching import ACROSS_PAYERS, KeyFacts, classify, over_coordinated
 from reconciliation.run import Reconciliation
 from reconciliation.statements import import_statement

@@ -48,7 +48,7 @@ def served(gateway: Gateway, tmp_path: Path):  # type: ignore[no-untyped-def]
     env.update(SECRETS, LTC_DATABASE_URL=gateway.settings.database_url, TMPDIR=str(tmp))
     errors = (tmp_path / "serve.err").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "ltc_gateway", "serve", "--port", str(port), "--workers", "2"],
         stdout=subprocess.DEVNULL,
         stderr=errors,
         env=env,

@@ -125,7 +125,7 @@ def test_simulate_on_a_generated_city_prints_the_report_as_tables_and_a_workbook
 ) -> None:
     from openpyxl import load_workbook  # type: ignore[import-untyped]
 
-    from gateway.cli import main
+    from ltc_gateway.cli import main
 
     draft = Path(__file__).parents[2] / "examples" / "drafts" / "tier1-75-percent-grade2.json"
     book = tmp_path / "report.xlsx"
@@ -141,7 +141,7 @@ def test_simulate_on_a_generated_city_prints_the_report_as_tables_and_a_workbook
 def test_simulate_refuses_a_bad_draft_naming_the_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gateway.cli import main
+    from ltc_gateway.cli import main
 
     draft = tmp_path / "draft.json"
     draft.write_text(

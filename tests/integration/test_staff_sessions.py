@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
-from gateway.api.app import create_app
 from gateway.bootstrap import Gateway
 from gateway.services.keys import Role, create_key, revoke_key
 from gateway.storage.tables import (
@@ -23,8 +22,9 @@ from gateway.storage.tables import (
     UiSessionRow,
     utcnow,
 )
+from ltc_gateway.app import create_app
+from ltc_sandbox.generator import generate_night
 from reconciliation.api import reconciliation_for
-from reconciliation.generator import generate_night
 from reconciliation.ui.sessions import COOKIE, LOGIN_COOKIE
 
 ORIGIN = {"Origin": "http://testserver"}

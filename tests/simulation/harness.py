@@ -27,10 +27,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from adapters.sandbox import SandboxPayers
 from examples import example as _example
 from examples import example_products as _products
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
@@ -48,6 +46,8 @@ from gateway.storage.tables import (
     OutboxRow,
     PayerStepRow,
 )
+from ltc_gateway.app import create_app
+from ltc_sandbox import SandboxPayers
 
 
 @dataclass
@@ -191,7 +191,7 @@ def _faults(rng: random.Random, sandboxes: SandboxPayers, report: Report) -> Non
 
 def _worker(env: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "gateway", "worker"],
+        [sys.executable, "-m", "ltc_gateway", "worker"],
         env=env,
         cwd=folder,
         stdout=subprocess.DEVNULL,

@@ -1,5 +1,6 @@
 """A payer adapter as a third party would ship it: a package with an ``ltc_gateway.adapters`` entry
-point. It keeps its decisions in memory and acknowledges the gateway's proposals."""
+point. It keeps its decisions in memory and acknowledges the gateway's proposals; its statement is
+the ``statement`` entries of its configuration (what the payer would report as settled)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class EchoPayer:
         self.payer_code = payer_code
         self.bodies: dict[str, str] = {}
         self.decisions: dict[str, Decision] = {}
+        self.statement = [dict(entry) for entry in config.get("statement") or ()]
 
     async def deliver_assessment(self, notice: AssessmentNotice) -> None:
         return None
@@ -54,7 +56,7 @@ class EchoPayer:
         return None
 
     async def pull_statement(self, business_date: date) -> list[StatementEntry]:
-        return []
+        return [StatementEntry(**entry) for entry in self.statement]
 
     async def aclose(self) -> None:
         return None

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.sandbox.payer import Faults, Outcome, SandboxPayer
 from adapters.sdk import Decision
+from ltc_sandbox.payer import Faults, Outcome, SandboxPayer
 
 
 def rest_payer_app(payer: SandboxPayer, token: str | None = None) -> Starlette:

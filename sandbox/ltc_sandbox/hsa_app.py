@@ -32,8 +32,8 @@ from adapters.hsa.envelope import (
     signing_text,
 )
 from adapters.hsa.security import Sm2Signer, Sm4, new_sm2_private_key, sm2_public_key, tif_signature
-from adapters.sandbox.payer import Outcome, SandboxPayer
 from adapters.sdk import Decision
+from ltc_sandbox.payer import Outcome, SandboxPayer
 
 INSTITUTION = "H33010200001"  # the sandbox gateway's 12-character institution code
 DIVISION = "330102"

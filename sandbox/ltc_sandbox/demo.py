@@ -21,9 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from adapters.sandbox import SandboxPayers
 from examples import example, example_products
-from gateway.api.app import create_app
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
@@ -32,6 +30,8 @@ from gateway.reference.registry import onboard
 from gateway.render import claim_table
 from gateway.services.keys import Role, create_key
 from gateway.storage.migrate import upgrade_engine
+from ltc_gateway.app import create_app
+from ltc_sandbox import SandboxPayers
 
 T = TypeVar("T")
 

@@ -1,5 +1,9 @@
 """Sandbox payers: real REST and SOAP servers that behave like insurers, for tests and the demo.
 
+A distribution of its own (``sandbox/``, ``ltc-gateway-sandbox``), never in the production
+package or image: nothing in the product imports it; it adds its commands (``demo``, ``sandbox``,
+``reconcile-generate``) to ``ltc-gateway`` through the ``ltc_gateway.commands`` entry points.
+
 They remember every submission per idempotency key (so a test can prove a step was sent with
 one body only), adjudicate with their own product rules in payer mode, acknowledge the gateway's
 proposal in gateway mode, and inject faults on request (failures, latency, garbled answers,
@@ -13,7 +17,7 @@ timeouts, pending answers decided later by callback).
 * the commercial insurer over SOAP (a WSDL served by spyne) in payer mode.
 
 With ``hsa=True`` the eastern administrator speaks the 医保信息平台 profile instead
-(``adapters/sandbox/hsa_app.py``: signed, SM4-encrypted), the documented alternative tier-1 payer.
+(``sandbox/ltc_sandbox/hsa_app.py``: signed, SM4-encrypted), the documented alternative tier-1 payer.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.hsa.envelope import Profile
-from adapters.sandbox.hsa_app import (
+from gateway.api.server import BackgroundServer
+from gateway.domain.products import Product
+from ltc_sandbox.hsa_app import (
     DIVISION,
     INSTITUTION,
     HsaKeys,
@@ -31,11 +37,9 @@ from adapters.sandbox.hsa_app import (
     adapter_settings,
     hsa_payer_app,
 )
-from adapters.sandbox.payer import Faults, SandboxPayer
-from adapters.sandbox.rest_app import rest_payer_app
-from adapters.sandbox.soap_app import SoapServer
-from gateway.api.server import BackgroundServer
-from gateway.domain.products import Product
+from ltc_sandbox.payer import Faults, SandboxPayer
+from ltc_sandbox.rest_app import rest_payer_app
+from ltc_sandbox.soap_app import SoapServer
 
 TIER1_PAYER = "policy-ltci"
 ADMINISTRATORS = {"ltc-admin-east": ["330102", "330105"], "ltc-admin-west": ["330106", "330108"]}

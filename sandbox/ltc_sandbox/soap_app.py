@@ -15,8 +15,8 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 from spyne.service import ServiceBase
 
-from adapters.sandbox.payer import Outcome, SandboxPayer
 from adapters.sdk import Decision
+from ltc_sandbox.payer import Outcome, SandboxPayer
 
 NAMESPACE = "urn:ltc-gateway:payer:v1"
 

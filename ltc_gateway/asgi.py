@@ -1,8 +1,8 @@
-"""``gateway.asgi:app`` for ASGI servers (``ltc-gateway serve`` uses it for several processes)."""
+"""``ltc_gateway.asgi:app`` for ASGI servers (``ltc-gateway serve`` uses it for several processes)."""
 
-from gateway.api.app import create_app
 from gateway.bootstrap import bootstrap
 from gateway.observability.logging import configure
+from ltc_gateway.app import create_app
 
 gateway = bootstrap()
 configure(gateway.settings.log_level)

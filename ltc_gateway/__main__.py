@@ -1,0 +1,3 @@
+from ltc_gateway.cli import main
+
+raise SystemExit(main())
