@@ -17,7 +17,7 @@ from typing import IO, Any
 from gateway.domain.model import Fault
 from gateway.domain.numbers import MAX_FEN, MAX_LINE_NO, integer
 from gateway.errors import Invalid
-from gateway.services.parsing import load_json
+from gateway.parsing import load_json
 
 CSV_COLUMNS = ("claim_id", "line_no", "paid_fen", "payer_reference", "settled_on")
 FIELDS = frozenset(CSV_COLUMNS)

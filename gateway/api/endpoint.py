@@ -18,8 +18,8 @@ from gateway.api import idempotency
 from gateway.api.batching import Batcher
 from gateway.api.contract import Contract
 from gateway.errors import Forbidden, Malformed, Unauthenticated
+from gateway.parsing import load_json
 from gateway.services.keys import Principal, Role, admit, authenticate, authenticate_many
-from gateway.services.parsing import load_json
 
 
 @dataclass(frozen=True, slots=True)

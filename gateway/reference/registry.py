@@ -18,7 +18,7 @@ from gateway import audit
 from gateway.domain.products import Product, product_problems
 from gateway.domain.providers import Designation, ProviderRegistration, provider_problems
 from gateway.errors import Invalid, NotFound
-from gateway.services.parsing import digest, parse
+from gateway.parsing import digest, parse
 from gateway.storage.tables import (
     EnrollmentRow,
     PayerRow,

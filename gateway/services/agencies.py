@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.domain.model import Fault, Value
 from gateway.errors import Forbidden, Invalid
+from gateway.parsing import parse
 from gateway.services.keys import Principal, Role
-from gateway.services.parsing import parse
 from gateway.storage.tables import AssessmentAgencyRow, ClaimRow, ProviderRow, utcnow
 
 

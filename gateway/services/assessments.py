@@ -13,11 +13,11 @@ from gateway import audit
 from gateway.domain.assessments import AssessmentSubmission, effective_from, grade_assessment, valid_until
 from gateway.domain.grading import GradingTable
 from gateway.errors import Conflict, Invalid
+from gateway.parsing import digest, parse
 from gateway.services.agencies import authorise_assessor
 from gateway.services.keys import Principal
 from gateway.services.member_versions import record_identity
 from gateway.services.members import ensure_member, find_member
-from gateway.services.parsing import digest, parse
 from gateway.storage.tables import AssessmentRow
 
 

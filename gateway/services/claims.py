@@ -27,8 +27,8 @@ from gateway.domain.model import Fault
 from gateway.domain.services import ServiceCatalogue
 from gateway.errors import Conflict, Forbidden, Invalid, ServiceError
 from gateway.orchestration.planning import plan_steps
+from gateway.parsing import digest, parse
 from gateway.services.keys import Principal, Role
-from gateway.services.parsing import digest, parse
 from gateway.storage.claim_lines import line_values
 from gateway.storage.personal import lookup_hash
 from gateway.storage.tables import (

@@ -12,10 +12,10 @@ from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Value
 from gateway.errors import Invalid
+from gateway.parsing import parse
 from gateway.reference.registry import current_product
 from gateway.services.assessments import assessment_view
 from gateway.services.members import find_member
-from gateway.services.parsing import parse
 from gateway.storage.tables import AssessmentRow, EnrollmentRow
 
 

@@ -12,9 +12,9 @@ from gateway.domain.coverage import EnrollmentBatch
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
 from gateway.errors import Forbidden, Invalid, NotFound
+from gateway.parsing import parse
 from gateway.services.keys import Principal, Role
 from gateway.services.members import ensure_member
-from gateway.services.parsing import parse
 from gateway.storage.tables import EnrollmentRow, PayerRow, ProductRow, utcnow
 
 

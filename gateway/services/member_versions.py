@@ -18,9 +18,9 @@ from gateway.domain.assessments import Member
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Value
 from gateway.errors import Invalid, NotFound
+from gateway.parsing import parse
 from gateway.services.keys import Principal
 from gateway.services.members import find_member
-from gateway.services.parsing import parse
 from gateway.storage.tables import AssessmentRow, MemberRow, MemberVersionRow, utcnow
 
 Identity = tuple[str | None, str | None, float | None, float | None, str | None]

@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.domain.products import Product, product_problems
 from gateway.errors import Invalid
-from gateway.services.parsing import parse
+from gateway.parsing import parse
 
 
 def _merge_keyed(base: list[Any], changes: list[Any], key: Sequence[str], pointer: str) -> list[Any]:
