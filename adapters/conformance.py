@@ -37,7 +37,7 @@ from gateway.coordination.checks import AskedLine, DecidedLine, decision_faults
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
-from gateway.domain.products import Kind, Product
+from gateway.domain.products import Product, ProductKind
 from gateway.domain.providers import Designation
 
 MEMBER_ID = "110105199001019998"  # a synthetic ID number (valid check digit), used by no real case
@@ -86,7 +86,7 @@ class Sample:
         coverage = Coverage(self.product, date(2000, 1, 1), None)
         proposal_line = None
         proposed_fixed: tuple[dict[str, Any], ...] = ()
-        fixed = self.product.kind == Kind.FIXED_BENEFIT
+        fixed = self.product.kind == ProductKind.FIXED_BENEFIT
         if self.proposing and fixed:
             proposed_fixed = tuple(
                 {"month": d.month, "amount_fen": d.amount_fen}

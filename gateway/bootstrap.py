@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.audit import Sealer
 from gateway.config import Settings, load_settings
 from gateway.domain.beijing_time import beijing_today
+from gateway.domain.catalogue import ServiceCatalogue, default_catalogue
 from gateway.domain.grading import GradingTable, default_table
-from gateway.domain.services import ServiceCatalogue, default_catalogue
 from gateway.storage.database import make_engine, make_sessionmaker
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.sdk import Decision, LineDecision
-from gateway.domain.services import ServiceCatalogue
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.errors import Conflict, Invalid
 from gateway.orchestration.moves import current_steps, lock_claim
 from gateway.orchestration.recording import settling_party
@@ -16,11 +16,11 @@ from gateway.orchestration.revisions import revise
 from gateway.orchestration.steps import StepStatus
 from gateway.orchestration.transaction import Transaction
 from gateway.storage.tables import ClaimRow, LinePaymentRow, MismatchRow
-from reconciliation.matching import Kind
+from reconciliation.matching import MismatchKind
 
 
 def check_accept_payer(row: MismatchRow) -> None:
-    if row.kind not in (Kind.AMOUNT_MISMATCH, Kind.STALE_COORDINATION) or row.line_no == 0:
+    if row.kind not in (MismatchKind.AMOUNT_MISMATCH, MismatchKind.STALE_COORDINATION) or row.line_no == 0:
         raise Conflict(f"accept_payer applies to a payer's figure on a claim line, not to {row.kind}")
 
 

@@ -21,7 +21,7 @@ from datetime import date
 from enum import StrEnum
 
 
-class Kind(StrEnum):
+class MismatchKind(StrEnum):
     MATCHED = "MATCHED"
     AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
     MISSING_AT_PAYER = "MISSING_AT_PAYER"
@@ -33,7 +33,7 @@ class Kind(StrEnum):
 
 NOT_DUE = "NOT_DUE"  # expected, still inside the settlement window: not an item yet
 NOTHING = "NOTHING"  # nothing expected and nothing settled
-MISMATCHES = tuple(k.value for k in Kind if k != Kind.MATCHED)
+MISMATCHES = tuple(k.value for k in MismatchKind if k != MismatchKind.MATCHED)
 ACROSS_PAYERS = "*"  # the payer code of an over-coordinated line's item
 # The statuses of a work-queue item still to be worked: the queue lists these by default and the
 # nightly run updates or clears them (resolved and cleared items are done).
@@ -54,24 +54,24 @@ class KeyFacts:
 def classify(facts: KeyFacts, window_start: date) -> str:
     """``window_start``: expectations older than this should have been settled by now."""
     if facts.expected is None:
-        return Kind.UNKNOWN_AT_GATEWAY.value if facts.settled is not None else NOTHING
+        return MismatchKind.UNKNOWN_AT_GATEWAY.value if facts.settled is not None else NOTHING
     if facts.settled is None:
         if facts.expected == 0:
             return NOTHING
         assert facts.since is not None
-        return Kind.MISSING_AT_PAYER.value if facts.since < window_start else NOT_DUE
+        return MismatchKind.MISSING_AT_PAYER.value if facts.since < window_start else NOT_DUE
     if facts.settled == facts.expected:
-        return Kind.MATCHED.value
+        return MismatchKind.MATCHED.value
     if (
         facts.entries > 1
         and facts.expected > 0
         and facts.largest == facts.smallest == facts.expected
         and facts.settled == facts.expected * facts.entries
     ):
-        return Kind.DUPLICATE_SETTLEMENT.value
+        return MismatchKind.DUPLICATE_SETTLEMENT.value
     if facts.settled in facts.earlier_expected:
-        return Kind.STALE_COORDINATION.value
-    return Kind.AMOUNT_MISMATCH.value
+        return MismatchKind.STALE_COORDINATION.value
+    return MismatchKind.AMOUNT_MISMATCH.value
 
 
 def over_coordinated(settled_by_all_payers: int, billed_fen: int) -> bool:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 import schemas
 from gateway import audit
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.numbers import INT32, LARGEST, MAX_FEN, whole_number
-from gateway.domain.services import ServiceCatalogue
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal
 from gateway.storage.tables import MismatchActionRow, MismatchRow, SettlementItemRow, utcnow

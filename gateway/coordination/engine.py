@@ -26,7 +26,7 @@ from gateway.coordination.visits import VisitFinding
 from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.domain.money import apply_ratio
-from gateway.domain.products import Basis, Kind
+from gateway.domain.products import Basis, ProductKind
 
 Usage = dict[str, int]  # period key ("month:2026-11", "year:2026") → fen this product already paid
 
@@ -117,7 +117,7 @@ def _payer_share(
     usage: Mapping[str, int],
 ) -> tuple[PayerShare, Usage]:
     product = coverage.product
-    if product.kind != Kind.INDEMNITY:
+    if product.kind != ProductKind.INDEMNITY:
         raise ValueError(f"{product.product_code} is a {product.kind} product; it is not coordinated")
     month_limit, year_limit = product.limit("month"), product.limit("year")
     on_remaining = product.basis != Basis.BILLED
@@ -192,7 +192,7 @@ def coordinate(
     fixed: list[FixedBenefitDecision] = []
     for coverage in payer_order(coverages):
         code = coverage.product.product_code
-        if coverage.product.kind == Kind.FIXED_BENEFIT:
+        if coverage.product.kind == ProductKind.FIXED_BENEFIT:
             fixed.extend(fixed_benefits(coverage, case, granted_months.get(code, frozenset())))
             continue
         share, _ = _payer_share(coverage, case, ordered, prior, usage.get(code, {}))

@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 from gateway.coordination.duplicates import Repeat
 from gateway.domain.assessments import AssessmentFacts
+from gateway.domain.catalogue import ServiceCatalogue, default_catalogue
 from gateway.domain.claims import ClaimLine
 from gateway.domain.providers import Designation
-from gateway.domain.services import ServiceCatalogue, default_catalogue
 
 
 @dataclass(frozen=True, slots=True)

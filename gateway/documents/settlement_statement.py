@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from gateway.documents.translations import Translator
 from gateway.domain.beijing_time import BEIJING
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.identity import mask_id_number, mask_name
 from gateway.domain.money import yuan
-from gateway.domain.services import ServiceCatalogue
 from gateway.services.claim_view import claim_view
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, MemberRow, PayerRow, ProductVersionRow, ProviderRow

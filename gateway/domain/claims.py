@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.model import Fault, Value
 from gateway.domain.products import Exclusion, Method, Setting
-from gateway.domain.services import ServiceCatalogue
 
 
 class VisitEvidence(Value):

@@ -38,7 +38,7 @@ class Exclusion(StrEnum):
     PUBLIC_HEALTH = "public_health"
 
 
-class Kind(StrEnum):
+class ProductKind(StrEnum):
     INDEMNITY = "indemnity"
     FIXED_BENEFIT = "fixed_benefit"
 
@@ -97,7 +97,7 @@ class Product(Value):
     name: str
     payer_code: str
     tier: int = Field(ge=1, le=3)
-    kind: Kind
+    kind: ProductKind
     basis: Basis | None = None
     adjudication: Adjudication = Adjudication.GATEWAY
     eligibility: Eligibility

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from gateway.coordination import CaseFacts, ClaimedLine, Repeat, VisitRecord, repeats
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.beijing_time import beijing_date
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.coverage import Coverage
-from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.reference.registry import designation, product_version
 from gateway.storage.claim_lines import claim_line

@@ -8,8 +8,8 @@ from gateway import audit
 from gateway.coordination import FixedBenefitDecision, LineShare, PayerShare, Reason
 from gateway.coordination.checks import AskedLine, DecidedLine, decision_faults, fixed_benefit_faults
 from gateway.coordination.fixed import due_months
-from gateway.domain.products import Kind
-from gateway.domain.services import ServiceCatalogue
+from gateway.domain.catalogue import ServiceCatalogue
+from gateway.domain.products import ProductKind
 from gateway.orchestration.recording import (
     flag,
     record_adjustments,
@@ -48,7 +48,7 @@ def accept_decision(
             session, "decision.refused", subject, step=step.step_id, product=step.product_code, faults=faults
         )
         return False
-    if step.kind == Kind.FIXED_BENEFIT.value:
+    if step.kind == ProductKind.FIXED_BENEFIT.value:
         record_fixed_benefits(session, claim, step, _granted(step, computed, decision))
     else:
         if computed.share is None:
@@ -87,7 +87,7 @@ def decision_problems(
 
 
 def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision: Decision) -> list[str]:
-    if step.kind == Kind.FIXED_BENEFIT.value:
+    if step.kind == ProductKind.FIXED_BENEFIT.value:
         fixed = computed.coverage.product.fixed_benefit
         if fixed is None:
             raise InconsistentStep(_NO_FIXED_BENEFIT.format(step=step))

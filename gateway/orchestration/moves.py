@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session, object_session
 from adapters.sdk import PermanentError, to_wire
 from gateway import audit
 from gateway.domain.beijing_time import beijing_date
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.claims import ClaimStatus, Period, period_problems
-from gateway.domain.services import ServiceCatalogue
 from gateway.orchestration.claim_facts import CITED_VERSION, hold_parties, prior_payments
 from gateway.orchestration.decision_checks import accept_decision
 from gateway.orchestration.outbox import send_assessment

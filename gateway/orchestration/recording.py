@@ -13,7 +13,7 @@ from adapters.sdk import AdjustmentNotice, to_wire
 from gateway import audit, ledger
 from gateway.coordination import FixedBenefitDecision, PayerShare
 from gateway.domain.claims import ClaimLine
-from gateway.domain.products import Kind
+from gateway.domain.products import ProductKind
 from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.storage.tables import (
     AdjustmentRow,
@@ -124,7 +124,7 @@ _RELEASE_PAYMENTS = unflushed(
 def release_provisional(session: Session, claim: ClaimRow, step: PayerStepRow) -> None:
     """Give back the limits a proposal held (the payer refused it, or its decision replaces it)."""
     # a step holds line payments (indemnity) or fixed benefits, never both: one statement
-    if step.kind == Kind.FIXED_BENEFIT.value:
+    if step.kind == ProductKind.FIXED_BENEFIT.value:
         session.execute(_RELEASE_FIXED, {"claim_id": claim.claim_id, "product_code": step.product_code})
         return
     session.execute(_RELEASE_PAYMENTS, {"claim_id": claim.claim_id, "round": claim.round, "seq": step.seq})

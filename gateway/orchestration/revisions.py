@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from adapters.sdk import Decision
 from gateway import audit
-from gateway.domain.products import Kind
-from gateway.domain.services import ServiceCatalogue
+from gateway.domain.catalogue import ServiceCatalogue
+from gateway.domain.products import ProductKind
 from gateway.errors import Conflict, NotFound
 from gateway.orchestration.decision_checks import accept_decision, decision_problems
 from gateway.orchestration.moves import current_steps, lock_claim, resume
@@ -80,7 +80,7 @@ def revise(
     revised: PayerStepRow | None = None
     for old in steps:
         carried = old.status == StepStatus.DECIDED.value and (
-            old.seq < step.seq or (old.kind == Kind.FIXED_BENEFIT.value and old.seq != step.seq)
+            old.seq < step.seq or (old.kind == ProductKind.FIXED_BENEFIT.value and old.seq != step.seq)
         )
         if carried:
             detail = {**(old.detail or {}), "cause": cause, "carried_from_round": old_round}
@@ -98,7 +98,7 @@ def revise(
         raise InconsistentStep(
             f"step {step.step_id} is not among the current steps of claim {claim.claim_id}"
         )
-    if revised.kind == Kind.FIXED_BENEFIT.value:  # granted again below, from the revised decision
+    if revised.kind == ProductKind.FIXED_BENEFIT.value:  # granted again below, from the revised decision
         session.execute(
             delete(FixedBenefitRow).where(
                 FixedBenefitRow.claim_id == claim.claim_id, FixedBenefitRow.product_code == step.product_code

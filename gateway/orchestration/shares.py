@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from adapters.registry import capabilities
 from adapters.sdk import ShareLine, ShareRequest
 from gateway.coordination import CaseFacts, FixedBenefitDecision, PayerShare, coordinate_payer, fixed_benefits
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage
-from gateway.domain.products import Adjudication, Kind
-from gateway.domain.services import ServiceCatalogue
+from gateway.domain.products import Adjudication, ProductKind
 from gateway.orchestration.claim_facts import (
     case_facts,
     claim_identity,
@@ -58,7 +58,7 @@ def compute(tx: Transaction, claim: ClaimRow, step: PayerStepRow, catalogue: Ser
     coverage = step_coverage(tx, step)
     case = case_facts(tx, claim, catalogue)
     prior, payers = _earlier_payments(session, claim, step.seq)
-    if coverage.product.kind == Kind.FIXED_BENEFIT:
+    if coverage.product.kind == ProductKind.FIXED_BENEFIT:
         granted = granted_months(session, claim, step.product_code)
         decisions = fixed_benefits(coverage, case, granted)
         return Computed(coverage, case, None, decisions, prior, {}, payers, granted)
@@ -160,7 +160,7 @@ def share_request(
         product_code=step.product_code,
         product_version=step.product_version,
         adjudication="gateway" if proposing else "payer",
-        kind="fixed_benefit" if step.kind == Kind.FIXED_BENEFIT.value else "indemnity",
+        kind="fixed_benefit" if step.kind == ProductKind.FIXED_BENEFIT.value else "indemnity",
         provider={
             "provider_code": provider.provider_code,
             "district": provider.district,

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.registry import AdapterPool
 from gateway.config import Settings
-from gateway.domain.services import ServiceCatalogue
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.orchestration.calls import PayerCalls
 from gateway.orchestration.faults import log_fault, wait_or_stop
 from gateway.orchestration.inbox import Inbox

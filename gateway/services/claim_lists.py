@@ -28,7 +28,7 @@ from gateway.domain.beijing_time import BEIJING
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
-from gateway.domain.products import Kind
+from gateway.domain.products import ProductKind
 from gateway.errors import Invalid, ServiceError
 from gateway.services.keys import Principal, Role
 from gateway.storage.personal import lookup_hash, signature
@@ -39,7 +39,7 @@ PAGING = ("cursor", "limit")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 STATUSES = tuple(s.value for s in ClaimStatus)
 _CURSOR = "claim-list-cursor"
-FIXED = Kind.FIXED_BENEFIT.value
+FIXED = ProductKind.FIXED_BENEFIT.value
 
 
 class BadQuery(ServiceError):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.beijing_time import beijing_date
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.claims import (
     ClaimStatus,
     ClaimSubmission,
@@ -24,7 +25,6 @@ from gateway.domain.claims import (
 )
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
-from gateway.domain.services import ServiceCatalogue
 from gateway.errors import Conflict, Forbidden, Invalid, ServiceError
 from gateway.orchestration.planning import plan_steps
 from gateway.parsing import digest, parse

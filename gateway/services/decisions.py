@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 import schemas
 from adapters.sdk import Decision, MalformedAnswer
 from gateway import audit
-from gateway.domain.services import ServiceCatalogue
+from gateway.domain.catalogue import ServiceCatalogue
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.orchestration.decision_checks import accept_decision
 from gateway.orchestration.moves import current_steps, lock_claim, resume

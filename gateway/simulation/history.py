@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from gateway.coordination import CaseFacts, ClaimedLine, VisitRecord, repeats
 from gateway.domain.assessments import AssessmentFacts
+from gateway.domain.catalogue import ServiceCatalogue, default_catalogue
 from gateway.domain.claims import ClaimLine, ClaimStatus
 from gateway.domain.products import Adjudication, Product
 from gateway.domain.providers import Designation
-from gateway.domain.services import ServiceCatalogue, default_catalogue
 from gateway.simulation.replay import ClaimFact, MemberHistory, RoundFact, StepFact
 from gateway.storage.claim_lines import claim_line  # the one mapping of a stored line
 from gateway.storage.tables import (

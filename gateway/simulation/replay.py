@@ -24,7 +24,7 @@ from datetime import date
 from gateway.coordination import CaseFacts, coordinate_payer, fixed_benefits
 from gateway.coordination.engine import Ordered, ordered_lines
 from gateway.domain.coverage import Coverage
-from gateway.domain.products import Kind, Product
+from gateway.domain.products import Product, ProductKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +167,7 @@ def _step(
     code = step.product_code
     coverage = Coverage(product, step.coverage_start, step.coverage_end)
     own = step.payer_decided and not drafted
-    if product.kind == Kind.FIXED_BENEFIT:
+    if product.kind == ProductKind.FIXED_BENEFIT:
         if own and step.recorded_fixed is not None:
             return code, None, dict(step.recorded_fixed)
         decisions = fixed_benefits(coverage, case, state.granted_besides(claim, code))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import Date, Integer, String, bindparam, text
 
-from reconciliation.matching import NOT_DUE, NOTHING, Kind
+from reconciliation.matching import NOT_DUE, NOTHING, MismatchKind
 
 # The decision table of reconciliation.matching.classify, for every payer-line key at once: one
 # aggregation over both sources, no join between derived tables (SQLite builds no index on a CTE
@@ -63,7 +63,7 @@ _KEEP = """
 # Per payer: what was expected and settled (the payer's totals), and how many keys of each kind.
 # Grouped by payer alone: grouped by kind as well, the planner expects many groups and sorts a
 # million keys (to disk) rather than hash a few.
-KEY_KINDS = (*(k.value for k in Kind if k != Kind.OVER_COORDINATED), NOT_DUE, NOTHING)
+KEY_KINDS = (*(k.value for k in MismatchKind if k != MismatchKind.OVER_COORDINATED), NOT_DUE, NOTHING)
 _SUMMARY = f"""SELECT payer_code, SUM(expected), SUM(settled),
         {", ".join(f"COUNT(*) FILTER (WHERE kind = '{k}')" for k in KEY_KINDS)}
     FROM classified GROUP BY payer_code"""

@@ -27,7 +27,7 @@ from gateway.services.claim_view import claim_view
 from gateway.services.keys import Principal, Role, admit
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
-from reconciliation.matching import MISMATCHES, OPEN_MISMATCH_STATUSES, Kind
+from reconciliation.matching import MISMATCHES, OPEN_MISMATCH_STATUSES, MismatchKind
 from reconciliation.run import run_view
 from reconciliation.ui import signin
 from reconciliation.ui.chart import chart
@@ -56,7 +56,7 @@ async def runs_page(request: Request) -> Response:
             return [run_view(r) for r in rows]
 
     runs = await run_in_threadpool(load)
-    kinds = [k.value for k in Kind]
+    kinds = [k.value for k in MismatchKind]
     return _render(
         request,
         "runs.html",

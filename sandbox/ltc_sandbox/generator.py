@@ -34,16 +34,16 @@ from gateway.services import agencies, assessments, claims, enrollments
 from gateway.services.decisions import receive_decision
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, LedgerEntryRow, PayerRow
-from reconciliation.matching import ACROSS_PAYERS, Kind
+from reconciliation.matching import ACROSS_PAYERS, MismatchKind
 from reconciliation.statements import import_statement
 
 PLANTED = (
-    Kind.AMOUNT_MISMATCH,
-    Kind.MISSING_AT_PAYER,
-    Kind.UNKNOWN_AT_GATEWAY,
-    Kind.DUPLICATE_SETTLEMENT,
-    Kind.OVER_COORDINATED,
-    Kind.STALE_COORDINATION,
+    MismatchKind.AMOUNT_MISMATCH,
+    MismatchKind.MISSING_AT_PAYER,
+    MismatchKind.UNKNOWN_AT_GATEWAY,
+    MismatchKind.DUPLICATE_SETTLEMENT,
+    MismatchKind.OVER_COORDINATED,
+    MismatchKind.STALE_COORDINATION,
 )
 TIER1, TIER2, TIER3 = "policy-ltci", "huiminbao", "acme-life"
 
@@ -78,7 +78,7 @@ def generate_night(gateway: Gateway, claims_per_kind: int = 1, matched_claims: i
         agencies.register_agency(session, scenario["agency"])
         start = _serial(session)
     plan = [kind.value for kind in PLANTED for _ in range(claims_per_kind)]
-    plan += [Kind.MATCHED.value] * matched_claims
+    plan += [MismatchKind.MATCHED.value] * matched_claims
     made: list[tuple[str, str]] = []
     for i, planted in enumerate(plan):
         n = start + i
@@ -102,7 +102,7 @@ def generate_night(gateway: Gateway, claims_per_kind: int = 1, matched_claims: i
         made.append((receipt["claim_id"], planted))
     Worker(gateway.sessions, gateway.catalogue).drain()
     for claim_id, planted in made:
-        if planted == Kind.STALE_COORDINATION:
+        if planted == MismatchKind.STALE_COORDINATION:
             _revise_tier1(gateway, claim_id)
     Worker(gateway.sessions, gateway.catalogue).drain()
     statements: dict[str, list[dict[str, Any]]] = {TIER1: [], TIER2: [], TIER3: []}
@@ -181,33 +181,35 @@ def _settle(
             }
         )
 
-    def plant(kind: Kind, payer: str, line_no: int) -> None:
+    def plant(kind: MismatchKind, payer: str, line_no: int) -> None:
         night.expected.add((kind.value, payer, cid, line_no))
 
     for (payer, line_no), (amount, history) in sorted(_expected(session, claim_id).items()):
         if amount == 0:
             continue
-        if planted == Kind.AMOUNT_MISMATCH and payer == TIER2:
+        if planted == MismatchKind.AMOUNT_MISMATCH and payer == TIER2:
             entry(payer, line_no, amount - 1000)
-            plant(Kind.AMOUNT_MISMATCH, payer, line_no)
-        elif planted == Kind.MISSING_AT_PAYER and payer == TIER3:
-            plant(Kind.MISSING_AT_PAYER, payer, line_no)  # the commercial insurer settled nothing
-        elif planted == Kind.DUPLICATE_SETTLEMENT and payer == TIER2:
+            plant(MismatchKind.AMOUNT_MISMATCH, payer, line_no)
+        elif planted == MismatchKind.MISSING_AT_PAYER and payer == TIER3:
+            plant(MismatchKind.MISSING_AT_PAYER, payer, line_no)  # the commercial insurer settled nothing
+        elif planted == MismatchKind.DUPLICATE_SETTLEMENT and payer == TIER2:
             entry(payer, line_no, amount, "-a")
             entry(payer, line_no, amount, "-b")
-            plant(Kind.DUPLICATE_SETTLEMENT, payer, line_no)
-            plant(Kind.OVER_COORDINATED, ACROSS_PAYERS, line_no)  # the line was fully paid: now beyond billed
-        elif planted == Kind.OVER_COORDINATED and payer == TIER3 and line_no == 1:
+            plant(MismatchKind.DUPLICATE_SETTLEMENT, payer, line_no)
+            plant(
+                MismatchKind.OVER_COORDINATED, ACROSS_PAYERS, line_no
+            )  # the line was fully paid: now beyond billed
+        elif planted == MismatchKind.OVER_COORDINATED and payer == TIER3 and line_no == 1:
             entry(payer, line_no, 300000)  # its standalone figure, ignoring what tiers 1–2 paid
-            plant(Kind.AMOUNT_MISMATCH, payer, line_no)
-            plant(Kind.OVER_COORDINATED, ACROSS_PAYERS, line_no)
-        elif planted == Kind.STALE_COORDINATION and payer == TIER2 and len(history) > 1:
+            plant(MismatchKind.AMOUNT_MISMATCH, payer, line_no)
+            plant(MismatchKind.OVER_COORDINATED, ACROSS_PAYERS, line_no)
+        elif planted == MismatchKind.STALE_COORDINATION and payer == TIER2 and len(history) > 1:
             entry(payer, line_no, history[0])  # settled on the first round's figure
-            plant(Kind.STALE_COORDINATION, payer, line_no)
+            plant(MismatchKind.STALE_COORDINATION, payer, line_no)
         else:
             entry(payer, line_no, amount)
             night.matched += 1
-    if planted == Kind.UNKNOWN_AT_GATEWAY:
+    if planted == MismatchKind.UNKNOWN_AT_GATEWAY:
         stranger = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ltc-gateway:unknown:{cid}"))
         statements[TIER3].append(
             {
@@ -218,4 +220,4 @@ def _settle(
                 "settled_on": day,
             }
         )
-        night.expected.add((Kind.UNKNOWN_AT_GATEWAY.value, TIER3, stranger, 1))
+        night.expected.add((MismatchKind.UNKNOWN_AT_GATEWAY.value, TIER3, stranger, 1))

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import schemas
+from gateway.domain.catalogue import default_catalogue
 from gateway.domain.claims import ClaimSubmission, claim_problems
 from gateway.domain.identity import check_character, id_number_problem, mask_id_number, mask_name
 from gateway.domain.money import apply_ratio, parse_ratio, yuan
 from gateway.domain.products import Product, product_problems
-from gateway.domain.services import default_catalogue
 from tests.unit.cases import ANNUITY, CARE, TIER1, TIER2, example, sample
 
 # --- money ----------------------------------------------------------------------------------
