@@ -3,7 +3,9 @@ framing by other sites, no content-type sniffing), and the staff pages are not k
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from gateway.asgi_middleware import HttpMiddleware
 
 # No inline script or style anywhere: the UI's and /docs' styles are static files (/docs alone
 # allows one more stylesheet, by its hash: below).
@@ -25,14 +27,8 @@ HEADERS = [
 ]
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class SecurityHeadersMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         # a signed-in reconciler's pages and exports hold claims and amounts: no shared caches
         private = path.startswith("/ui") and not path.startswith("/ui/static/")

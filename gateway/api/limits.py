@@ -11,11 +11,12 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.problems import PROBLEM
+from gateway.asgi_middleware import HttpMiddleware
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
@@ -39,10 +40,7 @@ class BodyLimitMiddleware:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
@@ -81,18 +79,12 @@ class _TooLarge(Exception):
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class ControlCharacterMiddleware:
+class ControlCharacterMiddleware(HttpMiddleware):
     """A path or query parameter with a control character is refused (422, naming it) before
     any endpoint sees it: PostgreSQL refuses a NUL in text, which was a server error (and a
     dropped keep-alive connection), and no code, id or filter of ours holds one."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         faults = []
         if CONTROL.search(scope.get("path", "")):
             faults.append({"pointer": _path_parameter(scope), "detail": "must not hold control characters"})

@@ -13,8 +13,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from gateway.asgi_middleware import HttpMiddleware
 from gateway.domain.identity import mask_id_number
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -75,17 +76,11 @@ def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
     }
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(HttpMiddleware):
     """Every request gets an id (the caller's ``X-Request-ID`` if it sent a sane one), echoed in
     the response and carried by every log line written while it is served; one access line each."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         # ours in the canonical form: 32 hex digits in one run could hold 18 decimal ones, which
         # the log scrubber would mask as a resident ID number (about one id in 500)

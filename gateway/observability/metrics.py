@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from gateway.asgi_middleware import HttpMiddleware
 from gateway.storage.database import UNAVAILABLE
 from gateway.storage.tables import ClaimRow, MismatchRow, OutboxRow, PayerStepRow
 
@@ -120,14 +121,8 @@ def route_of(app: Any, scope: Scope) -> str:
     return "unmatched"
 
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class MetricsMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 
