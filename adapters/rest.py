@@ -1,17 +1,16 @@
 """REST payers over httpx (async), onboarded by configuration: endpoint, auth, timeouts, paths
 and field names. Timeouts, connection faults, 408/429/5xx and garbled answers are transient;
-other 4xx answers are permanent."""
+other 4xx answers are permanent (``adapters.payer_http``)."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 import httpx
 
+from adapters.payer_http import checked, client_of, connection_faults, json_of, request_headers
 from adapters.sdk import (
     AdjustmentNotice,
     AssessmentNotice,
@@ -19,10 +18,8 @@ from adapters.sdk import (
     Decision,
     FieldMap,
     MalformedAnswer,
-    PermanentError,
     ShareRequest,
     StatementEntry,
-    TransientError,
     to_wire,
 )
 
@@ -33,40 +30,6 @@ DEFAULT_PATHS = {
     "adjustments": "/adjustments",
     "statement": "/statements/{business_date}",
 }
-RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
-
-
-def auth_headers(auth: Mapping[str, Any] | None) -> dict[str, str]:
-    """Credentials come from the environment (``*_env``); configuration never holds a secret."""
-    if not auth or auth.get("type", "none") == "none":
-        return {}
-
-    def secret(name: str) -> str:
-        variable = auth.get(name)
-        value = os.environ.get(variable or "")
-        if not value:
-            raise PermanentError(
-                f"the environment variable {variable!r} ({name}) holding a payer secret is not set"
-            )
-        return value
-
-    kind = auth["type"]
-    if kind == "bearer":
-        return {"Authorization": f"Bearer {secret('token_env')}"}
-    if kind == "header":
-        return {str(auth["header"]): secret("value_env")}
-    if kind == "basic":
-        import base64
-
-        token = base64.b64encode(f"{auth['username']}:{secret('password_env')}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
-    raise PermanentError(f"unknown auth type {kind!r}")
-
-
-def timeout_of(config: Mapping[str, Any]) -> httpx.Timeout:
-    return httpx.Timeout(
-        float(config.get("timeout_seconds", 10)), connect=float(config.get("connect_timeout_seconds", 3))
-    )
 
 
 class RestAdapter:
@@ -76,11 +39,7 @@ class RestAdapter:
         self.payer_code = payer_code
         self.paths = {**DEFAULT_PATHS, **config.get("paths", {})}
         self.fields = FieldMap.from_config(config.get("field_map"))
-        self.client = client or httpx.AsyncClient(
-            base_url=str(config["base_url"]).rstrip("/"),
-            timeout=timeout_of(config),
-            headers={"User-Agent": "ltc-gateway", **auth_headers(config.get("auth"))},
-        )
+        self.client = client or client_of(config, request_headers(config))
 
     @classmethod
     def from_config(cls, payer_code: str, config: Mapping[str, Any]) -> RestAdapter:
@@ -88,24 +47,15 @@ class RestAdapter:
 
     async def _call(self, method: str, path: str, body: Any = None, key: str | None = None) -> Any:
         headers = {"Idempotency-Key": key} if key else {}
-        try:
+        label = f"{method} {path}"
+        with connection_faults(label):
             response = await self.client.request(
                 method, path, json=None if body is None else self.fields.out(body), headers=headers
             )
-        except httpx.TimeoutException as error:
-            raise TransientError(f"{method} {path}: timed out ({type(error).__name__})") from None
-        except httpx.TransportError as error:
-            raise TransientError(f"{method} {path}: {type(error).__name__} {error}") from None
-        if response.status_code in RETRYABLE:
-            raise TransientError(f"{method} {path}: HTTP {response.status_code} {response.text[:200]}")
-        if response.status_code >= 400:
-            raise PermanentError(f"{method} {path}: HTTP {response.status_code} {response.text[:500]}")
+        checked(label, response)
         if response.status_code == 204 or not response.content:
             return None
-        try:
-            return self.fields.into(response.json())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise MalformedAnswer(f"{method} {path}: the answer is not JSON ({error})") from None
+        return self.fields.into(json_of(label, response))
 
     async def deliver_assessment(self, notice: AssessmentNotice) -> None:
         await self._call("POST", self.paths["assessments"], to_wire(notice), notice.idempotency_key)

@@ -17,7 +17,7 @@ from zeep.exceptions import XMLSyntaxError as ZeepXMLSyntaxError
 from zeep.helpers import serialize_object
 from zeep.transports import AsyncTransport
 
-from adapters.rest import auth_headers, timeout_of
+from adapters.payer_http import connection_faults, request_headers, timeout_of
 from adapters.sdk import (
     AdjustmentNotice,
     AssessmentNotice,
@@ -50,7 +50,7 @@ class SoapAdapter:
         self.operations = {**DEFAULT_OPERATIONS, **config.get("operations", {})}
         self.fields = FieldMap.from_config(config.get("field_map"))
         self.timeout = timeout_of(config)
-        self.headers = {"User-Agent": "ltc-gateway", **auth_headers(config.get("auth"))}
+        self.headers = request_headers(config)
         self.service_name = config.get("service")
         self.port_name = config.get("port")
         self._client: AsyncClient | None = None
@@ -87,7 +87,8 @@ class SoapAdapter:
         client = await self.client()
         name = self.operations[operation]
         try:
-            result = await getattr(client.service, name)(**arguments)
+            with connection_faults(name):
+                result = await getattr(client.service, name)(**arguments)
         except Fault as fault:
             code = str(fault.code or "")
             if "Client" in code:
@@ -97,10 +98,6 @@ class SoapAdapter:
             if error.status_code and 400 <= error.status_code < 500 and error.status_code not in (408, 429):
                 raise PermanentError(f"{name}: HTTP {error.status_code}") from None
             raise TransientError(f"{name}: HTTP {error.status_code}") from None
-        except httpx.TimeoutException as error:
-            raise TransientError(f"{name}: timed out ({type(error).__name__})") from None
-        except httpx.TransportError as error:
-            raise TransientError(f"{name}: {type(error).__name__} {error}") from None
         except (XMLSyntaxError, ZeepXMLSyntaxError, XMLParseError) as error:
             raise MalformedAnswer(f"{name}: the answer is not valid XML ({error})") from None
         except (ValidationError, TypeError) as error:

@@ -29,7 +29,7 @@ from adapters.hsa.envelope import (
     signing_text,
 )
 from adapters.hsa.security import Sm2Signer, Sm4, secret, tif_headers
-from adapters.rest import RETRYABLE, timeout_of
+from adapters.payer_http import USER_AGENT, checked, client_of, connection_faults, json_of
 from adapters.sdk import (
     AdjustmentNotice,
     AssessmentNotice,
@@ -86,11 +86,8 @@ class HsaAdapter:
         self.clock = clock
         self.sent: deque[dict[str, Any]] = deque(maxlen=64)  # the last envelopes, for the checks
         self.forged: set[str] = set()  # msgids sent with a tampered signature (the checks' own)
-        self.client = client or httpx.AsyncClient(
-            base_url=str(config["base_url"]).rstrip("/"),
-            timeout=timeout_of(config),
-            headers={"User-Agent": "ltc-gateway"},
-        )
+        # the platform's own headers (``tif_headers``) authenticate each call, not ``auth``
+        self.client = client or client_of(config, {"User-Agent": USER_AGENT})
 
     @classmethod
     def from_config(cls, payer_code: str, config: Mapping[str, Any]) -> HsaAdapter:
@@ -123,20 +120,9 @@ class HsaAdapter:
         infno = envelope[self.profile.name("infno")]
         path = self.path.format(infno=infno)
         headers = tif_headers(self.paasid, self.token or "", int(self.clock().timestamp()))
-        try:
+        with connection_faults(infno):
             response = await self.client.post(path, json=envelope, headers=headers)
-        except httpx.TimeoutException as error:
-            raise TransientError(f"{infno}: timed out ({type(error).__name__})") from None
-        except httpx.TransportError as error:
-            raise TransientError(f"{infno}: {type(error).__name__} {error}") from None
-        if response.status_code in RETRYABLE:
-            raise TransientError(f"{infno}: HTTP {response.status_code} {response.text[:200]}")
-        if response.status_code >= 400:
-            raise PermanentError(f"{infno}: HTTP {response.status_code} {response.text[:500]}")
-        try:
-            reply = parse_response(self.profile, response.json())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise MalformedAnswer(f"{infno}: the answer is not JSON ({error})") from None
+        reply = parse_response(self.profile, json_of(infno, checked(infno, response)))
         await asyncio.to_thread(self._verify, infno, reply)
         classify(self.profile, reply)
         return envelope, self._output(infno, reply.output)

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from adapters import wire_schema
-from adapters.rest import DEFAULT_PATHS, RETRYABLE
+from adapters.payer_http import RETRYABLE
+from adapters.rest import DEFAULT_PATHS
 from gateway import __version__
 
 ERRORS = {
