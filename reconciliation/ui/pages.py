@@ -32,13 +32,12 @@ from reconciliation.run import run_view
 from reconciliation.ui import signin
 from reconciliation.ui.chart import chart
 from reconciliation.ui.i18n import translator
-from reconciliation.ui.render import form as _form
 from reconciliation.ui.render import lang as _lang
 from reconciliation.ui.render import render as _render
 from reconciliation.ui.render import to_login as _to_login
 from reconciliation.ui.signin import after as _after
 from reconciliation.ui.signin import current_principal as _principal
-from reconciliation.ui.signin import forged as _forged
+from reconciliation.ui.signin import signed_form as _signed_form
 from reconciliation.ui.workbook import xlsx
 
 
@@ -69,13 +68,10 @@ async def runs_page(request: Request) -> Response:
 
 
 async def start_run(request: Request) -> Response:
-    principal = await _principal(request)
-    if principal is None:
-        return _to_login()
-    form = await _form(request)
-    refused = _forged(request, form)
-    if refused is not None:
-        return refused
+    posted = await _signed_form(request)
+    if isinstance(posted, Response):
+        return posted
+    principal, form = posted
     from reconciliation.api import reconciliation_for
 
     try:
@@ -224,13 +220,10 @@ async def mismatch_page(request: Request) -> Response:
 
 
 async def resolve(request: Request) -> Response:
-    principal = await _principal(request)
-    if principal is None:
-        return _to_login()
-    form = await _form(request)
-    refused = _forged(request, form)
-    if refused is not None:
-        return refused
+    posted = await _signed_form(request)
+    if isinstance(posted, Response):
+        return posted
+    principal, form = posted
     try:  # bureau staff see the queue; only reconcilers act on it
         admit(principal, (Role.RECONCILER,))
     except Forbidden:

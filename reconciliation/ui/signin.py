@@ -45,6 +45,19 @@ def forged(request: Request, form: dict[str, str]) -> Response | None:
     return _render(request, "refused.html", staff.principal if staff else None, status=403)
 
 
+async def signed_form(request: Request) -> tuple[Principal, dict[str, str]] | Response:
+    """Who posts and the form they posted; or the answer that turns the post away: the sign-in
+    page without a session, a 403 page for a form that is not the session's own."""
+    principal = await current_principal(request)
+    if principal is None:
+        return _to_login()
+    form = await _form(request)
+    refused = forged(request, form)
+    if refused is not None:
+        return refused
+    return principal, form
+
+
 async def after(request: Request, to: str, kind: str, text: str) -> Response:
     """Back to a page with a message left in the session (the URL carries no text)."""
     staff: StaffSession = request.state.staff
