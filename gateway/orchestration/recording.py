@@ -4,7 +4,7 @@ makes, and the flags for the bureau."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
@@ -84,20 +84,33 @@ def record_share(
     if not provisional:
         step.detail = {**(step.detail or {}), "paid_fen": share.paid_fen}
         if claim.round == 1:  # later rounds reach the ledger as adjustments
-            ledger.expect(
-                session,
-                payer_code=settling_party(step),
-                claim_id=claim.claim_id,
-                product_code=step.product_code,
-                round_=claim.round,
-                kind="payment",
-                amounts=[(line.line_no, line.paid_fen) for line in share.lines],
-            )
+            expect(session, claim, step, "payment", [(line.line_no, line.paid_fen) for line in share.lines])
 
 
 def settling_party(step: PayerStepRow) -> str:
     """The party that settles the step: a tier-1 share's administrator, else the payer."""
     return step.administrator_code or step.payer_code
+
+
+def expect(
+    session: Session,
+    claim: ClaimRow,
+    step: PayerStepRow,
+    kind: str,
+    amounts: Iterable[tuple[int, int]],
+    month: str | None = None,
+) -> None:
+    """What the step's settling party owes for this round of the claim, in the ledger."""
+    ledger.expect(
+        session,
+        payer_code=settling_party(step),
+        claim_id=claim.claim_id,
+        product_code=step.product_code,
+        round_=claim.round,
+        kind=kind,
+        amounts=amounts,
+        month=month,
+    )
 
 
 # A proposal's rows were written by an earlier transaction, never loaded as objects: the deletes
@@ -164,15 +177,8 @@ def record_fixed_benefits(
             round_=claim.round,
             month=decision.month,
         )
-        ledger.expect(
-            session,
-            payer_code=settling_party(step),
-            claim_id=claim.claim_id,
-            product_code=step.product_code,
-            round_=claim.round,
-            kind="fixed_benefit",
-            amounts=[(ledger.CLAIM_LEVEL, decision.amount_fen)],
-            month=decision.month,
+        expect(
+            session, claim, step, "fixed_benefit", [(ledger.CLAIM_LEVEL, decision.amount_fen)], decision.month
         )
     step.detail = {
         **(step.detail or {}),
@@ -259,15 +265,7 @@ def record_adjustments(
             product=step.product_code,
             lines=[{"line_no": r.line_no, "delta_fen": r.delta_fen, "kind": r.kind} for r in rows],
         )
-    ledger.expect(
-        session,
-        payer_code=settling_party(step),
-        claim_id=claim.claim_id,
-        product_code=step.product_code,
-        round_=claim.round,
-        kind="adjustment",
-        amounts=[(r.line_no, r.delta_fen) for r in rows],
-    )
+    expect(session, claim, step, "adjustment", [(r.line_no, r.delta_fen) for r in rows])
     session.add_all(
         SettlementItemRow(
             payer_code=settling_party(step),
