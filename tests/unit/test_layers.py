@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "gateway.audit": 2,
     "gateway.audit_checkpoints": 2,
     "gateway.observability": 2,
+    "gateway.asgi_middleware": 2,  # the head of every middleware (observability's and the API's)
     "gateway.bootstrap": 2,
     "gateway.preflight": 2,
     # 3: the fan-out
