@@ -115,7 +115,7 @@ def to_xlsx(
         ("支付方", batch["payer_code"]),
         ("结算期间", batch["period"]),
         ("状态", STATE_LABELS.get(batch["status"], batch["status"])),
-        ("笔数", batch["items"]),
+        ("笔数", batch["item_count"]),
         ("净额（元）", batch["net_fen"] / 100),
         ("支付凭证号", batch["payment_reference"] or ""),
     )

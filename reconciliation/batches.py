@@ -209,7 +209,7 @@ def summary(batch: SettlementBatchRow) -> dict[str, Any]:
         "payer_code": batch.payer_code,
         "period": batch.period,
         "status": batch.status,
-        "items": batch.items,
+        "item_count": batch.items,
         "net_fen": batch.net_fen,
         "payment_reference": batch.payment_reference,
         "created_at": batch.created_at.isoformat(),
@@ -261,7 +261,7 @@ def view(session: Session, principal: Principal, batch_id: int) -> dict[str, Any
     ]
     who = {str(h["action"]): str(h["person"]) for h in history}
     state = clearing.Batch(batch.status, batch.net_fen, who)
-    amounts = [int(i["amount_fen"]) for i in items]
+    amounts = [item.amount_fen for item, _, _ in rows]
     return {
         **summary(batch),
         "frozen": batch.status in clearing.FROZEN,
