@@ -30,7 +30,7 @@ BATCH_ID = {
 
 
 @endpoint(*READERS, response="settlement-batches", query=LIST_QUERY)
-def get_batches(call: Call) -> Response:
+def get_settlement_batches(call: Call) -> Response:
     """Settlement batches, newest first, by payer, period and status."""
     return JSONResponse(batches.list_batches(call.session, call.principal, dict(call.request.query_params)))
 
@@ -43,7 +43,7 @@ def get_batches(call: Call) -> Response:
     answers=(409,),
     location=True,
 )
-def post_batch(call: Call) -> Response:
+def declare_settlement_batch(call: Call) -> Response:
     """申报: declare a payer's batch for a period (its pending adjustments of the period or earlier)."""
     batch = batches.declare(call.session, call.principal, call.body, call.gateway.today())
     location = f"/v1/reconciliation/settlement-batches/{batch['batch_id']}"
@@ -51,13 +51,13 @@ def post_batch(call: Call) -> Response:
 
 
 @endpoint(*READERS, response="settlement-batch", path=BATCH_ID)
-def get_batch(call: Call) -> Response:
+def get_settlement_batch(call: Call) -> Response:
     """A settlement batch: items, totals, history and the actions the caller may take now."""
     return JSONResponse(batches.view(call.session, call.principal, batches.parse_id(call.param("id"))))
 
 
 @endpoint(*STAFF, body="settlement-transition", response="settlement-batch", answers=(409,), path=BATCH_ID)
-def post_transition(call: Call) -> Response:
+def post_settlement_transition(call: Call) -> Response:
     """初审, 复核 (another person), 拨付 (with the payment reference) or 清算; audited."""
     batch = batches.transition(
         call.session,
@@ -77,13 +77,13 @@ def _file(call: Call, document: str, kind: str) -> Response:
 
 
 @endpoint(*READERS, produces=(batch_files.XLSX,), path=BATCH_ID)
-def get_batch_xlsx(call: Call) -> Response:
+def get_settlement_batch_xlsx(call: Call) -> Response:
     """The batch as an Excel workbook: one row per item, yuan, a totals row."""
     return _file(call, "batch", "xlsx")
 
 
 @endpoint(*READERS, produces=("text/csv",), path=BATCH_ID)
-def get_batch_csv(call: Call) -> Response:
+def get_settlement_batch_csv(call: Call) -> Response:
     """The batch as CSV (UTF-8 with a BOM), one row per item, yuan."""
     return _file(call, "batch", "csv")
 
@@ -102,13 +102,13 @@ def get_payment_csv(call: Call) -> Response:
 
 PATH = "/v1/reconciliation/settlement-batches"
 routes = [
-    Route(PATH, get_batches, methods=["GET"]),
-    Route(PATH, post_batch, methods=["POST"]),
+    Route(PATH, get_settlement_batches, methods=["GET"]),
+    Route(PATH, declare_settlement_batch, methods=["POST"]),
     # the files first: ``{id}`` alone would take "12.xlsx" too
-    Route(PATH + "/{id}.xlsx", get_batch_xlsx, methods=["GET"]),
-    Route(PATH + "/{id}.csv", get_batch_csv, methods=["GET"]),
+    Route(PATH + "/{id}.xlsx", get_settlement_batch_xlsx, methods=["GET"]),
+    Route(PATH + "/{id}.csv", get_settlement_batch_csv, methods=["GET"]),
     Route(PATH + "/{id}/payment-file.xlsx", get_payment_xlsx, methods=["GET"]),
     Route(PATH + "/{id}/payment-file.csv", get_payment_csv, methods=["GET"]),
-    Route(PATH + "/{id}", get_batch, methods=["GET"]),
-    Route(PATH + "/{id}/transitions", post_transition, methods=["POST"]),
+    Route(PATH + "/{id}", get_settlement_batch, methods=["GET"]),
+    Route(PATH + "/{id}/transitions", post_settlement_transition, methods=["POST"]),
 ]
