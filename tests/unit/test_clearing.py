@@ -102,11 +102,6 @@ def test_above_the_threshold_a_disbursement_needs_two_people_and_the_lifecycle_a
     )
 
 
-def test_frozen_from_second_review_on_and_only_declared_takes_items_in() -> None:
-    assert clearing.FROZEN == {"second_reviewed", "disbursed", "cleared"}
-    assert clearing.TAKES_IN == {"declared"}
-
-
 def test_an_unknown_action_names_the_field() -> None:
     for action in ("declare", "approve", ""):
         with pytest.raises(Invalid) as raised:
