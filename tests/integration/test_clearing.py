@@ -7,20 +7,25 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
+import schemas
 from gateway.services.keys import Role
 from gateway.storage.tables import AuditEntryRow, SettlementItemRow
 from ltc_gateway.cli import main
 from tests.integration.world import World
 
 PATH = "/v1/reconciliation/settlement-batches"
+RESPONSES = Path(schemas.__file__).parent / "responses"
 NOVEMBER = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 2026-11-20 10:00 in Beijing
 # 2026-11-30 23:30 UTC is already 2026-12-01 in Beijing: the adjustment belongs to December
 DECEMBER = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
@@ -39,6 +44,12 @@ def adjustment(world: World, claim_id: str, amount_fen: int, at: datetime, line_
                 created_at=at,
             )
         )
+
+
+def conforms(answer: Any, name: str) -> None:
+    """The answer is what the contract declares (schemas/responses/<name>.schema.json)."""
+    schema = json.loads((RESPONSES / f"{name}.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator(schema).validate(answer)
 
 
 def step(world: World, batch_id: int, key: str, action: str, **extra: Any) -> Any:
@@ -99,6 +110,7 @@ def test_a_batch_goes_from_declared_to_cleared_with_four_eyes_and_is_frozen_afte
     assert step(world, number, zhang, "first_review").status_code == 409
     final = world.get(f"{PATH}/{number}", zhang).json()
     assert (final["item_count"], final["net_fen"]) == (3, 14_500)  # nothing added after 复核
+    conforms(final, "settlement-batch")
     assert [(h["action"], h["person"], h["before"], h["after"]) for h in final["history"]] == [
         ("declare", "zhang", None, "declared"),
         ("first_review", "zhang", "declared", "first_reviewed"),
@@ -128,6 +140,7 @@ def test_a_batch_goes_from_declared_to_cleared_with_four_eyes_and_is_frozen_afte
 
     listed = world.get(f"{PATH}?status=cleared&payer=huiminbao", world.bureau).json()
     assert [b["batch_id"] for b in listed["batches"]] == [number] and listed["total"] == 1
+    conforms(listed, "settlement-batches")
     assert world.get(f"{PATH}?limit=0", zhang).json()["errors"][0]["pointer"] == "/limit"
     own = world.get(PATH, world.payer("huiminbao")).json()
     assert own["total"] == 2
