@@ -70,7 +70,7 @@ def post_settlement_transition(call: Call) -> Response:
 
 
 def _file(call: Call, document: str, kind: str) -> Response:
-    batch = batches.view(call.session, call.principal, batches.parse_id(call.param("id")))
+    batch = batches.view(call.session, call.principal, batches.parse_id(call.param("id")), item_limit=None)
     content, media, name = batch_files.export(batch, document, kind)
     disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
     return Response(content, media_type=media, headers={"Content-Disposition": disposition})

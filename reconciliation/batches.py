@@ -16,7 +16,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 import schemas
@@ -37,6 +37,7 @@ from reconciliation import clearing
 PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 PAGE = 50
 MAX_PAGE = 200
+SHOWN_ITEMS = 1000  # a batch's page and JSON show this many items; its files hold every one
 
 
 def period_of(day: date) -> str:
@@ -217,15 +218,19 @@ def summary(batch: SettlementBatchRow) -> dict[str, Any]:
     }
 
 
-def view(session: Session, principal: Principal, batch_id: int) -> dict[str, Any]:
-    """A batch with its items (and each item's provider and claim number), its totals, its
-    history, and the actions the caller may take now."""
+def view(
+    session: Session, principal: Principal, batch_id: int, item_limit: int | None = SHOWN_ITEMS
+) -> dict[str, Any]:
+    """A batch with its items (and each item's provider and claim number; the first
+    ``item_limit``, None for all, as the files need), its totals, its history, and the actions
+    the caller may take now."""
     batch = _visible(session, principal, batch_id)
     rows = session.execute(
         select(SettlementItemRow, ClaimRow.provider_code, ClaimRow.claim_number)
         .outerjoin(ClaimRow, ClaimRow.claim_id == SettlementItemRow.claim_id)
         .where(SettlementItemRow.batch_id == batch.id)
         .order_by(SettlementItemRow.id)
+        .limit(item_limit)
     ).all()
     items = [
         {
@@ -261,17 +266,25 @@ def view(session: Session, principal: Principal, batch_id: int) -> dict[str, Any
     ]
     who = {str(h["action"]): str(h["person"]) for h in history}
     state = clearing.Batch(batch.status, batch.net_fen, who)
-    amounts = [item.amount_fen for item, _, _ in rows]
+    amount = SettlementItemRow.amount_fen
+    count, top_ups, recoveries = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((amount > 0, amount), else_=0)), 0),
+            func.coalesce(func.sum(case((amount < 0, amount), else_=0)), 0),
+        ).where(SettlementItemRow.batch_id == batch.id)
+    ).one()
     return {
         **summary(batch),
         "frozen": batch.status in clearing.FROZEN,
         "totals": {
-            "items": len(amounts),
-            "top_up_fen": sum(a for a in amounts if a > 0),
-            "recovery_fen": sum(a for a in amounts if a < 0),
-            "net_fen": sum(amounts),
+            "items": int(count),
+            "top_up_fen": int(top_ups),
+            "recovery_fen": int(recoveries),
+            "net_fen": int(top_ups) + int(recoveries),
         },
         "items": items,
+        "items_shown": len(items),
         "history": history,
         "next_actions": clearing.next_actions(state, principal.role.value, person(principal)),
     }

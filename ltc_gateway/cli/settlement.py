@@ -140,7 +140,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out}: name a .xlsx or .csv file")
     gateway = bootstrap_migrated()
     with gateway.sessions.begin() as session:
-        batch = batches.view(session, _staff(session), batches.parse_id(args.batch))
+        batch = batches.view(session, _staff(session), batches.parse_id(args.batch), item_limit=None)
     content, _, _ = batch_files.export(batch, "payment" if args.payment else "batch", kind)
     try:
         out.write_bytes(content)

@@ -152,7 +152,9 @@ def _download(document: str, kind: str) -> Any:
 
         def load() -> dict[str, Any]:
             with gateway.sessions.begin() as session:
-                return batches.view(session, principal, batches.parse_id(request.path_params["id"]))
+                return batches.view(
+                    session, principal, batches.parse_id(request.path_params["id"]), item_limit=None
+                )
 
         try:
             batch = await run_in_threadpool(load)
