@@ -7,7 +7,7 @@ through ``signin.signed_form`` (session, CSRF, our origin)."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,7 +25,7 @@ from reconciliation.ui.signin import after as _after
 from reconciliation.ui.signin import current_principal as _principal
 from reconciliation.ui.signin import signed_form as _signed_form
 
-FILTERS = ("payer", "period", "status")
+FILTERS = ("payer", "period", "status", "offset")
 
 
 def _problem(error: ServiceError) -> str:
@@ -47,7 +47,7 @@ async def list_page(request: Request) -> Response:
     try:
         found, pending = await run_in_threadpool(load)
     except ServiceError as error:
-        found, pending, problem = {"total": 0, "batches": []}, [], _problem(error)
+        found, pending, problem = {"total": 0, "offset": 0, "batches": []}, [], _problem(error)
     return _render(
         request,
         "batches.html",
@@ -59,7 +59,19 @@ async def list_page(request: Request) -> Response:
         may_declare=principal.role.value in clearing.TRANSITIONS["declare"].roles,
         this_period=batches.period_of(gateway.today()),
         problem=problem,
+        pages=_pages(query, found),
     )
+
+
+def _pages(query: dict[str, str], found: dict[str, Any]) -> dict[str, str]:
+    """The previous and next pages' query strings (same filters), where there are such pages."""
+    offset, shown = int(found.get("offset", 0)), len(found["batches"])
+    links = {}
+    if offset > 0:
+        links["previous"] = urlencode({**query, "offset": max(0, offset - batches.PAGE)})
+    if offset + shown < found["total"]:
+        links["next"] = urlencode({**query, "offset": offset + shown})
+    return links
 
 
 async def declare(request: Request) -> Response:
@@ -102,8 +114,9 @@ async def batch_page(request: Request) -> Response:
             principal,
             status=status_of(error)[0],
             problem=error.detail,
-            found={"total": 0, "batches": []},
+            found={"total": 0, "offset": 0, "batches": []},
             pending=[],
+            pages={},
             query={},
             states=clearing.STATES,
             may_declare=False,
