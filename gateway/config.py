@@ -43,6 +43,8 @@ class Settings:
         5  # expected but not in any statement after this many days: MISSING_AT_PAYER
     )
     write_off_approval_fen: int = 100_000  # any resolution moving more needs a second reconciler
+    # a settlement batch moving more (|net|) is disbursed only after 初审 and 复核 by two people
+    settlement_approval_fen: int = 100_000
     reconciliation_lease_seconds: int = 600  # a run's hold on its business date while it works
     # The staff UI's sessions (/ui).
     ui_secure_cookies: str = "auto"  # auto: Secure when the request came over HTTPS; true; false

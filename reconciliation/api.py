@@ -24,7 +24,7 @@ from gateway.domain.numbers import INT32, whole_number
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
-from reconciliation import queue, settlement
+from reconciliation import batch_api, batches, queue, settlement
 from reconciliation.matching import MISMATCHES
 from reconciliation.run import Reconciliation, run_view
 from reconciliation.statements import import_statement
@@ -224,11 +224,14 @@ def get_next_batch(call: Call) -> Response:
 
 @endpoint(Role.RECONCILER, body="batch", status=201, response="batch", answers=(409,))
 def post_batch(call: Call) -> Response:
-    """Close the next settlement batch of a payer."""
+    """Close the next settlement batch of a payer: 申报 of this month's batch (see settlement-batches)."""
     faults = schemas.faults("batch", call.body)
     if faults:
         raise Invalid(faults)
-    return JSONResponse(settlement.close_batch(call.session, call.body["payer_code"]), status_code=201)
+    today = call.gateway.today()
+    document = {"payer_code": call.body["payer_code"], "period": batches.period_of(today)}
+    declared = batches.declare(call.session, call.principal, document, today)
+    return JSONResponse(settlement.batch_view(call.session, declared["batch_id"]), status_code=201)
 
 
 @endpoint(
@@ -281,4 +284,5 @@ routes = [
     Route("/v1/reconciliation/batches", get_next_batch, methods=["GET"]),
     Route("/v1/reconciliation/batches", post_batch, methods=["POST"]),
     Route("/v1/reconciliation/batches/{id}", get_batch, methods=["GET"]),
+    *batch_api.routes,
 ]

@@ -1,14 +1,15 @@
-"""Settlement batches: the net adjustments per payer (from re-coordinations and from reconcilers'
-recover and top-up actions) not yet in a batch, and closing them into the next batch."""
+"""Settlement items waiting for a batch: the net adjustments per payer (from re-coordinations and
+from reconcilers' recover and top-up actions) not yet in one, and a batch's items as the file a
+payer settles from. Declaring batches and their lifecycle: ``reconciliation.batches``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.errors import Conflict, NotFound
+from gateway.errors import NotFound
 from gateway.storage.tables import SettlementBatchRow, SettlementItemRow
 
 
@@ -25,31 +26,6 @@ def next_batch(session: Session, payer_code: str | None = None) -> list[dict[str
     return [
         {"payer_code": p, "items": int(n), "net_fen": int(s or 0)} for p, n, s in session.execute(statement)
     ]
-
-
-def close_batch(session: Session, payer_code: str) -> dict[str, Any]:
-    """Put the payer's pending items into a batch; returns it with its items (for export)."""
-    items = list(
-        session.scalars(
-            select(SettlementItemRow)
-            .where(SettlementItemRow.batch_id.is_(None), SettlementItemRow.payer_code == payer_code)
-            .order_by(SettlementItemRow.id)
-            .with_for_update()
-        )
-    )
-    if not items:
-        raise Conflict(f"no pending adjustments for {payer_code}")
-    batch = SettlementBatchRow(
-        payer_code=payer_code, items=len(items), net_fen=sum(i.amount_fen for i in items)
-    )
-    session.add(batch)
-    session.flush()
-    session.execute(
-        update(SettlementItemRow)
-        .where(SettlementItemRow.id.in_([i.id for i in items]))
-        .values(batch_id=batch.id)
-    )
-    return batch_view(session, batch.id)
 
 
 def batch_view(session: Session, batch_id: int) -> dict[str, Any]:
@@ -72,5 +48,7 @@ def batch_view(session: Session, batch_id: int) -> dict[str, Any]:
             for i in items
         ],
         "net_fen": batch.net_fen,
+        "period": batch.period,
+        "status": batch.status,
         "created_at": batch.created_at.isoformat(),
     }

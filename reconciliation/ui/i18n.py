@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from reconciliation.ui.clearing_words import CLEARING
+
 LANGUAGES = ("zh", "en")
 
 WORDS: dict[str, dict[str, str]] = {
@@ -112,7 +114,13 @@ STATUSES: dict[str, dict[str, str]] = {
 
 def translator(lang: str):  # type: ignore[no-untyped-def]
     def t(key: str, table: str = "words") -> str:
-        source = {"words": WORDS, "kinds": KINDS, "actions": ACTIONS, "statuses": STATUSES}[table]
+        source = {
+            "words": WORDS,
+            "kinds": KINDS,
+            "actions": ACTIONS,
+            "statuses": STATUSES,
+            "clearing": CLEARING,
+        }[table]
         entry = source.get(key)
         return entry[lang] if entry else key
 

@@ -49,6 +49,23 @@ ALLOWED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/v1/reconciliation/batches"): {Role.RECONCILER, Role.BUREAU},
     ("POST", "/v1/reconciliation/batches"): {Role.RECONCILER},
     ("GET", "/v1/reconciliation/batches/{id}"): {Role.RECONCILER, Role.BUREAU},
+    ("GET", "/v1/reconciliation/settlement-batches"): {Role.RECONCILER, Role.BUREAU, Role.PAYER},
+    ("POST", "/v1/reconciliation/settlement-batches"): {Role.RECONCILER},
+    ("GET", "/v1/reconciliation/settlement-batches/{id}"): {Role.RECONCILER, Role.BUREAU, Role.PAYER},
+    ("GET", "/v1/reconciliation/settlement-batches/{id}.xlsx"): {Role.RECONCILER, Role.BUREAU, Role.PAYER},
+    ("GET", "/v1/reconciliation/settlement-batches/{id}.csv"): {Role.RECONCILER, Role.BUREAU, Role.PAYER},
+    ("GET", "/v1/reconciliation/settlement-batches/{id}/payment-file.xlsx"): {
+        Role.RECONCILER,
+        Role.BUREAU,
+        Role.PAYER,
+    },
+    ("GET", "/v1/reconciliation/settlement-batches/{id}/payment-file.csv"): {
+        Role.RECONCILER,
+        Role.BUREAU,
+        Role.PAYER,
+    },
+    # the transition's own rule (reconciliation/clearing.py) says which of the two takes which step
+    ("POST", "/v1/reconciliation/settlement-batches/{id}/transitions"): {Role.RECONCILER, Role.BUREAU},
 }
 EXAMPLE = {
     "{payer_code}": "huiminbao",

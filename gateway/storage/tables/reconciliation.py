@@ -188,10 +188,38 @@ class SettlementItemRow(Base):
 
 
 class SettlementBatchRow(Base):
+    """A payer's settlement batch for a period (a Beijing calendar month, ``YYYY-MM``) and where it
+    is in the clearing lifecycle (``reconciliation.clearing``); its items point at it."""
+
     __tablename__ = "settlement_batches"
+    __table_args__ = (Index("ix_settlement_batches_listing", "payer_code", "period", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     payer_code: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(7), default="")
+    status: Mapped[str] = mapped_column(String(16), default="declared")
     items: Mapped[int] = mapped_column(Integer)
     net_fen: Mapped[int] = mapped_column(BigInteger)
+    payment_reference: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SettlementBatchEventRow(Base):
+    """A batch's transitions, never edited: who (the person: the key's party), when, from → to,
+    the payment reference of 拨付, the totals at that moment. The four-eyes rule reads it."""
+
+    __tablename__ = "settlement_batch_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("settlement_batches.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    person: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(160))
+    before_status: Mapped[str | None] = mapped_column(String(16))
+    after_status: Mapped[str] = mapped_column(String(16))
+    items: Mapped[int] = mapped_column(Integer)
+    net_fen: Mapped[int] = mapped_column(BigInteger)
+    payment_reference: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,45 @@
+"""The clearing pages' words (settlement batches), Chinese first; ``translator(lang)(key, "clearing")``."""
+
+from __future__ import annotations
+
+CLEARING: dict[str, dict[str, str]] = {
+    "batches": {"zh": "结算批次", "en": "Settlement batches"},
+    "batch": {"zh": "结算批次", "en": "Settlement batch"},
+    "period": {"zh": "结算期间", "en": "Period"},
+    "items": {"zh": "笔数", "en": "Items"},
+    "net": {"zh": "净额（元）", "en": "Net (yuan)"},
+    "top_ups": {"zh": "补付（元）", "en": "Top-ups (yuan)"},
+    "recoveries": {"zh": "追回（元）", "en": "Recoveries (yuan)"},
+    "amount": {"zh": "金额（元）", "en": "Amount (yuan)"},
+    "reference": {"zh": "支付凭证号", "en": "Payment reference"},
+    "pending": {"zh": "待入批次的调整", "en": "Adjustments waiting for a batch"},
+    "declare_title": {"zh": "申报结算批次", "en": "Declare a batch"},
+    "provider": {"zh": "护理机构", "en": "Provider"},
+    "business_date": {"zh": "业务日期", "en": "Business date"},
+    "source": {"zh": "来源", "en": "Source"},
+    "person": {"zh": "经办人", "en": "Person"},
+    "frozen": {
+        "zh": "已复核，批次已冻结：之后的调整进入下一批次。",
+        "en": "Reviewed twice and frozen: later adjustments go to the next batch.",
+    },
+    "downloads": {"zh": "下载", "en": "Downloads"},
+    "batch_xlsx": {"zh": "批次明细 Excel", "en": "Batch (XLSX)"},
+    "batch_csv": {"zh": "批次明细 CSV", "en": "Batch (CSV)"},
+    "payment_xlsx": {"zh": "拨付文件 Excel", "en": "Payment file (XLSX)"},
+    "payment_csv": {"zh": "拨付文件 CSV", "en": "Payment file (CSV)"},
+    "no_actions": {"zh": "您在此状态下没有可执行的操作。", "en": "Nothing for you to do in this state."},
+    "note": {"zh": "说明（可选）", "en": "Note (optional)"},
+    "note_column": {"zh": "说明", "en": "Note"},
+    "item_list": {"zh": "调整明细", "en": "Adjustments"},
+    # states and actions
+    "declared": {"zh": "申报", "en": "Declared"},
+    "first_reviewed": {"zh": "初审", "en": "First review done"},
+    "second_reviewed": {"zh": "复核", "en": "Second review done"},
+    "disbursed": {"zh": "拨付", "en": "Disbursed"},
+    "cleared": {"zh": "清算", "en": "Cleared"},
+    "declare": {"zh": "申报", "en": "Declare"},
+    "first_review": {"zh": "初审通过", "en": "First review"},
+    "second_review": {"zh": "复核通过（另一人）", "en": "Second review (another person)"},
+    "disburse": {"zh": "拨付", "en": "Disburse"},
+    "clear": {"zh": "清算完成", "en": "Clear"},
+}
