@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.api import documents, openapi, ops, payer_openapi, v1
+from gateway.api import documents, openapi, ops, payer_openapi, simulations, v1
 from gateway.api.contract import contract
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
@@ -39,6 +39,7 @@ def gateway_routes() -> list[BaseRoute]:
         Mount("/docs/assets", StaticFiles(packages=[("swagger_ui", "static")]), name="docs-assets"),
         Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
         *v1.routes,
+        *simulations.routes,
         *documents.routes,
     ]
 
