@@ -151,7 +151,11 @@ def _on_generated_city(
             generated["members"],
             seed=generated["seed"],
             progress=lambda month, months: run.advance(
-                sessions, simulation_id, "generating", generated["members"] * month // months, generated["members"]
+                sessions,
+                simulation_id,
+                "generating",
+                generated["members"] * month // months,
+                generated["members"],
             ),
         )
         return run.compute(

@@ -221,9 +221,7 @@ def digest(document: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def record(
-    session: Session, inputs_json: Mapping[str, Any], actor: str, status: str = "running"
-) -> int:
+def record(session: Session, inputs_json: Mapping[str, Any], actor: str, status: str = "running") -> int:
     """A simulation stored as asked for (its inputs and their digest) and audited; its id."""
     row = SimulationRow(
         created_by=actor,
@@ -250,7 +248,13 @@ def advance(sessions: sessionmaker[Session], simulation_id: int, phase: str, don
     """The progress a reader polls for (and the run's heartbeat)."""
     with sessions.begin() as session:
         row = session.get_one(SimulationRow, simulation_id)
-        row.status, row.phase, row.progress, row.total, row.updated_at = "running", phase, done, total, utcnow()
+        row.status, row.phase, row.progress, row.total, row.updated_at = (
+            "running",
+            phase,
+            done,
+            total,
+            utcnow(),
+        )
 
 
 def fail(sessions: sessionmaker[Session], simulation_id: int, actor: str, error: BaseException) -> None:

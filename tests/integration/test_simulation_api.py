@@ -111,7 +111,9 @@ def test_the_bureau_starts_a_simulation_polls_it_and_a_payer_sees_the_anonymised
             (
                 {
                     "period": document["period"],
-                    "drafts": [{"product_code": "CITY-LTCI-2025", "changes": {"eligibility": {"min_grade": 9}}}],
+                    "drafts": [
+                        {"product_code": "CITY-LTCI-2025", "changes": {"eligibility": {"min_grade": 9}}}
+                    ],
                 },
                 "/drafts/0/eligibility/min_grade",
             ),
@@ -128,7 +130,11 @@ def test_the_bureau_starts_a_simulation_polls_it_and_a_payer_sees_the_anonymised
             for _ in range(2):
                 session.add(
                     SimulationRow(
-                        created_by="t", inputs=document, status="running", phase="replaying", updated_at=utcnow()
+                        created_by="t",
+                        inputs=document,
+                        status="running",
+                        phase="replaying",
+                        updated_at=utcnow(),
                     )
                 )
         busy = client.post("/v1/simulations", json=document, headers=bureau)
