@@ -68,7 +68,7 @@ def test_the_bureau_tries_a_draft_on_a_generated_city_and_sees_the_chart_at_phon
             page.wait_for_selector("#chart", timeout=120_000)  # refreshed by the page while it runs
             assert page.locator("#chart rect").count() > 12
             tiers = page.inner_text("#tiers")
-            assert "tier 1" in tiers and "," in tiers  # yuan, with thousands separators
+            assert "第一层" in tiers and "," in tiers  # yuan, with thousands separators
             assert page.locator("#months-left").count() == 1
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
             page.screenshot(path=str(ARTIFACTS / "simulation-zh-phone.png"), full_page=True)
