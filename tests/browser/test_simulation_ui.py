@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import ConsoleMessage, sync_playwright
 
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
 from gateway.services.keys import Role, create_key
 from ltc_gateway.app import create_app
-from tests.browser.test_staff_ui import ARGS, ARTIFACTS, CHROMIUM, sign_in
-
-from playwright.sync_api import sync_playwright  # noqa: E402  (the module above skips without chromium)
+from tests.browser.test_staff_ui import ARGS, ARTIFACTS, CHROMIUM, sign_in  # skips without chromium
 
 PHONE = {"width": 390, "height": 844}
 
@@ -46,7 +45,12 @@ def test_the_bureau_tries_a_draft_on_a_generated_city_and_sees_the_chart_at_phon
         page = context.new_page()
         page.set_default_timeout(15000)
         violations: list[str] = []
-        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+
+        def watch(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text:
+                violations.append(message.text)
+
+        page.on("console", watch)
         try:
             sign_in(page, base, reconciler)  # a reconciler: not theirs to run
             assert page.goto(f"{base}/ui/simulations").status == 403

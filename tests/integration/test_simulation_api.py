@@ -142,9 +142,9 @@ def test_the_bureau_starts_a_simulation_polls_it_and_a_payer_sees_the_anonymised
 
     with gateway.sessions() as session:
         audited = session.execute(
-            select(AuditEntryRow.action, AuditEntryRow.actor, AuditEntryRow.detail).where(
-                AuditEntryRow.subject == f"simulation:{first['simulation_id']}"
-            )
+            select(AuditEntryRow.action, AuditEntryRow.actor, AuditEntryRow.detail)
+            .where(AuditEntryRow.subject == f"simulation:{first['simulation_id']}")
+            .order_by(AuditEntryRow.id)
         ).all()
     assert [a for a, _, _ in audited] == ["simulation.started", "simulation.done"]
     assert all(actor.startswith("bureau:bureau") for _, actor, _ in audited)
