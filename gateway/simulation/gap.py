@@ -68,8 +68,8 @@ def gap_report(tally: GapTally, k: int, key: bytes) -> dict[str, Any]:
             cells.append({"grade": grade, "setting": setting, "month": month, "suppressed": True})
             continue
         members = tally.members[cell]
-        gap = perturbed(key, cell, "gap", members, tally.gap_fen[cell])
         billed = perturbed(key, cell, "billed", members, tally.billed_fen[cell])
+        gap = min(perturbed(key, cell, "gap", members, tally.gap_fen[cell]), billed)
         published_gap += gap
         published_members += n
         cells.append(
