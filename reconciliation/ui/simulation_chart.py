@@ -20,7 +20,7 @@ def by_month(report: dict[str, Any], measure: str, label: str, sides: tuple[str,
     step = (width - left - 8) / max(len(months), 1)
     bar = max(2.0, step * 0.38)
     parts = [
-        f'<svg id="{chart_id}" class="chart" viewBox="0 0 {width} {height + 52}" role="img" '
+        f'<svg id="{chart_id}" class="chart" viewBox="0 0 {width} {height + 60}" role="img" '
         f'aria-label="{escape(label)}">'
     ]
     for i in range(5):  # the scale, in yuan
