@@ -22,6 +22,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('inputs_digest', sa.String(length=64), nullable=True))
         batch.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('error', sa.String(length=200), nullable=True))
+    op.execute("UPDATE simulations SET phase = status")  # the runs of the command line so far
 
 
 def downgrade() -> None:
