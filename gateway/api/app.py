@@ -24,6 +24,7 @@ from gateway.errors import ServiceError
 from gateway.observability import metrics
 from gateway.observability.logging import RequestIdMiddleware
 from gateway.orchestration.worker import Worker
+from gateway.simulation import jobs
 from gateway.storage.database import UNAVAILABLE
 
 
@@ -66,6 +67,7 @@ def application(
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+            await asyncio.to_thread(jobs.stop_all, gateway)  # simulations stop, stored as failed
 
     app = Starlette(
         routes=list(routes),

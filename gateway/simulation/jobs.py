@@ -17,7 +17,7 @@ import logging
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -39,6 +39,12 @@ from gateway.storage.tables import SimulationRow, utcnow
 log = logging.getLogger("ltc_gateway.simulation")
 STALE = timedelta(minutes=30)  # a run beats at least every block of members; far less than this
 ACTIVE = ("queued", "running")
+_running: dict[int, dict[int, tuple[threading.Thread, threading.Event]]] = {}  # gateway → id → run
+_lock = threading.Lock()
+
+
+class Stopped(Exception):
+    detail = "stopped: the server stopped while it ran; ask again (the same inputs give the same figures)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,7 @@ class Limits:
     running: int = 2
     members: int = 500_000
     lines: int = 20_000_000
-    generated: int = 500
+    generated: int = 200
     k: int = run.DEFAULT_K
 
     @classmethod
@@ -106,25 +112,34 @@ def request(session: Session, document: Any, actor: str, limits: Limits, today: 
     return run.record(session, inputs, actor, status="queued")
 
 
-def execute(sessions: sessionmaker[Session], settings: Settings, simulation_id: int) -> None:
-    """Run a queued simulation to its report (or to failed, with the reason kept and audited)."""
+def execute(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    simulation_id: int,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run a queued simulation to its report (or to failed, with the reason kept and audited).
+    ``stop``: checked at every step of progress (a month generated, a block of members)."""
     with sessions.begin() as session:
         row = session.get_one(SimulationRow, simulation_id)
         stored, actor = dict(row.inputs), row.created_by
     k = settings.simulation_min_cell_members
+
+    def beat(phase: str) -> run.Progress:
+        def tick(done: int, total: int) -> None:
+            if stop is not None and stop.is_set():
+                raise Stopped()
+            run.advance(sessions, simulation_id, phase, done, total)
+
+        return tick
+
     try:
         given = run.inputs(stored)
         if "generated" in stored:
-            result = _on_generated_city(sessions, settings, simulation_id, given, stored["generated"], k)
+            result = _on_generated_city(sessions, settings, given, stored["generated"], k, beat)
         else:
-            run.advance(sessions, simulation_id, "replaying", 0, 0)
-            result = run.compute(
-                sessions,
-                settings.database_url,
-                given,
-                k=k,
-                progress=lambda done, total: run.advance(sessions, simulation_id, "replaying", done, total),
-            )
+            beat("replaying")(0, 0)
+            result = run.compute(sessions, settings.database_url, given, k=k, progress=beat("replaying"))
     except Exception as error:
         log.exception("simulation failed", extra={"simulation_id": simulation_id})
         run.fail(sessions, simulation_id, actor, error)
@@ -135,36 +150,26 @@ def execute(sessions: sessionmaker[Session], settings: Settings, simulation_id: 
 def _on_generated_city(
     sessions: sessionmaker[Session],
     settings: Settings,
-    simulation_id: int,
     given: run.Inputs,
     generated: Mapping[str, int],
     k: int,
+    beat: Callable[[str], run.Progress],
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="ltc-city-"))
     url = f"sqlite:///{folder / 'city.db'}"
     made: Gateway = bootstrap(replace(settings, database_url=url))
     try:
         upgrade_engine(made.engine)
-        run.advance(sessions, simulation_id, "generating", 0, generated["members"])
+        members = generated["members"]
+        generating = beat("generating")
+        generating(0, members)
         city.generate(
             made,
-            generated["members"],
+            members,
             seed=generated["seed"],
-            progress=lambda month, months: run.advance(
-                sessions,
-                simulation_id,
-                "generating",
-                generated["members"] * month // months,
-                generated["members"],
-            ),
+            progress=lambda month, months: generating(members * month // months, members),
         )
-        return run.compute(
-            made.sessions,
-            url,
-            given,
-            k=k,
-            progress=lambda done, total: run.advance(sessions, simulation_id, "replaying", done, total),
-        )
+        return run.compute(made.sessions, url, given, k=k, progress=beat("replaying"))
     finally:
         made.close()
         made.engine.dispose()
@@ -172,15 +177,32 @@ def _on_generated_city(
 
 
 def launch(gateway: Gateway, simulation_id: int) -> threading.Thread:
-    """Start the run in a thread of this process (after the request that stored it committed)."""
-    worker = threading.Thread(
-        target=execute,
-        args=(gateway.sessions, gateway.settings, simulation_id),
-        daemon=True,
-        name=f"simulation-{simulation_id}",
-    )
+    """Start the run in a thread of this process (after the request that stored it committed);
+    ``stop_all`` stops it when the application stops."""
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            execute(gateway.sessions, gateway.settings, simulation_id, stop)
+        finally:
+            with _lock:
+                _running.get(id(gateway), {}).pop(simulation_id, None)
+
+    worker = threading.Thread(target=work, daemon=True, name=f"simulation-{simulation_id}")
+    with _lock:
+        _running.setdefault(id(gateway), {})[simulation_id] = (worker, stop)
     worker.start()
     return worker
+
+
+def stop_all(gateway: Gateway, wait_seconds: float = 10.0) -> None:
+    """Stop this gateway's runs at their next step: each is stored as failed, with the reason."""
+    with _lock:
+        runs = list(_running.pop(id(gateway), {}).values())
+    for _, stop in runs:
+        stop.set()
+    for worker, _ in runs:
+        worker.join(wait_seconds / max(len(runs), 1))
 
 
 def find(session: Session, reference: str) -> SimulationRow:

@@ -149,3 +149,21 @@ def test_the_bureau_starts_a_simulation_polls_it_and_a_payer_sees_the_anonymised
     assert [a for a, _, _ in audited] == ["simulation.started", "simulation.done"]
     assert all(actor.startswith("bureau:bureau") for _, actor, _ in audited)
     assert audited[0][2]["inputs_digest"] == first["inputs_digest"]
+
+
+def test_a_simulation_running_when_the_application_stops_is_stored_as_stopped(gateway: Gateway) -> None:
+    with gateway.sessions.begin() as session:
+        bureau = {"Authorization": f"Bearer {create_key(session, Role.BUREAU, 'bureau')[1]}"}
+    with TestClient(create_app(gateway, embedded_workers=0)) as client:
+        started = client.post("/v1/simulations", json={"generated": {"members": 3}}, headers=bureau)
+        assert started.status_code == 202, started.text
+    # the application stopped (its lifespan ended) while the city was being generated
+    with gateway.sessions() as session:
+        row = session.get_one(SimulationRow, started.json()["simulation_id"])
+        actions = session.scalars(
+            select(AuditEntryRow.action)
+            .where(AuditEntryRow.subject == f"simulation:{row.id}")
+            .order_by(AuditEntryRow.id)
+        ).all()
+    assert row.status == "failed" and (row.error or "").startswith("stopped"), (row.status, row.error)
+    assert list(actions) == ["simulation.started", "simulation.failed"]
