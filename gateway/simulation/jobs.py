@@ -141,7 +141,10 @@ def execute(
             beat("replaying")(0, 0)
             result = run.compute(sessions, settings.database_url, given, k=k, progress=beat("replaying"))
     except Exception as error:
-        log.exception("simulation failed", extra={"simulation_id": simulation_id})
+        if isinstance(error, Stopped):
+            log.info("simulation stopped", extra={"simulation_id": simulation_id})
+        else:
+            log.exception("simulation failed", extra={"simulation_id": simulation_id})
         run.fail(sessions, simulation_id, actor, error)
         return
     run.finish(sessions, simulation_id, actor, result)
