@@ -58,6 +58,10 @@ class Settings:
     statement_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
     # Policy simulation: coverage-gap cells of fewer members are suppressed (数据可用不可见).
     simulation_min_cell_members: int = 10
+    simulation_max_running: int = 2  # simulations replaying at once (POST /v1/simulations: 409 beyond)
+    simulation_max_members: int = 500_000  # members in one simulation's period
+    simulation_max_lines: int = 20_000_000  # claim lines in one simulation's period
+    simulation_max_generated_members: int = 200  # a generated city's members (demonstrations)
 
     @property
     def database_url_is_default(self) -> bool:

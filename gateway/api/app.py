@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.api import documents, openapi, ops, payer_openapi, v1
+from gateway.api import documents, openapi, ops, payer_openapi, simulations, v1
 from gateway.api.contract import contract
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
@@ -24,6 +24,7 @@ from gateway.errors import ServiceError
 from gateway.observability import metrics
 from gateway.observability.logging import RequestIdMiddleware
 from gateway.orchestration.worker import Worker
+from gateway.simulation import jobs
 from gateway.storage.database import UNAVAILABLE
 
 
@@ -39,6 +40,7 @@ def gateway_routes() -> list[BaseRoute]:
         Mount("/docs/assets", StaticFiles(packages=[("swagger_ui", "static")]), name="docs-assets"),
         Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
         *v1.routes,
+        *simulations.routes,
         *documents.routes,
     ]
 
@@ -65,6 +67,7 @@ def application(
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+            await asyncio.to_thread(jobs.stop_all, gateway)  # simulations stop, stored as failed
 
     app = Starlette(
         routes=list(routes),

@@ -195,6 +195,7 @@ def run_command(
             document,
             actor,
             processes=processes,
+            k=settings.simulation_min_cell_members,
             progress=bar("replaying members"),
         )
     finally:

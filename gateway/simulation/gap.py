@@ -6,10 +6,21 @@ figure). There are no margins: a published total is the sum of the published cel
 suppressed cell can be recovered by subtracting the others from a total; and every cell is one
 month's, so two reports over different periods share the same cells for the months both hold
 and their difference holds no partial cell either.
+
+That still leaves differencing across time: a cell of 12 members today and 13 after a late
+claim would give the 13th member's figures as the difference of two reports. So every published
+amount carries a perturbation (the cell key method): a keyed hash of the cell, its members and
+its true figure picks an offset of up to the cell's mean per member either way. The same cell
+with the same members and figures always gets the same offset (a report is reproducible, and
+asking again averages nothing away); any change to the cell draws a new one, so the difference
+of two reports is the member's amount plus the difference of two offsets the size of a member's.
+The key is secret (derived from the look-up key), so nobody can take the offsets off.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +49,16 @@ class GapTally:
             self.gap_fen[cell] += line.billed_fen - sum(lines.get(line.line_no, 0) for lines in policy)
 
 
-def gap_report(tally: GapTally, k: int) -> dict[str, Any]:
+def perturbed(key: bytes, cell: Cell, measure: str, members: set[str], fen: int) -> int:
+    """``fen`` moved by up to the cell's mean per member, either way, as the cell's key says."""
+    spread = max(abs(fen) // max(len(members), 1), 100)
+    text = repr((cell, measure, sorted(members), fen)).encode()
+    draw = int.from_bytes(hmac.new(key, text, hashlib.sha256).digest()[:8], "big") / 2**64
+    return max(0, fen + round((2 * draw - 1) * spread))
+
+
+def gap_report(tally: GapTally, k: int, key: bytes) -> dict[str, Any]:
+    """The published cells (``key``: the secret the perturbations are drawn with)."""
     cells = []
     published_gap = published_members = 0
     for cell in sorted(tally.members):
@@ -47,7 +67,9 @@ def gap_report(tally: GapTally, k: int) -> dict[str, Any]:
         if n < k:
             cells.append({"grade": grade, "setting": setting, "month": month, "suppressed": True})
             continue
-        gap = tally.gap_fen[cell]
+        members = tally.members[cell]
+        billed = perturbed(key, cell, "billed", members, tally.billed_fen[cell])
+        gap = min(perturbed(key, cell, "gap", members, tally.gap_fen[cell]), billed)
         published_gap += gap
         published_members += n
         cells.append(
@@ -57,7 +79,7 @@ def gap_report(tally: GapTally, k: int) -> dict[str, Any]:
                 "month": month,
                 "suppressed": False,
                 "members": n,
-                "billed_fen": tally.billed_fen[cell],
+                "billed_fen": billed,
                 "gap_fen": gap,
                 "gap_per_member_fen": gap // n,
             }

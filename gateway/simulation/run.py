@@ -6,6 +6,8 @@ written; the live tables are read in a transaction that is rolled back.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,12 +24,19 @@ from gateway.simulation.drafts import draft_products
 from gateway.simulation.gap import GapTally, gap_report
 from gateway.simulation.replay import replay
 from gateway.simulation.report import Funding, Tally, report
+from gateway.storage import personal
 from gateway.storage.database import make_engine
 from gateway.storage.tables import SimulationRow, utcnow
 
 Progress = Callable[[int, int], None]  # members done, members in all
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 DEFAULT_K = 10
+MAX_MONTHS = 12
+MAX_DRAFTS = 20
+
+
+def _months(first: str, last: str) -> int:
+    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:]) - int(first[5:]) + 1
 
 
 @dataclass(frozen=True)
@@ -51,16 +60,27 @@ class Inputs:
 def inputs(document: Mapping[str, Any]) -> Inputs:
     """Inputs from a JSON document (the CLI and the API give the same), faults naming the field."""
     faults = []
+    if not isinstance(document, Mapping):
+        raise Invalid([("", "must be an object with period, drafts and funding")])
     period = document.get("period") or {}
+    if not isinstance(period, Mapping):
+        period = {}
     for name in ("from", "to"):
         if not isinstance(period.get(name), str) or not _MONTH.match(period[name]):
             faults.append((f"/period/{name}", "must be a month YYYY-MM"))
     if not faults and period["from"] > period["to"]:
         faults.append(("/period/to", "must not be before from"))
+    elif not faults and _months(period["from"], period["to"]) > MAX_MONTHS:
+        faults.append(("/period/to", f"a simulation covers one period of at most {MAX_MONTHS} months"))
     drafts = document.get("drafts", [])
     if not isinstance(drafts, list) or not all(isinstance(d, Mapping) for d in drafts):
         faults.append(("/drafts", "must be a list of draft products"))
+    elif len(drafts) > MAX_DRAFTS:
+        faults.append(("/drafts", f"at most {MAX_DRAFTS} drafts"))
     funding = document.get("funding") or {}
+    if not isinstance(funding, Mapping):
+        faults.append(("/funding", "must be an object"))
+        funding = {}
     values = {}
     for name in ("per_person_year_fen", "enrolled_members", "fund_balance_fen"):
         value = funding.get(name)
@@ -184,9 +204,82 @@ def compute(
             if progress is not None:
                 progress(done, len(everyone))
     result = report(tally, given.funding)
-    result["coverage_gap"] = gap_report(gap, k)
+    result["coverage_gap"] = gap_report(gap, k, cell_key())
     result["drafts"] = sorted(drafts)
     return result
+
+
+def cell_key() -> bytes:
+    """The secret the coverage gap's perturbations are drawn with (``gap``): kept with the
+    look-up key, never in the database, the same for every run (reproducible figures)."""
+    return bytes.fromhex(personal.signature("simulation coverage-gap cells", b""))
+
+
+def digest(document: Mapping[str, Any]) -> str:
+    """The inputs' fingerprint, audited: the same inputs have the same digest."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record(session: Session, inputs_json: Mapping[str, Any], actor: str, status: str = "running") -> int:
+    """A simulation stored as asked for (its inputs and their digest) and audited; its id."""
+    row = SimulationRow(
+        created_by=actor,
+        inputs=dict(inputs_json),
+        status=status,
+        phase=status,
+        progress=0,
+        inputs_digest=digest(inputs_json),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        "simulation.started",
+        f"simulation:{row.id}",
+        actor,
+        inputs=dict(inputs_json),
+        inputs_digest=row.inputs_digest,
+    )
+    return row.id
+
+
+def advance(sessions: sessionmaker[Session], simulation_id: int, phase: str, done: int, total: int) -> None:
+    """The progress a reader polls for (and the run's heartbeat)."""
+    with sessions.begin() as session:
+        row = session.get_one(SimulationRow, simulation_id)
+        row.status, row.phase, row.progress, row.total, row.updated_at = (
+            "running",
+            phase,
+            done,
+            total,
+            utcnow(),
+        )
+
+
+def fail(sessions: sessionmaker[Session], simulation_id: int, actor: str, error: BaseException) -> None:
+    with sessions.begin() as session:
+        row = session.get_one(SimulationRow, simulation_id)
+        row.status, row.phase, row.updated_at = "failed", "failed", utcnow()
+        row.error = (getattr(error, "detail", None) or type(error).__name__)[:200]
+        audit.record(session, "simulation.failed", f"simulation:{simulation_id}", actor, error=row.error)
+
+
+def finish(sessions: sessionmaker[Session], simulation_id: int, actor: str, result: dict[str, Any]) -> None:
+    """The report stored, and audited with its headline figures."""
+    with sessions.begin() as session:
+        row = session.get_one(SimulationRow, simulation_id)
+        row.status, row.phase, row.report, row.finished_at = "done", "done", result, utcnow()
+        row.progress = row.total = result["members"]
+        row.updated_at = row.finished_at
+        audit.record(
+            session,
+            "simulation.done",
+            f"simulation:{simulation_id}",
+            actor,
+            claims=result["claims"],
+            tiers={tier: entry["paid_fen"] for tier, entry in result["tiers"].items()},
+        )
 
 
 def simulate(
@@ -203,36 +296,17 @@ def simulate(
     given = inputs(document)
     with sessions.begin() as session:
         draft_products(given.drafts, history.current_definitions(session))  # refused before it is stored
-        row = SimulationRow(created_by=actor, inputs=given.to_json(), status="running", progress=0)
-        session.add(row)
-        session.flush()
-        simulation_id = row.id
-        audit.record(
-            session, "simulation.started", f"simulation:{simulation_id}", actor, inputs=given.to_json()
-        )
+        simulation_id = record(session, given.to_json(), actor)
 
     def tick(done: int, total: int) -> None:
-        with sessions.begin() as session:
-            session.get_one(SimulationRow, simulation_id).progress = done
+        advance(sessions, simulation_id, "replaying", done, total)
         if progress is not None:
             progress(done, total)
 
     try:
         result = compute(sessions, url, given, processes=processes, k=k, progress=tick)
-    except Exception:
-        with sessions.begin() as session:
-            session.get_one(SimulationRow, simulation_id).status = "failed"
-            audit.record(session, "simulation.failed", f"simulation:{simulation_id}", actor)
+    except Exception as error:
+        fail(sessions, simulation_id, actor, error)
         raise
-    with sessions.begin() as session:
-        row = session.get_one(SimulationRow, simulation_id)
-        row.status, row.report, row.finished_at = "done", result, utcnow()
-        audit.record(
-            session,
-            "simulation.done",
-            f"simulation:{simulation_id}",
-            actor,
-            claims=result["claims"],
-            tiers={tier: entry["paid_fen"] for tier, entry in result["tiers"].items()},
-        )
+    finish(sessions, simulation_id, actor, result)
     return simulation_id, result

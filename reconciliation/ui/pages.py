@@ -30,6 +30,7 @@ from reconciliation import queue
 from reconciliation.matching import MISMATCHES, OPEN_MISMATCH_STATUSES, MismatchKind
 from reconciliation.run import run_view
 from reconciliation.ui import batch_pages, signin
+from reconciliation.ui import simulation as simulation_pages
 from reconciliation.ui.chart import chart
 from reconciliation.ui.i18n import translator
 from reconciliation.ui.render import lang as _lang
@@ -270,5 +271,6 @@ routes = [
     Route("/ui/mismatches/{id}", mismatch_page, methods=["GET"]),
     Route("/ui/mismatches/{id}/resolve", resolve, methods=["POST"]),
     *batch_pages.routes,
+    *simulation_pages.routes,
     Mount("/ui/static", StaticFiles(packages=[("reconciliation.ui", "static")]), name="staff-static"),
 ]

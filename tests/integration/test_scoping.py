@@ -39,6 +39,8 @@ ALLOWED: dict[tuple[str, str], set[Role]] = {
     ("PUT", "/v1/payers/{payer_code}/routes"): {Role.BUREAU},
     ("GET", "/v1/payers/{payer_code}/routes"): {Role.BUREAU},
     ("GET", "/v1/steps/failed"): {Role.BUREAU},
+    ("POST", "/v1/simulations"): {Role.BUREAU},
+    ("GET", "/v1/simulations/{id}"): {Role.BUREAU, Role.PAYER},
     ("POST", "/v1/steps/{step_id}/rerun"): {Role.BUREAU},
     ("POST", "/v1/reconciliation/runs"): {Role.RECONCILER, Role.BUREAU},
     ("GET", "/v1/reconciliation/runs"): {Role.RECONCILER, Role.BUREAU},

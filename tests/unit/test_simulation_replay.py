@@ -114,6 +114,9 @@ def test_a_draft_that_breaks_the_product_rules_is_refused_naming_the_field() -> 
     assert unknown.value.faults[0][0] == "/drafts/0/product_code"
 
 
+KEY = b"a test key"
+
+
 def _gap_of(members: dict[str, tuple[int, str]], month: str = "2026-11") -> GapTally:
     """A gap tally of one claim per member: (grade, setting) each, tier 1 only."""
     tally = GapTally()
@@ -135,8 +138,8 @@ def _gap_of(members: dict[str, tuple[int, str]], month: str = "2026-11") -> GapT
 def test_small_cells_are_suppressed_and_a_lone_member_cannot_be_recovered_from_the_aggregates() -> None:
     crowd = {f"M-{n:03d}": (4, "institutional") for n in range(12)}
     lone = {"M-lone": (5, "community")}
-    with_lone = gap_report(_gap_of({**crowd, **lone}), k=10)
-    without = gap_report(_gap_of(crowd), k=10)
+    with_lone = gap_report(_gap_of({**crowd, **lone}), k=10, key=KEY)
+    without = gap_report(_gap_of(crowd), k=10, key=KEY)
     lone_gap = next(iter(_gap_of(lone).gap_fen.values()))  # what the attacker is after
     assert lone_gap > 0
     cells = {(c["grade"], c["setting"]): c for c in with_lone["cells"]}
@@ -154,3 +157,31 @@ def test_small_cells_are_suppressed_and_a_lone_member_cannot_be_recovered_from_t
     differences = {abs(a - b) for a in published for b in published}
     assert lone_gap not in set(published) | differences
     assert with_lone["published_gap_fen"] == without["published_gap_fen"]  # the totals give nothing away
+
+
+def test_a_member_who_joins_a_published_cell_cannot_be_recovered_by_differencing_two_reports() -> None:
+    """The attack the suppression alone does not stop: a cell of 12 published before a late claim
+    and of 13 after it; the attacker subtracts every published figure of the one from the other's.
+    Tried for 30 different members: never the member's figure, and off by a member's size."""
+    crowd = {f"M-{n:03d}": (4, "home") for n in range(12)}
+    before = gap_report(_gap_of(crowd), k=10, key=KEY)
+    assert before == gap_report(_gap_of(crowd), k=10, key=KEY)  # reproducible: asking again gives nothing
+    (published,) = before["cells"]
+    errors = []
+    for n in range(30):
+        newcomer = {f"M-new{n:02d}": (4, "home")}
+        tally = _gap_of(newcomer)
+        (true_gap,), (true_billed,) = tally.gap_fen.values(), tally.billed_fen.values()
+        (after,) = gap_report(_gap_of({**crowd, **newcomer}), k=10, key=KEY)["cells"]
+        assert after["members"] == 13 and published["members"] == 12
+        guesses = {
+            after["gap_fen"] - published["gap_fen"],
+            after["gap_per_member_fen"] * 13 - published["gap_per_member_fen"] * 12,
+        }
+        assert true_gap not in guesses, n
+        assert after["billed_fen"] - published["billed_fen"] != true_billed, n
+        errors.append(abs(after["gap_fen"] - published["gap_fen"] - true_gap) / true_gap)
+    # the noise is the size of a member's figure, not a rounding: half the guesses are off by a fifth
+    assert sorted(errors)[len(errors) // 2] > 0.2, errors
+    # and without the key the offsets cannot be taken off: another key draws others
+    assert gap_report(_gap_of(crowd), k=10, key=b"another")["cells"] != before["cells"]

@@ -80,7 +80,14 @@ class SimulationRow(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | done | failed
     progress: Mapped[int] = mapped_column(Integer, default=0)  # members replayed
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     finished_at: Mapped[datetime | None]
+    # what it is doing (queued, generating, replaying, done, failed), of how many members, and
+    # when it last said so: a run whose process ended stops saying so and no longer counts as running
+    phase: Mapped[str] = mapped_column(String(16), default="queued")
+    total: Mapped[int | None] = mapped_column(Integer)
+    inputs_digest: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    error: Mapped[str | None] = mapped_column(String(200))

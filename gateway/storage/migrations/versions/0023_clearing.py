@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0023'
-down_revision = '0019'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
