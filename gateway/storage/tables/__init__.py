@@ -8,6 +8,7 @@ from gateway.storage.tables.base import NAMING, Base, UTCDateTime, utcnow
 from gateway.storage.tables.claims import (
     AdjustmentRow,
     AssessmentRow,
+    ClaimBatchRow,
     ClaimLineRow,
     ClaimRow,
     FixedBenefitRow,
@@ -56,6 +57,7 @@ __all__ = [
     "AuditEntryRow",
     "AuditHeadRow",
     "Base",
+    "ClaimBatchRow",
     "ClaimLineRow",
     "ClaimRow",
     "DistrictRouteRow",
