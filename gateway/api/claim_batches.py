@@ -6,9 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from email import policy
-from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import cast
 
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -32,7 +30,7 @@ ACCEPT = {
         "type": "string",
         "enum": list(claim_batches.ACCEPT),
         "default": "all",
-        "description": "all: a file with any fault accepts nothing (default); valid: the claims without faults",
+        "description": "all: a file with a fault accepts nothing (default); valid: the claims without faults",
     }
 }
 BATCH_ID = {"batch_id": {"type": "string", "format": "uuid", "description": "the id the upload answered"}}
@@ -90,8 +88,8 @@ async def post_batch(request: Request) -> Response:
     return JSONResponse(started.view, status_code=202, headers=location)
 
 
-post_batch.roles = frozenset({Role.PROVIDER})  # type: ignore[attr-defined]
-post_batch.body_media = MEDIA  # type: ignore[attr-defined]
+post_batch.roles = frozenset({Role.PROVIDER})
+post_batch.body_media = MEDIA
 
 
 def file_of(content_type: str, raw: bytes) -> tuple[str, bytes]:
@@ -102,11 +100,11 @@ def file_of(content_type: str, raw: bytes) -> tuple[str, bytes]:
     if media != "multipart/form-data":
         return media, raw
     head = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
-    form = cast(EmailMessage, BytesParser(policy=policy.HTTP).parsebytes(head + raw))
+    form = BytesParser(policy=policy.HTTP).parsebytes(head + raw)
     if not form.is_multipart():
         raise Malformed("the multipart form has no parts (is its boundary right?)")
     for part in form.iter_parts():
-        if cast(EmailMessage, part).get_param("name", header="content-disposition") == "file":
+        if part.get_param("name", header="content-disposition") == "file":
             payload = part.get_payload(decode=True)
             return part.get_content_type(), payload if isinstance(payload, bytes) else b""
     raise Invalid([("/file", "is required: send the file as the form's 'file' field")])

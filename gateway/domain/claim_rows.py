@@ -73,7 +73,12 @@ EXAMPLE_ROW = {  # the template's one example row (the domain brief's worked exa
 }
 # Codes may be written as the template's Chinese words too.
 WORDS: dict[str, dict[str, str]] = {
-    "setting": {"机构护理": "institutional", "社区护理": "community", "居家上门护理": "home", "居家亲情护理": "family"},
+    "setting": {
+        "机构护理": "institutional",
+        "社区护理": "community",
+        "居家上门护理": "home",
+        "居家亲情护理": "family",
+    },
     "method": {"按床日": "per_diem", "按项目": "per_item", "按服务包": "package"},
     "exclusion": {
         "医保支付": "medical_insurance",
@@ -204,7 +209,9 @@ def _value(column: Column, text: Cell, row: int, faults: list[RowFault]) -> Any:
         return int(text) if _INTEGER.match(text) else text
     if kind == "yuan":
         if not _YUAN.match(text):
-            faults.append(RowFault(row, column.key, f"{text!r} is not an amount in yuan (at most 2 decimals)"))
+            faults.append(
+                RowFault(row, column.key, f"{text!r} is not an amount in yuan (2 decimals at most)")
+            )
             return text
         return int(Decimal(text) * 100)
     if kind == "number":

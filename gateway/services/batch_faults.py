@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gateway.domain.claim_rows import BY_KEY, RowFault
 from gateway.documents.translations import Translator
+from gateway.domain.claim_rows import BY_KEY, RowFault
 
 # (what the English text says, the catalogue key): the first match wins, so specific before general
 KINDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(

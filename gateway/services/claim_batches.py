@@ -118,13 +118,15 @@ def process(sessions: sessionmaker[Session], work: Work, catalogue: ServiceCatal
     for chunk in _chunks(valid):
         with sessions.begin() as session:
             created: list[dict[str, Any]] = []
-            outcomes2 = submit_claims(session, _submissions(work.principal, chunk), catalogue)
-            for claim, outcome in zip(chunk, outcomes2, strict=True):
-                if isinstance(outcome, ServiceError):  # changed since it was checked: named too
-                    faults += [(f, claim.claim_number) for f in _row_faults(claim, outcome)]
+            receipts = submit_claims(session, _submissions(work.principal, chunk), catalogue)
+            for claim, receipt in zip(chunk, receipts, strict=True):
+                if isinstance(receipt, ServiceError):  # changed since it was checked: named too
+                    faults += [(f, claim.claim_number) for f in _row_faults(claim, receipt)]
                     continue
-                receipt, new = outcome
-                created.append({"claim_number": claim.claim_number, "claim_id": receipt["claim_id"], "new": new})
+                answer, new = receipt
+                created.append(
+                    {"claim_number": claim.claim_number, "claim_id": answer["claim_id"], "new": new}
+                )
             accepted += len(created)
             _progress(session, work.batch_id, submitted=sum(len(c.rows) for c in chunk), claims=created)
     status = "accepted" if not faults else "partial" if accepted else "rejected"

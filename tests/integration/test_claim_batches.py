@@ -108,7 +108,10 @@ def test_a_faulty_file_accepts_nothing_then_fixed_it_is_accepted_idempotently_an
     assert {(f["row"], f["column"]) for f in batch["faults"]} == set(expected.items())
     by_column = {f["column"]: f for f in batch["faults"]}
     assert by_column["quantity"]["zh"] == "应为整数" and "integer" in by_column["quantity"]["en"]
-    assert by_column["billed_yuan"]["zh"] == "金额应等于 数量 × 单价" and by_column["billed_yuan"]["header"] == "金额(元)"
+    assert (
+        by_column["billed_yuan"]["zh"] == "金额应等于 数量 × 单价"
+        and by_column["billed_yuan"]["header"] == "金额(元)"
+    )
     assert "catalogue" in by_column["service_code"]["en"]
     listed = world.get("/v1/claims?limit=200", world.provider).json()["claims"]
     assert listed == []  # nothing accepted
