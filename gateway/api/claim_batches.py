@@ -14,12 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.api import idempotency
 from gateway.api.contract import contract
 from gateway.api.endpoint import Call, authorise, endpoint
 from gateway.domain.claim_rows import COLUMNS
-from gateway.errors import Invalid, Malformed, TooLarge
+from gateway.errors import Conflict, Invalid, Malformed, TooLarge
 from gateway.services import batch_files, claim_batches
-from gateway.services.keys import Role
+from gateway.services.keys import Principal, Role
+from gateway.storage.personal import signature
 
 log = logging.getLogger("ltc_gateway.api")
 
@@ -44,8 +46,9 @@ LANG = {"lang": {"type": "string", "enum": ["zh", "en"], "description": "zh: Chi
     response="claim-batch",
     query=ACCEPT,
     location=True,
+    idempotent=True,
 )
-async def post_batch(request: Request) -> Response:
+async def post_claim_batch(request: Request) -> Response:
     """Upload a month's claims as one CSV or XLSX file (the template's columns, a row a claim line).
 
     The file is the body (``text/csv``, the XLSX media type or ``application/octet-stream``), or
@@ -56,11 +59,47 @@ async def post_batch(request: Request) -> Response:
     read (its header, its encoding) is a 422; too large or too many rows a 413."""
     principal = await authorise(request, Role.PROVIDER)
     gateway = request.app.state.gateway
+    raw = await request.body()
+    if len(raw) > gateway.settings.max_batch_bytes:
+        raise TooLarge(f"the file is larger than {gateway.settings.max_batch_bytes} bytes")
+    once = idempotency.key_of(request)
+    if once is None:
+        return await _upload(request, principal, raw)
+    # keyed, as the batch's own file key: a plain digest of a file of ID numbers could be guessed
+    fingerprint = signature("idempotency", request.url.path.encode() + b"\n" + raw)
+
+    def claim() -> Response | None:
+        with gateway.sessions.begin() as session:
+            return idempotency.replay(session, principal, once, fingerprint)
+
+    def keep(response: Response | None) -> None:
+        with gateway.sessions.begin() as session:
+            if response is None:
+                idempotency.forget(session, principal, once)
+            else:
+                idempotency.remember(session, principal, once, response)
+
+    try:
+        stored = await run_in_threadpool(claim)
+    except IntegrityError:
+        stored = await run_in_threadpool(claim)
+    if stored is not None:
+        if stored.status_code == 0:
+            raise Conflict(f"a request with Idempotency-Key {once!r} is still being answered")
+        return stored
+    try:
+        response = await _upload(request, principal, raw)
+    except Exception:
+        await run_in_threadpool(keep, None)
+        raise
+    await run_in_threadpool(keep, response)
+    return response
+
+
+async def _upload(request: Request, principal: Principal, raw: bytes) -> Response:
+    gateway = request.app.state.gateway
     settings = gateway.settings
     accept = request.query_params.get("accept", "all")
-    raw = await request.body()
-    if len(raw) > settings.max_batch_bytes:
-        raise TooLarge(f"the file is larger than {settings.max_batch_bytes} bytes")
     media, content = file_of(request.headers.get("content-type", ""), raw)
     kind = batch_files.kind_of(media, content)
 
@@ -88,8 +127,8 @@ async def post_batch(request: Request) -> Response:
     return JSONResponse(started.view, status_code=202, headers=location)
 
 
-post_batch.roles = frozenset({Role.PROVIDER})
-post_batch.body_media = MEDIA
+post_claim_batch.roles = frozenset({Role.PROVIDER})
+post_claim_batch.body_media = MEDIA
 
 
 def file_of(content_type: str, raw: bytes) -> tuple[str, bytes]:
@@ -111,7 +150,7 @@ def file_of(content_type: str, raw: bytes) -> tuple[str, bytes]:
 
 
 @endpoint(Role.PROVIDER, Role.BUREAU, response="claim-batch", path=BATCH_ID)
-def get_batch(call: Call) -> Response:
+def get_claim_batch(call: Call) -> Response:
     """An uploaded batch: status, progress (rows checked and submitted of the total), the claims
     it created with their ids, and its faults by row and column (Chinese and English)."""
     return JSONResponse(claim_batches.batch_view(call.session, call.principal, call.param("batch_id")))
@@ -128,20 +167,20 @@ def _template(call: Call, kind: str) -> Response:
 
 
 @endpoint(Role.PROVIDER, Role.BUREAU, produces=(batch_files.XLSX,), query=LANG)
-def get_template_xlsx(call: Call) -> Response:
+def get_claim_template_xlsx(call: Call) -> Response:
     """The batch-upload template as an Excel workbook: the Chinese headers and one example row."""
     return _template(call, "xlsx")
 
 
 @endpoint(Role.PROVIDER, Role.BUREAU, produces=("text/csv",), query=LANG)
-def get_template_csv(call: Call) -> Response:
+def get_claim_template_csv(call: Call) -> Response:
     """The batch-upload template as CSV (UTF-8 with a BOM): the Chinese headers and one example row."""
     return _template(call, "csv")
 
 
 routes = [
-    Route(PATH, post_batch, methods=["POST"]),
-    Route(f"{PATH}/template.xlsx", get_template_xlsx, methods=["GET"]),
-    Route(f"{PATH}/template.csv", get_template_csv, methods=["GET"]),
-    Route(PATH + "/{batch_id}", get_batch, methods=["GET"]),
+    Route(PATH, post_claim_batch, methods=["POST"]),
+    Route(f"{PATH}/template.xlsx", get_claim_template_xlsx, methods=["GET"]),
+    Route(f"{PATH}/template.csv", get_claim_template_csv, methods=["GET"]),
+    Route(PATH + "/{batch_id}", get_claim_batch, methods=["GET"]),
 ]

@@ -20,6 +20,7 @@ from tests.integration.test_personal_data import plain_personal_data
 from tests.integration.world import World, auth
 
 PATH = "/v1/claims/batches"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CODES = ("HYG-BATH", "HYG-HAIR", "HYG-ORAL", "NUT-FEEDING", "EXC-CARE", "MOB-TRANSFER", "MED-VITALS")
 
 
@@ -171,8 +172,11 @@ def test_templates_read_back_and_bounds_are_413_and_422(world: World) -> None:
     header, example = list(sheet.iter_rows(values_only=True))[:2]
     assert header[:3] == ("申报单号", "身份证号", "评估编号") and example[0] == "P3301020001-202611-0001"
     # the template's example row is a claim the gateway reads (its assessment id is made up)
-    answer = upload(world, xlsx.content, "xlsx").json()
-    assert [(f["column"], f["kind"]) for f in answer["faults"]] == [("assessment_id", "assessment")]
+    once = {**auth(world.provider), "Content-Type": XLSX, "Idempotency-Key": "template-1"}
+    answer = world.client.post(PATH, content=xlsx.content, headers=once)
+    assert [(f["column"], f["kind"]) for f in answer.json()["faults"]] == [("assessment_id", "assessment")]
+    replayed = world.client.post(PATH, content=xlsx.content, headers=once)
+    assert replayed.headers["idempotency-replayed"] == "true" and replayed.content == answer.content
 
     world.gateway.settings = replace(world.gateway.settings, max_batch_bytes=2000, max_batch_rows=5)
     too_big = upload(world, as_csv(month_rows(world, claims=20)), "csv")
