@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import xlsxwriter
+from jsonschema import Draft202012Validator
 from openpyxl import load_workbook
 
+import schemas
 from gateway.domain.claim_rows import COLUMNS
 from gateway.services.keys import Role
 from tests.integration.test_personal_data import plain_personal_data
@@ -106,6 +108,9 @@ def test_a_faulty_file_accepts_nothing_then_fixed_it_is_accepted_idempotently_an
     assert refused.status_code == 201, refused.text
     batch = refused.json()
     assert batch["status"] == "rejected" and batch["claims"] == [] and batch["claims_total"] == 50
+    answer = Draft202012Validator(
+        schemas.load("responses/claim-batch"), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
     assert {(f["row"], f["column"]) for f in batch["faults"]} == set(expected.items())
     by_column = {f["column"]: f for f in batch["faults"]}
     assert by_column["quantity"]["zh"] == "应为整数" and "integer" in by_column["quantity"]["en"]
@@ -121,6 +126,8 @@ def test_a_faulty_file_accepts_nothing_then_fixed_it_is_accepted_idempotently_an
     assert accepted.status_code == 201, accepted.text
     batch = accepted.json()
     assert batch["status"] == "accepted" and batch["faults"] == []
+    answer.validate(refused.json())  # real answers as the contract declares them
+    answer.validate(batch)
     assert batch["progress"] == {"rows_total": 60, "rows_checked": 60, "rows_submitted": 60}
     assert len(batch["claims"]) == 50 and all(c["new"] for c in batch["claims"])
     assert accepted.headers["location"] == f"{PATH}/{batch['batch_id']}"
