@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from gateway.domain.claim_rows import RowFault, SheetClaim, claims_of
 from gateway.errors import Forbidden, Invalid, NotFound, ServiceError
 from gateway.services.batch_faults import described
 from gateway.services.batch_files import Sheet, read_sheet
-from gateway.services.claims import Submission, check_claims, submit_claims
+from gateway.services.claims import Submission, check_claims, read_claim, submit_claims
 from gateway.services.keys import Principal, Role
 from gateway.storage.personal import signature
 from gateway.storage.tables import ClaimBatchRow, utcnow
@@ -102,10 +102,22 @@ def process(sessions: sessionmaker[Session], work: Work, catalogue: ServiceCatal
     claim_of_row = {row: claim.claim_number for claim in work.claims for row in claim.rows}
     faults = [(f, claim_of_row.get(f.row)) for f in work.row_faults]
     faulty = {claim for _, claim in faults if claim is not None}
+    read: dict[str, Submission] = {}  # each claim read once, then checked and submitted as read
     for chunk in _chunks(work.claims):
+        submissions = []
+        for claim in chunk:
+            try:
+                read[claim.claim_number] = Submission(
+                    work.principal, claim.document, read_claim(claim.document)
+                )
+            except Invalid as error:
+                faults += [(f, claim.claim_number) for f in _row_faults(claim, error)]
+                faulty.add(claim.claim_number)
+            else:
+                submissions.append((claim, read[claim.claim_number]))
         with sessions.begin() as session:
-            outcomes = check_claims(session, _submissions(work.principal, chunk), catalogue)
-            for claim, outcome in zip(chunk, outcomes, strict=True):
+            outcomes = check_claims(session, [s for _, s in submissions], catalogue)
+            for (claim, _), outcome in zip(submissions, outcomes, strict=True):
                 if outcome is not None:
                     faults += [(f, claim.claim_number) for f in _row_faults(claim, outcome)]
                     faulty.add(claim.claim_number)
@@ -118,7 +130,7 @@ def process(sessions: sessionmaker[Session], work: Work, catalogue: ServiceCatal
     for chunk in _chunks(valid):
         with sessions.begin() as session:
             created: list[dict[str, Any]] = []
-            receipts = submit_claims(session, _submissions(work.principal, chunk), catalogue)
+            receipts = submit_claims(session, [read[c.claim_number] for c in chunk], catalogue)
             for claim, receipt in zip(chunk, receipts, strict=True):
                 if isinstance(receipt, ServiceError):  # changed since it was checked: named too
                     faults += [(f, claim.claim_number) for f in _row_faults(claim, receipt)]
@@ -131,10 +143,6 @@ def process(sessions: sessionmaker[Session], work: Work, catalogue: ServiceCatal
             _progress(session, work.batch_id, submitted=sum(len(c.rows) for c in chunk), claims=created)
     status = "accepted" if not faults else "partial" if accepted else "rejected"
     return _finish(sessions, work.batch_id, status, faults)
-
-
-def _submissions(principal: Principal, claims: Sequence[SheetClaim]) -> list[Submission]:
-    return [Submission(principal, claim.document) for claim in claims]
 
 
 def _chunks(claims: list[SheetClaim]) -> Iterator[list[SheetClaim]]:

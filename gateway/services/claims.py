@@ -47,6 +47,13 @@ T = TypeVar("T")
 class Submission:
     principal: Principal
     document: Any
+    # the document already read by ``read_claim`` (a batch checks, then submits, the same one)
+    parsed: ClaimSubmission | None = None
+
+
+def read_claim(document: Any) -> ClaimSubmission:
+    """A claim document read against the claim schema and model (``Invalid`` naming each field)."""
+    return parse("claim", ClaimSubmission, document)
 
 
 Receipt = tuple[dict[str, Any], bool]  # the receipt, and whether the claim is new
@@ -119,7 +126,7 @@ def _checked(session: Session, submissions: Sequence[Submission], catalogue: Ser
             outcomes[n] = Forbidden("only providers submit claims")
             continue
         try:
-            parsed[n] = parse("claim", ClaimSubmission, submission.document)
+            parsed[n] = submission.parsed or read_claim(submission.document)
         except Invalid as error:
             outcomes[n] = error
     providers = _by(
