@@ -7,6 +7,7 @@ from __future__ import annotations
 from gateway.documents.translations import catalogue
 from gateway.domain.claim_rows import RowFault, claims_of, header_keys
 from gateway.services.batch_faults import KINDS, described, kind_of
+from gateway.services.batch_files import XLSX
 
 CLAIM = {
     "claim_number": "C-1",
@@ -99,3 +100,16 @@ def test_every_fault_kind_is_worded_in_chinese_and_english() -> None:
     changed = "claim number C-1 was already submitted with a different body (claim 2a68cebc)"
     shown = described(RowFault(2, "claim_number", changed), "C-1")
     assert shown["header"] == "申报单号" and "C-1" in shown["zh"] and shown["en"] == changed
+
+
+def test_a_multipart_form_gives_its_file_field_byte_for_byte() -> None:
+    import os
+
+    import httpx
+
+    from gateway.api.claim_batches import file_of
+
+    blob = os.urandom(20000) + b"\r\n--\r\n\n\r"  # binary, with what looks like a boundary's start
+    form = httpx.Request("POST", "http://gateway/", files={"file": ("m.xlsx", blob, XLSX)}, data={"a": "1"})
+    assert file_of(form.headers["content-type"], form.read()) == (XLSX, blob)
+    assert file_of("text/csv; charset=utf-8", b"a,b") == ("text/csv", b"a,b")
