@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import time
+import uuid
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from openpyxl import load_workbook
 import schemas
 from gateway.domain.claim_rows import COLUMNS
 from gateway.services.keys import Role
+from gateway.storage.tables import ClaimBatchRow, utcnow
 from tests.integration.test_personal_data import plain_personal_data
 from tests.integration.world import World, auth
 
@@ -211,21 +214,31 @@ def zip_bomb() -> bytes:
     return buffer.getvalue()
 
 
-def test_a_large_file_is_processed_in_the_background_with_progress(world: World) -> None:
+def test_a_large_file_is_processed_in_the_background_with_progress_and_resumed_by_the_same_file(
+    world: World,
+) -> None:
     world.setup()
     world.gateway.settings = replace(world.gateway.settings, batch_sync_rows=0)
-    started = upload(world, as_csv(month_rows(world, claims=4)), "csv")
+    body = as_csv(month_rows(world, claims=4))
+    started = upload(world, body, "csv")
     assert started.status_code == 202 and started.json()["status"] == "checking"
-    location = started.headers["location"]
-    for _ in range(200):
-        batch = world.get(location, world.provider).json()
-        if batch["finished_at"]:
-            break
-        threading_pause()
+    batch = follow(world, started.headers["location"])
     assert batch["status"] == "accepted" and batch["progress"]["rows_submitted"] == 5
+    # a batch whose worker died (no progress for minutes) is taken up again by the same file
+    with world.gateway.sessions.begin() as session:
+        row = session.get_one(ClaimBatchRow, uuid.UUID(batch["batch_id"]))
+        row.status, row.updated_at, row.finished_at = "submitting", utcnow() - timedelta(minutes=5), None
+    again = upload(world, body, "csv")
+    assert again.status_code == 202 and again.headers["location"] == started.headers["location"]
+    resumed = follow(world, started.headers["location"])
+    assert resumed["status"] == "accepted" and not any(c["new"] for c in resumed["claims"])
+    assert {c["claim_id"] for c in resumed["claims"]} == {c["claim_id"] for c in batch["claims"]}
 
 
-def threading_pause() -> None:
-    import time
-
-    time.sleep(0.05)  # waiting for the background thread, not measuring it
+def follow(world: World, location: str) -> dict[str, Any]:
+    for _ in range(400):
+        batch: dict[str, Any] = world.get(location, world.provider).json()
+        if batch["finished_at"]:
+            return batch
+        time.sleep(0.05)  # waiting for the background thread, not measuring it
+    raise AssertionError(f"the batch did not finish: {batch}")
