@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import accept, coordination, end_to_end, reconciliation, simulation
+from bench import accept, batch_upload, coordination, end_to_end, reconciliation, simulation
 from bench.common import Row, machine, table
 
-ALL = ("coordination", "accept", "end-to-end", "reconciliation", "load", "simulation")
+ALL = ("coordination", "accept", "end-to-end", "reconciliation", "load", "simulation", "batch_upload")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += accept.load()
         elif name == "simulation":
             rows += simulation.run()
+        elif name == "batch_upload":
+            rows += batch_upload.run()
         elif name == "reconciliation":
             rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
     print(f"Machine: {machine()}")

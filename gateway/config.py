@@ -26,6 +26,11 @@ class Settings:
     grading_table: str | None = None  # a city's corrected copy of gateway/data/grading.json
     service_catalogue: str | None = None  # a city's own gateway/data/services.json
     max_body_bytes: int = 1_048_576
+    # Batch upload (POST /v1/claims/batches): the file's size and rows; a file of more rows than
+    # batch_sync_rows is processed in the background (202, progress on its batch).
+    max_batch_bytes: int = 8_388_608
+    max_batch_rows: int = 20_000
+    batch_sync_rows: int = 500
     embedded_workers: int = 0  # fan-out workers inside each API process (single-machine installs)
     worker_lease_seconds: int = 60
     worker_poll_seconds: float = 0.5  # idle polls; leases of others' messages; recording deliveries

@@ -44,3 +44,7 @@ class Unauthenticated(ServiceError):
 
 class Malformed(ServiceError):
     """The request body is not a document of the expected media type."""
+
+
+class TooLarge(ServiceError):
+    """The request is more work than the gateway takes at once (a file's bytes, rows or unpacked size)."""

@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.api import documents, openapi, ops, payer_openapi, simulations, v1
+from gateway.api import claim_batches, documents, openapi, ops, payer_openapi, simulations, v1
 from gateway.api.contract import contract
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
@@ -39,6 +39,7 @@ def gateway_routes() -> list[BaseRoute]:
         # Swagger UI's files, from the installed bundle: nothing is fetched from the internet
         Mount("/docs/assets", StaticFiles(packages=[("swagger_ui", "static")]), name="docs-assets"),
         Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
+        *claim_batches.routes,  # before v1's /v1/claims/{claim_id}
         *v1.routes,
         *simulations.routes,
         *documents.routes,
@@ -75,7 +76,11 @@ def application(
             Middleware(SecurityHeadersMiddleware),  # outermost: on every answer, a 413 too
             Middleware(RequestIdMiddleware),
             Middleware(metrics.MetricsMiddleware),
-            Middleware(BodyLimitMiddleware, max_bytes=gateway.settings.max_body_bytes),
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=gateway.settings.max_body_bytes,
+                larger={claim_batches.PATH: gateway.settings.max_batch_bytes},
+            ),
             Middleware(ControlCharacterMiddleware),
         ],
         exception_handlers={

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from starlette.routing import Match
@@ -15,17 +16,20 @@ from gateway.asgi_middleware import HttpMiddleware
 
 
 class BodyLimitMiddleware(HttpMiddleware):
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """``max_bytes`` a request, or the limit ``larger`` gives its path (an uploaded file)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         super().__init__(app)
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": "https://ltc-gateway.example/problems/content-too-large",
                 "title": "Content too large",
                 "status": 413,
-                "detail": f"the request body is larger than {self.max_bytes} bytes",
+                "detail": f"the request body is larger than {limit} bytes",
             }
         ).encode()
         await send(
@@ -41,9 +45,10 @@ class BodyLimitMiddleware(HttpMiddleware):
         await send({"type": "http.response.body", "body": body})
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         refused = False
@@ -53,7 +58,7 @@ class BodyLimitMiddleware(HttpMiddleware):
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     refused = True
                     raise _TooLarge
             return message
@@ -69,7 +74,7 @@ class BodyLimitMiddleware(HttpMiddleware):
             await self.app(scope, counted, sending)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
 
 class _TooLarge(Exception):

@@ -12,7 +12,16 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.documents.pdf import FontUnavailable
 from gateway.domain.model import Fault
-from gateway.errors import Conflict, Forbidden, Invalid, Malformed, NotFound, ServiceError, Unauthenticated
+from gateway.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    ServiceError,
+    TooLarge,
+    Unauthenticated,
+)
 from gateway.services.claim_lists import BadQuery
 
 log = logging.getLogger("ltc_gateway.api")
@@ -54,6 +63,7 @@ STATUSES: dict[type[ServiceError], tuple[int, str]] = {
     Forbidden: (403, "Forbidden"),
     NotFound: (404, "Not found"),
     Conflict: (409, "Conflict"),
+    TooLarge: (413, "Content too large"),
     Invalid: (422, "Invalid request"),
     FontUnavailable: (503, "Statement font unavailable"),
 }

@@ -47,6 +47,13 @@ T = TypeVar("T")
 class Submission:
     principal: Principal
     document: Any
+    # the document already read by ``read_claim`` (a batch checks, then submits, the same one)
+    parsed: ClaimSubmission | None = None
+
+
+def read_claim(document: Any) -> ClaimSubmission:
+    """A claim document read against the claim schema and model (``Invalid`` naming each field)."""
+    return parse("claim", ClaimSubmission, document)
 
 
 Receipt = tuple[dict[str, Any], bool]  # the receipt, and whether the claim is new
@@ -73,6 +80,45 @@ def submit_claims(
     query for the providers, the members, the assessments, the members' products and routes, one
     batch of rows for the claims, their lines, their steps and audit entries. Under load the API
     accepts concurrent requests together this way (``gateway.api.endpoint.batched``)."""
+    outcomes, accepted = _checked(session, submissions, catalogue)
+    if accepted:
+        _store(session, submissions, accepted, outcomes)
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+def check_claims(
+    session: Session, submissions: Sequence[Submission], catalogue: ServiceCatalogue
+) -> list[ServiceError | None]:
+    """What ``submit_claims`` would refuse each claim with, writing nothing (a batch upload checks
+    a whole file before it accepts any of it): None for a claim it would accept, or has accepted
+    already with the same body; a claim number taken with another body is the same Conflict."""
+    outcomes, accepted = _checked(session, submissions, catalogue)
+    taken = (
+        {
+            (row.provider_code, row.claim_number): row
+            for row in session.scalars(
+                select(ClaimRow).where(
+                    ClaimRow.provider_code.in_({v["provider_code"] for _, _, v in accepted.values()}),
+                    ClaimRow.claim_number.in_({v["claim_number"] for _, _, v in accepted.values()}),
+                )
+            )
+        }
+        if accepted
+        else {}
+    )
+    for n, (claim, key, values) in accepted.items():
+        row = taken.get((values["provider_code"], claim.claim_number))
+        outcomes[n] = _changed(claim.claim_number, row) if row and row.request_digest != key else None
+    return [outcome if isinstance(outcome, ServiceError) else None for outcome in outcomes]
+
+
+Checked = tuple[list[Receipt | ServiceError | None], dict[int, tuple[ClaimSubmission, str, dict[str, Any]]]]
+
+
+def _checked(session: Session, submissions: Sequence[Submission], catalogue: ServiceCatalogue) -> Checked:
+    """Each claim's refusal (or, for a claim already accepted with the same body, its receipt), and
+    the values to store of each claim that passes, by position."""
     outcomes: list[Receipt | ServiceError | None] = [None] * len(submissions)
     parsed: dict[int, ClaimSubmission] = {}
     for n, submission in enumerate(submissions):
@@ -80,7 +126,7 @@ def submit_claims(
             outcomes[n] = Forbidden("only providers submit claims")
             continue
         try:
-            parsed[n] = parse("claim", ClaimSubmission, submission.document)
+            parsed[n] = submission.parsed or read_claim(submission.document)
         except Invalid as error:
             outcomes[n] = error
     providers = _by(
@@ -141,10 +187,7 @@ def submit_claims(
                 "request_digest": key,
             },
         )
-    if accepted:
-        _store(session, submissions, accepted, outcomes)
-    assert all(outcome is not None for outcome in outcomes)
-    return outcomes  # type: ignore[return-value]
+    return outcomes, accepted
 
 
 def _store(
@@ -223,10 +266,14 @@ def _existing(session: Session, provider_code: str, claim_number: str, key: str)
     if row is None:
         return None
     if row.request_digest != key:
-        raise Conflict(
-            f"claim number {claim_number} was already submitted with a different body (claim {row.claim_id})"
-        )
+        raise _changed(claim_number, row)
     return _receipt(row)
+
+
+def _changed(claim_number: str, row: ClaimRow) -> Conflict:
+    return Conflict(
+        f"claim number {claim_number} was already submitted with a different body (claim {row.claim_id})"
+    )
 
 
 def _receipt(row: ClaimRow) -> dict[str, Any]:

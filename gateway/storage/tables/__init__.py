@@ -8,6 +8,7 @@ from gateway.storage.tables.base import NAMING, Base, UTCDateTime, utcnow
 from gateway.storage.tables.claims import (
     AdjustmentRow,
     AssessmentRow,
+    ClaimBatchRow,
     ClaimLineRow,
     ClaimRow,
     FixedBenefitRow,
@@ -57,6 +58,7 @@ __all__ = [
     "AuditEntryRow",
     "AuditHeadRow",
     "Base",
+    "ClaimBatchRow",
     "ClaimLineRow",
     "ClaimRow",
     "DistrictRouteRow",

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.storage.personal import SealedFields
+from gateway.storage.personal import Encrypted, SealedFields
 from gateway.storage.tables.base import Base, utcnow
 
 
@@ -259,3 +259,29 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class ClaimBatchRow(Base):
+    """A provider's uploaded file of claims (batch upload): found again by a keyed hash of the
+    file, with its progress, the claims it created and its faults. The file itself is never kept;
+    the faults may quote its cells (an ID number), so they are stored encrypted."""
+
+    __tablename__ = "claim_batches"
+    __table_args__ = (UniqueConstraint("provider_code", "file_key"),)
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    provider_code: Mapped[str] = mapped_column(String(64))
+    file_key: Mapped[str] = mapped_column(String(64))  # HMAC of the file and the choice, per provider
+    kind: Mapped[str] = mapped_column(String(8))  # csv | xlsx
+    accept: Mapped[str] = mapped_column(String(8))  # all | valid
+    status: Mapped[str] = mapped_column(String(16))  # checking | submitting | rejected | accepted | partial
+    rows_total: Mapped[int] = mapped_column(Integer)
+    rows_checked: Mapped[int] = mapped_column(Integer, default=0)
+    rows_submitted: Mapped[int] = mapped_column(Integer, default=0)
+    claims_total: Mapped[int] = mapped_column(Integer)
+    claims: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{claim_number, claim_id, new}]
+    faults: Mapped[str | None] = mapped_column(Encrypted)  # JSON list, sealed
+    faults_total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
