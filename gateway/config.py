@@ -56,6 +56,13 @@ class Settings:
     statement_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
     # Policy simulation: coverage-gap cells of fewer members are suppressed (数据可用不可见).
     simulation_min_cell_members: int = 10
+    # Webhooks to providers (docs/webhooks.md).
+    webhook_allow_local: bool = False  # http and local/private targets (tests); refused in production
+    webhook_max_endpoints: int = 5  # live endpoints per provider
+    webhook_timeout_seconds: float = 5.0  # one delivery: connect, send, the answer's status
+    webhook_max_attempts: int = 12  # deliveries tried before one is dead-lettered
+    webhook_retry_seconds: float = 30.0  # first wait after a failed delivery; doubles
+    webhook_retry_max_seconds: float = 3600.0  # longest wait between deliveries
 
     @property
     def database_url_is_default(self) -> bool:

@@ -46,6 +46,7 @@ from gateway.storage.tables.records import (
     IdempotencyKeyRow,
     SimulationRow,
 )
+from gateway.storage.tables.webhooks import WebhookDeliveryRow, WebhookEndpointRow
 
 __all__ = [
     "NAMING",
@@ -84,5 +85,7 @@ __all__ = [
     "StatementRow",
     "UTCDateTime",
     "UiSessionRow",
+    "WebhookDeliveryRow",
+    "WebhookEndpointRow",
     "utcnow",
 ]
