@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.api import documents, openapi, ops, payer_openapi, v1
+from gateway.api import documents, openapi, ops, payer_openapi, v1, webhooks
 from gateway.api.contract import contract
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
@@ -40,6 +40,7 @@ def gateway_routes() -> list[BaseRoute]:
         Mount("/static", StaticFiles(packages=[("gateway.api", "static")]), name="static"),
         *v1.routes,
         *documents.routes,
+        *webhooks.routes,
     ]
 
 

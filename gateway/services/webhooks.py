@@ -186,17 +186,13 @@ def deliveries(
     limit = whole_number(values.get("limit", str(DEFAULT_LIMIT)), largest=MAX_LIMIT)
     if limit is None or limit < 1:
         raise BadQuery([("/limit", f"must be a whole number from 1 to {MAX_LIMIT}")])
-    cursor = whole_number(values["cursor"], largest=INT32) if "cursor" in values else INT32 + 1
-    if cursor is None:
-        raise BadQuery([("/cursor", "is not a cursor this endpoint gave out")])
-    rows = list(
-        session.scalars(
-            select(WebhookDeliveryRow)
-            .where(WebhookDeliveryRow.endpoint_id == endpoint.id, WebhookDeliveryRow.id < cursor)
-            .order_by(WebhookDeliveryRow.id.desc())
-            .limit(limit + 1)
-        )
-    )
+    page = select(WebhookDeliveryRow).where(WebhookDeliveryRow.endpoint_id == endpoint.id)
+    if "cursor" in values:  # the last id of the previous page
+        cursor = whole_number(values["cursor"], largest=INT32)
+        if cursor is None:
+            raise BadQuery([("/cursor", "is not a cursor this endpoint gave out")])
+        page = page.where(WebhookDeliveryRow.id < cursor)
+    rows = list(session.scalars(page.order_by(WebhookDeliveryRow.id.desc()).limit(limit + 1)))
     more, rows = len(rows) > limit, rows[:limit]
     return {
         "webhook_id": endpoint.id,
