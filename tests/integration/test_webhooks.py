@@ -23,8 +23,10 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, Text, select, type_coerce
 
+from gateway.observability.metrics import REGISTRY
 from gateway.orchestration.moves import fail
 from gateway.orchestration.webhook_delivery import DeliveryPolicy, WebhookDispatcher
+from gateway.orchestration.worker import Worker
 from gateway.services.keys import Role
 from gateway.storage import personal
 from gateway.storage.rekey import rekey_messages
@@ -165,11 +167,23 @@ def test_a_coordinated_claim_reaches_the_receiver_signed_as_the_docs_verify_it_w
     hooks: World, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    endpoint = register(hooks, receiver.url)
+    request = {"url": receiver.url, "event_types": ["claim.coordinated"]}
+    once = {**auth(hooks.provider), "Idempotency-Key": "hook-1"}
+    answer = hooks.client.post("/v1/webhooks", json=request, headers=once)
+    assert answer.status_code == 201, answer.text
+    assert hooks.client.post("/v1/webhooks", json=request, headers=once).json() == answer.json()  # kept
+    endpoint = answer.json()
     secret = endpoint["secret"]
     assert secret.startswith("whsec_")
-    claim_id = coordinated_claim(hooks)
-    deliver_until(hooks, lambda: len(receiver.received) == 1)
+    claim_id = hooks.submit().json()["claim_id"]
+    delivered = REGISTRY.get_sample_value("ltc_webhook_deliveries_total", {"outcome": "delivered"}) or 0
+    # a worker as `ltc-gateway worker` makes it: the fan-out, then its webhooks
+    gateway = hooks.gateway
+    Worker.from_settings(gateway.sessions, gateway.catalogue, gateway.settings).drain()
+    assert len(receiver.received) == 1
+    assert (
+        REGISTRY.get_sample_value("ltc_webhook_deliveries_total", {"outcome": "delivered"}) == delivered + 1
+    )
     headers, body = receiver.received[0]
     verify = docs_verify()
     assert verify(secret, headers["x-ltc-signature"], body)
