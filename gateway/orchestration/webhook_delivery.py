@@ -260,22 +260,27 @@ class WebhookDispatcher:
         with self.sessions.begin() as session:
             settle(session, attempts, self.policy)
 
-    async def run_once(self, client: httpx.AsyncClient) -> int:
-        """Lease a batch of due deliveries and send them together; how many were sent."""
-        deliveries = await asyncio.to_thread(self._lease)
-        if deliveries:
-            attempts = await asyncio.gather(
-                *(send(client, d, self.policy, self.resolver) for d in deliveries)
-            )
-            await asyncio.to_thread(self._settle, list(attempts))
-        return len(deliveries)
+    async def _send_all(self, client: httpx.AsyncClient, deliveries: list[Delivery]) -> None:
+        sending = (send(client, d, self.policy, self.resolver) for d in deliveries)
+        attempts = list(await asyncio.gather(*sending))
+        await asyncio.to_thread(self._settle, attempts)
 
-    async def drain_async(self) -> int:
-        """Send until nothing is due now (tests, ``worker --once``); how many attempts."""
-        worked = 0
-        async with self.client() as client:
-            while sent := await self.run_once(client):
-                worked += sent
+    async def drain_async(self, passes: int | None = None) -> int:
+        """Send until nothing is due now (tests, ``worker --once``), or for ``passes`` batches; how
+        many attempts. The client (and its certificate store) is made only if there is work."""
+        worked, client = 0, None
+        try:
+            while passes is None or passes > 0:
+                deliveries = await asyncio.to_thread(self._lease)
+                if not deliveries:
+                    break
+                client = client or self.client()
+                await self._send_all(client, deliveries)
+                worked += len(deliveries)
+                passes = None if passes is None else passes - 1
+        finally:
+            if client is not None:
+                await client.aclose()
         return worked
 
     def drain(self) -> int:
@@ -283,20 +288,18 @@ class WebhookDispatcher:
 
     def once(self) -> int:
         """One pass: lease what is due now and send it; how many were sent."""
-
-        async def one() -> int:
-            async with self.client() as client:
-                return await self.run_once(client)
-
-        return asyncio.run(one())
+        return asyncio.run(self.drain_async(passes=1))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: send what is due, then wait a poll; a database fault is waited out."""
-        faults = 0
-        async with self.client() as client:
+        faults, client = 0, None
+        try:
             while not stop.is_set():
                 try:
-                    sent = await self.run_once(client)
+                    deliveries = await asyncio.to_thread(self._lease)
+                    if deliveries:
+                        client = client or self.client()  # made once there is work
+                        await self._send_all(client, deliveries)
                     faults = 0
                 except Exception as error:
                     if not is_unavailable(error):
@@ -304,5 +307,8 @@ class WebhookDispatcher:
                     faults += 1
                     await wait_or_stop(log_fault("delivering webhooks", error, faults), stop)
                     continue
-                if sent < self.policy.batch:
+                if len(deliveries) < self.policy.batch:
                     await wait_or_stop(self.policy.poll_seconds, stop)
+        finally:
+            if client is not None:
+                await client.aclose()

@@ -6,6 +6,7 @@ replay; the secret is in no table as text and in no log line. Retries are short 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -218,21 +219,52 @@ def test_a_coordinated_claim_reaches_the_receiver_signed_as_the_docs_verify_it_w
 
 
 def test_a_receiver_down_for_a_while_gets_the_event_once_it_is_up(hooks: World) -> None:
+    """A running worker (as ``ltc-gateway worker``): it coordinates the claim, is refused by the
+    receiver until it starts, and then delivers the event to it, once."""
     port = free_port()
     endpoint = register(hooks, f"http://127.0.0.1:{port}/hooks")
-    coordinated_claim(hooks)
-    assert dispatcher(hooks).once() == 1  # refused: nothing listens yet
-    [waiting] = log_of(hooks, endpoint["webhook_id"])
-    assert waiting["status"] == "waiting" and waiting["attempts"] == 1 and waiting["last_error"]
-    assert waiting["next_attempt_at"] is not None and waiting["last_status_code"] is None
-    receiver = Receiver(port).start()
+    gateway = hooks.gateway
+    gateway.settings = replace(gateway.settings, webhook_max_attempts=10_000, worker_poll_seconds=0.02)
+    hooks.submit()
+    receivers: list[Receiver] = []  # made once the port is to listen: binding it starts that
+
+    def refused_twice() -> int:  # two attempts or more made and recorded (none in flight): how many
+        with gateway.sessions.begin() as session:
+            row = session.scalar(select(WebhookDeliveryRow))
+            settled = row is not None and row.attempts >= 2 and row.lease_owner is None
+            return row.attempts if row is not None and settled else 0
+
+    async def until(done: Callable[[], Any]) -> Any:
+        deadline = time.monotonic() + 60  # bounds the wait; fails only if it never comes
+        while not (value := await asyncio.to_thread(done)):
+            assert time.monotonic() < deadline, "never came"
+            await asyncio.sleep(0.02)
+        return value
+
+    async def scenario() -> tuple[int, list[dict[str, Any]]]:
+        stop = asyncio.Event()
+        worker = Worker.from_settings(gateway.sessions, gateway.catalogue, gateway.settings)
+        running = asyncio.create_task(worker.run(stop))
+        try:
+            failed = await until(refused_twice)  # refused, and retried: nothing listens yet
+            down = await asyncio.to_thread(log_of, hooks, endpoint["webhook_id"])
+            receivers.append(Receiver(port).start())
+            await until(lambda: len(receivers[0].received) >= 1)
+        finally:
+            stop.set()
+            await running
+        return failed, down
+
     try:
-        deliver_until(hooks, lambda: len(receiver.received) == 1)
+        failed, [waiting] = asyncio.run(scenario())
         [sent] = log_of(hooks, endpoint["webhook_id"])
-        assert sent["status"] == "sent" and sent["attempts"] == 2 and sent["last_status_code"] == 200
-        assert receiver.received[0][0]["x-ltc-event-id"] == sent["event_id"]
     finally:
-        receiver.stop()
+        for receiver in receivers:
+            receiver.stop()
+    assert waiting["status"] == "waiting" and waiting["attempts"] >= 2 and waiting["last_error"]
+    assert waiting["next_attempt_at"] is not None and waiting["last_status_code"] is None
+    assert sent["status"] == "sent" and sent["attempts"] > failed and sent["last_status_code"] == 200
+    assert [h["x-ltc-event-id"] for h, _ in receivers[0].received] == [sent["event_id"]]  # once
 
 
 def test_a_receiver_always_down_dead_letters_the_event_and_a_replay_delivers_it_to_its_provider_only(
