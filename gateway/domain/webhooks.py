@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,6 +66,10 @@ def backoff_seconds(attempts: int, initial: float, largest: float) -> float:
 
 
 _LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".home.arpa")
+# a DNS name as the resolver takes it: letters, digits and hyphens in labels (IDN as xn--)
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 
 
 def url_problems(url: str, allow_local: bool) -> list[str]:
@@ -90,16 +95,18 @@ def url_problems(url: str, allow_local: bool) -> list[str]:
         return ["must not have a fragment"]
     if port == 0:
         return ["has port 0"]
+    try:
+        literal: str | None = str(ipaddress.ip_address(host.split("%")[0]))
+    except ValueError:
+        literal = None
+        if not _HOST_NAME.match(host):
+            return [f"{host!r} is not a host name (an internationalised name goes as xn--)"]
     if allow_local:
         return []
-    if host == "localhost" or host.endswith(_LOCAL_NAMES):
+    if literal is None and (host == "localhost" or host.endswith(_LOCAL_NAMES)):
         return [f"names a local host ({host}): not allowed outside development"]
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        return []  # a name: its addresses are checked when resolved
-    problem = address_problem(str(literal))
-    return [problem] if problem else []
+    problem = None if literal is None else address_problem(literal)
+    return [problem] if problem else []  # a name's addresses are checked when it is resolved
 
 
 def address_problem(address: str) -> str | None:

@@ -184,7 +184,7 @@ async def target_problem(url: str, allow_local: bool, resolver: Resolver = resol
     host = parts.hostname or ""
     try:
         addresses = await resolver(host, parts.port or 443)
-    except OSError as error:
+    except (OSError, UnicodeError) as error:
         return f"{host} does not resolve ({type(error).__name__})"
     return resolved_problem(host, addresses)
 

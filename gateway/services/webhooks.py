@@ -47,7 +47,7 @@ def target_problem(url: str, resolver: Resolver) -> str | None:
     host = parts.hostname or ""
     try:
         return resolved_problem(host, resolver(host, parts.port or 443))
-    except OSError as error:
+    except (OSError, UnicodeError) as error:
         return f"{host} does not resolve ({type(error).__name__})"
 
 
@@ -98,6 +98,9 @@ def register(
     faults = schemas.faults("webhook", body)
     if faults:
         raise Invalid(faults)
+    provider = principal.party_code
+    if session.get(ProviderRow, provider) is None:
+        raise Invalid([("", f"{provider} is not a registered provider")])
     url: str = body["url"]
     problems = url_problems(url, settings.webhook_allow_local)
     if not problems and not settings.webhook_allow_local:
@@ -106,9 +109,6 @@ def register(
         problems = [problem] if problem else []
     if problems:
         raise Invalid([("/url", problem) for problem in problems])
-    provider = principal.party_code
-    if session.get(ProviderRow, provider) is None:
-        raise Invalid([("", f"{provider} is not a registered provider")])
     live = session.scalar(
         select(func.count())
         .select_from(WebhookEndpointRow)

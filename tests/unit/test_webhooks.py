@@ -64,6 +64,13 @@ def test_the_signature_is_hmac_sha256_of_the_timestamp_and_body_and_the_docs_exa
         ("ftp://care.example/hooks", True, True),
         ("https://", False, True),
         ("https://care.example:99999/", False, True),
+        ("https://xn--fiqs8s.example/hooks", False, False),  # an IDN, as punycode
+        ("https://护理.example/hooks", False, True),
+        ("https://a_b.example/hooks", False, True),
+        ("http://a_b.example/hooks", True, True),  # not a host name, even locally
+        ("http://[fe80::1%25eth0]:8080/hooks", True, False),
+        ("https://-care.example/hooks", False, True),
+        ("https://" + "a" * 64 + ".example/hooks", False, True),
         ("https://care.example/" + "a" * 2048, False, True),
     ],
 )
