@@ -67,6 +67,13 @@ class Settings:
     simulation_max_members: int = 500_000  # members in one simulation's period
     simulation_max_lines: int = 20_000_000  # claim lines in one simulation's period
     simulation_max_generated_members: int = 200  # a generated city's members (demonstrations)
+    # Webhooks to providers (docs/webhooks.md).
+    webhook_allow_local: bool = False  # http and local/private targets (tests); refused in production
+    webhook_max_endpoints: int = 5  # live endpoints per provider
+    webhook_timeout_seconds: float = 5.0  # one delivery: connect, send, the answer's status
+    webhook_max_attempts: int = 12  # deliveries tried before one is dead-lettered
+    webhook_retry_seconds: float = 30.0  # first wait after a failed delivery; doubles
+    webhook_retry_max_seconds: float = 3600.0  # longest wait between deliveries
 
     @property
     def database_url_is_default(self) -> bool:

@@ -64,6 +64,11 @@ def check(settings: Settings, environ: Mapping[str, str] | None = None, *, keys:
     environ = os.environ if environ is None else environ
     for message in unknown_variables(environ):
         log.warning(message)
+    if settings.environment == "production" and settings.webhook_allow_local:
+        raise ConfigError(
+            "LTC_ENVIRONMENT=production refuses LTC_WEBHOOK_ALLOW_LOCAL=true: webhooks go to public "
+            "https targets only (docs/webhooks.md)"
+        )
     unset = development_keys(environ) if keys else []
     if not unset:
         return

@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.api import claim_batches, documents, openapi, ops, payer_openapi, simulations, v1
+from gateway.api import claim_batches, documents, openapi, ops, payer_openapi, simulations, v1, webhooks
 from gateway.api.contract import contract
 from gateway.api.headers import SecurityHeadersMiddleware
 from gateway.api.limits import BodyLimitMiddleware, ControlCharacterMiddleware
@@ -43,6 +43,7 @@ def gateway_routes() -> list[BaseRoute]:
         *v1.routes,
         *simulations.routes,
         *documents.routes,
+        *webhooks.routes,
     ]
 
 

@@ -54,6 +54,16 @@ def payer_call(payer_code: str, operation: str, outcome: str) -> None:
     PAYER_CALLS.labels(payer_code, operation, outcome).inc()
 
 
+WEBHOOK_DELIVERIES = Counter(
+    "ltc_webhook_deliveries", "Webhook deliveries to providers' endpoints", ["outcome"], registry=REGISTRY
+)
+
+
+def webhook_delivery(outcome: str) -> None:
+    """outcome: delivered, failed (retried later), refused (a private target), dead."""
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
+
+
 class DatabaseCollector(Collector):
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions

@@ -31,6 +31,7 @@ from gateway import audit
 from gateway.domain.beijing_time import beijing_date
 from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.claims import ClaimStatus, Period, period_problems
+from gateway.domain.webhooks import WebhookEvent
 from gateway.orchestration.claim_facts import CITED_VERSION, hold_parties, prior_payments
 from gateway.orchestration.decision_checks import accept_decision
 from gateway.orchestration.outbox import send_assessment
@@ -54,6 +55,7 @@ from gateway.orchestration.steps import (
     Stop,
 )
 from gateway.orchestration.transaction import Transaction, unflushed
+from gateway.orchestration.webhooks import emit
 from gateway.storage.tables import (
     AssessmentRow,
     ClaimRow,
@@ -310,6 +312,7 @@ def fail(claim: ClaimRow) -> Stop:
     session = object_session(claim)
     if session is not None and before != claim.status:
         audit.record(session, "claim.failed", f"claim:{claim.claim_id}", before=before)
+        emit(session, claim, WebhookEvent.FAILED)
     claim.updated_at = utcnow()
     claim.lease_owner, claim.lease_expires_at, claim.next_attempt_at = None, None, None
     return Stop(claim.status)
@@ -328,6 +331,7 @@ def finish(session: Session, claim: ClaimRow) -> None:
     claim.status = ClaimStatus.COORDINATED.value
     claim.coordinated_at = claim.updated_at = utcnow()
     claim.lease_owner, claim.lease_expires_at, claim.next_attempt_at = None, None, None
+    emit(session, claim, WebhookEvent.COORDINATED)
 
 
 def resume(claim: ClaimRow) -> None:

@@ -23,12 +23,14 @@ from adapters.sdk import Decision
 from gateway import audit
 from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.products import ProductKind
+from gateway.domain.webhooks import WebhookEvent
 from gateway.errors import Conflict, NotFound
 from gateway.orchestration.decision_checks import accept_decision, decision_problems
 from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import flag
 from gateway.orchestration.steps import FAILED_STEPS, InconsistentStep, StepStatus, step_key
 from gateway.orchestration.transaction import Transaction
+from gateway.orchestration.webhooks import emit
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, PayerStepRow, utcnow
 
 CARRIED = [c.name for c in PayerStepRow.__table__.columns if c.name not in ("step_id",)]
@@ -113,6 +115,7 @@ def revise(
             f"the revised decision on step {step.step_id} passed its check, then was refused"
         )
     resume(claim)
+    emit(session, claim, WebhookEvent.REVISED)
     return []
 
 

@@ -36,6 +36,7 @@ from gateway.orchestration.moves import apply_and_continue, apply_outcome, move_
 from gateway.orchestration.outbox import Message, flag_dead, lease_messages, settle_message
 from gateway.orchestration.steps import ACTIVE_CLAIM_STATUSES, Outcome, PayerCall, RetryPolicy, Stop
 from gateway.orchestration.transaction import Kept, Lessee, Transaction
+from gateway.orchestration.webhook_delivery import DeliveryPolicy, WebhookDispatcher
 from gateway.storage.database import is_unavailable
 from gateway.storage.tables import ClaimRow, utcnow
 
@@ -69,6 +70,7 @@ class Worker:
         worker_id: str | None = None,
         pool: AdapterPool | None = None,
         shutdown_seconds: float = 5.0,
+        webhooks: WebhookDispatcher | None = None,
     ) -> None:
         self.sessions = sessions
         self.catalogue = catalogue
@@ -84,6 +86,7 @@ class Worker:
         self._inbox: Inbox | None = None  # while the pipeline runs
         self.shutdown_seconds = shutdown_seconds  # see pipeline
         self._stop: asyncio.Event | None = None
+        self.webhooks = webhooks  # providers' webhooks, delivered beside the fan-out
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -113,6 +116,7 @@ class Worker:
             lease_seconds=settings.worker_lease_seconds,
             poll_seconds=settings.worker_poll_seconds,
             concurrency=settings.worker_concurrency,
+            webhooks=WebhookDispatcher(sessions, DeliveryPolicy.from_settings(settings)),
         )
 
     # --- claims ------------------------------------------------------------------------------
@@ -353,7 +357,8 @@ class Worker:
             del unsettled[: len(sent)]
 
     async def drain_async(self) -> int:
-        return await self.pipeline()
+        worked = await self.pipeline()
+        return worked + (await self.webhooks.drain_async() if self.webhooks else 0)
 
     def drain(self) -> int:
         """Work until nothing is due (tests, ``worker --once``); how many claims and messages."""
@@ -369,7 +374,10 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"worker_id": self.worker_id})
         try:
-            await self.pipeline(stop)
+            if self.webhooks is None:
+                await self.pipeline(stop)
+            else:
+                await asyncio.gather(self.pipeline(stop), self.webhooks.run(stop))
         finally:
             await self.pool.aclose()
             log.info("worker stopped", extra={"worker_id": self.worker_id})

@@ -1,8 +1,8 @@
 """``ltc-gateway data rekey`` for stored messages: every personal field sealed under an older
 data key is sealed again under the current one (payer steps' requests, outbox notices, the
-answers kept with idempotency keys). Read raw, in batches of their own transactions, so a long
-table neither holds one lock nor starts again from the beginning after an interruption: rows
-already under the current key are left as they are. A resealed message opens to the same
+answers kept with idempotency keys, providers' webhook secrets). Read raw, in batches of their own
+transactions, so a long table neither holds one lock nor starts again from the beginning after an
+interruption: rows already under the current key are left as they are. A resealed message opens to the same
 document, so a step's resend stays byte-identical."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Table, Text, bindparam, select, tuple_, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.storage.personal import current_key_id, decrypt, encrypt, reseal_fields
-from gateway.storage.tables import IdempotencyKeyRow, OutboxRow, PayerStepRow
+from gateway.storage.tables import IdempotencyKeyRow, OutboxRow, PayerStepRow, WebhookEndpointRow
 
 BATCH = 500
 
@@ -25,6 +25,7 @@ def rekey_messages(sessions: sessionmaker[Session], batch: int = BATCH) -> dict[
         "payer_steps": _reseal_json(sessions, steps, "step_id", "request", batch),
         "outbox": _reseal_json(sessions, outbox, "id", "payload", batch),
         "idempotency_keys": _reencrypt_answers(sessions, batch),
+        "webhook_secrets": _reencrypt_secrets(sessions, batch),
     }
 
 
@@ -85,3 +86,23 @@ def _reencrypt_answers(sessions: sessionmaker[Session], batch: int) -> int:
             )
             changed += len(rows)
             after = rows[-1][:3]
+
+
+def _reencrypt_secrets(sessions: sessionmaker[Session], batch: int) -> int:
+    """Providers' webhook secrets (encrypted whole) not under the current key."""
+    table = cast(Table, WebhookEndpointRow.__table__)
+    raw = type_coerce(table.c.secret, Text)
+    write = (
+        update(table).where(table.c.id == bindparam("_id")).values(secret=bindparam("_secret", type_=Text))
+    )
+    prefix, changed = f"{current_key_id()}:%", 0
+    while True:
+        with sessions.begin() as session:
+            query = select(table.c.id, raw).where(raw.not_like(prefix)).order_by(table.c.id).limit(batch)
+            rows = session.execute(query.with_for_update()).all()
+            if not rows:
+                return changed
+            session.connection().execute(
+                write, [{"_id": row_id, "_secret": encrypt(decrypt(stored))} for row_id, stored in rows]
+            )
+            changed += len(rows)

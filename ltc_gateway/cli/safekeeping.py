@@ -102,4 +102,5 @@ def cmd_data_rekey(args: argparse.Namespace) -> int:
         f"re-encrypted {messages['payer_steps']} stored requests, {messages['outbox']} notices and "
         f"{messages['idempotency_keys']} kept answers under data key {current_key_id()!r}"
     )
+    print(f"re-encrypted {messages['webhook_secrets']} webhook secrets under data key {current_key_id()!r}")
     return 0

@@ -68,6 +68,11 @@ ALLOWED: dict[tuple[str, str], set[Role]] = {
     },
     # the transition's own rule (reconciliation/clearing.py) says which of the two takes which step
     ("POST", "/v1/reconciliation/settlement-batches/{id}/transitions"): {Role.RECONCILER, Role.BUREAU},
+    ("POST", "/v1/webhooks"): {Role.PROVIDER},
+    ("GET", "/v1/webhooks"): {Role.PROVIDER},
+    ("DELETE", "/v1/webhooks/{webhook_id}"): {Role.PROVIDER},
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): {Role.PROVIDER},
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/replay"): {Role.PROVIDER},
 }
 EXAMPLE = {
     "{payer_code}": "huiminbao",
@@ -77,6 +82,8 @@ EXAMPLE = {
     "{id}": "1",
     "{provider_code}": "P3301020001",
     "{month}": "2026-11",
+    "{webhook_id}": "1",
+    "{delivery_id}": "1",
 }
 
 

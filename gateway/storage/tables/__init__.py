@@ -48,6 +48,7 @@ from gateway.storage.tables.records import (
     IdempotencyKeyRow,
     SimulationRow,
 )
+from gateway.storage.tables.webhooks import WebhookDeliveryRow, WebhookEndpointRow
 
 __all__ = [
     "NAMING",
@@ -88,5 +89,7 @@ __all__ = [
     "StatementRow",
     "UTCDateTime",
     "UiSessionRow",
+    "WebhookDeliveryRow",
+    "WebhookEndpointRow",
     "utcnow",
 ]
