@@ -136,7 +136,7 @@ def write_xlsx(path: str, rows: Iterator[dict[str, Any]], t: Any) -> None:
                 sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), day)
             elif isinstance(value, int):
                 sheet.write_number(r, c, value)
-            else:
+            elif value != "":  # an empty cell is left out (a claim the gateway does not know)
                 sheet.write_string(r, c, str(value))
     sheet.autofilter(0, 0, max(r, 1), len(COLUMNS) - 1)
     last = r + 1
