@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import accept, coordination, end_to_end, reconciliation, simulation
+from bench import accept, coordination, end_to_end, reconciliation, simulation, work_queue
 from bench.common import Row, machine, table
 
-ALL = ("coordination", "accept", "end-to-end", "reconciliation", "load", "simulation")
+ALL = ("coordination", "accept", "end-to-end", "reconciliation", "load", "simulation", "work-queue")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += accept.load()
         elif name == "simulation":
             rows += simulation.run()
+        elif name == "work-queue":
+            rows += work_queue.run()
         elif name == "reconciliation":
             rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
     print(f"Machine: {machine()}")
