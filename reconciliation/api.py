@@ -47,7 +47,7 @@ QUEUE_FILTERS = {
     "min_amount_fen": {"type": "integer", "minimum": 0, "description": "|difference| at least this, in fen"},
     "claim_number": {"type": "string", "description": "only the items of claims with this number"},
     "provider": {"type": "string", "description": "only the items of this provider's claims"},
-    "reference": {"type": "string", "description": "only the items of claims a payer settled under this reference"},
+    "reference": {"type": "string", "description": "the items of claims settled under this payer reference"},
     "sort": {
         "type": "string",
         "default": "first_seen",
