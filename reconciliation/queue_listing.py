@@ -117,9 +117,11 @@ def _after(name: str, descending: bool, cursor: tuple[Any, int]) -> Any:
     column, (value, row_id) = SORTS[name], cursor
     if name == "id":
         return MismatchRow.id < row_id if descending else MismatchRow.id > row_id
+    # the first term bounds the index range (an OR alone made PostgreSQL walk the index from its
+    # start: 1.3 s for a page 200,000 items deep); the second places the row among equal keys
     if descending:
-        return or_(column < value, and_(column == value, MismatchRow.id < row_id))
-    return or_(column > value, and_(column == value, MismatchRow.id > row_id))
+        return and_(column <= value, or_(column < value, MismatchRow.id < row_id))
+    return and_(column >= value, or_(column > value, MismatchRow.id > row_id))
 
 
 def ordered(statement: Select[Any], name: str, descending: bool) -> Select[Any]:
@@ -195,17 +197,20 @@ def every_row(
     as_of = queue_date(session, today)
     name, descending = _sort(query)
     base = filtered(session, {k: v for k, v in query.items() if k != "offset"}, as_of)
+    # plain rows, not ORM objects: an export reads each once and keeps none
+    columns = base.with_only_columns(
+        *MismatchRow.__table__.columns, ClaimRow.claim_number, ClaimRow.provider_code
+    )
+    joined = columns.outerjoin(ClaimRow, ClaimRow.claim_id == MismatchRow.claim_id)
     cursor: tuple[Any, int] | None = None
     while True:
-        page = base if cursor is None else base.where(_after(name, descending, cursor))
-        rows = session.execute(_with_claims(ordered(page, name, descending).limit(chunk))).all()
-        for row, claim_number, provider in rows:
-            yield mismatch_view(row, as_of, claim_number, provider)
+        page = joined if cursor is None else joined.where(_after(name, descending, cursor))
+        rows = session.execute(ordered(page, name, descending).limit(chunk)).all()
+        for row in rows:
+            yield mismatch_view(row, as_of, row.claim_number, row.provider_code)  # type: ignore[arg-type]
         if len(rows) < chunk:
             return
-        last = rows[-1][0]
-        cursor = (_key(last, name), last.id)
-        session.expunge_all()  # what was read is written out: the session keeps none of it
+        cursor = (getattr(rows[-1], SORTS[name].key), rows[-1].id)
 
 
 def mismatch_view(

@@ -236,12 +236,13 @@ def test_a_run_started_in_the_console_works_in_the_background_and_shows_its_prog
 
 
 def test_an_export_holds_every_row_beyond_a_hundred_thousand(
-    console: Console, monkeypatch: pytest.MonkeyPatch
+    gateway: Gateway, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Run once, on SQLite (faster here: no round trips for the 5,000-row chunks)."""
-    if console.gateway.engine.dialect.name != "sqlite":
+    if gateway.engine.dialect.name != "sqlite":
         pytest.skip("one database is enough for the volume; the paging is tested on both")
-    n = int(__import__("os").environ.get("QN", "100050"))
+    console: Console = request.getfixturevalue("console")
+    n = 100_050
     plant(console.gateway, n, day=console.night.business_date)
     opened = console.api("/v1/reconciliation/mismatches?limit=1")["total"]
     answer = console.client.get("/ui/queue.xlsx?payer=planted&sort=id")
