@@ -7,10 +7,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import accept, batch_upload, coordination, end_to_end, reconciliation, simulation
+from bench import accept, batch_upload, coordination, end_to_end, reconciliation, simulation, work_queue
 from bench.common import Row, machine, table
 
-ALL = ("coordination", "accept", "end-to-end", "reconciliation", "load", "simulation", "batch_upload")
+ALL = (
+    "coordination",
+    "accept",
+    "end-to-end",
+    "reconciliation",
+    "load",
+    "simulation",
+    "batch_upload",
+    "work-queue",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += simulation.run()
         elif name == "batch_upload":
             rows += batch_upload.run()
+        elif name == "work-queue":
+            rows += work_queue.run()
         elif name == "reconciliation":
             rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
     print(f"Machine: {machine()}")

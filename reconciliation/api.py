@@ -45,7 +45,18 @@ QUEUE_FILTERS = {
         "description": "first seen at least this many days ago",
     },
     "min_amount_fen": {"type": "integer", "minimum": 0, "description": "|difference| at least this, in fen"},
-    "offset": {"type": "integer", "minimum": 0, "default": 0, "description": "skip this many (pages of 200)"},
+    "claim_number": {"type": "string", "description": "only the items of claims with this number"},
+    "provider": {"type": "string", "description": "only the items of this provider's claims"},
+    "reference": {"type": "string", "description": "the items of claims settled under this payer reference"},
+    "sort": {
+        "type": "string",
+        "default": "first_seen",
+        "description": "first_seen, difference, payer, kind, status or id; '-' first for descending",
+    },
+    "after": {"type": "string", "description": "the next page: a page's next cursor"},
+    "before": {"type": "string", "description": "the previous page: a page's previous cursor"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50, "description": "items a page"},
+    "offset": {"type": "integer", "minimum": 0, "default": 0, "description": "skip this many (prefer after)"},
 }
 
 
@@ -186,7 +197,8 @@ def get_run(call: Call) -> Response:
 
 @endpoint(Role.RECONCILER, Role.BUREAU, response="mismatches", query=QUEUE_FILTERS)
 def get_mismatches(call: Call) -> Response:
-    """The work queue: mismatches, oldest first, 200 a page, by kind, payer, status, age and amount."""
+    """The work queue: mismatches, oldest first (or by ``sort``), a keyset page at a time, by kind,
+    payer, status, age, amount, claim number, provider and payer reference, with their totals."""
     query = dict(call.request.query_params)
     return JSONResponse(queue.list_mismatches(call.session, query, call.gateway.today()))
 

@@ -12,78 +12,36 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import schemas
 from gateway import audit
 from gateway.domain.catalogue import ServiceCatalogue
-from gateway.domain.numbers import INT32, LARGEST, MAX_FEN, whole_number
+from gateway.domain.numbers import INT32, whole_number
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal
-from gateway.storage.tables import MismatchActionRow, MismatchRow, SettlementItemRow, utcnow
+from gateway.storage.tables import ClaimRow, MismatchActionRow, MismatchRow, SettlementItemRow, utcnow
 from reconciliation.accept_payer import accept_payer, check_accept_payer
 from reconciliation.matching import ACROSS_PAYERS, OPEN_MISMATCH_STATUSES
+from reconciliation.queue_listing import list_mismatches, mismatch_view, queue_date
+
+__all__ = ["actions_for", "get_mismatch", "list_mismatches", "resolve"]
 
 MOVES_MONEY = ("recover", "top_up", "accept_payer", "write_off")  # four eyes above the threshold
 ACTIONS = ("accept_payer", "request_correction", "recover", "top_up", "write_off", "carry_forward", "approve")
-
-
-def list_mismatches(session: Session, query: dict[str, str], today: date, limit: int = 200) -> dict[str, Any]:
-    """Filters: kind, payer, status (default: every active one), min_age_days, min_amount_fen."""
-    statement = select(MismatchRow)
-    if query.get("kind"):
-        statement = statement.where(MismatchRow.kind.in_(query["kind"].split(",")))
-    if query.get("payer"):
-        statement = statement.where(MismatchRow.payer_code == query["payer"])
-    statuses = query.get("status", "active")
-    statement = statement.where(
-        MismatchRow.status.in_(OPEN_MISMATCH_STATUSES if statuses == "active" else statuses.split(","))
-    )
-    faults = []
-    numbers: dict[str, int] = {}
-    for name, largest in (("min_age_days", LARGEST), ("min_amount_fen", MAX_FEN), ("offset", LARGEST)):
-        if query.get(name):
-            number = whole_number(query[name], largest=largest)
-            if number is None:
-                faults.append((f"/{name}", f"must be a non-negative integer of at most {largest}"))
-            else:
-                numbers[name] = number
-    if faults:
-        raise Invalid(faults)
-    if "min_age_days" in numbers:
-        cutoff = date.fromordinal(max(1, today.toordinal() - numbers["min_age_days"]))
-        statement = statement.where(MismatchRow.first_seen <= cutoff)
-    if "min_amount_fen" in numbers:
-        amount = numbers["min_amount_fen"]
-        statement = statement.where(
-            (MismatchRow.difference_fen >= amount) | (MismatchRow.difference_fen <= -amount)
-        )
-    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = session.scalars(
-        statement.order_by(MismatchRow.first_seen, MismatchRow.id)
-        .offset(numbers.get("offset", 0))
-        .limit(limit)
-    )
-    return {"total": total, "mismatches": [mismatch_view(row, today) for row in rows]}
-
-
-def mismatch_view(row: MismatchRow, today: date) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "payer_code": row.payer_code,
-        "claim_id": str(row.claim_id),
-        "line_no": row.line_no,
-        "expected_fen": row.expected_fen,
-        "settled_fen": row.settled_fen,
-        "difference_fen": row.difference_fen,
-        "status": row.status,
-        "first_seen": row.first_seen.isoformat(),
-        "last_seen": row.last_seen.isoformat(),
-        "age_days": (today - row.first_seen).days,
-        **({"approval_requested_by": row.approval_by} if row.approval_by else {}),
-    }
+_ALL = ("request_correction", "recover", "top_up", "write_off", "carry_forward")
+# The actions that apply to each kind: accepting the payer's figure needs a gateway decision that
+# the figure replaces; nothing is missing for the payer to recover or top up when it never settled
+# the gateway's line (it is asked to); an over-coordinated line has no one payer to ask or pay.
+KIND_ACTIONS = {
+    "AMOUNT_MISMATCH": ("accept_payer", *_ALL),
+    "STALE_COORDINATION": ("accept_payer", *_ALL),
+    "MISSING_AT_PAYER": ("request_correction", "write_off", "carry_forward"),
+    "UNKNOWN_AT_GATEWAY": ("request_correction", "recover", "write_off", "carry_forward"),
+    "DUPLICATE_SETTLEMENT": ("request_correction", "recover", "write_off", "carry_forward"),
+    "OVER_COORDINATED": ("write_off", "carry_forward"),
+}
 
 
 def history(session: Session, mismatch_id: int) -> list[dict[str, Any]]:
@@ -109,7 +67,23 @@ def get_mismatch(session: Session, mismatch_id: int, today: date) -> dict[str, A
     row = session.get(MismatchRow, mismatch_id)
     if row is None:
         raise NotFound(f"no mismatch {mismatch_id}")
-    return {**mismatch_view(row, today), "history": history(session, mismatch_id)}
+    claim = session.get(ClaimRow, row.claim_id)
+    view = mismatch_view(
+        row,
+        queue_date(session, today),
+        claim.claim_number if claim else None,
+        claim.provider_code if claim else None,
+    )
+    return {**view, "actions": actions_for(row.kind, row.status), "history": history(session, mismatch_id)}
+
+
+def actions_for(kind: str, status: str) -> list[str]:
+    """What a reconciler may do to an item of this kind in this status."""
+    if status == "pending_approval":
+        return ["approve"]
+    if status not in OPEN_MISMATCH_STATUSES:
+        return []
+    return list(KIND_ACTIONS.get(kind, ()))
 
 
 def resolve(
@@ -140,6 +114,8 @@ def resolve(
     if before == "pending_approval" and action != "approve":
         raise Conflict(f"mismatch {mismatch_id} waits for a second reconciler to approve its resolution")
     amount = document.get("amount_fen")
+    if action != "approve" and action not in actions_for(row.kind, before):
+        raise Conflict(f"{action} does not apply to a {row.kind} item", [("/action", "not for this kind")])
     if action == "approve":
         if before != "pending_approval":
             raise Conflict(f"mismatch {mismatch_id} has no resolution waiting for approval")
@@ -259,3 +235,43 @@ def parse_id(text: str) -> int:
 
 def claim_uuid(text: str) -> uuid.UUID:
     return uuid.UUID(text)
+
+
+BULK_LIMIT = 500  # items one bulk action may touch
+
+
+def resolve_many(
+    session: Session,
+    principal: Principal,
+    ids: list[int],
+    document: Any,
+    *,
+    write_off_approval_fen: int,
+    catalogue: ServiceCatalogue,
+    today: date,
+) -> dict[int, dict[str, Any]]:
+    """The same action and note on each item, each under the same rules as one (its kind's
+    actions, four eyes above the threshold: a large write-off waits for a second reconciler).
+    Each item succeeds or fails alone (a savepoint each); the answer says per item: its status
+    after, or the refusal."""
+    if not ids:
+        raise Invalid([("/ids", "select at least one item")])
+    if len(ids) > BULK_LIMIT:
+        raise Invalid([("/ids", f"at most {BULK_LIMIT} items at once")])
+    outcomes: dict[int, dict[str, Any]] = {}
+    for mismatch_id in dict.fromkeys(ids):
+        try:
+            with session.begin_nested():
+                result = resolve(
+                    session,
+                    principal,
+                    mismatch_id,
+                    document,
+                    write_off_approval_fen=write_off_approval_fen,
+                    catalogue=catalogue,
+                    today=today,
+                )
+            outcomes[mismatch_id] = {"status": result["status"]}
+        except (Invalid, Conflict, Forbidden, NotFound) as error:
+            outcomes[mismatch_id] = {"error": error.detail, "faults": error.faults}
+    return outcomes

@@ -1,5 +1,8 @@
 """The documents' words, kept as translation catalogues: one JSON file per language under
-``locale/`` (a translator edits a file, not code). Chinese first; English on request."""
+``locale/`` (a translator edits a file, not code). Chinese first; English on request.
+
+The one catalogue mechanism of the project: the staff console keeps its own words the same way
+(``reconciliation/ui/locale/``, read with ``catalogue(lang, "reconciliation.ui")``)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ DEFAULT = "zh"
 
 
 @cache
-def catalogue(lang: str) -> dict[str, str]:
-    text = resources.files("gateway.documents").joinpath(f"locale/{lang}.json").read_text(encoding="utf-8")
+def catalogue(lang: str, package: str = "gateway.documents") -> dict[str, str]:
+    """``package``'s catalogue of ``lang``: its ``locale/<lang>.json``."""
+    text = resources.files(package).joinpath(f"locale/{lang}.json").read_text(encoding="utf-8")
     messages: dict[str, str] = json.loads(text)
     return messages
 

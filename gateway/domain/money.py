@@ -28,3 +28,16 @@ def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
     return f"{sign}{whole:,}.{cents:02d}"
+
+
+_YUAN = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
+
+
+def parse_yuan(text: str, largest_fen: int = 10**12) -> int | None:
+    """The fen a person's "12.50" (or "1,234.5", "12") in yuan means; None for anything else
+    (a sign, a third decimal, letters) or beyond ``largest_fen``."""
+    match = _YUAN.match(text.strip())
+    if match is None:
+        return None
+    fen = int(match.group(1).replace(",", "")) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    return fen if fen <= largest_fen else None

@@ -3,6 +3,7 @@ one-time message, and the form reader all our forms use."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -10,14 +11,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from gateway.domain.beijing_time import BEIJING
 from gateway.domain.money import yuan
 from gateway.services.keys import Principal
 from reconciliation.ui import sessions as staff_sessions
-from reconciliation.ui.i18n import LANGUAGES, translator
+from reconciliation.ui.i18n import LANGUAGES, note_text, translator
 from reconciliation.ui.sessions import StaffSession
 
 LANG_COOKIE = "ltc_lang"
-_KEPT = ("kind", "payer", "status", "min_age_days", "min_amount_fen", "lang")  # the language link keeps these
+# the language link keeps these (the queue's filters, search, order and page)
+_KEPT: tuple[str, ...] = ("kind", "payer", "status", "min_age_days", "min_amount", "claim_number", "provider")
+_KEPT += ("reference", "sort", "after", "before", "lang")
 templates = Environment(
     loader=PackageLoader("reconciliation.ui", "templates"), autoescape=select_autoescape(["html"])
 )
@@ -42,6 +46,8 @@ def render(
         lang=language,
         principal=principal,
         yuan=yuan,
+        beijing=beijing,
+        note=lambda text: note_text(text, language),
         csrf=values.pop("csrf", staff.csrf if staff else ""),
         message=flash.get("message"),
         problem=values.pop("problem", None) or flash.get("problem"),
@@ -51,6 +57,17 @@ def render(
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(LANG_COOKIE, language, samesite="strict", secure=secure(request))
     return response
+
+
+def beijing(moment: datetime | str | None) -> str:
+    """A stored moment (UTC) as Beijing wall-clock time, to the minute."""
+    if moment is None:
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 def secure(request: Request) -> bool:

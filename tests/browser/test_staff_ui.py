@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from gateway.api.server import BackgroundServer
@@ -119,7 +119,14 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
 
     page.fill("input[name=business_date]", night.business_date.isoformat())
     page.click("#start-run")
-    page.wait_for_selector(".message")
+    # the run works in the background; its page shows the phase until it is done
+    page.wait_for_url(f"{base}/ui/runs/{night.business_date.isoformat()}")
+    assert "对账进度" in page.locator("h1").inner_text()
+    page.wait_for_selector("#run-status[data-status=done]", timeout=60000)
+    assert "已完成" in page.locator("#run-phase").inner_text()
+    assert page.locator("#payer-totals tbody tr").count() >= 2  # each payer and the sum
+    shot(page, "run-done", request)
+    page.goto(f"{base}/ui/")
     assert page.locator("#runs tbody tr").count() == 1
     assert page.locator("#chart rect").count() > 6
     assert "金额不符" in page.locator("#runs thead").inner_text()  # Chinese first
@@ -128,7 +135,26 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
     page.goto(f"{base}/ui/queue")
     kinds = set(page.locator("#queue tbody tr").evaluate_all("rows => rows.map(r => r.dataset.kind)"))
     assert kinds == {k for k, *_ in night.expected}
+    ages = page.locator("#queue tbody td.age").all_inner_texts()
+    assert ages and all(int(a) >= 0 for a in ages)  # counted to the queue's date, never negative
+    assert "合计" in page.locator("#totals-row").inner_text()
     shot(page, "queue", request)
+
+    # a duplicate explains itself: both statement lines, who settled what, and only its actions
+    page.click("#queue tr[data-kind=DUPLICATE_SETTLEMENT] a")
+    assert page.locator("#statement-lines tbody tr").count() == 2
+    assert page.locator("#per-payer tbody tr").count() >= 1
+    offered = page.locator("#action option").evaluate_all("os => os.map(o => o.value)")
+    assert offered == ["request_correction", "recover", "write_off", "carry_forward"]
+    shot(page, "duplicate", request)
+    # at a phone's width nothing runs off the side of the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    for where, name in ((page.url, "phone-mismatch"), (f"{base}/ui/queue", "phone-queue")):
+        page.goto(where)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (name, overflow)
+        shot(page, name, request)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     outcomes: dict[str, Any] = {}
     # 惠民保's 10.00: within the four-eyes threshold (tier 3's larger one would wait for approval)
@@ -157,7 +183,8 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
     page.select_option("#action", "approve")
     page.fill("#note", "自己复核")
     page.click("#submit")
-    assert "another reconciler" in page.locator(".problem").inner_text()
+    assert "另一名对账员" in page.locator(".problem").inner_text()  # the refusal in Chinese
+    assert page.locator("#note").input_value() == "自己复核"  # and the form keeps what was typed
     sign_in(page, base, keys["li"])
     page.goto(detail)
     page.select_option("#action", "approve")
@@ -184,13 +211,14 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
     with page.expect_download() as csv_download:
         page.click("#export-csv")
     csv_text = Path(csv_download.value.path()).read_text(encoding="utf-8-sig")
-    assert csv_text.splitlines()[0].startswith("id,kind,payer_code,claim_id")
+    assert csv_text.splitlines()[0].startswith("No.,Kind,Payer,Claim number,Provider")
     assert len(csv_text.splitlines()) == 1 + 4  # the four resolved items
     with page.expect_download() as xlsx_download:
         page.click("#export-xlsx")
-    with zipfile.ZipFile(io.BytesIO(Path(xlsx_download.value.path()).read_bytes())) as workbook:
-        sheet = workbook.read("xl/worksheets/sheet1.xml").decode()
-    assert sheet.count("<row ") == 5 and "STALE_COORDINATION" in sheet
+    sheet = openpyxl.load_workbook(io.BytesIO(Path(xlsx_download.value.path()).read_bytes())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 1 + 4 + 1  # the header, the items, the totals
+    assert "Stale coordination" in [r[1] for r in rows]
     shot(page, "english", request)
     assert violations == []
 

@@ -100,7 +100,18 @@ def test_every_status_and_header_an_operation_answers_is_declared(gateway_descri
                 assert answer == {"$ref": f"#/components/responses/{status}"}, (path, status)
     queue = spec["paths"]["/v1/reconciliation/mismatches"]["get"]
     query = {p["name"]: p["schema"] for p in queue["parameters"] if p.get("in") == "query"}
-    assert set(query) == {"kind", "payer", "status", "min_age_days", "min_amount_fen", "offset"}
+    filters = {
+        "kind",
+        "payer",
+        "status",
+        "min_age_days",
+        "min_amount_fen",
+        "claim_number",
+        "provider",
+        "reference",
+    }
+    assert set(query) == {*filters, "sort", "after", "before", "limit", "offset"}  # keyset pages too
+    assert query["limit"] == {**query["limit"], "minimum": 1, "maximum": 500}
     assert query["offset"] == {
         "type": "integer",
         "minimum": 0,

@@ -64,6 +64,7 @@ class ClaimRow(Base):
         Index("ix_claims_provider_listing", "provider_code", "created_at", "claim_id"),
         Index("ix_claims_period_start", "period_start"),
         Index("ix_claims_coordinated_at", "coordinated_at"),
+        Index("ix_claims_claim_number", "claim_number"),  # the work queue's search by claim number
     )
 
     claim_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -135,6 +135,9 @@ class MismatchRow(Base):
         # a run looks each result up here by key: without it, a first night's empty queue is
         # planned as a scan per result
         Index("ix_mismatches_key", "payer_code", "claim_id", "line_no", "kind"),
+        # the queue's keyset orders (reconciliation/queue_listing.py): a page walks the index
+        Index("ix_mismatches_first_seen", "first_seen", "id"),
+        Index("ix_mismatches_difference", "difference_fen", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
