@@ -40,6 +40,10 @@ ALLOWED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/v1/payers/{payer_code}/routes"): {Role.BUREAU},
     ("GET", "/v1/steps/failed"): {Role.BUREAU},
     ("POST", "/v1/simulations"): {Role.BUREAU},
+    ("POST", "/v1/claims/batches"): {Role.PROVIDER},
+    ("GET", "/v1/claims/batches/{batch_id}"): {Role.PROVIDER, Role.BUREAU},
+    ("GET", "/v1/claims/batches/template.xlsx"): {Role.PROVIDER, Role.BUREAU},
+    ("GET", "/v1/claims/batches/template.csv"): {Role.PROVIDER, Role.BUREAU},
     ("GET", "/v1/simulations/{id}"): {Role.BUREAU, Role.PAYER},
     ("POST", "/v1/steps/{step_id}/rerun"): {Role.BUREAU},
     ("POST", "/v1/reconciliation/runs"): {Role.RECONCILER, Role.BUREAU},
@@ -83,6 +87,7 @@ EXAMPLE = {
     "{provider_code}": "P3301020001",
     "{month}": "2026-11",
     "{webhook_id}": "1",
+    "{batch_id}": "1",
     "{delivery_id}": "1",
 }
 
