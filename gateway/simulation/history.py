@@ -45,6 +45,45 @@ from gateway.storage.tables import (
 )
 
 SHARD = 400  # members per shard of queries
+# Columns, not rows: a whole row would bring (and decode) what the replay never reads, such as a
+# payer step's request (sealed) and response documents.
+_CLAIM = (
+    ClaimRow.claim_id,
+    ClaimRow.member_id,
+    ClaimRow.provider_code,
+    ClaimRow.period_start,
+    ClaimRow.period_end,
+    ClaimRow.status,
+    ClaimRow.round,
+)
+_LINE = tuple(
+    getattr(ClaimLineRow, name)
+    for name in (
+        "claim_id",
+        "line_no",
+        "service_code",
+        "setting",
+        "method",
+        "service_date",
+        "service_end_date",
+        "quantity",
+        "unit_price_fen",
+        "billed_fen",
+        "exclusion",
+        "visit",
+    )
+)
+_STEP = (
+    PayerStepRow.claim_id,
+    PayerStepRow.round,
+    PayerStepRow.seq,
+    PayerStepRow.product_code,
+    PayerStepRow.product_version,
+    PayerStepRow.coverage_start,
+    PayerStepRow.coverage_end,
+    PayerStepRow.adjudication,
+    PayerStepRow.detail,
+)
 _YIELD = 2000
 NOT_COUNTED = ("voided", "replaced", "received")
 
@@ -141,14 +180,14 @@ def _shard(
     where = _in_period(period) & ClaimRow.member_id.in_(member_ids)
     claims = session.execute(
         select(
-            ClaimRow,
+            *_CLAIM,
             AssessmentRow.grade,
             AssessmentRow.concluded_on,
             AssessmentRow.disabled_since,
             # personal data stays sealed: only where the member lives, never who they are
-            func.coalesce(MemberVersionRow.lat, MemberRow.lat),
-            func.coalesce(MemberVersionRow.lon, MemberRow.lon),
-            func.coalesce(MemberVersionRow.district, MemberRow.district),
+            func.coalesce(MemberVersionRow.lat, MemberRow.lat).label("lat"),
+            func.coalesce(MemberVersionRow.lon, MemberRow.lon).label("lon"),
+            func.coalesce(MemberVersionRow.district, MemberRow.district).label("district"),
         )
         .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
         .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
@@ -161,15 +200,15 @@ def _shard(
         .order_by(ClaimRow.member_id, ClaimRow.coordination_seq)
     ).all()
     lines: dict[uuid.UUID, list[ClaimLine]] = defaultdict(list)
-    for (row,) in _rows(
+    for row in _rows(
         session,
-        select(ClaimLineRow).join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id).where(where),
+        select(*_LINE).join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id).where(where),
     ):
         lines[row.claim_id].append(claim_line(row))
-    steps: dict[tuple[uuid.UUID, int], list[PayerStepRow]] = defaultdict(list)
-    for (row,) in _rows(
+    steps: dict[tuple[uuid.UUID, int], list[Any]] = defaultdict(list)
+    for row in _rows(
         session,
-        select(PayerStepRow)
+        select(*_STEP)
         .join(ClaimRow, ClaimRow.claim_id == PayerStepRow.claim_id)
         .where(where, PayerStepRow.status == "decided")
         .order_by(PayerStepRow.seq),
@@ -213,7 +252,7 @@ def _shard(
         fixed[claim_id][code][month] = amount
     by_member: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in claims:
-        by_member[row[0].member_id].append(row)
+        by_member[row.member_id].append(row)
     for member_id in member_ids:
         rows = by_member.get(member_id)
         if rows:
@@ -236,7 +275,7 @@ def _history(
     member_id: uuid.UUID,
     rows: list[Any],
     lines: dict[uuid.UUID, list[ClaimLine]],
-    steps: dict[tuple[uuid.UUID, int], list[PayerStepRow]],
+    steps: dict[tuple[uuid.UUID, int], list[Any]],
     recorded: dict[tuple[uuid.UUID, int, int], dict[int, int]],
     actual: dict[uuid.UUID, dict[str, dict[int, int]]],
     fixed: dict[uuid.UUID, dict[str, dict[str, int]]],
@@ -249,7 +288,7 @@ def _history(
     rounds: list[tuple[int | None, RoundFact]] = []
     earlier: list[ClaimedLine] = []
     visits: list[tuple[uuid.UUID, VisitRecord]] = []
-    for claim, *_ in rows:
+    for claim in rows:
         for line in lines[claim.claim_id]:
             if line.visit is not None:
                 v = line.visit
@@ -262,7 +301,9 @@ def _history(
                     f"claim {claim.claim_id} line {line.line_no}",
                 )
                 visits.append((claim.claim_id, record))
-    for claim, grade, concluded_on, disabled_since, lat, lon, district in rows:
+    for claim in rows:
+        grade, concluded_on, disabled_since = claim.grade, claim.concluded_on, claim.disabled_since
+        lat, lon, district = claim.lat, claim.lon, claim.district
         own = tuple(sorted(lines[claim.claim_id], key=lambda line: line.line_no))
         found = repeats(own, earlier)
         earlier.extend(ClaimedLine(line, str(claim.claim_id)) for line in own)
