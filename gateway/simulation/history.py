@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.coordination import CaseFacts, ClaimedLine, VisitRecord, repeats
+from gateway.coordination import CaseFacts, ClaimedLine, VisitRecord
+from gateway.coordination.duplicates import EarlierClaims
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.catalogue import ServiceCatalogue, default_catalogue
 from gateway.domain.claims import ClaimLine, ClaimStatus
@@ -286,7 +287,7 @@ def _history(
 ) -> MemberHistory:
     claims: list[ClaimFact] = []
     rounds: list[tuple[int | None, RoundFact]] = []
-    earlier: list[ClaimedLine] = []
+    earlier = EarlierClaims()
     visits: list[tuple[uuid.UUID, VisitRecord]] = []
     for claim in rows:
         for line in lines[claim.claim_id]:
@@ -305,8 +306,8 @@ def _history(
         grade, concluded_on, disabled_since = claim.grade, claim.concluded_on, claim.disabled_since
         lat, lon, district = claim.lat, claim.lon, claim.district
         own = tuple(sorted(lines[claim.claim_id], key=lambda line: line.line_no))
-        found = repeats(own, earlier)
-        earlier.extend(ClaimedLine(line, str(claim.claim_id)) for line in own)
+        found = earlier.repeats(own)
+        earlier.add(ClaimedLine(line, str(claim.claim_id)) for line in own)
         if claim.status != ClaimStatus.COORDINATED.value:
             continue  # its lines count against later claims; its payments are not final
         position = (lat, lon) if lat is not None and lon is not None else None
