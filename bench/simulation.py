@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import resource
 import shutil
 import tempfile
@@ -112,10 +113,21 @@ def _parallel(members: int, processes: int) -> list[Span]:
     ]
     for worker in workers:
         worker.start()
-    spans = [results.get() for _ in workers]
+    spans = [_result(results, workers) for _ in workers]
     for worker in workers:
         worker.join()
     return spans
+
+
+def _result(results: Any, workers: list[Any]) -> Any:
+    """The next result; a process that died says so instead of leaving the parent waiting."""
+    while True:
+        try:
+            return results.get(timeout=1)
+        except queue.Empty:
+            failed = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+            if failed:
+                raise RuntimeError(f"a benchmark process failed (exit codes {failed})") from None
 
 
 def _summary(spans: list[Span]) -> tuple[float, float, float, float]:
@@ -154,7 +166,7 @@ def _from_database(url: str, processes: int) -> Span:
     out = context.Queue()
     process = context.Process(target=_read_replay, args=(url, processes, out))
     process.start()
-    span: Span = out.get()
+    span: Span = _result(out, [process])
     process.join()
     return span
 

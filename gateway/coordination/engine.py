@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from operator import itemgetter
 from typing import NamedTuple
 
 from gateway.coordination.duplicates import Repeat, take_repeated
-from gateway.coordination.eligibility import Terms, unit_reasons, visit_finding
+from gateway.coordination.eligibility import unit_reasons, visit_finding
 from gateway.coordination.facts import CaseFacts
 from gateway.coordination.fixed import FixedBenefitDecision, fixed_benefits
 from gateway.coordination.reasons import REASON_ORDER, Reason
@@ -70,7 +71,16 @@ class Coordination:
 
 
 def period_keys(line: ClaimLine) -> tuple[str, str]:
-    return f"month:{line.month}", f"year:{line.service_date.year}"
+    day = line.service_date
+    keys = _KEYS.get(day)
+    if keys is None:
+        if len(_KEYS) >= 10_000:  # a few years of days; never more
+            _KEYS.clear()
+        keys = _KEYS[day] = (f"month:{line.month}", f"year:{day.year}")
+    return keys
+
+
+_KEYS: dict[date, tuple[str, str]] = {}  # a day → its period keys: formatted once, not for every line
 
 
 def coordination_order(lines: Sequence[ClaimLine]) -> list[ClaimLine]:
@@ -126,7 +136,7 @@ def _payer_share(
     line_rules, line_rule = rules.lines, rules.line_rule
     month_limit, year_limit, on_remaining = rules.month_limit, rules.year_limit, rules.on_remaining
     used: Usage = dict(usage)
-    terms = Terms.of(coverage, case, rules.effective_span(case.assessment))
+    terms = rules.terms(coverage, case)
     holds_from, holds_to = terms.holds_from, terms.holds_to
     repeats = case.repeats
     shares: list[LineShare] = []

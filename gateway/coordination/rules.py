@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from gateway.coordination.eligibility import Terms
+from gateway.coordination.facts import CaseFacts
 from gateway.coordination.reasons import EXCLUSION_REASON, Reason
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.claims import ClaimLine
+from gateway.domain.coverage import Coverage
 from gateway.domain.products import Basis, Benefit, Product, Setting
 
 _KEPT = 512  # product versions remembered; a simulation's drafts add a few each
@@ -39,6 +42,7 @@ class ProductRules:
     year_limit: int | None
     lines: dict[tuple[object, ...], LineRule] = field(default_factory=dict)
     last_span: tuple[AssessmentFacts, tuple[date, date]] | None = None
+    last_terms: tuple[tuple[object, ...], Terms] | None = None
 
     def line_rule(self, line: ClaimLine) -> LineRule:
         key = (line.setting, line.method, line.service_code, line.exclusion)
@@ -46,6 +50,16 @@ class ProductRules:
         if rule is None:
             rule = self.lines[key] = _line_rule(self.product, line)
         return rule
+
+    def terms(self, coverage: Coverage, case: CaseFacts) -> Terms:
+        """``Terms.of`` for a coverage of this product (a member's claims ask it in a row)."""
+        key = (coverage.start_date, coverage.end_date, case.assessment, case.designation)
+        last = self.last_terms
+        if last is not None and last[0] == key:
+            return last[1]
+        terms = Terms.of(coverage, case, self.effective_span(case.assessment))
+        self.last_terms = (key, terms)
+        return terms
 
     def effective_span(self, assessment: AssessmentFacts) -> tuple[date, date]:
         """``assessment.effective_span`` for this product (a member's claims ask it in a row)."""
