@@ -43,16 +43,17 @@ def multiply(engine: Engine, copies: int) -> None:
         original = {
             name: [dict(row._mapping) for row in connection.execute(select(tables[name]))] for name in TABLES
         }
+    salt = uuid.uuid4().hex  # a second call copies the copies: their keys must differ too
     for copy in range(1, copies):
         fresh: defaultdict[Any, uuid.UUID] = defaultdict(uuid.uuid4)  # an old id → its copy's
         with engine.begin() as connection:
             for name in TABLES:
-                rows = [_copied(name, row, copy, fresh) for row in original[name]]
+                rows = [_copied(name, row, f"{salt}/{copy}", fresh) for row in original[name]]
                 for i in range(0, len(rows), _BATCH):
                     connection.execute(tables[name].insert(), rows[i : i + _BATCH])
 
 
-def _copied(table: str, row: dict[str, Any], copy: int, fresh: defaultdict[Any, uuid.UUID]) -> dict[str, Any]:
+def _copied(table: str, row: dict[str, Any], copy: str, fresh: defaultdict[Any, uuid.UUID]) -> dict[str, Any]:
     out = {key: value for key, value in row.items() if key not in _LEFT_OUT.get(table, ())}
     for key in _IDS:
         if out.get(key) is not None:

@@ -218,7 +218,7 @@ def run(
     runs: int = 3,
     processes: int = 2,
     city_members: int = 40,
-    sizes: tuple[int, ...] = (5, 20),
+    sizes: tuple[int, ...] = (4, 12),
     databases: tuple[str, ...] = ("SQLite", "PostgreSQL"),
 ) -> list[Row]:
     load_start = os.getloadavg()[0]

@@ -27,16 +27,17 @@ def test_a_replay_is_timed_over_every_line_of_its_members() -> None:
 def test_a_copy_gets_fresh_ids_kept_consistent_across_tables_and_unique_keys_of_its_own() -> None:
     member, claim = uuid.uuid4(), uuid.uuid4()
     fresh: defaultdict[object, uuid.UUID] = defaultdict(uuid.uuid4)
-    claim_row = _copied("claims", {"claim_id": claim, "member_id": member, "claim_number": "C-1"}, 1, fresh)
+    row = {"claim_id": claim, "member_id": member, "claim_number": "C-1"}
+    claim_row = _copied("claims", row, "s/1", fresh)
     step = _copied(
         "payer_steps",
         {"step_id": 7, "claim_id": claim, "idempotency_key": "k", "request": {}, "rerun_of": None},
-        1,
+        "s/1",
         fresh,
     )
     assert claim_row["member_id"] == fresh[member] != member
     assert step["claim_id"] == claim_row["claim_id"] == fresh[claim] != claim
     assert "step_id" not in step and "request" not in step  # a new serial id; documents not read
     assert claim_row["claim_number"] != "C-1"
-    again = _copied("claims", {"claim_id": claim, "member_id": member, "claim_number": "C-1"}, 2, fresh)
+    again = _copied("claims", row, "s/2", fresh)
     assert again["claim_number"] != claim_row["claim_number"]
