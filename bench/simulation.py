@@ -1,31 +1,43 @@
 """The policy simulation's replay: claim lines re-coordinated per second, beside the coordination
-core's figure from the same run.
+core's figure from the same run. Every figure is given in wall clock and in CPU-seconds a million
+lines (the machine is shared: wall clock moves with the others' load, CPU time much less), with
+the peak RSS of the processes that did the work and the load average at the start and the end.
 
 * pure replay, one process: members of 12 monthly claims of 10 lines (the coordination
   benchmark's claims), under the worked example's four products recomputed by the gateway's
   rules, limits carried across claims;
-* the same on 2 processes, a shard of members each: each builds its shard's facts (as
-  ``simulation.run``'s processes read their own shard in bulk), then all replay at once, timed
-  from the first start to the last finish;
-* read + replay from a database: a generated city (the production path) replayed with
-  ``simulation.run.compute``, on SQLite, one process.
+* the same on N processes, a shard of members each: each builds its own shard's facts (nothing
+  is sent from the parent, as ``simulation.run``'s processes read their own shard), all start
+  together, timed from the first start to the last finish; lines per CPU-second × N is the quiet
+  machine's projection;
+* read + replay from a database: a generated city (the production path), copied to more
+  members, replayed with ``simulation.run.compute`` (streamed in shards of members), on SQLite
+  and on PostgreSQL, in one process and in N; at two sizes, to show the memory stays flat.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import queue
+import resource
+import shutil
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bench import coordination
-from bench.common import Row, median
+from bench import city_copies, coordination
+from bench.common import Row, fresh_schema
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
+from gateway.domain.coverage import Coverage
 from gateway.simulation import city
+from gateway.simulation.history import Period
 from gateway.simulation.replay import ClaimFact, MemberHistory, RoundFact, StepFact, replay
 from gateway.simulation.run import Inputs, compute
 from gateway.storage.migrate import upgrade_engine
@@ -34,8 +46,13 @@ TARGET = 100_000
 CLAIMS_A_MEMBER = 12
 
 
+@cache
+def _coverages() -> tuple[Coverage, ...]:
+    return tuple(coordination._products())
+
+
 def _history(m: int) -> MemberHistory:
-    coverages = coordination._products()
+    coverages = _coverages()
     steps = tuple(
         StepFact(seq, c.product, c.start_date, c.end_date) for seq, c in enumerate(coverages, start=1)
     )
@@ -57,21 +74,37 @@ def _history(m: int) -> MemberHistory:
     return MemberHistory(f"M-{m}", tuple(claims), rounds)
 
 
-def _replay_shard(histories: list[MemberHistory]) -> int:
-    return sum(len(o.claim.case.lines) for h in histories for o in replay(h, {}))
+@dataclass(frozen=True)
+class Span:
+    """What one process did: when it started and finished (one clock for every process), its
+    lines, the CPU-seconds it spent replaying them and its peak RSS."""
+
+    began: float
+    ended: float
+    lines: int
+    cpu: float
+    rss_mb: float
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _replay_timed(histories: list[MemberHistory]) -> Span:
+    began, cpu = time.perf_counter(), time.process_time()  # CLOCK_MONOTONIC: one clock for all
+    lines = sum(len(o.claim.case.lines) for h in histories for o in replay(h, {}))
+    return Span(began, time.perf_counter(), lines, time.process_time() - cpu, _peak_rss_mb())
 
 
 def _worker(members: range, start: Any, results: Any) -> None:
-    """One process: its shard's facts built (as ``simulation.run`` reads its own shard in bulk),
-    then replayed once every process is ready; the span it replayed in."""
-    histories = [_history(m) for m in members]
+    histories = [_history(m) for m in members]  # its own shard's facts, as a real process reads them
     start.wait()
-    began = time.perf_counter()  # CLOCK_MONOTONIC: one clock for every process
-    lines = _replay_shard(histories)
-    results.put((began, time.perf_counter(), lines))
+    results.put(_replay_timed(histories))
 
 
-def _parallel(members: int, processes: int) -> float:
+def _parallel(members: int, processes: int) -> list[Span]:
+    """A shard of members a process (members are independent), no facts sent from the parent:
+    each builds its own, as each of ``simulation.run``'s processes reads its own shard."""
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(processes), context.Queue()
     workers = [
@@ -80,63 +113,167 @@ def _parallel(members: int, processes: int) -> float:
     ]
     for worker in workers:
         worker.start()
-    spans = [results.get() for _ in workers]
+    spans = [_result(results, workers) for _ in workers]
     for worker in workers:
         worker.join()
-    lines = sum(n for _, _, n in spans)
-    return lines / (max(end for _, end, _ in spans) - min(began for began, _, _ in spans))
+    return spans
 
 
-def _pure(members: int, runs: int, processes: int) -> tuple[float, float]:
-    histories = [_history(m) for m in range(members)]
-    lines = sum(len(c.case.lines) for h in histories for c in h.claims)
+def _result(results: Any, workers: list[Any]) -> Any:
+    """The next result; a process that died says so instead of leaving the parent waiting."""
+    while True:
+        try:
+            return results.get(timeout=1)
+        except queue.Empty:
+            failed = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+            if failed:
+                raise RuntimeError(f"a benchmark process failed (exit codes {failed})") from None
 
-    def one() -> float:
-        started = time.perf_counter()
-        assert _replay_shard(histories) == lines
-        return lines / (time.perf_counter() - started)
 
-    return median(runs, one), median(runs, lambda: _parallel(members, processes))
+def _summary(spans: list[Span]) -> tuple[float, float, float, float]:
+    """Lines a second (first start to last finish), CPU-seconds a million lines, lines a
+    CPU-second, the largest peak RSS."""
+    lines = sum(s.lines for s in spans)
+    wall = max(s.ended for s in spans) - min(s.began for s in spans)
+    cpu = sum(s.cpu for s in spans)
+    return lines / wall, cpu / lines * 1e6, lines / cpu, max(s.rss_mb for s in spans)
 
 
-def _from_database(members: int) -> tuple[float, int]:
-    folder = Path(tempfile.mkdtemp(prefix="ltc-bench-city-"))
-    url = f"sqlite:///{folder / 'city.db'}"
+def _median_by(runs: int, measure: Callable[[], list[Span]]) -> list[Span]:
+    """The run of median wall-clock speed."""
+    results = sorted((measure() for _ in range(runs)), key=lambda spans: _summary(spans)[0])
+    return results[len(results) // 2]
+
+
+def _read_replay(url: str, processes: int, out: Any) -> None:
+    """One simulation computed from the database in a process of its own (its RSS is its own)."""
     gateway = bootstrap(Settings(database_url=url))
     try:
-        upgrade_engine(gateway.engine)
-        period = city.generate(gateway, members)
-        started = time.perf_counter()
-        result = compute(gateway.sessions, url, Inputs(period))
-        return result["lines"] / (time.perf_counter() - started), result["lines"]
+        period = Period("2000-01", "2099-12")
+        began, cpu = time.perf_counter(), time.process_time()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+        result = compute(gateway.sessions, url, Inputs(period), processes=processes)
+        used = time.process_time() - cpu
+        used += resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - children
+        rss = max(_peak_rss_mb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+        out.put(Span(began, time.perf_counter(), result["lines"], used, rss))
     finally:
         gateway.close()
 
 
-def run(members: int = 400, runs: int = 3, processes: int = 2, city_members: int = 40) -> list[Row]:
-    baseline = coordination.run(runs=runs)[0].figure
-    one, parallel = _pure(members, runs, processes)
+def _from_database(url: str, processes: int) -> Span:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    process = context.Process(target=_read_replay, args=(url, processes, out))
+    process.start()
+    span: Span = _result(out, [process])
+    process.join()
+    return span
+
+
+def _city(url: str, members: int) -> None:
+    gateway = bootstrap(Settings(database_url=url))
+    try:
+        upgrade_engine(gateway.engine)
+        city.generate(gateway, members)
+    finally:
+        gateway.close()
+
+
+def _grow(url: str, copies: int) -> None:
+    gateway = bootstrap(Settings(database_url=url))
+    try:
+        city_copies.multiply(gateway.engine, copies)
+    finally:
+        gateway.close()
+
+
+def _database_rows(
+    name: str, url: str, city_members: int, sizes: tuple[int, ...], processes: int, baseline: float
+) -> list[Row]:
+    rows, made = [], 1
+    for copies in sizes:
+        _grow(url, copies // made)
+        made = copies
+        for n in sorted({1, processes}):
+            span = _from_database(url, n)
+            speed, cpu_per_m, per_cpu, rss = _summary([span])
+            rows.append(
+                Row(
+                    f"simulation read + replay ({name}, {n} process{'es' if n > 1 else ''})",
+                    speed,
+                    "lines/s",
+                    baseline,
+                    "coordination core",
+                    note=f"city of {city_members * copies:,} members ({city_members} generated x {copies}), "
+                    f"{span.lines:,} lines; {cpu_per_m:,.1f} CPU-s a million lines ({per_cpu:,.0f} lines "
+                    f"a CPU-second, all processes); peak RSS {rss:,.0f} MB",
+                )
+            )
+    return rows
+
+
+def run(
+    members: int = 400,
+    runs: int = 3,
+    processes: int = 2,
+    city_members: int = 40,
+    sizes: tuple[int, ...] = (4, 12),
+    databases: tuple[str, ...] = ("SQLite", "PostgreSQL"),
+) -> list[Row]:
+    load_start = os.getloadavg()[0]
+    core = coordination.run(runs=runs)[0]
+    baseline = core.figure
+    built = [_history(m) for m in range(members)]
+    one = _summary(_median_by(runs, lambda: [_replay_timed(built)]))
+    many = _summary(_median_by(runs, lambda: _parallel(members, processes)))
     lines = members * CLAIMS_A_MEMBER * 10
-    stored, stored_lines = _from_database(city_members)
-    note = f"{members} members x {CLAIMS_A_MEMBER} claims x 10 lines, 3 indemnity + 1 fixed, median of {runs}"
-    return [
-        Row("simulation replay, 1 process", one, "lines/s", baseline, "coordination core", note=note),
+    rows = [
+        core,
+        Row(
+            "simulation replay, 1 process",
+            one[0],
+            "lines/s",
+            baseline,
+            "coordination core",
+            note=f"{members} members x {CLAIMS_A_MEMBER} claims x 10 lines, 3 indemnity + 1 fixed, median of "
+            f"{runs}; {one[1]:,.1f} CPU-s a million lines ({one[2]:,.0f} lines a CPU-second); "
+            f"peak RSS {one[3]:,.0f} MB",
+        ),
         Row(
             f"simulation replay, {processes} processes",
-            parallel,
+            many[0],
             "lines/s",
             baseline,
             "coordination core",
             target=f">= {TARGET:,} lines/s",
-            met=parallel >= TARGET,
-            note=f"{lines:,} lines, a shard of members a process, each building its own facts first",
-        ),
-        Row(
-            "simulation read + replay (SQLite)",
-            stored,
-            "lines/s",
-            baseline,
-            "coordination core",
-            note=f"generated city of {city_members} members, {stored_lines:,} lines, 1 process",
+            met=many[0] >= TARGET,
+            note=f"{lines:,} lines, a shard of members a process, each building its own facts, "
+            f"first start to last finish; {many[1]:,.1f} CPU-s a million lines; projection for "
+            f"{processes} quiet cores {many[2] * processes:,.0f} lines/s (lines a CPU-second x {processes}); "
+            f"peak RSS {many[3]:,.0f} MB a process",
         ),
     ]
+    folder = Path(tempfile.mkdtemp(prefix="ltc-bench-city-"))
+    try:
+        if "SQLite" in databases:
+            url = f"sqlite:///{folder / 'city.db'}"
+            _city(url, city_members)
+            rows += _database_rows("SQLite", url, city_members, sizes, processes, baseline)
+        if "PostgreSQL" in databases:
+            with fresh_schema("bench_sim") as url:
+                _city(url, city_members)
+                rows += _database_rows("PostgreSQL", url, city_members, sizes, processes, baseline)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    load_end = os.getloadavg()[0]
+    rows.append(
+        Row(
+            "machine load during the simulation benchmark",
+            load_start,
+            "(1-min load average at the start)",
+            note=f"{load_end:.1f} at the end, on {os.cpu_count()} cores: wall-clock figures above are shared "
+            "with that load; CPU-seconds are the process's own",
+        )
+    )
+    return rows

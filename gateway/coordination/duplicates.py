@@ -82,30 +82,46 @@ def repeats(lines: Sequence[ClaimLine], claimed: Iterable[ClaimedLine]) -> dict[
         return {}
     first = min(line.service_date for line in lines)
     last = max(line.last_date for line in lines)
-    beds: dict[date, list[str]] = {}
-    by_code: dict[tuple[str, date], dict[str, int]] = {}  # → units per earlier claim
-    named: dict[tuple[str, date], list[str]] = {}
-    visits: list[tuple[tuple[datetime, datetime], str]] = []
-    for earlier in claimed:
-        line = earlier.line
-        if line.visit is not None:  # the time of a visit counts, whatever date it was billed for
-            visits.append(((line.visit.check_in, line.visit.check_out), earlier.where))
-        if line.last_date < first or line.service_date > last:
-            continue
-        units = units_on(line)
-        for day in days_of(line):
-            if is_bed_day(line):
-                beds.setdefault(day, []).append(earlier.where)
-            key = (line.service_code, day)
-            per_claim = by_code.setdefault(key, {})
-            per_claim[earlier.claim] = per_claim.get(earlier.claim, 0) + units
-            named.setdefault(key, []).append(earlier.where)
-    found: dict[int, Repeat] = {}
-    for line in lines:
-        repeat = _repeat(line, beds, by_code, named, visits)
-        if repeat is not None:
-            found[line.line_no] = repeat
-    return found
+    earlier = EarlierClaims()
+    earlier.add(claimed, first, last)
+    return earlier.repeats(lines)
+
+
+class EarlierClaims:
+    """The lines of a member's earlier claims as ``repeats`` looks them up, added claim by claim:
+    a replay of a member's period asks for each claim in turn, and indexes each line once."""
+
+    def __init__(self) -> None:
+        self.beds: dict[date, list[str]] = {}
+        self.by_code: dict[tuple[str, date], dict[str, int]] = {}  # → units per earlier claim
+        self.named: dict[tuple[str, date], list[str]] = {}
+        self.visits: list[tuple[tuple[datetime, datetime], str]] = []
+
+    def add(self, claimed: Iterable[ClaimedLine], first: date = date.min, last: date = date.max) -> None:
+        """``claimed``, after what is already here (only the days from ``first`` to ``last``)."""
+        beds, by_code, named = self.beds, self.by_code, self.named
+        for earlier in claimed:
+            line = earlier.line
+            if line.visit is not None:  # the time of a visit counts, whatever date it was billed for
+                self.visits.append(((line.visit.check_in, line.visit.check_out), earlier.where))
+            if line.last_date < first or line.service_date > last:
+                continue
+            units = units_on(line)
+            for day in days_of(line):
+                if is_bed_day(line):
+                    beds.setdefault(day, []).append(earlier.where)
+                key = (line.service_code, day)
+                per_claim = by_code.setdefault(key, {})
+                per_claim[earlier.claim] = per_claim.get(earlier.claim, 0) + units
+                named.setdefault(key, []).append(earlier.where)
+
+    def repeats(self, lines: Sequence[ClaimLine]) -> dict[int, Repeat]:
+        found: dict[int, Repeat] = {}
+        for line in lines:
+            repeat = _repeat(line, self.beds, self.by_code, self.named, self.visits)
+            if repeat is not None:
+                found[line.line_no] = repeat
+        return found
 
 
 def _repeat(

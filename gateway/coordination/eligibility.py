@@ -35,12 +35,12 @@ def line_condition(
     ):
         return Reason.SERVICE_NOT_COVERED, None
     if benefit.requires_visit_evidence and line.setting == Setting.HOME:
-        finding = _visit_finding(line, case, float(benefit.visit_radius_m or 0))
+        finding = visit_finding(line, case, float(benefit.visit_radius_m or 0))
         return (None if finding.verified else Reason.VISIT_UNVERIFIED), finding
     return None, None
 
 
-def _visit_finding(line: ClaimLine, case: CaseFacts, radius_m: float) -> VisitFinding:
+def visit_finding(line: ClaimLine, case: CaseFacts, radius_m: float) -> VisitFinding:
     service = case.catalogue.get(line.service_code)
     minutes = service.standard_minutes * line.quantity if service and service.standard_minutes else None
     own = [
@@ -76,23 +76,45 @@ class Terms:
     waiting_ends: date
     needs_designation: bool
     designation: Designation
+    # every condition holds from ``holds_from`` to ``holds_to`` and on no other day (the
+    # intersection of the spans above): the engine's one test for most lines
+    holds_from: date = date.max
+    holds_to: date = date.min
 
     @classmethod
-    def of(cls, coverage: Coverage, case: CaseFacts) -> Terms:
+    def of(cls, coverage: Coverage, case: CaseFacts, span: tuple[date, date] | None = None) -> Terms:
+        """``span``: ``case.assessment.effective_span`` for the product, if the caller has it."""
         elig, assessment = coverage.product.eligibility, case.assessment
-        effective_from, valid_to = assessment.effective_span(elig)
+        effective_from, valid_to = span or assessment.effective_span(elig)
+        grade_ok = assessment.grade >= elig.min_grade
+        waiting_ends = coverage.waiting_ends
+        designation = case.designation
+        lows = [coverage.start_date, effective_from, waiting_ends]
+        highs = [valid_to]
+        if coverage.end_date is not None:
+            highs.append(coverage.end_date)
+        if elig.designated_providers_only:
+            if designation.start is not None:
+                lows.append(designation.start)
+            if designation.end is not None:
+                highs.append(designation.end)
+        holds = grade_ok and (designation.designated or not elig.designated_providers_only)
         return cls(
             coverage,
-            assessment.grade >= elig.min_grade,
+            grade_ok,
             effective_from,
             valid_to,
-            coverage.waiting_ends,
+            waiting_ends,
             elig.designated_providers_only,
-            case.designation,
+            designation,
+            max(lows) if holds else date.max,
+            min(highs) if holds else date.min,
         )
 
     def reason_on(self, day: date) -> Reason | None:
         """The first condition by date that fails on ``day`` (None: all hold)."""
+        if self.holds_from <= day <= self.holds_to:
+            return None
         if not self.coverage.covers(day):
             return Reason.NOT_COVERED
         if not self.grade_ok:

@@ -15,18 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
+from operator import itemgetter
 from typing import NamedTuple
 
 from gateway.coordination.duplicates import Repeat, take_repeated
-from gateway.coordination.eligibility import Terms, line_condition, unit_reasons
+from gateway.coordination.eligibility import unit_reasons, visit_finding
 from gateway.coordination.facts import CaseFacts
 from gateway.coordination.fixed import FixedBenefitDecision, fixed_benefits
 from gateway.coordination.reasons import REASON_ORDER, Reason
+from gateway.coordination.rules import rules_of
 from gateway.coordination.visits import VisitFinding
 from gateway.domain.claims import ClaimLine
 from gateway.domain.coverage import Coverage, payer_order
-from gateway.domain.money import apply_ratio
-from gateway.domain.products import Basis, ProductKind
+from gateway.domain.products import ProductKind
 
 Usage = dict[str, int]  # period key ("month:2026-11", "year:2026") → fen this product already paid
 
@@ -69,7 +71,16 @@ class Coordination:
 
 
 def period_keys(line: ClaimLine) -> tuple[str, str]:
-    return f"month:{line.month}", f"year:{line.service_date.year}"
+    day = line.service_date
+    keys = _KEYS.get(day)
+    if keys is None:
+        if len(_KEYS) >= 10_000:  # a few years of days; never more
+            _KEYS.clear()
+        keys = _KEYS[day] = (f"month:{line.month}", f"year:{day.year}")
+    return keys
+
+
+_KEYS: dict[date, tuple[str, str]] = {}  # a day → its period keys: formatted once, not for every line
 
 
 def coordination_order(lines: Sequence[ClaimLine]) -> list[ClaimLine]:
@@ -82,6 +93,8 @@ def coordination_order(lines: Sequence[ClaimLine]) -> list[ClaimLine]:
 _OVER_UNIT_LIMIT, _COINSURANCE = Reason.OVER_UNIT_LIMIT, Reason.COINSURANCE
 _MONTHLY_LIMIT, _ANNUAL_LIMIT = Reason.MONTHLY_LIMIT, Reason.ANNUAL_LIMIT
 _PRIOR_PAYER_PAID = Reason.PRIOR_PAYER_PAID
+_VISIT_UNVERIFIED = Reason.VISIT_UNVERIFIED
+_LINE_NO = itemgetter(0)  # a LineShare's line_no
 
 # A case's lines in coordination order with their period keys: the same for every payer.
 Ordered = list[tuple[ClaimLine, str, str]]
@@ -119,34 +132,53 @@ def _payer_share(
     product = coverage.product
     if product.kind != ProductKind.INDEMNITY:
         raise ValueError(f"{product.product_code} is a {product.kind} product; it is not coordinated")
-    month_limit, year_limit = product.limit("month"), product.limit("year")
-    on_remaining = product.basis != Basis.BILLED
+    rules = rules_of(product)
+    line_rules, line_rule = rules.lines, rules.line_rule
+    month_limit, year_limit, on_remaining = rules.month_limit, rules.year_limit, rules.on_remaining
     used: Usage = dict(usage)
-    terms = Terms.of(coverage, case)
+    terms = rules.terms(coverage, case)
+    holds_from, holds_to = terms.holds_from, terms.holds_to
     repeats = case.repeats
     shares: list[LineShare] = []
     for line, month_key, year_key in ordered:
-        billed, price = line.billed_fen, line.unit_price_fen
-        remaining = billed - prior_paid.get(line.line_no, 0)
-        benefit = product.benefit_for(line.setting, line.method)
-        line_reason, visit = line_condition(line, coverage, case, benefit)
-        units = unit_reasons(line, terms, line_reason)
-        repeat = repeats.get(line.line_no) if repeats else None
-        if repeat is not None:  # no payer pays them, nor fills their amount as "remaining"
-            take_repeated(units, line, repeat, terms, line_reason)
-            remaining = max(0, remaining - repeat.units * price)
-        eligible_units = units.pop(None, 0)
-        # reasons in the order of Reason: ineligible units first, then the reductions
-        reasons = [(r, n * price) for r, n in units.items() if r is not None and n * price]
-        if len(reasons) > 1:
-            reasons.sort(key=lambda item: REASON_ORDER[item[0]])
+        billed, price, line_no = line.billed_fen, line.unit_price_fen, line.line_no
+        remaining = billed - prior_paid.get(line_no, 0)
+        rule = line_rules.get((line.setting, line.method, line.service_code, line.exclusion))
+        if rule is None:
+            rule = line_rule(line)
+        line_reason, visit, benefit = rule.reason, None, rule.benefit
+        if rule.visit_radius_m is not None:
+            visit = visit_finding(line, case, rule.visit_radius_m)
+            line_reason = None if visit.verified else _VISIT_UNVERIFIED
+        repeat = repeats.get(line_no) if repeats else None
+        day, end = line.service_date, line.service_end_date
+        if repeat is None and (end is None or end == day):  # most lines: one day, one reason
+            reason = line_reason if holds_from <= day <= holds_to else terms.reason_on(day) or line_reason
+            if reason is None:
+                eligible_units, reasons = line.quantity, []
+            else:
+                eligible_units, amount = 0, line.quantity * price
+                reasons = [(reason, amount)] if amount else []
+        else:
+            units = unit_reasons(line, terms, line_reason)
+            if repeat is not None:  # no payer pays them, nor fills their amount as "remaining"
+                take_repeated(units, line, repeat, terms, line_reason)
+                remaining = max(0, remaining - repeat.units * price)
+            eligible_units = units.pop(None, 0)
+            # reasons in the order of Reason: ineligible units first, then the reductions
+            reasons = [(r, n * price) for r, n in units.items() if r is not None and n * price]
+            if len(reasons) > 1:
+                reasons.sort(key=lambda item: REASON_ORDER[item[0]])
         eligible = eligible_units * price
         base, standalone = eligible, 0
         if eligible and benefit is not None:
             base = min(eligible, remaining) if on_remaining else eligible
-            unit_limit = benefit.unit_limit_fen
+            unit_limit = rule.unit_limit_fen
             within_unit = base if unit_limit is None else min(base, unit_limit * eligible_units)
-            after_ratio = apply_ratio(within_unit, benefit.pay_ratio)
+            if within_unit < 0:
+                raise ValueError("amount must not be negative")  # as apply_ratio says
+            # apply_ratio, inlined: amount × num / den, half-up to the fen
+            after_ratio = (2 * within_unit * rule.ratio_num + rule.ratio_den) // (2 * rule.ratio_den)
             after_month = after_ratio
             if month_limit is not None:
                 after_month = min(after_ratio, max(0, month_limit - used.get(month_key, 0)))
@@ -168,10 +200,8 @@ def _payer_share(
         if paid:
             used[month_key] = used.get(month_key, 0) + paid
             used[year_key] = used.get(year_key, 0) + paid
-        shares.append(
-            LineShare(line.line_no, billed, remaining, standalone, paid, tuple(reasons), visit, repeat)
-        )
-    shares.sort(key=lambda s: s.line_no)
+        shares.append(LineShare(line_no, billed, remaining, standalone, paid, tuple(reasons), visit, repeat))
+    shares.sort(key=_LINE_NO)
     share = PayerShare(product.payer_code, product.product_code, product.tier, tuple(shares))
     return share, used
 

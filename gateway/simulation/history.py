@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from gateway.coordination import CaseFacts, ClaimedLine, VisitRecord, repeats
+from gateway.coordination import CaseFacts, ClaimedLine, VisitRecord
+from gateway.coordination.duplicates import EarlierClaims
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.catalogue import ServiceCatalogue, default_catalogue
 from gateway.domain.claims import ClaimLine, ClaimStatus
@@ -45,6 +46,56 @@ from gateway.storage.tables import (
 )
 
 SHARD = 400  # members per shard of queries
+
+
+def _key(column: Any) -> Any:
+    """A claim id as the driver gives it, to join a shard's rows by: not made a ``uuid.UUID``
+    for every line and payment (the rows of one claim are many; the claim's id is made once)."""
+    return type_coerce(column, String).label("key")
+
+
+# Columns, not rows: a whole row would bring (and decode) what the replay never reads, such as a
+# payer step's request (sealed) and response documents.
+_CLAIM = (
+    ClaimRow.claim_id,
+    _key(ClaimRow.claim_id),
+    ClaimRow.member_id,
+    ClaimRow.provider_code,
+    ClaimRow.period_start,
+    ClaimRow.period_end,
+    ClaimRow.status,
+    ClaimRow.round,
+)
+_LINE = (
+    _key(ClaimLineRow.claim_id),
+    *(
+        getattr(ClaimLineRow, name)
+        for name in (
+            "line_no",
+            "service_code",
+            "setting",
+            "method",
+            "service_date",
+            "service_end_date",
+            "quantity",
+            "unit_price_fen",
+            "billed_fen",
+            "exclusion",
+            "visit",
+        )
+    ),
+)
+_STEP = (
+    _key(PayerStepRow.claim_id),
+    PayerStepRow.round,
+    PayerStepRow.seq,
+    PayerStepRow.product_code,
+    PayerStepRow.product_version,
+    PayerStepRow.coverage_start,
+    PayerStepRow.coverage_end,
+    PayerStepRow.adjudication,
+    PayerStepRow.detail,
+)
 _YIELD = 2000
 NOT_COUNTED = ("voided", "replaced", "received")
 
@@ -141,14 +192,14 @@ def _shard(
     where = _in_period(period) & ClaimRow.member_id.in_(member_ids)
     claims = session.execute(
         select(
-            ClaimRow,
+            *_CLAIM,
             AssessmentRow.grade,
             AssessmentRow.concluded_on,
             AssessmentRow.disabled_since,
             # personal data stays sealed: only where the member lives, never who they are
-            func.coalesce(MemberVersionRow.lat, MemberRow.lat),
-            func.coalesce(MemberVersionRow.lon, MemberRow.lon),
-            func.coalesce(MemberVersionRow.district, MemberRow.district),
+            func.coalesce(MemberVersionRow.lat, MemberRow.lat).label("lat"),
+            func.coalesce(MemberVersionRow.lon, MemberRow.lon).label("lon"),
+            func.coalesce(MemberVersionRow.district, MemberRow.district).label("district"),
         )
         .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
         .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
@@ -160,29 +211,29 @@ def _shard(
         .where(where)
         .order_by(ClaimRow.member_id, ClaimRow.coordination_seq)
     ).all()
-    lines: dict[uuid.UUID, list[ClaimLine]] = defaultdict(list)
-    for (row,) in _rows(
+    lines: dict[Any, list[ClaimLine]] = defaultdict(list)
+    for row in _rows(
         session,
-        select(ClaimLineRow).join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id).where(where),
+        select(*_LINE).join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id).where(where),
     ):
-        lines[row.claim_id].append(claim_line(row))
-    steps: dict[tuple[uuid.UUID, int], list[PayerStepRow]] = defaultdict(list)
-    for (row,) in _rows(
+        lines[row.key].append(claim_line(row))
+    steps: dict[tuple[Any, int], list[Any]] = defaultdict(list)
+    for row in _rows(
         session,
-        select(PayerStepRow)
+        select(*_STEP)
         .join(ClaimRow, ClaimRow.claim_id == PayerStepRow.claim_id)
         .where(where, PayerStepRow.status == "decided")
         .order_by(PayerStepRow.seq),
     ):
-        steps[(row.claim_id, row.round)].append(row)
-    recorded: dict[tuple[uuid.UUID, int, int], dict[int, int]] = defaultdict(dict)
-    actual: dict[uuid.UUID, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
-    first_payment: dict[tuple[uuid.UUID, int], int] = {}
+        steps[(row.key, row.round)].append(row)
+    recorded: dict[tuple[Any, int, int], dict[int, int]] = defaultdict(dict)
+    actual: dict[Any, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+    first_payment: dict[tuple[Any, int], int] = {}
     for pid, claim_id, round_, seq, line_no, code, paid, current in _rows(
         session,
         select(
             LinePaymentRow.id,
-            LinePaymentRow.claim_id,
+            _key(LinePaymentRow.claim_id),
             LinePaymentRow.round,
             LinePaymentRow.seq,
             LinePaymentRow.line_no,
@@ -198,11 +249,11 @@ def _shard(
         first_payment[key] = min(pid, first_payment.get(key, pid))
         if current:
             actual[claim_id][code][line_no] = paid
-    fixed: dict[uuid.UUID, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    fixed: dict[Any, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for claim_id, code, month, amount in _rows(
         session,
         select(
-            FixedBenefitRow.claim_id,
+            _key(FixedBenefitRow.claim_id),
             FixedBenefitRow.product_code,
             FixedBenefitRow.month,
             FixedBenefitRow.amount_fen,
@@ -213,7 +264,7 @@ def _shard(
         fixed[claim_id][code][month] = amount
     by_member: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in claims:
-        by_member[row[0].member_id].append(row)
+        by_member[row.member_id].append(row)
     for member_id in member_ids:
         rows = by_member.get(member_id)
         if rows:
@@ -235,22 +286,22 @@ def _shard(
 def _history(
     member_id: uuid.UUID,
     rows: list[Any],
-    lines: dict[uuid.UUID, list[ClaimLine]],
-    steps: dict[tuple[uuid.UUID, int], list[PayerStepRow]],
-    recorded: dict[tuple[uuid.UUID, int, int], dict[int, int]],
-    actual: dict[uuid.UUID, dict[str, dict[int, int]]],
-    fixed: dict[uuid.UUID, dict[str, dict[str, int]]],
-    first_payment: dict[tuple[uuid.UUID, int], int],
+    lines: dict[Any, list[ClaimLine]],
+    steps: dict[tuple[Any, int], list[Any]],
+    recorded: dict[tuple[Any, int, int], dict[int, int]],
+    actual: dict[Any, dict[str, dict[int, int]]],
+    fixed: dict[Any, dict[str, dict[str, int]]],
+    first_payment: dict[tuple[Any, int], int],
     versions: dict[tuple[str, int], Product],
     providers: dict[str, ProviderRow],
     catalogue: ServiceCatalogue,
 ) -> MemberHistory:
     claims: list[ClaimFact] = []
     rounds: list[tuple[int | None, RoundFact]] = []
-    earlier: list[ClaimedLine] = []
-    visits: list[tuple[uuid.UUID, VisitRecord]] = []
-    for claim, *_ in rows:
-        for line in lines[claim.claim_id]:
+    earlier = EarlierClaims()
+    visits: list[tuple[Any, VisitRecord]] = []
+    for claim in rows:
+        for line in lines[claim.key]:
             if line.visit is not None:
                 v = line.visit
                 record = VisitRecord(
@@ -261,11 +312,13 @@ def _history(
                     v.lon,
                     f"claim {claim.claim_id} line {line.line_no}",
                 )
-                visits.append((claim.claim_id, record))
-    for claim, grade, concluded_on, disabled_since, lat, lon, district in rows:
-        own = tuple(sorted(lines[claim.claim_id], key=lambda line: line.line_no))
-        found = repeats(own, earlier)
-        earlier.extend(ClaimedLine(line, str(claim.claim_id)) for line in own)
+                visits.append((claim.key, record))
+    for claim in rows:
+        grade, concluded_on, disabled_since = claim.grade, claim.concluded_on, claim.disabled_since
+        lat, lon, district = claim.lat, claim.lon, claim.district
+        own = tuple(sorted(lines[claim.key], key=lambda line: line.line_no))
+        found = earlier.repeats(own)
+        earlier.add(ClaimedLine(line, str(claim.claim_id)) for line in own)
         if claim.status != ClaimStatus.COORDINATED.value:
             continue  # its lines count against later claims; its payments are not final
         position = (lat, lon) if lat is not None and lon is not None else None
@@ -277,7 +330,7 @@ def _history(
             assessment=AssessmentFacts(grade, concluded_on, disabled_since),
             designation=Designation(provider.designated, provider.designated_from, provider.designated_to),
             member_position=position,
-            other_visits=_other_visits(claim.claim_id, own, visits),
+            other_visits=_other_visits(claim.key, own, visits),
             catalogue=catalogue,
             repeats=found,
         )
@@ -287,13 +340,13 @@ def _history(
                 str(claim.claim_id),
                 case,
                 district or provider.district,
-                {code: dict(paid) for code, paid in actual.get(claim.claim_id, {}).items()},
-                {code: dict(months) for code, months in fixed.get(claim.claim_id, {}).items()},
+                {code: dict(paid) for code, paid in actual.get(claim.key, {}).items()},
+                {code: dict(months) for code, months in fixed.get(claim.key, {}).items()},
             )
         )
         for round_ in range(1, claim.round + 1):
             round_steps = []
-            for step in steps.get((claim.claim_id, round_), []):
+            for step in steps.get((claim.key, round_), []):
                 detail = step.detail or {}
                 round_steps.append(
                     StepFact(
@@ -301,8 +354,8 @@ def _history(
                         product=versions[(step.product_code, step.product_version)],
                         coverage_start=step.coverage_start,
                         coverage_end=step.coverage_end,
-                        recorded=recorded.get((claim.claim_id, round_, step.seq)),
-                        recorded_fixed=fixed.get(claim.claim_id, {}).get(step.product_code, {}),
+                        recorded=recorded.get((claim.key, round_, step.seq)),
+                        recorded_fixed=fixed.get(claim.key, {}).get(step.product_code, {}),
                         payer_decided=step.adjudication == Adjudication.PAYER.value
                         or bool(detail.get("revised")),
                         carried="carried_from_round" in detail,
@@ -310,13 +363,13 @@ def _history(
                 )
             if not round_steps:
                 continue
-            first = first_payment.get((claim.claim_id, round_))
+            first = first_payment.get((claim.key, round_))
             rounds.append((first, RoundFact(index, round_, tuple(round_steps))))
     return MemberHistory(f"M-{member_id.hex[:8]}", tuple(claims), tuple(_in_order(rounds)))
 
 
 def _other_visits(
-    claim_id: uuid.UUID, lines: tuple[ClaimLine, ...], visits: list[tuple[uuid.UUID, VisitRecord]]
+    claim_id: Any, lines: tuple[ClaimLine, ...], visits: list[tuple[Any, VisitRecord]]
 ) -> tuple[VisitRecord, ...]:
     """The member's other claims' visits by the same caregivers within a day of this claim's (as
     ``orchestration.claim_facts`` looks them up, for the member's own claims)."""

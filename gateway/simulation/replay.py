@@ -98,14 +98,14 @@ class _Member:
 
     def __init__(self) -> None:
         self.used: dict[str, dict[str, int]] = {}  # product → period key → paid, all claims
-        self.held: dict[tuple[int, str], dict[str, int]] = {}  # (claim, product) → its part
+        self.held: dict[int, dict[str, dict[str, int]]] = {}  # claim → product → its part
         self.granted: dict[str, dict[str, set[int]]] = {}  # product → month → claims granting it
 
     def usage_besides(self, claim: int, code: str) -> dict[str, int]:
         used = self.used.get(code)
         if not used:
             return {}
-        own = self.held.get((claim, code))
+        own = self.held.get(claim, {}).get(code)
         if not own:
             return dict(used)
         return {key: fen - own.get(key, 0) for key, fen in used.items()}
@@ -116,12 +116,10 @@ class _Member:
 
     def settle(self, claim: int, ordered: Ordered, results: Iterable[_Result]) -> None:
         """The claim's new round replaces what its last one held."""
-        for (held_claim, code), held in list(self.held.items()):
-            if held_claim == claim:
-                used = self.used[code]
-                for key, fen in held.items():
-                    used[key] -= fen
-                del self.held[(held_claim, code)]
+        for code, held in self.held.pop(claim, {}).items():
+            used = self.used[code]
+            for key, fen in held.items():
+                used[key] -= fen
         for months in self.granted.values():
             for claims in months.values():
                 claims.discard(claim)
@@ -134,7 +132,7 @@ class _Member:
                         for key in keys[line_no]:
                             part[key] = part.get(key, 0) + paid
                 if part:
-                    self.held[(claim, code)] = part
+                    self.held.setdefault(claim, {})[code] = part
                     used = self.used.setdefault(code, {})
                     for key, fen in part.items():
                         used[key] = used.get(key, 0) + fen

@@ -182,6 +182,8 @@ def compute(
         session.rollback()
     tally, gap, done = Tally(), GapTally(), 0
     block = history.SHARD * 5
+    if processes > 1:  # every process a shard, however few the members
+        block = max(1, min(block, -(-len(everyone) // processes)))
     shards = [everyone[i : i + block] for i in range(0, len(everyone), block)]
     if processes > 1 and len(shards) > 1 and ":memory:" not in url:
         context = multiprocessing.get_context("spawn")
