@@ -22,6 +22,8 @@ from adapters.sdk import (
     AssessmentNotice,
     PayerAdapter,
     PermanentError,
+    ReversalNotice,
+    Reverses,
     ShareRequest,
     TransientError,
 )
@@ -118,6 +120,14 @@ class PayerCalls:
                 adjustment = AdjustmentNotice(**{**payload, "lines": tuple(payload["lines"])})
                 _, failure, calls = await self._retrying(
                     party, "submit_adjustment", lambda: adapter.submit_adjustment(adjustment)
+                )
+            elif kind == "reversal":
+                reversal = ReversalNotice(**payload)
+                if not isinstance(adapter, Reverses):
+                    return PermanentError(f"payer {party}'s adapter does not reverse submissions"), 1
+                reverser: Reverses = adapter
+                _, failure, calls = await self._retrying(
+                    party, "reverse_share", lambda: reverser.reverse_share(reversal)
                 )
             else:
                 return PermanentError(f"unknown outbox message kind {kind!r}"), 0
