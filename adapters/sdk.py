@@ -228,6 +228,21 @@ class AdjustmentNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class VoidNotice:
+    """The provider withdrew the claim: what this payer paid on it is recovered, per line (and the
+    fixed-benefit months it granted through it). Sent to every payer that was asked for a share."""
+
+    idempotency_key: str  # one per payer and product of the claim
+    claim_id: str
+    claim_number: str
+    payer_code: str
+    product_code: str
+    reason: str
+    lines: tuple[dict[str, Any], ...]  # [{line_no, previous_paid_fen, paid_fen, delta_fen, kind}]
+    fixed: tuple[dict[str, Any], ...] = ()  # fixed benefit recovered: [{month, amount_fen}]
+
+
+@dataclass(frozen=True, slots=True)
 class ReversalNotice:
     """A revision or a void undoes an earlier submission: the payer reverses it (冲正). Sent to
     adapters that can (``Reverses``); the others learn of the change by adjustment notices."""
@@ -312,6 +327,8 @@ class PayerAdapter(Protocol):
     async def fetch_decision(self, idempotency_key: str) -> Decision: ...
 
     async def submit_adjustment(self, notice: AdjustmentNotice) -> None: ...
+
+    async def submit_void(self, notice: VoidNotice) -> None: ...
 
     async def pull_statement(self, business_date: date) -> list[StatementEntry]: ...
 

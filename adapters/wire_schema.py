@@ -17,6 +17,7 @@ from adapters.sdk import (
     ShareLine,
     ShareRequest,
     StatementEntry,
+    VoidNotice,
     to_wire,
 )
 
@@ -24,6 +25,7 @@ MESSAGES = {
     "share-request": ShareRequest,
     "assessment-notice": AssessmentNotice,
     "adjustment-notice": AdjustmentNotice,
+    "void-notice": VoidNotice,
     "statement-entry": StatementEntry,
 }
 FEN = "an amount in fen (1/100 yuan)"
@@ -229,6 +231,25 @@ EXAMPLES: dict[str, Any] = {
                     "paid_fen": 135000,
                     "delta_fen": 15000,
                     "kind": "top_up",
+                },
+            ),
+        )
+    ),
+    "void-notice": to_wire(
+        VoidNotice(
+            idempotency_key=f"void:{CLAIM}:2",
+            claim_id=CLAIM,
+            claim_number="P3301020001-202611-0001",
+            payer_code="huiminbao",
+            product_code="HMB-LTC-2026",
+            reason="billed under the wrong member: withdrawn",
+            lines=(
+                {
+                    "line_no": 1,
+                    "previous_paid_fen": 120000,
+                    "paid_fen": 0,
+                    "delta_fen": -120000,
+                    "kind": "recovery",
                 },
             ),
         )

@@ -131,6 +131,9 @@ class ClaimStatus(StrEnum):
     COORDINATING = "coordinating"  # payer steps under way
     COORDINATED = "coordinated"  # every payer decided; the result is final for this round
     FAILED = "failed"  # a payer step is dead-lettered; a rerun is needed
+    VOIDED = "voided"  # withdrawn by its provider: every payment recovered (docs/corrections.md)
+    REPLACED = "replaced"  # superseded by a corrected version (``replaces_claim_id`` of the new one)
+    RETURNED = "returned"  # a payer returned it unadjudicated (退回); the provider resubmits
 
 
 _LONGEST_LINE = 62  # days looked at per line: a longer range is refused by claim_problems anyway

@@ -26,6 +26,7 @@ from adapters.sdk import (
     Reverses,
     ShareRequest,
     TransientError,
+    VoidNotice,
 )
 from gateway.observability.metrics import payer_call
 from gateway.orchestration.steps import Outcome, PayerCall, RetryPolicy
@@ -120,6 +121,17 @@ class PayerCalls:
                 adjustment = AdjustmentNotice(**{**payload, "lines": tuple(payload["lines"])})
                 _, failure, calls = await self._retrying(
                     party, "submit_adjustment", lambda: adapter.submit_adjustment(adjustment)
+                )
+            elif kind == "void":
+                withdrawn = VoidNotice(
+                    **{
+                        **payload,
+                        "lines": tuple(payload["lines"]),
+                        "fixed": tuple(payload.get("fixed") or ()),
+                    }
+                )
+                _, failure, calls = await self._retrying(
+                    party, "submit_void", lambda: adapter.submit_void(withdrawn)
                 )
             elif kind == "reversal":
                 reversal = ReversalNotice(**payload)

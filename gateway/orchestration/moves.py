@@ -136,7 +136,7 @@ def _next_call(
     steps: list[PayerStepRow] | None = None,
     policy: RetryPolicy | None = None,
 ) -> PayerCall | Stop:
-    if claim.status in (ClaimStatus.COORDINATED.value, ClaimStatus.FAILED.value):
+    if claim.status not in ACTIVE_CLAIM_STATUSES:  # coordinated, failed, or withdrawn meanwhile
         return Stop(claim.status)
     session = tx.session
     steps = current_steps(session, claim) if steps is None else steps

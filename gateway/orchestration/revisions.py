@@ -29,7 +29,13 @@ from gateway.orchestration.decision_checks import accept_decision, decision_prob
 from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import flag
 from gateway.orchestration.reversals import queue_reversal
-from gateway.orchestration.steps import FAILED_STEPS, InconsistentStep, StepStatus, step_key
+from gateway.orchestration.steps import (
+    CLOSED_CLAIM_STATUSES,
+    FAILED_STEPS,
+    InconsistentStep,
+    StepStatus,
+    step_key,
+)
 from gateway.orchestration.transaction import Transaction
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, PayerStepRow, utcnow
 
@@ -67,6 +73,8 @@ def revise(
     The check runs first, against the share as the payer was asked it, so a refused revision
     leaves the coordination as it was; it is flagged for the bureau."""
     session = tx.session
+    if claim.status in CLOSED_CLAIM_STATUSES:
+        raise Conflict(f"claim {claim.claim_id} is {claim.status}: it is not revised")
     faults = decision_problems(tx, claim, step, decision, catalogue)
     if faults:
         flag(session, claim, "revision_refused", "; ".join(faults), step)
@@ -145,6 +153,8 @@ def rerun(tx: Transaction, step_id: int) -> PayerStepRow:
         raise NotFound(f"no payer step {step_id}")
     claim = lock_claim(tx, old.claim_id)
     session.refresh(old)
+    if claim.status in CLOSED_CLAIM_STATUSES:
+        raise Conflict(f"claim {claim.claim_id} is {claim.status}: its steps are not rerun")
     if old.round != claim.round:
         raise Conflict(f"step {step_id} belongs to round {old.round}; the claim is in round {claim.round}")
     if old.status not in FAILED_STEPS:

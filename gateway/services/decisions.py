@@ -18,7 +18,7 @@ from gateway.orchestration.decision_checks import accept_decision
 from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import settling_party
 from gateway.orchestration.revisions import rerun, revise
-from gateway.orchestration.steps import FAILED_STEPS, StepStatus
+from gateway.orchestration.steps import CLOSED_CLAIM_STATUSES, FAILED_STEPS, StepStatus
 from gateway.orchestration.transaction import Transaction
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, PayerStepRow
@@ -43,6 +43,8 @@ def receive_decision(
         raise NotFound(f"no claim {claim_id}")
     tx = Transaction(session)  # the fan-out's view of the caller's transaction
     claim = lock_claim(tx, claim_id)
+    if claim.status in CLOSED_CLAIM_STATUSES:
+        raise Conflict(f"claim {claim_id} is {claim.status}: its decisions are closed")
     step = next(
         (
             s

@@ -58,6 +58,7 @@ class SandboxPayer:
     assessments: dict[str, dict[str, Any]] = field(default_factory=dict)
     adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
     reversals: dict[str, str] = field(default_factory=dict)  # share key reversed (冲正) → cause
+    voids: dict[str, dict[str, Any]] = field(default_factory=dict)  # void notices by key
     settled: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -110,6 +111,14 @@ class SandboxPayer:
         with self._lock:
             self.adjustments[str(wire["idempotency_key"])] = wire
 
+    def submit_void(self, wire: dict[str, Any]) -> None:
+        """The claim was withdrawn: its shares no longer count against the member's limits here."""
+        with self._lock:
+            self.voids[str(wire["idempotency_key"])] = wire
+            for (_, product), claims in self._latest.items():
+                if product == wire["product_code"]:
+                    claims.pop(str(wire["claim_id"]), None)
+
     def reverse(self, key: str, cause: str) -> None:
         """冲正: the share decided under ``key`` no longer counts against the member's limits."""
         with self._lock:
@@ -134,6 +143,7 @@ class SandboxPayer:
                 "assessments": sorted(self.assessments),
                 "adjustments": list(self.adjustments.values()),
                 "reversals": dict(self.reversals),
+                "voids": list(self.voids.values()),
             }
 
     # --- behaviour ------------------------------------------------------------------------------

@@ -133,3 +133,21 @@ def test_a_reversal_that_keeps_failing_is_dead_lettered_and_flagged(
         flags = session.scalars(select(FlagRow.detail).where(FlagRow.kind == "notice_dead")).all()
     assert any(f.startswith("reversal notice to huiminbao is dead-lettered") for f in flags)
     assert hsa_tier2.payers[REST_PAYER].reversals == {}
+
+
+def test_a_void_reverses_the_decided_hsa_submission_and_notifies_through_the_profile(
+    world: World, hsa_tier2: SandboxPayers
+) -> None:
+    claim_id, before = coordinated(world)
+    _, msgid, _ = before["payer_reference"].split(":", 2)
+    [original_key] = hsa_tier2.payers[REST_PAYER].decisions
+    answer = world.post(f"/v1/claims/{claim_id}/void", {"reason": "wrong member"}, world.provider)
+    assert answer.status_code == 200, answer.text
+    drain(world)
+    [sent] = reversals_sent(hsa_tier2)
+    assert sent["omsgid"] == msgid and sent["cause"] == "void: wrong member"
+    hmb = hsa_tier2.payers[REST_PAYER]
+    assert hmb.reversals == {original_key: "void: wrong member"}
+    assert [v["reason"] for v in hmb.voids.values()] == ["wrong member"]  # infno L105
+    platform = hsa_tier2.hsa_platform
+    assert platform is not None and platform.refused == []

@@ -1,0 +1,129 @@
+"""Corrections through the API with the sandbox payers on loopback (REST, REST, SOAP): a provider
+voids its claim (docs/corrections.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.orchestration.worker import Worker
+from gateway.services.keys import Role
+from gateway.storage.tables import ClaimRow, LedgerEntryRow, PayerStepRow
+from ltc_sandbox import SandboxPayers
+from tests.integration.test_payers import FAST, WORKED, drain, paid
+from tests.integration.world import World, auth
+
+NOTIFIED = ("ltc-admin-east", "huiminbao", "acme-life")
+
+
+def void(
+    world: World, claim_id: str, reason: str = "wrong member", key: str | None = None, **headers: str
+) -> Any:
+    return world.client.post(
+        f"/v1/claims/{claim_id}/void",
+        json={"reason": reason},
+        headers={**auth(key or world.provider), **headers},
+    )
+
+
+def ledger_by_payer(world: World, claim_id: str) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    with world.gateway.sessions.begin() as session:
+        for payer, amount in session.execute(
+            select(LedgerEntryRow.payer_code, LedgerEntryRow.amount_fen).where(
+                LedgerEntryRow.claim_id == uuid.UUID(claim_id)
+            )
+        ):
+            totals[payer] += amount
+    return dict(totals)
+
+
+def test_a_void_recovers_every_payment_notifies_every_payer_and_gives_the_limits_back(
+    world: World, sandboxes: SandboxPayers
+) -> None:
+    world.setup()
+    first = world.submit().json()["claim_id"]
+    drain(world)
+    assert paid(world.claim(first)) == WORKED
+    # scoped, and bad input named
+    other = world.key(Role.PROVIDER, "P-OTHER")
+    assert void(world, first, key=other).status_code == 404
+    assert void(world, first, key=world.payer("huiminbao")).status_code == 403
+    bad = void(world, first, reason="")
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    assert "/reason" in bad.text
+    answer = void(world, first, **{"Idempotency-Key": "void-1"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "voided" and body["reason"] == "wrong member"
+    recovered = {(r["product_code"], r["line_no"]): r["delta_fen"] for r in body["recoveries"]}
+    assert recovered == {(product, 1): -amount for product, amount in WORKED.items()}
+    replay = void(world, first, **{"Idempotency-Key": "void-1"})
+    assert replay.json() == body and replay.headers.get("Idempotency-Replayed") == "true"
+    assert void(world, first).json()["recoveries"] == body["recoveries"]  # again: the same, no more
+    drain(world)
+    view = world.claim(first)
+    assert view["status"] == "voided" and view["void"]["reason"] == "wrong member"
+    assert {p["status"] for p in view["payers"]} == {"voided"}
+    assert view["fixed_benefits"] == [] and all(line["payments"] == [] for line in view["lines"])
+    # every payer heard through its adapter (REST, REST, SOAP; the annuity too), once
+    for code in NOTIFIED:
+        assert sandboxes.payers[code].voids, code
+    assert len(sandboxes.payers["acme-life"].voids) == 2  # its care product and its annuity
+    # the ledger nets to nothing for every payer: each payment met by its recovery
+    assert set(ledger_by_payer(world, first).values()) == {0}
+    # a payer's late word on a voided claim is refused
+    revision = {"claim_id": first, "product_code": "HMB-LTC-2026", "status": "decided", "lines": []}
+    assert world.post("/v1/payers/huiminbao/decisions", revision, world.payer("huiminbao")).status_code == 409
+    # limits given back (and its lines no longer repeat): the same month billed again is paid in full
+    second = world.submit(world.claim_body(claim_number="P3301020001-202611-0002")).json()["claim_id"]
+    drain(world)
+    again = world.claim(second)
+    assert again["status"] == "coordinated" and paid(again) == WORKED
+    assert [f["amount_fen"] for f in again["fixed_benefits"]] == [200000]
+
+
+def test_a_void_of_a_claim_in_flight_stops_its_remaining_steps(
+    world: World, sandboxes: SandboxPayers
+) -> None:
+    """The worker is running and waiting on tier 2 when the provider voids the claim: the answer
+    in flight is not recorded, tier 3 is never asked, and the claim is left voided and unleased."""
+    world.setup()
+    sandboxes.payers["huiminbao"].faults.latency_ms = 1500
+    claim_id = world.submit().json()["claim_id"]
+    worker = Worker(world.gateway.sessions, world.gateway.catalogue, policy=FAST, poll_seconds=0.1)
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    running = threading.Thread(target=lambda: loop.run_until_complete(worker.run(stop)))
+    running.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not sandboxes.payers["huiminbao"].submissions:  # tier 2's share is on its way
+            assert time.monotonic() < deadline, "tier 2 was never asked"
+            time.sleep(0.02)
+        assert void(world, claim_id).status_code == 200
+        while not all(sandboxes.payers[code].voids for code in ("ltc-admin-east", "huiminbao")):
+            assert time.monotonic() < deadline, "the void notices did not get through"
+            time.sleep(0.05)
+        time.sleep(1.6)  # tier 2's answer comes back to a voided claim
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        running.join(30)
+    view = world.claim(claim_id)
+    assert view["status"] == "voided" and {p["status"] for p in view["payers"]} == {"voided"}
+    assert sandboxes.payers["acme-life"].submissions == {}  # tier 3 never asked
+    assert sandboxes.payers["acme-life"].voids == {}  # nor told
+    recovered = {a["product_code"]: a["delta_fen"] for a in view["adjustments"]}
+    assert recovered == {"CITY-LTCI-2025": -210000}  # tier 2 had not been recorded as paying
+    with world.gateway.sessions.begin() as session:
+        steps = session.scalars(select(PayerStepRow).where(PayerStepRow.round == 2)).all()
+        assert {s.status for s in steps} == {"voided"}
+        claim = session.get_one(ClaimRow, uuid.UUID(claim_id))
+        assert claim.lease_owner is None and claim.round == 2
+    assert set(ledger_by_payer(world, claim_id).values()) <= {0}
