@@ -10,7 +10,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.orchestration.worker import Worker
 from gateway.services.keys import Role
@@ -127,3 +127,37 @@ def test_a_void_of_a_claim_in_flight_stops_its_remaining_steps(
         claim = session.get_one(ClaimRow, uuid.UUID(claim_id))
         assert claim.lease_owner is None and claim.round == 2
     assert set(ledger_by_payer(world, claim_id).values()) <= {0}
+
+
+def half(world: World, number: str, start: str, end: str, days: int) -> dict[str, Any]:
+    line = {**world.claim_body()["lines"][0], "service_date": start, "service_end_date": end}
+    line.update(quantity=days, billed_fen=days * 15000)
+    return world.claim_body(claim_number=number, lines=[line])
+
+
+def test_a_void_moves_a_fixed_benefit_to_another_live_claim_of_the_same_month(
+    world: World, sandboxes: SandboxPayers
+) -> None:
+    world.setup()
+    first = world.submit(half(world, "P3301020001-202611-0001", "2026-11-01", "2026-11-15", 15)).json()
+    second = world.submit(half(world, "P3301020001-202611-0002", "2026-11-16", "2026-11-30", 15)).json()
+    drain(world)
+    assert [f["amount_fen"] for f in world.claim(first["claim_id"])["fixed_benefits"]] == [200000]
+    assert world.claim(second["claim_id"])["fixed_benefits"] == []  # once a month: granted through the first
+    assert void(world, first["claim_id"]).status_code == 200
+    drain(world)
+    assert world.claim(first["claim_id"])["fixed_benefits"] == []
+    assert [f["amount_fen"] for f in world.claim(second["claim_id"])["fixed_benefits"]] == [200000]
+    # the annuity's ledger follows it: reversed on the voided claim, expected on the live one
+    with world.gateway.sessions.begin() as session:
+        annuity = dict(
+            session.execute(
+                select(LedgerEntryRow.claim_id, func.sum(LedgerEntryRow.amount_fen))
+                .where(LedgerEntryRow.product_code == "ACME-LTC-ANNUITY")
+                .group_by(LedgerEntryRow.claim_id)
+            ).all()
+        )
+    assert annuity == {uuid.UUID(first["claim_id"]): 0, uuid.UUID(second["claim_id"]): 200000}
+    # and the annuity's payer was not told to recover it
+    fixed = [v.get("fixed") or [] for v in sandboxes.payers["acme-life"].voids.values()]
+    assert fixed == [[], []]
