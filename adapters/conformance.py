@@ -153,6 +153,8 @@ class Sample:
 
 
 def _problems(request: ShareRequest, decision: Decision) -> list[str]:
+    if decision.status == "returned":  # 退回: well-formed with its reason (Decision.from_wire checks it)
+        return [] if decision.return_reason else ["a returned share carries no return_reason"]
     if decision.status == "pending" or request.kind == "fixed_benefit":
         return []
     return decision_faults(

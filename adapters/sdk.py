@@ -114,19 +114,27 @@ class LineDecision:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A payer's answer to a share: decided now, or pending (it will call back or be asked again)."""
+    """A payer's answer to a share: decided now, pending (it will call back or be asked again), or
+    returned unadjudicated (退回/返戻) with the reason the provider must put right and resubmit —
+    not a decision to pay less: later tiers wait."""
 
-    status: Literal["decided", "pending"]
+    status: Literal["decided", "pending", "returned"]
     payer_reference: str | None = None
     lines: tuple[LineDecision, ...] = ()
     fixed: tuple[dict[str, Any], ...] = ()  # fixed benefit: [{month, amount_fen}] granted
+    return_reason: str | None = None  # returned: why (a missing document, the wrong member, …)
 
     @classmethod
     def from_wire(cls, wire: Any) -> Decision:
         try:
             status = wire["status"]
-            if status not in ("decided", "pending"):
-                raise MalformedAnswer(f"decision status must be decided or pending, got {status!r}")
+            if status not in ("decided", "pending", "returned"):
+                raise MalformedAnswer(f"decision status must be decided, pending or returned, got {status!r}")
+            returned = wire.get("return_reason")
+            if status == "returned":
+                if not isinstance(returned, str) or not returned.strip() or len(returned) > 500:
+                    raise MalformedAnswer("a returned share needs a return_reason (1 to 500 characters)")
+                return cls(status, _optional_text(wire.get("payer_reference")), return_reason=_text(returned))
             lines = tuple(
                 LineDecision(
                     line_no=_int(line["line_no"]),
@@ -141,12 +149,17 @@ class Decision:
                 {"month": _text(f["month"]), "amount_fen": _fen(f["amount_fen"])}
                 for f in wire.get("fixed") or ()
             )
-            reference = wire.get("payer_reference")
-            return cls(status, None if reference is None else _text(reference), lines, fixed)
+            return cls(status, _optional_text(wire.get("payer_reference")), lines, fixed)
         except (KeyError, TypeError, AttributeError) as error:
             raise MalformedAnswer(f"not a decision: {type(error).__name__} {error}") from None
 
     def to_wire(self) -> dict[str, Any]:
+        if self.status == "returned":
+            return {
+                "status": self.status,
+                "payer_reference": self.payer_reference,
+                "return_reason": self.return_reason,
+            }
         return {
             "status": self.status,
             "payer_reference": self.payer_reference,
@@ -186,6 +199,10 @@ def _fen(value: Any) -> int:
     if not -MAX_FEN <= amount <= MAX_FEN:
         raise TypeError(f"an amount of fen beyond ±{MAX_FEN}: {amount}")
     return amount
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _text(value: Any) -> str:

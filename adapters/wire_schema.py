@@ -88,12 +88,16 @@ REASON = {
 }
 DECISION = {
     "type": "object",
-    "description": "A payer's answer to a share: decided now, or pending (it will call back or be asked "
-    "again). "
+    "description": "A payer's answer to a share: decided now, pending (it will call back or be asked "
+    "again), or returned unadjudicated (退回) with a return_reason, which the provider must put right. "
     "Each line's reasons add up to billed − paid.",
     "required": ["status"],
     "properties": {
-        "status": {"enum": ["decided", "pending"]},
+        "status": {"enum": ["decided", "pending", "returned"]},
+        "return_reason": {
+            "type": "string",
+            "description": "returned: why (a missing document, the wrong member, …); 1 to 500 characters",
+        },
         "payer_reference": {"type": ["string", "null"]},
         "lines": {
             "type": "array",

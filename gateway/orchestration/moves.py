@@ -41,6 +41,7 @@ from gateway.orchestration.recording import (
     release_provisional,
     settling_party,
 )
+from gateway.orchestration.returns import record_return
 from gateway.orchestration.shares import compute, proposes, share_request
 from gateway.orchestration.steps import (
     ACTIVE_CLAIM_STATUSES,
@@ -243,6 +244,8 @@ def _apply_outcome(
     if outcome.decision is not None:
         step.response = outcome.decision.to_wire()
         step.payer_reference = outcome.decision.payer_reference or step.payer_reference
+        if outcome.decision.status == "returned":
+            return record_return(tx, claim, step, outcome.decision)
         if outcome.decision.status == "pending":
             step.status = StepStatus.PENDING.value
             audit.record(session, "decision.pending", f"claim:{claim.claim_id}", step=step.step_id)

@@ -23,6 +23,7 @@ class StepStatus(StrEnum):
     DEAD = "dead"  # a permanent fault, or too many attempts: waits for a rerun
     REPLACED = "replaced"  # superseded by a rerun
     VOIDED = "voided"  # the claim was withdrawn: what this payer paid is recovered
+    RETURNED = "returned"  # the payer returned the claim unadjudicated, with a reason
 
 
 OPEN_STEPS = (StepStatus.WAITING.value, StepStatus.SUBMITTED.value, StepStatus.PENDING.value)

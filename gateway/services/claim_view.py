@@ -146,6 +146,9 @@ def _step(s: PayerStepRow) -> dict[str, Any]:
         **({"error": s.last_error} if s.last_error else {}),
         **({"paid_fen": s.detail["paid_fen"]} if s.detail and "paid_fen" in s.detail else {}),
         **({"declined": s.detail["declined"]} if s.detail and s.detail.get("declined") else {}),
+        **(
+            {"return_reason": s.detail["return_reason"]} if s.detail and s.detail.get("return_reason") else {}
+        ),
     }
 
 

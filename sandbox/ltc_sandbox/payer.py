@@ -35,6 +35,7 @@ class Faults:
     pending: bool = False  # answer "pending", then decide by callback after ``callback_delay_ms``
     callback_delay_ms: int = 200
     overpay_fen: int = 0  # add this much to every line it pays (a payer that gets its sums wrong)
+    return_reason: str | None = None  # return every new share unadjudicated (退回) for this reason
 
 
 class Outcome:
@@ -92,6 +93,12 @@ class SandboxPayer:
                 return self.decisions[key]
             request = ShareRequest.from_wire(wire)
             self.requests[key] = request
+            if self.faults.return_reason:
+                returned = Decision(
+                    "returned", f"{self.payer_code}:{key}", return_reason=self.faults.return_reason
+                )
+                self.decisions[key] = returned
+                return returned
             decision = self._adjudicate(request)
             if self.faults.pending:
                 threading.Thread(target=self._decide_later, args=(request, decision), daemon=True).start()

@@ -10,8 +10,10 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
+import jsonschema
 from sqlalchemy import func, select
 
+import schemas
 from gateway.orchestration.worker import Worker
 from gateway.services.keys import Role
 from gateway.storage.tables import ClaimRow, LedgerEntryRow, PayerStepRow
@@ -64,12 +66,14 @@ def test_a_void_recovers_every_payment_notifies_every_payer_and_gives_the_limits
     assert body["status"] == "voided" and body["reason"] == "wrong member"
     recovered = {(r["product_code"], r["line_no"]): r["delta_fen"] for r in body["recoveries"]}
     assert recovered == {(product, 1): -amount for product, amount in WORKED.items()}
+    jsonschema.validate(body, schemas.load("responses/claim-void"))  # as the contract declares
     replay = void(world, first, **{"Idempotency-Key": "void-1"})
     assert replay.json() == body and replay.headers.get("Idempotency-Replayed") == "true"
     assert void(world, first).json()["recoveries"] == body["recoveries"]  # again: the same, no more
     drain(world)
     view = world.claim(first)
     assert view["status"] == "voided" and view["void"]["reason"] == "wrong member"
+    jsonschema.validate(view, schemas.load("responses/claim"))
     assert {p["status"] for p in view["payers"]} == {"voided"}
     assert view["fixed_benefits"] == [] and all(line["payments"] == [] for line in view["lines"])
     # every payer heard through its adapter (REST, REST, SOAP; the annuity too), once
@@ -140,6 +144,7 @@ def test_a_void_moves_a_fixed_benefit_to_another_live_claim_of_the_same_month(
 ) -> None:
     world.setup()
     first = world.submit(half(world, "P3301020001-202611-0001", "2026-11-01", "2026-11-15", 15)).json()
+    drain(world)  # the first claim is coordinated first, so the month's annuity is granted through it
     second = world.submit(half(world, "P3301020001-202611-0002", "2026-11-16", "2026-11-30", 15)).json()
     drain(world)
     assert [f["amount_fen"] for f in world.claim(first["claim_id"])["fixed_benefits"]] == [200000]
@@ -161,3 +166,47 @@ def test_a_void_moves_a_fixed_benefit_to_another_live_claim_of_the_same_month(
     # and the annuity's payer was not told to recover it
     fixed = [v.get("fixed") or [] for v in sandboxes.payers["acme-life"].voids.values()]
     assert fixed == [[], []]
+
+
+def test_a_payer_returns_a_claim_later_tiers_wait_and_the_provider_sees_why(
+    world: World, sandboxes: SandboxPayers
+) -> None:
+    """退回: the REST 惠民保 sandbox returns its share unadjudicated; the claim is never skipped on to
+    tier 3. Then, by callback, a payer returns a share it had left pending."""
+    world.setup()
+    sandboxes.payers["huiminbao"].faults.return_reason = "the admission record is missing"
+    first = world.submit().json()["claim_id"]
+    drain(world)
+    drain(world)  # nothing more to do: a returned claim is not leased
+    view = world.claim(first)
+    assert view["status"] == "returned"
+    statuses = {p["product_code"]: p["status"] for p in view["payers"]}
+    assert statuses["CITY-LTCI-2025"] == "decided" and statuses["HMB-LTC-2026"] == "returned"
+    assert {statuses["ACME-LTC-CARE"], statuses["ACME-LTC-ANNUITY"]} == {"waiting"}
+    [hmb] = [p for p in view["payers"] if p["product_code"] == "HMB-LTC-2026"]
+    assert hmb["return_reason"] == "the admission record is missing"
+    jsonschema.validate(view, schemas.load("responses/claim"))
+    assert ("returned", "the admission record is missing") in {
+        (f["kind"], f["detail"]) for f in view["flags"]
+    }
+    assert sandboxes.payers["acme-life"].submissions == {}  # tier 3 waits
+    assert paid(view) == {"CITY-LTCI-2025": 210000}  # nothing recorded as paid by the payer that returned
+    # by callback: a share left pending is returned; again changes nothing; a reason is required
+    sandboxes.payers["huiminbao"].faults.return_reason = None
+    sandboxes.payers["huiminbao"].faults.pending = True
+    # until replacement exists, the provider withdraws the returned claim and sends it again
+    assert void(world, first, reason="returned: resubmitted with the admission record").status_code == 200
+    body = world.claim_body(claim_number="P3301020001-202611-0002")
+    later = world.submit(body).json()["claim_id"]
+    drain(world)
+    assert world.claim(later)["status"] == "coordinating"  # tier 2 pending
+    returning = {"claim_id": later, "product_code": "HMB-LTC-2026", "status": "returned"}
+    key = world.payer("huiminbao")
+    missing = world.post("/v1/payers/huiminbao/decisions", returning, key)
+    assert missing.status_code == 422 and "return_reason" in missing.text
+    returning["return_reason"] = "the member's signature is missing"
+    answer = world.post("/v1/payers/huiminbao/decisions", returning, key)
+    assert answer.status_code == 200 and answer.json()["outcome"] == "returned", answer.text
+    assert answer.json()["claim_status"] == "returned"
+    assert world.post("/v1/payers/huiminbao/decisions", returning, key).json()["outcome"] == "unchanged"
+    assert world.claim(later)["status"] == "returned"
