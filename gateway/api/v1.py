@@ -214,6 +214,18 @@ def post_claim_void(call: Call) -> Response:
     )
 
 
+@endpoint(Role.PROVIDER, body="claim", status=202, response="claim-receipt", location=True, answers=(409,))
+def post_claim_replace(call: Call) -> Response:
+    """Replace one of the provider's own claims with a corrected version (same claim number and
+    member): it is coordinated again and only the differences become adjustments (top-up or
+    recovery per payer and line); the earlier version stays readable on the claim."""
+    receipt = corrections.replace_claim(
+        call.session, call.principal, call.param("claim_id"), call.body, call.gateway.catalogue
+    )
+    location = {"Location": f"/v1/claims/{receipt['claim_id']}"}
+    return JSONResponse(receipt, status_code=202, headers=location)
+
+
 routes = [
     Route("/v1/providers", post_provider, methods=["POST"]),
     Route("/v1/payers/{payer_code}/enrollments", post_enrollments, methods=["POST"]),
@@ -226,6 +238,7 @@ routes = [
     Route("/v1/claims/search", post_claim_search, methods=["POST"]),
     Route("/v1/claims/{claim_id}", get_claim, methods=["GET"]),
     Route("/v1/claims/{claim_id}/void", post_claim_void, methods=["POST"]),
+    Route("/v1/claims/{claim_id}/replace", post_claim_replace, methods=["POST"]),
     Route("/v1/payers/{payer_code}/decisions", post_decision, methods=["POST"]),
     Route("/v1/payers/{payer_code}/routes", put_routes, methods=["PUT"]),
     Route("/v1/payers/{payer_code}/routes", get_routes, methods=["GET"]),

@@ -107,6 +107,7 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
         ],
         "received_at": claim.created_at.isoformat(),
         "coordinated_at": claim.coordinated_at.isoformat() if claim.coordinated_at else None,
+        **({"versions": claim.versions} if claim.versions else {}),
         **(
             {"void": {"reason": claim.void_reason, "voided_at": claim.voided_at.isoformat()}}
             if claim.voided_at

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 import schemas
 from gateway.orchestration.worker import Worker
 from gateway.services.keys import Role
-from gateway.storage.tables import ClaimRow, LedgerEntryRow, PayerStepRow
+from gateway.storage.tables import ClaimRow, LedgerEntryRow, LinePaymentRow, PayerStepRow
 from ltc_sandbox import SandboxPayers
 from tests.integration.test_payers import FAST, WORKED, drain, paid
 from tests.integration.world import World, auth
@@ -210,3 +210,51 @@ def test_a_payer_returns_a_claim_later_tiers_wait_and_the_provider_sees_why(
     assert answer.json()["claim_status"] == "returned"
     assert world.post("/v1/payers/huiminbao/decisions", returning, key).json()["outcome"] == "unchanged"
     assert world.claim(later)["status"] == "returned"
+
+
+def test_a_replacement_is_coordinated_again_and_only_the_differences_become_adjustments(
+    world: World, sandboxes: SandboxPayers
+) -> None:
+    """同月过误更正: 28 bed-days instead of 30. Each payer's change is an adjustment per line, the
+    ledger holds the corrected amounts, the old version stays readable, and the member's limits
+    are held by the new version alone."""
+    world.setup()
+    claim_id = world.submit().json()["claim_id"]
+    drain(world)
+    corrected = world.claim_body()
+    corrected["lines"][0].update(service_end_date="2026-11-28", quantity=28, billed_fen=420000)
+    path = f"/v1/claims/{claim_id}/replace"
+    assert world.post(path, corrected, world.key(Role.PROVIDER, "P-OTHER")).status_code == 404
+    bad = world.post(path, {**corrected, "claim_number": "another"}, world.provider)
+    assert bad.status_code == 422 and "/claim_number" in bad.text
+    answer = world.post(path, corrected, world.provider)
+    assert answer.status_code == 202, answer.text
+    assert world.post(path, corrected, world.provider).status_code == 202  # the same version: no new round
+    drain(world)
+    view = world.claim(claim_id)
+    jsonschema.validate(view, schemas.load("responses/claim"))
+    assert view["status"] == "coordinated" and view["round"] == 2 and view["billed_fen"] == 420000
+    assert paid(view) == {"CITY-LTCI-2025": 196000, "HMB-LTC-2026": 112000, "ACME-LTC-CARE": 112000}
+    deltas = {a["product_code"]: (a["delta_fen"], a["kind"]) for a in view["adjustments"]}
+    assert deltas == {
+        "CITY-LTCI-2025": (-14000, "recovery"),
+        "HMB-LTC-2026": (-8000, "recovery"),
+        "ACME-LTC-CARE": (-8000, "recovery"),
+    }
+    assert [f["amount_fen"] for f in view["fixed_benefits"]] == [200000]
+    [old] = view["versions"]
+    assert old["billed_fen"] == 450000 and old["lines"][0]["quantity"] == 30
+    assert ledger_by_payer(world, claim_id) == {
+        "ltc-admin-east": 196000,
+        "huiminbao": 112000,
+        "acme-life": 112000 + 200000,
+    }
+    with world.gateway.sessions.begin() as session:  # what counts against the member's limits
+        counted = session.scalars(
+            select(func.sum(LinePaymentRow.paid_fen)).where(
+                LinePaymentRow.claim_id == uuid.UUID(claim_id), LinePaymentRow.current.is_(True)
+            )
+        ).one()
+    assert counted == 196000 + 112000 + 112000
+    # the later payers were told by adjustment notices
+    assert [n["lines"][0]["delta_fen"] for n in sandboxes.payers["huiminbao"].adjustments.values()] == [-8000]

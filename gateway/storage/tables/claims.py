@@ -91,6 +91,8 @@ class ClaimRow(Base):
     voided_at: Mapped[datetime | None]
     void_reason: Mapped[str | None] = mapped_column(Text)
     replaces_claim_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claims.claim_id"))
+    # earlier versions, replaced by a corrected one: [{round, period, billed_fen, lines, replaced_at}]
+    versions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class ClaimLineRow(Base):
