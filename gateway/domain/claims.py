@@ -132,7 +132,6 @@ class ClaimStatus(StrEnum):
     COORDINATED = "coordinated"  # every payer decided; the result is final for this round
     FAILED = "failed"  # a payer step is dead-lettered; a rerun is needed
     VOIDED = "voided"  # withdrawn by its provider: every payment recovered (docs/corrections.md)
-    REPLACED = "replaced"  # superseded by a corrected version (``replaces_claim_id`` of the new one)
     RETURNED = "returned"  # a payer returned it unadjudicated (退回); the provider resubmits
 
 

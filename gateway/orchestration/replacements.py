@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, insert, select, update
 
 from gateway import audit, ledger
-from gateway.domain.claims import ClaimLine, Period
+from gateway.domain.claims import ClaimLine, ClaimStatus, Period
 from gateway.errors import Conflict
 from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.planning import plan_steps
@@ -49,8 +49,8 @@ def replace(
     claim = lock_claim(tx, claim_id)
     if claim.status in CLOSED_CLAIM_STATUSES:
         raise Conflict(f"claim {claim_id} is {claim.status}: it is not replaced")
-    if claim.request_digest == digest:
-        return claim  # this very version again
+    if claim.request_digest == digest and claim.status != ClaimStatus.RETURNED.value:
+        return claim  # this very version again (a returned claim may be sent again as it was)
     old_steps = current_steps(session, claim)
     for step in old_steps:
         if step.status in OPEN_STEPS:  # a proposal's hold on the limits

@@ -30,8 +30,9 @@ OPEN_STEPS = (StepStatus.WAITING.value, StepStatus.SUBMITTED.value, StepStatus.P
 FAILED_STEPS = (StepStatus.DEAD.value, StepStatus.REFUSED.value)
 # the claims the fan-out still has work for: the ones workers lease
 ACTIVE_CLAIM_STATUSES = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
-# claims that are no longer anyone's to change: withdrawn, or superseded by a corrected version
-CLOSED_CLAIM_STATUSES = (ClaimStatus.VOIDED.value, ClaimStatus.REPLACED.value)
+# claims that are no longer anyone's to change: withdrawn (a corrected version replaces a claim in
+# place, in a new round: docs/corrections.md)
+CLOSED_CLAIM_STATUSES = (ClaimStatus.VOIDED.value,)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from adapters.sdk import VoidNotice, to_wire
 from gateway import audit, ledger
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.products import ProductKind
-from gateway.errors import Conflict
 from gateway.orchestration.moves import current_steps, lock_claim
 from gateway.orchestration.outbox import WAITING
 from gateway.orchestration.recording import record_adjustments, release_provisional, settling_party
@@ -51,8 +50,6 @@ def void(tx: Transaction, claim_id: uuid.UUID, reason: str, actor: str) -> Claim
     claim = lock_claim(tx, claim_id)
     if claim.status == ClaimStatus.VOIDED.value:
         return claim
-    if claim.status in CLOSED_CLAIM_STATUSES:
-        raise Conflict(f"claim {claim_id} was replaced by a corrected version: void that one instead")
     steps = current_steps(session, claim)
     for step in steps:  # a proposal waiting for its payer holds limits: released
         if step.status in OPEN_STEPS:

@@ -191,11 +191,15 @@ def test_a_payer_returns_a_claim_later_tiers_wait_and_the_provider_sees_why(
     }
     assert sandboxes.payers["acme-life"].submissions == {}  # tier 3 waits
     assert paid(view) == {"CITY-LTCI-2025": 210000}  # nothing recorded as paid by the payer that returned
-    # by callback: a share left pending is returned; again changes nothing; a reason is required
+    # the provider puts it right and resubmits it (replace): coordinated on from a new round
     sandboxes.payers["huiminbao"].faults.return_reason = None
+    assert world.post(f"/v1/claims/{first}/replace", world.claim_body(), world.provider).status_code == 202
+    drain(world)
+    resubmitted = world.claim(first)
+    assert resubmitted["status"] == "coordinated" and paid(resubmitted) == WORKED
+    # by callback: a share left pending is returned; again changes nothing; a reason is required
     sandboxes.payers["huiminbao"].faults.pending = True
-    # until replacement exists, the provider withdraws the returned claim and sends it again
-    assert void(world, first, reason="returned: resubmitted with the admission record").status_code == 200
+    assert void(world, first, reason="withdrawn to test a returning callback").status_code == 200
     body = world.claim_body(claim_number="P3301020001-202611-0002")
     later = world.submit(body).json()["claim_id"]
     drain(world)

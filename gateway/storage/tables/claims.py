@@ -87,10 +87,9 @@ class ClaimRow(Base):
     # The claim's place in its member's coordination order (1, 2, …), given when its coordination
     # starts, under the member's row lock: earlier claims' lines are what its repeats are found against.
     coordination_seq: Mapped[int | None] = mapped_column(Integer)
-    # Corrections (docs/corrections.md): a void's time and reason; the claim this one corrects
+    # Corrections (docs/corrections.md): a void's time and reason
     voided_at: Mapped[datetime | None]
     void_reason: Mapped[str | None] = mapped_column(Text)
-    replaces_claim_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claims.claim_id"))
     # earlier versions, replaced by a corrected one: [{round, period, billed_fen, lines, replaced_at}]
     versions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
