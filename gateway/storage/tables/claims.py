@@ -251,7 +251,7 @@ class OutboxRow(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # assessment | adjustment
+    kind: Mapped[str] = mapped_column(String(16))  # assessment | adjustment | void | reversal
     payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
     claim_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claims.claim_id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
