@@ -31,6 +31,7 @@ from adapters.sdk import (
     ShareLine,
     ShareRequest,
     TransientError,
+    VoidNotice,
 )
 from gateway.coordination import CaseFacts, coordinate_payer, fixed_benefits
 from gateway.coordination.checks import AskedLine, DecidedLine, decision_faults
@@ -152,6 +153,8 @@ class Sample:
 
 
 def _problems(request: ShareRequest, decision: Decision) -> list[str]:
+    if decision.status == "returned":  # 退回: well-formed with its reason (Decision.from_wire checks it)
+        return [] if decision.return_reason else ["a returned share carries no return_reason"]
     if decision.status == "pending" or request.kind == "fixed_benefit":
         return []
     return decision_faults(
@@ -274,6 +277,22 @@ async def run_checks(
         )
         return "accepted"
 
+    async def withdrawn() -> str:
+        await adapter.submit_void(
+            VoidNotice(
+                idempotency_key=f"conformance:{run}:void",
+                claim_id=first.claim_id,
+                claim_number=first.claim_number,
+                payer_code=payer_code,
+                product_code=product.product_code,
+                reason="conformance check",
+                lines=(
+                    {"line_no": 1, "previous_paid_fen": 0, "paid_fen": 0, "delta_fen": 0, "kind": "recovery"},
+                ),
+            )
+        )
+        return "accepted"
+
     async def statement() -> str:
         entries = await adapter.pull_statement(sample.today)
         return f"{len(entries)} entries for {sample.today}"
@@ -287,6 +306,7 @@ async def run_checks(
         await check("key reused with another body is refused", reused_key)
         await check("retry after a timeout", timeout)
         await check("submit_adjustment", adjustment)
+        await check("submit_void", withdrawn)
         await check("pull_statement", statement)
         profile = getattr(adapter, "conformance_checks", None)  # a profile's own (adapters/hsa)
         for name, body in profile(sample.request, run) if callable(profile) else []:

@@ -16,6 +16,7 @@ from adapters.sdk import (
     PermanentError,
     ShareRequest,
     StatementEntry,
+    VoidNotice,
 )
 
 
@@ -48,6 +49,9 @@ class LocalAdapter:
         raise PermanentError("the local adapter decides at once; there is nothing to fetch")
 
     async def submit_adjustment(self, notice: AdjustmentNotice) -> None:
+        return None
+
+    async def submit_void(self, notice: VoidNotice) -> None:
         return None
 
     async def pull_statement(self, business_date: date) -> list[StatementEntry]:

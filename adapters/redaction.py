@@ -18,6 +18,7 @@ from adapters.sdk import (
     PayerAdapter,
     ShareRequest,
     StatementEntry,
+    VoidNotice,
 )
 
 BLANK = "[personal data]"
@@ -76,6 +77,9 @@ class Redacting:
 
     async def submit_adjustment(self, notice: AdjustmentNotice) -> None:
         await self.inner.submit_adjustment(notice)  # carries no personal data
+
+    async def submit_void(self, notice: VoidNotice) -> None:
+        await self.inner.submit_void(notice)  # carries no personal data
 
     async def pull_statement(self, business_date: date) -> list[StatementEntry]:
         return await self.inner.pull_statement(business_date)

@@ -39,19 +39,32 @@ def adapter_type(config: Mapping[str, Any] | None) -> str:
     return str((config or {}).get("type", "local"))
 
 
-def capabilities(config: Mapping[str, Any] | None) -> Capabilities:
-    """What the adapter a payer's configuration names declares, without building it (building may
-    read key files or open connections). Bundled types are answered without looking up plug-ins;
-    a type that is not installed declares nothing (building it fails with its own error)."""
+def _declaring(config: Mapping[str, Any] | None) -> Any:
+    """The class (or factory) behind the adapter a payer's configuration names, not built; None
+    for a type that is not installed. Bundled types are answered without looking up plug-ins."""
     kind = adapter_type(config)
     factory = BUNDLED.get(kind)
     if factory is None:
         found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == kind]
         if not found:
-            return DEFAULT_CAPABILITIES
+            return None
         factory = found[0].load()
-    # a bundled factory is a class's ``from_config``: the class declares the capabilities
-    return capabilities_of(getattr(factory, "__self__", factory))
+    # a bundled factory is a class's ``from_config``: the class declares what it does
+    return getattr(factory, "__self__", factory)
+
+
+def capabilities(config: Mapping[str, Any] | None) -> Capabilities:
+    """What the adapter a payer's configuration names declares, without building it (building may
+    read key files or open connections); a type that is not installed declares nothing (building
+    it fails with its own error)."""
+    declaring = _declaring(config)
+    return DEFAULT_CAPABILITIES if declaring is None else capabilities_of(declaring)
+
+
+def reverses(config: Mapping[str, Any] | None) -> bool:
+    """Whether the adapter a payer's configuration names reverses an undone submission (冲正,
+    ``adapters.sdk.Reverses``), without building it: its class (or factory) has ``reverse_share``."""
+    return callable(getattr(_declaring(config), "reverse_share", None))
 
 
 def build_adapter(payer_code: str, config: Mapping[str, Any] | None) -> PayerAdapter:

@@ -20,6 +20,7 @@ from adapters.sdk import (
     MalformedAnswer,
     ShareRequest,
     StatementEntry,
+    VoidNotice,
     to_wire,
 )
 
@@ -28,6 +29,7 @@ DEFAULT_PATHS = {
     "shares": "/claim-shares",
     "decision": "/claim-shares/{idempotency_key}",
     "adjustments": "/adjustments",
+    "voids": "/voids",
     "statement": "/statements/{business_date}",
 }
 
@@ -70,6 +72,9 @@ class RestAdapter:
 
     async def submit_adjustment(self, notice: AdjustmentNotice) -> None:
         await self._call("POST", self.paths["adjustments"], to_wire(notice), notice.idempotency_key)
+
+    async def submit_void(self, notice: VoidNotice) -> None:
+        await self._call("POST", self.paths["voids"], to_wire(notice), notice.idempotency_key)
 
     async def pull_statement(self, business_date: date) -> list[StatementEntry]:
         answer = await self._call(

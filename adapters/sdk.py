@@ -114,19 +114,27 @@ class LineDecision:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A payer's answer to a share: decided now, or pending (it will call back or be asked again)."""
+    """A payer's answer to a share: decided now, pending (it will call back or be asked again), or
+    returned unadjudicated (退回/返戻) with the reason the provider must put right and resubmit —
+    not a decision to pay less: later tiers wait."""
 
-    status: Literal["decided", "pending"]
+    status: Literal["decided", "pending", "returned"]
     payer_reference: str | None = None
     lines: tuple[LineDecision, ...] = ()
     fixed: tuple[dict[str, Any], ...] = ()  # fixed benefit: [{month, amount_fen}] granted
+    return_reason: str | None = None  # returned: why (a missing document, the wrong member, …)
 
     @classmethod
     def from_wire(cls, wire: Any) -> Decision:
         try:
             status = wire["status"]
-            if status not in ("decided", "pending"):
-                raise MalformedAnswer(f"decision status must be decided or pending, got {status!r}")
+            if status not in ("decided", "pending", "returned"):
+                raise MalformedAnswer(f"decision status must be decided, pending or returned, got {status!r}")
+            returned = wire.get("return_reason")
+            if status == "returned":
+                if not isinstance(returned, str) or not returned.strip() or len(returned) > 500:
+                    raise MalformedAnswer("a returned share needs a return_reason (1 to 500 characters)")
+                return cls(status, _optional_text(wire.get("payer_reference")), return_reason=_text(returned))
             lines = tuple(
                 LineDecision(
                     line_no=_int(line["line_no"]),
@@ -141,12 +149,17 @@ class Decision:
                 {"month": _text(f["month"]), "amount_fen": _fen(f["amount_fen"])}
                 for f in wire.get("fixed") or ()
             )
-            reference = wire.get("payer_reference")
-            return cls(status, None if reference is None else _text(reference), lines, fixed)
+            return cls(status, _optional_text(wire.get("payer_reference")), lines, fixed)
         except (KeyError, TypeError, AttributeError) as error:
             raise MalformedAnswer(f"not a decision: {type(error).__name__} {error}") from None
 
     def to_wire(self) -> dict[str, Any]:
+        if self.status == "returned":
+            return {
+                "status": self.status,
+                "payer_reference": self.payer_reference,
+                "return_reason": self.return_reason,
+            }
         return {
             "status": self.status,
             "payer_reference": self.payer_reference,
@@ -188,6 +201,10 @@ def _fen(value: Any) -> int:
     return amount
 
 
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
 def _text(value: Any) -> str:
     """Text a payer sends that the gateway stores: no control characters (no database takes a NUL)."""
     text = str(value)
@@ -225,6 +242,21 @@ class AdjustmentNotice:
     round: int
     cause: str
     lines: tuple[dict[str, Any], ...]  # [{line_no, previous_paid_fen, paid_fen, delta_fen, kind}]
+
+
+@dataclass(frozen=True, slots=True)
+class VoidNotice:
+    """The provider withdrew the claim: what this payer paid on it is recovered, per line (and the
+    fixed-benefit months it granted through it). Sent to every payer that was asked for a share."""
+
+    idempotency_key: str  # one per payer and product of the claim
+    claim_id: str
+    claim_number: str
+    payer_code: str
+    product_code: str
+    reason: str
+    lines: tuple[dict[str, Any], ...]  # [{line_no, previous_paid_fen, paid_fen, delta_fen, kind}]
+    fixed: tuple[dict[str, Any], ...] = ()  # fixed benefit recovered: [{month, amount_fen}]
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +344,8 @@ class PayerAdapter(Protocol):
     async def fetch_decision(self, idempotency_key: str) -> Decision: ...
 
     async def submit_adjustment(self, notice: AdjustmentNotice) -> None: ...
+
+    async def submit_void(self, notice: VoidNotice) -> None: ...
 
     async def pull_statement(self, business_date: date) -> list[StatementEntry]: ...
 

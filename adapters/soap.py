@@ -29,6 +29,7 @@ from adapters.sdk import (
     ShareRequest,
     StatementEntry,
     TransientError,
+    VoidNotice,
     to_wire,
 )
 
@@ -37,6 +38,7 @@ DEFAULT_OPERATIONS = {
     "submit_share": "SubmitShare",
     "fetch_decision": "FetchDecision",
     "submit_adjustment": "SubmitAdjustment",
+    "submit_void": "SubmitVoid",
     "pull_statement": "PullStatement",
 }
 
@@ -124,6 +126,9 @@ class SoapAdapter:
 
     async def submit_adjustment(self, notice: AdjustmentNotice) -> None:
         await self._call("submit_adjustment", notice=self.fields.out(to_wire(notice)))
+
+    async def submit_void(self, notice: VoidNotice) -> None:
+        await self._call("submit_void", notice=self.fields.out(to_wire(notice)))
 
     async def pull_statement(self, business_date: date) -> list[StatementEntry]:
         entries = await self._call("pull_statement", business_date=business_date.isoformat())

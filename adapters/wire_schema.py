@@ -17,6 +17,7 @@ from adapters.sdk import (
     ShareLine,
     ShareRequest,
     StatementEntry,
+    VoidNotice,
     to_wire,
 )
 
@@ -24,6 +25,7 @@ MESSAGES = {
     "share-request": ShareRequest,
     "assessment-notice": AssessmentNotice,
     "adjustment-notice": AdjustmentNotice,
+    "void-notice": VoidNotice,
     "statement-entry": StatementEntry,
 }
 FEN = "an amount in fen (1/100 yuan)"
@@ -86,12 +88,16 @@ REASON = {
 }
 DECISION = {
     "type": "object",
-    "description": "A payer's answer to a share: decided now, or pending (it will call back or be asked "
-    "again). "
+    "description": "A payer's answer to a share: decided now, pending (it will call back or be asked "
+    "again), or returned unadjudicated (退回) with a return_reason, which the provider must put right. "
     "Each line's reasons add up to billed − paid.",
     "required": ["status"],
     "properties": {
-        "status": {"enum": ["decided", "pending"]},
+        "status": {"enum": ["decided", "pending", "returned"]},
+        "return_reason": {
+            "type": "string",
+            "description": "returned: why (a missing document, the wrong member, …); 1 to 500 characters",
+        },
         "payer_reference": {"type": ["string", "null"]},
         "lines": {
             "type": "array",
@@ -229,6 +235,25 @@ EXAMPLES: dict[str, Any] = {
                     "paid_fen": 135000,
                     "delta_fen": 15000,
                     "kind": "top_up",
+                },
+            ),
+        )
+    ),
+    "void-notice": to_wire(
+        VoidNotice(
+            idempotency_key=f"void:{CLAIM}:2",
+            claim_id=CLAIM,
+            claim_number="P3301020001-202611-0001",
+            payer_code="huiminbao",
+            product_code="HMB-LTC-2026",
+            reason="billed under the wrong member: withdrawn",
+            lines=(
+                {
+                    "line_no": 1,
+                    "previous_paid_fen": 120000,
+                    "paid_fen": 0,
+                    "delta_fen": -120000,
+                    "kind": "recovery",
                 },
             ),
         )

@@ -42,6 +42,7 @@ from adapters.sdk import (
     ShareRequest,
     StatementEntry,
     TransientError,
+    VoidNotice,
     to_wire,
 )
 
@@ -176,6 +177,9 @@ class HsaAdapter:
 
     async def submit_adjustment(self, notice: AdjustmentNotice) -> None:
         await self.transmit("adjustment", to_wire(notice))
+
+    async def submit_void(self, notice: VoidNotice) -> None:
+        await self.transmit("void", to_wire(notice))
 
     async def reverse_share(self, notice: ReversalNotice) -> None:
         """冲正 by the original msgid and infno; the platform answers a repeat as the first."""

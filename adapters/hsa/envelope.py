@@ -47,6 +47,7 @@ DEFAULT_INFNO = {
     "assessment": "L101",
     "decision": "L102",
     "adjustment": "L103",
+    "void": "L105",
     "statement": "L104",
 }
 

@@ -99,6 +99,11 @@ def describe() -> dict[str, Any]:
             "adjustment-notice",
             ACKNOWLEDGED,
         ),
+        DEFAULT_PATHS["voids"]: _post(
+            "A void notice: the provider withdrew the claim; what this payer paid is recovered per line",
+            "void-notice",
+            ACKNOWLEDGED,
+        ),
         DEFAULT_PATHS["statement"]: {
             "get": {
                 "operationId": "pull_statement",
@@ -125,8 +130,8 @@ def describe() -> dict[str, Any]:
             "integer fen. Authentication is the payer's choice (bearer, a header, or basic; the secret "
             "from the gateway's environment). Check an endpoint with `ltc-gateway adapter-check PAYER`.\n\n"
             "A claim's revision reaches a payer as a new share (its next `round`) and, for what was "
-            "already paid, an adjustment notice. A void or replacement of a submitted claim does not "
-            "exist yet: no such message is sent.",
+            "already paid, an adjustment notice. A claim its provider withdraws reaches every payer "
+            "that was asked for a share as a void notice (what it paid, recovered per line).",
         },
         "servers": [{"url": "https://payer.example/ltc", "description": "the payer's base_url"}],
         "paths": paths,

@@ -22,6 +22,7 @@ from gateway.services import (
     claim_lists,
     claim_view,
     claims,
+    corrections,
     coverage,
     decisions,
     enrollments,
@@ -203,6 +204,28 @@ def post_rerun(call: Call) -> Response:
     return JSONResponse(decisions.rerun_step(call.session, step_id), status_code=201)
 
 
+@endpoint(Role.PROVIDER, body="claim-void", response="claim-void", answers=(409,))
+def post_claim_void(call: Call) -> Response:
+    """Withdraw one of the provider's own claims (before or after coordination): every payment is
+    recovered per payer and line, the member's limits are given back, every payer is notified
+    through its adapter, and the claim shows ``voided``. Voiding it again answers the same."""
+    return JSONResponse(
+        corrections.void_claim(call.session, call.principal, call.param("claim_id"), call.body)
+    )
+
+
+@endpoint(Role.PROVIDER, body="claim", status=202, response="claim-receipt", location=True, answers=(409,))
+def post_claim_replace(call: Call) -> Response:
+    """Replace one of the provider's own claims with a corrected version (same claim number and
+    member): it is coordinated again and only the differences become adjustments (top-up or
+    recovery per payer and line); the earlier version stays readable on the claim."""
+    receipt = corrections.replace_claim(
+        call.session, call.principal, call.param("claim_id"), call.body, call.gateway.catalogue
+    )
+    location = {"Location": f"/v1/claims/{receipt['claim_id']}"}
+    return JSONResponse(receipt, status_code=202, headers=location)
+
+
 routes = [
     Route("/v1/providers", post_provider, methods=["POST"]),
     Route("/v1/payers/{payer_code}/enrollments", post_enrollments, methods=["POST"]),
@@ -214,6 +237,8 @@ routes = [
     Route("/v1/claims", get_claims, methods=["GET"]),
     Route("/v1/claims/search", post_claim_search, methods=["POST"]),
     Route("/v1/claims/{claim_id}", get_claim, methods=["GET"]),
+    Route("/v1/claims/{claim_id}/void", post_claim_void, methods=["POST"]),
+    Route("/v1/claims/{claim_id}/replace", post_claim_replace, methods=["POST"]),
     Route("/v1/payers/{payer_code}/decisions", post_decision, methods=["POST"]),
     Route("/v1/payers/{payer_code}/routes", put_routes, methods=["PUT"]),
     Route("/v1/payers/{payer_code}/routes", get_routes, methods=["GET"]),

@@ -131,6 +131,8 @@ class ClaimStatus(StrEnum):
     COORDINATING = "coordinating"  # payer steps under way
     COORDINATED = "coordinated"  # every payer decided; the result is final for this round
     FAILED = "failed"  # a payer step is dead-lettered; a rerun is needed
+    VOIDED = "voided"  # withdrawn by its provider: every payment recovered (docs/corrections.md)
+    RETURNED = "returned"  # a payer returned it unadjudicated (退回); the provider resubmits
 
 
 _LONGEST_LINE = 62  # days looked at per line: a longer range is refused by claim_problems anyway

@@ -22,8 +22,11 @@ from adapters.sdk import (
     AssessmentNotice,
     PayerAdapter,
     PermanentError,
+    ReversalNotice,
+    Reverses,
     ShareRequest,
     TransientError,
+    VoidNotice,
 )
 from gateway.observability.metrics import payer_call
 from gateway.orchestration.steps import Outcome, PayerCall, RetryPolicy
@@ -118,6 +121,25 @@ class PayerCalls:
                 adjustment = AdjustmentNotice(**{**payload, "lines": tuple(payload["lines"])})
                 _, failure, calls = await self._retrying(
                     party, "submit_adjustment", lambda: adapter.submit_adjustment(adjustment)
+                )
+            elif kind == "void":
+                withdrawn = VoidNotice(
+                    **{
+                        **payload,
+                        "lines": tuple(payload["lines"]),
+                        "fixed": tuple(payload.get("fixed") or ()),
+                    }
+                )
+                _, failure, calls = await self._retrying(
+                    party, "submit_void", lambda: adapter.submit_void(withdrawn)
+                )
+            elif kind == "reversal":
+                reversal = ReversalNotice(**payload)
+                if not isinstance(adapter, Reverses):
+                    return PermanentError(f"payer {party}'s adapter does not reverse submissions"), 1
+                reverser: Reverses = adapter
+                _, failure, calls = await self._retrying(
+                    party, "reverse_share", lambda: reverser.reverse_share(reversal)
                 )
             else:
                 return PermanentError(f"unknown outbox message kind {kind!r}"), 0

@@ -112,18 +112,19 @@ _LINES = unflushed(
 )
 
 
-def claim_lines(tx: Transaction, claim_id: uuid.UUID) -> tuple[ClaimLine, ...]:
+def claim_lines(tx: Transaction, claim: ClaimRow) -> tuple[ClaimLine, ...]:
     held = tx.kept.claim_lines if tx.kept is not None else None
-    lines = held.get(claim_id) if held is not None else None
-    if lines is None:
-        lines = tuple(claim_line(r) for r in tx.session.scalars(_LINES, {"claim_id": claim_id}))
-        if held is not None:
-            held[claim_id] = lines
+    found = held.get(claim.claim_id) if held is not None else None
+    if found is not None and found[0] == claim.round:  # a replacement opens a round with new lines
+        return found[1]
+    lines = tuple(claim_line(r) for r in tx.session.scalars(_LINES, {"claim_id": claim.claim_id}))
+    if held is not None:
+        held[claim.claim_id] = (claim.round, lines)
     return lines
 
 
 def _case_facts(tx: Transaction, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:
-    lines = claim_lines(tx, claim.claim_id)
+    lines = claim_lines(tx, claim)
     assessment, provider, _ = claim_parties(tx, claim)
     member = claim_identity(tx, claim)
     position = (member.lat, member.lon) if member.lat is not None and member.lon is not None else None
@@ -173,11 +174,12 @@ _CLAIMED = unflushed(
 def repeated_units(tx: Transaction, claim: ClaimRow, lines: tuple[ClaimLine, ...]) -> dict[int, Repeat]:
     """By line, the units that repeat what the member's earlier claims already claimed."""
     held = tx.kept.repeats if tx.kept is not None else None
-    found = held.get(claim.claim_id) if held is not None and claim.coordination_seq is not None else None
-    if found is None:
-        found = _repeated_units(tx.session, claim, lines)
-        if held is not None and claim.coordination_seq is not None:
-            held[claim.claim_id] = found
+    kept = held.get(claim.claim_id) if held is not None and claim.coordination_seq is not None else None
+    if kept is not None and kept[0] == claim.round:
+        return kept[1]
+    found = _repeated_units(tx.session, claim, lines)
+    if held is not None and claim.coordination_seq is not None:
+        held[claim.claim_id] = (claim.round, found)
     return found
 
 

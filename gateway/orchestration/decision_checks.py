@@ -56,7 +56,9 @@ def accept_decision(
         decided = _decided_share(computed.share, decision)
         record_share(session, claim, step, decided, computed.case.lines)
         if claim.round > 1:  # a re-coordination: what changed against the payer's last decision
-            record_adjustments(tx, claim, step, notify=not (step.detail or {}).get("revised"))
+            # a revised payer knows; one asked again after a reversal learns by the reversal
+            detail = step.detail or {}
+            record_adjustments(tx, claim, step, notify=not (detail.get("revised") or detail.get("reversal")))
         if (
             step.request
             and step.request.get("adjudication") == "gateway"

@@ -42,6 +42,7 @@ from gateway.orchestration.recording import (
     release_provisional,
     settling_party,
 )
+from gateway.orchestration.returns import record_return
 from gateway.orchestration.shares import compute, proposes, share_request
 from gateway.orchestration.steps import (
     ACTIVE_CLAIM_STATUSES,
@@ -138,7 +139,7 @@ def _next_call(
     steps: list[PayerStepRow] | None = None,
     policy: RetryPolicy | None = None,
 ) -> PayerCall | Stop:
-    if claim.status in (ClaimStatus.COORDINATED.value, ClaimStatus.FAILED.value):
+    if claim.status not in ACTIVE_CLAIM_STATUSES:  # coordinated, failed, or withdrawn meanwhile
         return Stop(claim.status)
     session = tx.session
     steps = current_steps(session, claim) if steps is None else steps
@@ -245,6 +246,8 @@ def _apply_outcome(
     if outcome.decision is not None:
         step.response = outcome.decision.to_wire()
         step.payer_reference = outcome.decision.payer_reference or step.payer_reference
+        if outcome.decision.status == "returned":
+            return record_return(tx, claim, step, outcome.decision)
         if outcome.decision.status == "pending":
             step.status = StepStatus.PENDING.value
             audit.record(session, "decision.pending", f"claim:{claim.claim_id}", step=step.step_id)

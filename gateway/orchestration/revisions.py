@@ -5,7 +5,8 @@
   carried over as decided, the revised payer's new figures are recorded, and every later
   indemnity payer is asked again under a new idempotency key. Each later decision records its
   change against what that payer last decided as adjustments (top-up or recovery), with a
-  notice sent through the payer's adapter (``recording.record_adjustments``).
+  notice sent through the payer's adapter (``recording.record_adjustments``); a payer whose
+  adapter reverses (冲正) is sent a reversal of its earlier submission instead (``reversals``).
 * ``rerun``: the bureau re-drives a step that died or whose decision was refused. The new step
   is linked to the original (``rerun_of``) and sent under its own key, so the payer can tell a
   deliberate re-drive from a retry.
@@ -28,7 +29,14 @@ from gateway.errors import Conflict, NotFound
 from gateway.orchestration.decision_checks import accept_decision, decision_problems
 from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import flag
-from gateway.orchestration.steps import FAILED_STEPS, InconsistentStep, StepStatus, step_key
+from gateway.orchestration.reversals import queue_reversal
+from gateway.orchestration.steps import (
+    CLOSED_CLAIM_STATUSES,
+    FAILED_STEPS,
+    InconsistentStep,
+    StepStatus,
+    step_key,
+)
 from gateway.orchestration.transaction import Transaction
 from gateway.orchestration.webhooks import emit
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, LinePaymentRow, PayerStepRow, utcnow
@@ -67,6 +75,8 @@ def revise(
     The check runs first, against the share as the payer was asked it, so a refused revision
     leaves the coordination as it was; it is flagged for the bureau."""
     session = tx.session
+    if claim.status in CLOSED_CLAIM_STATUSES:
+        raise Conflict(f"claim {claim.claim_id} is {claim.status}: it is not revised")
     faults = decision_problems(tx, claim, step, decision, catalogue)
     if faults:
         flag(session, claim, "revision_refused", "; ".join(faults), step)
@@ -92,8 +102,10 @@ def revise(
             detail = {"cause": cause, "revised": True, "revises_step": old.step_id}
             new = revised = _copy(old, round_=new_round, attempt=1, detail=detail)
             new.status, new.attempts, new.last_error = StepStatus.SUBMITTED.value, 0, None
-        else:
-            new = _to_ask_again(_copy(old, round_=new_round, attempt=1, detail={"cause": cause}))
+        else:  # asked again: a payer that reverses is asked to reverse what it decided before
+            reversal = queue_reversal(tx, claim, old, cause)
+            detail = {"cause": cause} if reversal is None else {"cause": cause, "reversal": reversal}
+            new = _to_ask_again(_copy(old, round_=new_round, attempt=1, detail=detail))
         session.add(new)
     session.flush()
     if revised is None:
@@ -144,6 +156,8 @@ def rerun(tx: Transaction, step_id: int) -> PayerStepRow:
         raise NotFound(f"no payer step {step_id}")
     claim = lock_claim(tx, old.claim_id)
     session.refresh(old)
+    if claim.status in CLOSED_CLAIM_STATUSES:
+        raise Conflict(f"claim {claim.claim_id} is {claim.status}: its steps are not rerun")
     if old.round != claim.round:
         raise Conflict(f"step {step_id} belongs to round {old.round}; the claim is in round {claim.round}")
     if old.status not in FAILED_STEPS:

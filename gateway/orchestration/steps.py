@@ -22,12 +22,17 @@ class StepStatus(StrEnum):
     REFUSED = "refused"  # the payer's decision broke a rule and was not recorded
     DEAD = "dead"  # a permanent fault, or too many attempts: waits for a rerun
     REPLACED = "replaced"  # superseded by a rerun
+    VOIDED = "voided"  # the claim was withdrawn: what this payer paid is recovered
+    RETURNED = "returned"  # the payer returned the claim unadjudicated, with a reason
 
 
 OPEN_STEPS = (StepStatus.WAITING.value, StepStatus.SUBMITTED.value, StepStatus.PENDING.value)
 FAILED_STEPS = (StepStatus.DEAD.value, StepStatus.REFUSED.value)
 # the claims the fan-out still has work for: the ones workers lease
 ACTIVE_CLAIM_STATUSES = (ClaimStatus.RECEIVED.value, ClaimStatus.COORDINATING.value)
+# claims that are no longer anyone's to change: withdrawn (a corrected version replaces a claim in
+# place, in a new round: docs/corrections.md)
+CLOSED_CLAIM_STATUSES = (ClaimStatus.VOIDED.value,)
 
 
 @dataclass(frozen=True)

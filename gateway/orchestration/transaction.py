@@ -55,11 +55,12 @@ class Kept:
     # product versions, by ("product", code, version): a changed definition is registered as the
     # next version
     products: dict[tuple[str, str, int], Product] = field(default_factory=dict)
-    # the lines of the claims in flight: written once, when the claim was accepted
-    claim_lines: dict[uuid.UUID, tuple[ClaimLine, ...]] = field(default_factory=dict)
+    # the lines of the claims in flight, with the round they were read in: written when the claim
+    # was accepted, and again only by a replacement, which opens a new round
+    claim_lines: dict[uuid.UUID, tuple[int, tuple[ClaimLine, ...]]] = field(default_factory=dict)
     # by line, the repeated units of the claims in flight (``claim_facts.repeated_units``): a claim's
     # earlier claims are fixed once it has its place, and their lines never change
-    repeats: dict[uuid.UUID, dict[int, Repeat]] = field(default_factory=dict)
+    repeats: dict[uuid.UUID, tuple[int, dict[int, Repeat]]] = field(default_factory=dict)
 
     def forget(self, claim_id: uuid.UUID) -> None:
         """The claim has left the worker."""

@@ -107,6 +107,12 @@ def claim_view(session: Session, principal: Principal, claim_id: str) -> dict[st
         ],
         "received_at": claim.created_at.isoformat(),
         "coordinated_at": claim.coordinated_at.isoformat() if claim.coordinated_at else None,
+        **({"versions": claim.versions} if claim.versions else {}),
+        **(
+            {"void": {"reason": claim.void_reason, "voided_at": claim.voided_at.isoformat()}}
+            if claim.voided_at
+            else {}
+        ),
     }
 
 
@@ -141,6 +147,9 @@ def _step(s: PayerStepRow) -> dict[str, Any]:
         **({"error": s.last_error} if s.last_error else {}),
         **({"paid_fen": s.detail["paid_fen"]} if s.detail and "paid_fen" in s.detail else {}),
         **({"declined": s.detail["declined"]} if s.detail and s.detail.get("declined") else {}),
+        **(
+            {"return_reason": s.detail["return_reason"]} if s.detail and s.detail.get("return_reason") else {}
+        ),
     }
 
 

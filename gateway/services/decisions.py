@@ -17,13 +17,15 @@ from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.orchestration.decision_checks import accept_decision
 from gateway.orchestration.moves import current_steps, lock_claim, resume
 from gateway.orchestration.recording import settling_party
+from gateway.orchestration.returns import record_return
 from gateway.orchestration.revisions import rerun, revise
-from gateway.orchestration.steps import FAILED_STEPS, StepStatus
+from gateway.orchestration.steps import CLOSED_CLAIM_STATUSES, FAILED_STEPS, StepStatus
 from gateway.orchestration.transaction import Transaction
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow, PayerStepRow
 
-ANSWERABLE = (StepStatus.SUBMITTED.value, StepStatus.PENDING.value, *FAILED_STEPS)
+# a returned share may still be decided: the payer takes its return back
+ANSWERABLE = (StepStatus.SUBMITTED.value, StepStatus.PENDING.value, StepStatus.RETURNED.value, *FAILED_STEPS)
 
 
 def receive_decision(
@@ -43,6 +45,8 @@ def receive_decision(
         raise NotFound(f"no claim {claim_id}")
     tx = Transaction(session)  # the fan-out's view of the caller's transaction
     claim = lock_claim(tx, claim_id)
+    if claim.status in CLOSED_CLAIM_STATUSES:
+        raise Conflict(f"claim {claim_id} is {claim.status}: its decisions are closed")
     step = next(
         (
             s
@@ -66,6 +70,15 @@ def receive_decision(
     )
     if step.status == StepStatus.WAITING.value:
         raise Conflict(f"the share of {step.product_code} has not been sent to the payer yet")
+    if decision.status == "returned":  # 退回: the claim waits for its provider
+        if step.status == StepStatus.RETURNED.value:
+            return _answer("unchanged", claim, step)
+        if step.status not in ANSWERABLE:
+            raise Conflict(
+                f"the share of {step.product_code} is {step.status}: only an open share is returned"
+            )
+        record_return(tx, claim, step, decision)
+        return _answer("returned", claim, step)
     if step.status in ANSWERABLE:
         if not accept_decision(tx, claim, step, decision, catalogue):
             return {**_answer("refused", claim, step), "faults": [("/lines", step.last_error or "")]}

@@ -55,6 +55,7 @@ class SandboxPayers:
     payers: dict[str, SandboxPayer] = field(default_factory=dict)
     servers: dict[str, Any] = field(default_factory=dict)
     hsa: bool = False  # the eastern administrator speaks the 医保信息平台 profile
+    hsa_payer: str = HSA_ADMIN  # or another REST payer does (a later tier that reverses, in tests)
     hsa_keys: HsaKeys = field(default_factory=HsaKeys.generate)
     hsa_platform: HsaPlatform | None = None
 
@@ -69,7 +70,7 @@ class SandboxPayers:
         for i, code in enumerate([*ADMINISTRATORS, REST_PAYER]):
             port = self.port + i if self.port else 0
             app = rest_payer_app(self.payers[code])
-            if self.hsa and code == HSA_ADMIN:
+            if self.hsa and code == self.hsa_payer:
                 profile = Profile.from_config({"fixmedins_code": INSTITUTION, "mdtrtarea_admvs": DIVISION})
                 self.hsa_platform = HsaPlatform(self.payers[code], self.hsa_keys, profile)
                 app = hsa_payer_app(self.hsa_platform)
@@ -86,8 +87,8 @@ class SandboxPayers:
         """The environment the hsa payer file's ``*_env`` settings name (``key_dir=None``)."""
         return self.hsa_keys.environment(HSA_ENV_PREFIX)
 
-    def _administrator(self, admin: str, key_dir: Path | None) -> dict[str, Any]:
-        if not (self.hsa and admin == HSA_ADMIN):
+    def _adapter(self, admin: str, key_dir: Path | None) -> dict[str, Any]:
+        if not (self.hsa and admin == self.hsa_payer):
             return {"type": "rest", "base_url": self.url(admin), "timeout_seconds": 5}
         if key_dir is not None:
             named = self.hsa_keys.write(key_dir, admin)
@@ -106,7 +107,7 @@ class SandboxPayers:
             {
                 "payer_code": admin,
                 "name": f"Sandbox tier-1 administrator ({', '.join(districts)})",
-                "adapter": self._administrator(admin, key_dir),
+                "adapter": self._adapter(admin, key_dir),
             }
             for admin, districts in ADMINISTRATORS.items()
         ]
@@ -125,7 +126,7 @@ class SandboxPayers:
             {
                 "payer_code": REST_PAYER,
                 "name": "Sandbox 惠民保 insurer (REST, adjudicates itself)",
-                "adapter": {"type": "rest", "base_url": self.url(REST_PAYER), "timeout_seconds": 5},
+                "adapter": self._adapter(REST_PAYER, key_dir),
             }
         )
         documents.append(

@@ -213,6 +213,9 @@ class HsaPlatform:
         if operation == "adjustment":
             self.payer.submit_adjustment(data)
             return self.answer("0", msgid, output={"accepted": True})
+        if operation == "void":
+            self.payer.submit_void(data)
+            return self.answer("0", msgid, output={"accepted": True})
         if operation == "statement":
             entries = self.payer.statement(date.fromisoformat(str(data["business_date"])))
             return self.answer("0", msgid, output={"entries": entries})

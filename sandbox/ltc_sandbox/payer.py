@@ -35,6 +35,7 @@ class Faults:
     pending: bool = False  # answer "pending", then decide by callback after ``callback_delay_ms``
     callback_delay_ms: int = 200
     overpay_fen: int = 0  # add this much to every line it pays (a payer that gets its sums wrong)
+    return_reason: str | None = None  # return every new share unadjudicated (退回) for this reason
 
 
 class Outcome:
@@ -58,6 +59,7 @@ class SandboxPayer:
     assessments: dict[str, dict[str, Any]] = field(default_factory=dict)
     adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
     reversals: dict[str, str] = field(default_factory=dict)  # share key reversed (冲正) → cause
+    voids: dict[str, dict[str, Any]] = field(default_factory=dict)  # void notices by key
     settled: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -91,6 +93,12 @@ class SandboxPayer:
                 return self.decisions[key]
             request = ShareRequest.from_wire(wire)
             self.requests[key] = request
+            if self.faults.return_reason:
+                returned = Decision(
+                    "returned", f"{self.payer_code}:{key}", return_reason=self.faults.return_reason
+                )
+                self.decisions[key] = returned
+                return returned
             decision = self._adjudicate(request)
             if self.faults.pending:
                 threading.Thread(target=self._decide_later, args=(request, decision), daemon=True).start()
@@ -109,6 +117,14 @@ class SandboxPayer:
     def submit_adjustment(self, wire: dict[str, Any]) -> None:
         with self._lock:
             self.adjustments[str(wire["idempotency_key"])] = wire
+
+    def submit_void(self, wire: dict[str, Any]) -> None:
+        """The claim was withdrawn: its shares no longer count against the member's limits here."""
+        with self._lock:
+            self.voids[str(wire["idempotency_key"])] = wire
+            for (_, product), claims in self._latest.items():
+                if product == wire["product_code"]:
+                    claims.pop(str(wire["claim_id"]), None)
 
     def reverse(self, key: str, cause: str) -> None:
         """冲正: the share decided under ``key`` no longer counts against the member's limits."""
@@ -134,6 +150,7 @@ class SandboxPayer:
                 "assessments": sorted(self.assessments),
                 "adjustments": list(self.adjustments.values()),
                 "reversals": dict(self.reversals),
+                "voids": list(self.voids.values()),
             }
 
     # --- behaviour ------------------------------------------------------------------------------

@@ -71,6 +71,12 @@ def rest_payer_app(payer: SandboxPayer, token: str | None = None) -> Starlette:
         payer.submit_adjustment(await request.json())
         return JSONResponse({"accepted": True})
 
+    async def voids(request: Request) -> Response:
+        if not authorised(request):
+            return JSONResponse({"error": "unauthorised"}, status_code=401)
+        payer.submit_void(await request.json())
+        return JSONResponse({"accepted": True})
+
     async def statement(request: Request) -> Response:
         if not authorised(request):
             return JSONResponse({"error": "unauthorised"}, status_code=401)
@@ -91,6 +97,7 @@ def rest_payer_app(payer: SandboxPayer, token: str | None = None) -> Starlette:
             Route("/claim-shares/{key}", fetch_decision, methods=["GET"]),
             Route("/assessments", assessments, methods=["POST"]),
             Route("/adjustments", adjustments, methods=["POST"]),
+            Route("/voids", voids, methods=["POST"]),
             Route("/statements/{day}", statement, methods=["GET"]),
             Route("/_sandbox/log", log, methods=["GET"]),
             Route("/_sandbox/faults", faults, methods=["POST"]),

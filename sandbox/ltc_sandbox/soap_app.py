@@ -207,6 +207,18 @@ class AdjustmentNotice(ComplexModel):
     lines = many(AdjustmentLine)
 
 
+class VoidNotice(ComplexModel):
+    __namespace__ = NAMESPACE
+    idempotency_key = Unicode
+    claim_id = Unicode
+    claim_number = Unicode
+    payer_code = Unicode
+    product_code = Unicode
+    reason = Unicode
+    lines = many(AdjustmentLine)
+    fixed = many(FixedMonth)
+
+
 class StatementLine(ComplexModel):
     __namespace__ = NAMESPACE
     claim_id = Unicode
@@ -290,6 +302,11 @@ def soap_application(payer: SandboxPayer) -> WsgiApplication:
         @rpc(AdjustmentNotice, _returns=Ack)
         def SubmitAdjustment(ctx: Any, notice: AdjustmentNotice) -> Ack:
             payer.submit_adjustment(_plain(notice))
+            return Ack(accepted=True)
+
+        @rpc(VoidNotice, _returns=Ack)
+        def SubmitVoid(ctx: Any, notice: VoidNotice) -> Ack:
+            payer.submit_void(_plain(notice))
             return Ack(accepted=True)
 
         @rpc(Unicode, _returns=many(StatementLine))

@@ -208,7 +208,7 @@ def test_sandbox_payers_load_and_adapter_check_from_the_command_line(url: str, t
         for payer in ("ltc-admin-east", "ltc-admin-west", "huiminbao", "acme-life"):
             checked = ltc("adapter-check", payer, url=url, cwd=tmp_path)
             assert checked.returncode == 0, checked.stdout + checked.stderr
-            assert "9 passed, 0 failed" in checked.stdout
+            assert "10 passed, 0 failed" in checked.stdout
             assert "idempotent retry" in checked.stdout and "retry after a timeout" in checked.stdout
         local = ltc("adapter-check", "policy-ltci", url=url, cwd=tmp_path)
         assert local.returncode == 2 and "no adapter configured" in local.stderr

@@ -65,6 +65,7 @@ def test_the_sandbox_rest_payer_requests_and_answers_validate_against_the_payer_
         "/claim-shares": ("/claim-shares", "post"),
         "/assessments": ("/assessments", "post"),
         "/adjustments": ("/adjustments", "post"),
+        "/voids": ("/voids", "post"),
     }
     failures = []
     covered = set()

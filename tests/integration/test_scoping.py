@@ -34,6 +34,8 @@ ALLOWED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/v1/claims/{claim_id}/statement.pdf"): {Role.PROVIDER, Role.PAYER, Role.BUREAU, Role.RECONCILER},
     ("GET", "/v1/providers/{provider_code}/monthly-statements/{month}.xlsx"): {Role.PROVIDER, Role.BUREAU},
     ("GET", "/v1/providers/{provider_code}/monthly-statements/{month}.csv"): {Role.PROVIDER, Role.BUREAU},
+    ("POST", "/v1/claims/{claim_id}/void"): {Role.PROVIDER},
+    ("POST", "/v1/claims/{claim_id}/replace"): {Role.PROVIDER},
     ("POST", "/v1/payers/{payer_code}/decisions"): {Role.PAYER},
     ("POST", "/v1/payers/{payer_code}/statements"): {Role.PAYER, Role.BUREAU},
     ("PUT", "/v1/payers/{payer_code}/routes"): {Role.BUREAU},

@@ -1,7 +1,8 @@
 """Fault simulation: N claims through the sandbox payers (REST and SOAP, real servers) while the
 payers time out, fail, answer garbage, decide late by callback (sometimes twice), revise tier 1,
-and fan-out workers (separate processes) are killed with SIGKILL and restarted. At the end every
-claim must be final, none lost, no payer step sent two different bodies, every coordination
+providers void and replace claims (in flight or coordinated, sometimes twice), and fan-out workers
+(separate processes) are killed with SIGKILL and restarted. At the end every claim must be final
+(voided if withdrawn), none lost, no payer step sent two different bodies, every coordination
 invariant must hold, and the settlement ledger must balance with what was decided.
 
 Everything random comes from the seed: ``python -m tests.simulation --seed 7 --claims 200``
@@ -58,6 +59,7 @@ class Report:
     outcome: Counter[str] = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    voided: set[str] = field(default_factory=set)  # claims a provider withdrew: they end voided
 
     def text(self) -> str:
         lines = [f"fault simulation, seed {self.seed}: {self.claims} claims in {self.seconds:.1f} s"]
@@ -116,6 +118,7 @@ def run(
             deadline = time.monotonic() + 60 + claims * 2
             kills_left = kills
             revised: set[str] = set()
+            corrected: set[str] = set()
             while time.monotonic() < deadline:
                 time.sleep(0.5)
                 if kills_left and rng.random() < 0.3:
@@ -126,6 +129,7 @@ def run(
                     kills_left -= 1
                     report.injected["worker SIGKILL"] += 1
                 _revise_some(rng, client, keys, claim_ids, revised, report)
+                _correct_some(rng, client, keys, claim_ids, corrected, report)
                 if _all_final(gateway, claim_ids) and not kills_left and len(revised) >= min(3, claims // 5):
                     time.sleep(1.0)  # let a late callback land, then look again
                     if _all_final(gateway, claim_ids):
@@ -259,7 +263,45 @@ def _submit(rng: random.Random, client: httpx.Client, keys: dict[str, Any], clai
         answer = _post(client, keys["provider"], "/v1/claims", body)
         answer.raise_for_status()
         ids.append(answer.json()["claim_id"])
+        keys.setdefault("bodies", {})[ids[-1]] = body
     return ids
+
+
+def _correct_some(
+    rng: random.Random,
+    client: httpx.Client,
+    keys: dict[str, Any],
+    claim_ids: list[str],
+    corrected: set[str],
+    report: Report,
+) -> None:
+    """The provider voids a claim, or replaces it with one bed-day fewer, whatever state it is in
+    (in flight too), sometimes sending the same request twice."""
+    if rng.random() > 0.25 or len(corrected) >= max(2, len(claim_ids) // 4):
+        return
+    claim_id = rng.choice(claim_ids)
+    if claim_id in corrected:
+        return
+    corrected.add(claim_id)
+    if rng.random() < 0.5:
+        path, body, kind = f"/v1/claims/{claim_id}/void", {"reason": "simulated withdrawal"}, "void"
+    else:
+        body = copy.deepcopy(keys["bodies"][claim_id])
+        line = body["lines"][0]
+        if line["quantity"] < 2:
+            return
+        line["quantity"] -= 1
+        line["service_end_date"] = f"2026-11-{line['quantity']:02d}"
+        line["billed_fen"] = line["quantity"] * line["unit_price_fen"]
+        path, kind = f"/v1/claims/{claim_id}/replace", "replacement"
+    for _ in range(2 if rng.random() < 0.5 else 1):
+        answer = _post(client, keys["provider"], path, body)
+        if answer.status_code >= 400:
+            report.violations.append(f"claim {claim_id}: {kind} answered {answer.status_code} {answer.text}")
+            return
+        report.injected[kind] += 1
+    if kind == "void":
+        report.voided.add(claim_id)
 
 
 def _revise_some(
@@ -376,8 +418,9 @@ def _check(gateway: Gateway, sandboxes: SandboxPayers, claim_ids: list[str], rep
         if missing:
             problems.append(f"{len(missing)} claims lost")
         for claim_id, claim in claims.items():
-            if claim.status != "coordinated":
-                problems.append(f"claim {claim_id} ended {claim.status}")
+            wanted = "voided" if claim_id in report.voided else "coordinated"
+            if claim.status != wanted:
+                problems.append(f"claim {claim_id} ended {claim.status}, not {wanted}")
         billed = {(str(r.claim_id), r.line_no): r.billed_fen for r in session.scalars(select(ClaimLineRow))}
         paid: dict[tuple[str, int], int] = defaultdict(int)
         by_party: dict[tuple[str, str, int], int] = defaultdict(int)
@@ -441,7 +484,9 @@ def _check(gateway: Gateway, sandboxes: SandboxPayers, claim_ids: list[str], rep
     with gateway.sessions.begin() as session:
         for message in session.scalars(select(OutboxRow)):
             received = sandboxes.payers[message.payer_code]
-            kept = received.assessments if message.kind == "assessment" else received.adjustments
+            kept = {"assessment": received.assessments, "void": received.voids}.get(
+                message.kind, received.adjustments
+            )
             if message.status != "sent" or message.idempotency_key not in kept:
                 problems.append(
                     f"{message.kind} notice {message.idempotency_key} to {message.payer_code}: "

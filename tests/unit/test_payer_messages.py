@@ -143,3 +143,21 @@ def test_field_maps_rename_by_dotted_path_through_lists() -> None:
 def test_a_payer_answer_with_an_amount_beyond_the_bound_or_a_nul_is_a_malformed_answer(wire: object) -> None:
     with pytest.raises(MalformedAnswer):
         Decision.from_wire(wire)
+
+
+def test_a_returned_share_is_read_with_its_reason_and_refused_without_one() -> None:
+    returned = Decision.from_wire({"status": "returned", "return_reason": "the admission record is missing"})
+    assert (returned.status, returned.return_reason, returned.lines) == (
+        "returned",
+        "the admission record is missing",
+        (),
+    )
+    assert Decision.from_wire(returned.to_wire()) == returned
+    for wire in (
+        {"status": "returned"},
+        {"status": "returned", "return_reason": "  "},
+        {"status": "returned", "return_reason": "x" * 501},
+        {"status": "returned", "return_reason": "a\x00b"},
+    ):
+        with pytest.raises(MalformedAnswer):
+            Decision.from_wire(wire)

@@ -88,6 +88,11 @@ class ClaimRow(Base):
     # The claim's place in its member's coordination order (1, 2, …), given when its coordination
     # starts, under the member's row lock: earlier claims' lines are what its repeats are found against.
     coordination_seq: Mapped[int | None] = mapped_column(Integer)
+    # Corrections (docs/corrections.md): a void's time and reason
+    voided_at: Mapped[datetime | None]
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    # earlier versions, replaced by a corrected one: [{round, period, billed_fen, lines, replaced_at}]
+    versions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class ClaimLineRow(Base):
@@ -247,7 +252,7 @@ class OutboxRow(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # assessment | adjustment
+    kind: Mapped[str] = mapped_column(String(16))  # assessment | adjustment | void | reversal
     payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
     claim_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claims.claim_id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)

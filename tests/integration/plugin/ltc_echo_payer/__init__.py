@@ -17,6 +17,7 @@ from adapters.sdk import (
     PermanentError,
     ShareRequest,
     StatementEntry,
+    VoidNotice,
     to_wire,
 )
 
@@ -53,6 +54,9 @@ class EchoPayer:
         return self.decisions.get(idempotency_key, Decision("pending"))
 
     async def submit_adjustment(self, notice: AdjustmentNotice) -> None:
+        return None
+
+    async def submit_void(self, notice: VoidNotice) -> None:
         return None
 
     async def pull_statement(self, business_date: date) -> list[StatementEntry]:
