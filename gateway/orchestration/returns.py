@@ -8,9 +8,11 @@ from __future__ import annotations
 from adapters.sdk import Decision
 from gateway import audit
 from gateway.domain.claims import ClaimStatus
+from gateway.domain.webhooks import WebhookEvent
 from gateway.orchestration.recording import flag, release_provisional, settling_party
 from gateway.orchestration.steps import StepStatus, Stop
 from gateway.orchestration.transaction import Transaction
+from gateway.orchestration.webhooks import emit
 from gateway.storage.tables import ClaimRow, PayerStepRow, utcnow
 
 
@@ -35,4 +37,5 @@ def record_return(tx: Transaction, claim: ClaimRow, step: PayerStepRow, decision
         product=step.product_code,
         reason=reason,
     )
+    emit(session, claim, WebhookEvent.RETURNED)  # the provider must put it right
     return Stop(claim.status)

@@ -24,12 +24,14 @@ from adapters.sdk import VoidNotice, to_wire
 from gateway import audit, ledger
 from gateway.domain.claims import ClaimStatus
 from gateway.domain.products import ProductKind
+from gateway.domain.webhooks import WebhookEvent
 from gateway.orchestration.moves import current_steps, lock_claim
 from gateway.orchestration.outbox import WAITING
 from gateway.orchestration.recording import record_adjustments, release_provisional, settling_party
 from gateway.orchestration.reversals import queue_reversal
 from gateway.orchestration.steps import CLOSED_CLAIM_STATUSES, OPEN_STEPS, StepStatus
 from gateway.orchestration.transaction import Transaction
+from gateway.orchestration.webhooks import emit
 from gateway.storage.tables import (
     AdjustmentRow,
     ClaimRow,
@@ -94,6 +96,7 @@ def void(tx: Transaction, claim_id: uuid.UUID, reason: str, actor: str) -> Claim
         round=claim.round,
         recovered_fen=sum(a.delta_fen for lines, _ in recovered.values() for a in lines),
     )
+    emit(session, claim, WebhookEvent.VOIDED)
     return claim
 
 

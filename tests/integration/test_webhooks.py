@@ -328,8 +328,8 @@ def test_a_receiver_always_down_dead_letters_the_event_and_a_replay_delivers_it_
         receiver.stop()
 
 
-def test_the_fan_out_emits_failed_and_revised_in_the_claims_own_transaction(hooks: World) -> None:
-    events = ["claim.coordinated", "claim.failed", "claim.revised"]
+def test_the_fan_out_emits_failed_revised_and_voided_in_the_claims_own_transaction(hooks: World) -> None:
+    events = ["claim.coordinated", "claim.failed", "claim.revised", "claim.voided"]
     endpoint = register(hooks, "http://127.0.0.1:9/hooks", events)
     claim_id = coordinated_claim(hooks)
     revision = {
@@ -356,6 +356,8 @@ def test_the_fan_out_emits_failed_and_revised_in_the_claims_own_transaction(hook
         session.rollback()  # the change rolled back: no event either
     with hooks.gateway.sessions.begin() as session:
         fail(session.get_one(ClaimRow, uuid.UUID(claim_id)))
+    voided = hooks.post(f"/v1/claims/{claim_id}/void", {"reason": "entered twice"}, hooks.provider)
+    assert voided.status_code == 200, voided.text
     with hooks.gateway.sessions.begin() as session:
         rows = session.scalars(select(WebhookDeliveryRow).order_by(WebhookDeliveryRow.id)).all()
         sent = [(r.event_type, r.payload["status"], r.payload["round"]) for r in rows]
@@ -364,8 +366,9 @@ def test_the_fan_out_emits_failed_and_revised_in_the_claims_own_transaction(hook
         ("claim.revised", "coordinating", 2),
         ("claim.coordinated", "coordinated", 2),
         ("claim.failed", "failed", 2),
+        ("claim.voided", "voided", 3),
     ]
-    assert len(log_of(hooks, endpoint["webhook_id"])) == 4
+    assert len(log_of(hooks, endpoint["webhook_id"])) == 5
 
 
 def test_rotating_the_data_key_re_encrypts_webhook_secrets(local: World) -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0024'
-down_revision = '0019'
+down_revision = '0027'
 branch_labels = None
 depends_on = None
 
