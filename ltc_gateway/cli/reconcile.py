@@ -35,6 +35,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         gateway.sessions,
         window_days=settings.settlement_window_days,
         lease_seconds=settings.reconciliation_lease_seconds,
+        clearing=settings.clearing_category,
     )
 
     def progress(phase: str, done: int, total: int) -> None:
