@@ -189,6 +189,7 @@ def test_adapter_check_passes_against_the_hsa_sandbox(monkeypatch: pytest.Monkey
         "hsa: encryption round-trips",
         "hsa: reversal, repeated",
         "hsa: error codes mapped",
+        "hsa: reconciliation totals, then detail by files",
     ):
         assert expected in names
 
