@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -163,15 +163,14 @@ class TotalsLevel:
         pool = self.pool or AdapterPool()
         try:
             for payer_code, config in payers:
-                adapter = pool.get(payer_code, config)
                 mine = tuple(
                     PeriodTotals(c, m, n, fen, billed)
                     for (p, c, m), (n, fen, billed) in ours.items()
                     if p == payer_code
                 )
-                try:
-                    assert isinstance(adapter, PullsTotals)
-                    pulled[payer_code] = await adapter.pull_totals(business_date, mine)
+                try:  # declared by its capabilities; the pool's wrapper forwards the call
+                    adapter = pool.get(payer_code, config)
+                    pulled[payer_code] = await cast(PullsTotals, adapter).pull_totals(business_date, mine)
                     notes[payer_code] = f"totals of {len(pulled[payer_code])} groups"
                 except AdapterError as error:  # compared from its statement lines, if any
                     notes[payer_code] = f"totals not pulled: {error}"[:300]
@@ -230,11 +229,10 @@ class TotalsLevel:
                 if len(ours) > MAX_DETAIL_LINES:
                     answers.append(f"not pulled: more than {MAX_DETAIL_LINES} lines in one group")
                     continue
-                adapter = pool.get(g.payer_code, adapters[g.payer_code][0])
                 totals = PeriodTotals(g.category, g.period, *g.gateway)
                 try:
-                    assert isinstance(adapter, PullsDetail)
-                    answers.append(await adapter.pull_detail(business_date, totals, ours))
+                    adapter = pool.get(g.payer_code, adapters[g.payer_code][0])
+                    answers.append(await cast(PullsDetail, adapter).pull_detail(business_date, totals, ours))
                 except AdapterError as error:
                     answers.append(f"not pulled: {error}"[:300])
         finally:
