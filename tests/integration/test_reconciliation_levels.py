@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -21,6 +22,7 @@ from ltc_sandbox import HSA_ADMIN, SandboxPayers
 from ltc_sandbox.generator import generate_night
 from reconciliation.run import Reconciliation
 from reconciliation.statements import entries_document, import_statement
+from tests.integration.test_cli import ltc
 from tests.integration.test_hsa_profile import hsa, platform  # noqa: F401 (the fixture)
 from tests.integration.test_payers import drain
 from tests.integration.world import World
@@ -63,7 +65,9 @@ def levels(result: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
     return found
 
 
-def test_agreed_totals_do_no_line_work_and_a_differing_group_is_matched_line_by_line(world: World) -> None:
+def test_agreed_totals_do_no_line_work_and_a_differing_group_is_matched_line_by_line(
+    world: World, tmp_path: Path
+) -> None:
     world.setup()
     world.submit()
     drain(world)
@@ -105,6 +109,12 @@ def test_agreed_totals_do_no_line_work_and_a_differing_group_is_matched_line_by_
     assert kept(world, again["run_id"]) == kept(world, second["run_id"])
     api = world.get(f"/v1/reconciliation/runs/{again['run_id']}", world.key(Role.RECONCILER, "r1"))
     assert api.status_code == 200 and api.json()["levels"] == again["levels"]
+    cli = ltc(
+        "reconcile", "--date", str(business_date()), url=world.gateway.settings.database_url, cwd=tmp_path
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert f"{differed['category']:<14} 2026-11  differed          -100 found AMOUNT_MISMATCH 1" in cli.stdout
+    assert f"keys matched line by line: {examined} (" in cli.stdout, cli.stdout
 
 
 def test_the_line_level_within_a_scope_finds_what_it_finds_over_everything(world: World) -> None:
