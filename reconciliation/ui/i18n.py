@@ -21,6 +21,8 @@ WORDS: dict[str, dict[str, str]] = {
     "phase": {"zh": "阶段", "en": "Phase"},
     "start_run": {"zh": "运行对账", "en": "Run reconciliation"},
     "recent_nights": {"zh": "近期各夜差异数", "en": "Mismatches over recent nights"},
+    "level_1": {"zh": "总额一致（组）", "en": "Totals agreed (groups)"},
+    "level_2": {"zh": "逐笔核对行数", "en": "Lines matched one by one"},
     "kind": {"zh": "差异类型", "en": "Kind"},
     "payer": {"zh": "支付方", "en": "Payer"},
     "claim": {"zh": "理赔", "en": "Claim"},
