@@ -217,7 +217,7 @@ def forget(url: str) -> None:
         c.execute(
             text(
                 "TRUNCATE statements, statement_lines, reconciliation_runs, reconciliation_results, "
-                "mismatches, mismatch_actions"
+                "reconciliation_totals, mismatches, mismatch_actions"
             )
         )
     engine.dispose()
