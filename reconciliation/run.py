@@ -16,7 +16,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -247,7 +247,7 @@ class Reconciliation:
             )
             scope = [g for g in groups if g.line_level == "matched"]
             params = {"d": business_date, "window_start": business_date - self.window, "run": run_id}
-            summary: list[Any] = []
+            summary: Sequence[Any] = ()
             if scope or not groups:
                 # every group differs (or level 1 did not run: a run resumed from before it
                 # existed): every key is classified, with no scope to look up per key
