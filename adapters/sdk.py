@@ -250,46 +250,6 @@ class StatementEntry:
     settled_on: str
 
 
-@dataclass(frozen=True, slots=True)
-class PeriodTotals:
-    """One payer's totals for one clearing category and period (level 1 of reconciliation, like
-    the platform's 3201): how many claim lines settled (or expected) and for how much.
-
-    ``category``: the clearing category (the gateway's definition: docs/reconciliation.md);
-    ``period``: the claims' service month, ``YYYY-MM``; ``billed_fen``: what those lines billed,
-    when the payer reports it (compared only then)."""
-
-    category: str
-    period: str
-    count: int
-    paid_fen: int
-    billed_fen: int | None = None
-
-    @classmethod
-    def from_wire(cls, wire: Any) -> PeriodTotals:
-        try:
-            billed = wire.get("billed_fen")
-            return cls(
-                category=_text(wire["category"]),
-                period=_text(wire["period"]),
-                count=_int(wire["count"]),
-                paid_fen=_fen(wire["paid_fen"]),
-                billed_fen=None if billed is None else _fen(billed),
-            )
-        except (KeyError, TypeError, AttributeError) as error:
-            raise MalformedAnswer(f"not period totals: {type(error).__name__} {error}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectedLine:
-    """A line the gateway expects a payer to have settled (level 2, sent when the payer compares
-    the detail itself, like the platform's 3202)."""
-
-    claim_id: str
-    line_no: int
-    expected_fen: int
-
-
 def to_wire(message: Any) -> dict[str, Any]:
     """A dataclass message as a JSON-able dict (tuples become lists). One pass over the fields:
     ``dataclasses.asdict`` deep-copies every value first, and a share request was built several
@@ -321,9 +281,9 @@ class Capabilities:
     ``adjudicates_locally``: the payer has no integration of its own; the gateway adjudicates every
     share by the published product rules, sends it no notices and has nothing to check.
     ``pulls_totals``: the payer answers its own totals per clearing category and period
-    (``PullsTotals``); without it the gateway sums the payer's statement lines itself.
+    (``adapters.sdk_totals.PullsTotals``); without it the gateway sums its statement lines.
     ``pulls_detail``: where totals differ, the payer answers its lines for that category and
-    period (``PullsDetail``); a payer with totals and neither detail nor statements is a
+    period (``adapters.sdk_totals.PullsDetail``); a payer with totals and neither detail nor statements is a
     totals-only payer: a period that differs is reported, not matched line by line.
     """
 
@@ -370,27 +330,6 @@ class Reverses(Protocol):
     """An adapter whose payer reverses an undone submission explicitly (冲正), idempotently."""
 
     async def reverse_share(self, notice: ReversalNotice) -> None: ...
-
-
-@runtime_checkable
-class PullsTotals(Protocol):
-    """An adapter whose payer answers totals (``Capabilities.pulls_totals``). ``ours``: the
-    gateway's totals for the same date, for a payer that compares them itself (the platform's
-    3201 takes the institution's figures); a payer may answer categories and periods beyond them."""
-
-    async def pull_totals(
-        self, business_date: date, ours: tuple[PeriodTotals, ...]
-    ) -> list[PeriodTotals]: ...
-
-
-@runtime_checkable
-class PullsDetail(Protocol):
-    """An adapter whose payer answers its lines of one category and period where totals differ
-    (``Capabilities.pulls_detail``); ``ours``: the lines the gateway expects there."""
-
-    async def pull_detail(
-        self, business_date: date, totals: PeriodTotals, ours: tuple[ExpectedLine, ...]
-    ) -> list[StatementEntry]: ...
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue, settlement
 from reconciliation.matching import MISMATCHES
-from reconciliation.run import Reconciliation, levels_of, run_view
+from reconciliation.report import levels_of, run_view
+from reconciliation.run import Reconciliation
 from reconciliation.statements import import_statement
 
 PAYER_FILTER = {"payer": {"type": "string", "description": "only this payer's"}}

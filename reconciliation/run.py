@@ -32,6 +32,7 @@ from gateway.ledger import business_date as beijing_today
 from gateway.storage.tables import PayerRow, ReconciliationRunRow, ReconciliationTotalsRow, utcnow
 from reconciliation.dates import business_date_faults
 from reconciliation.matching import ACROSS_PAYERS, NOTHING
+from reconciliation.report import PHASES, levels_of, run_view
 from reconciliation.sql.classify import (
     CLASSIFY,
     CLASSIFY_AND_SUM,
@@ -49,7 +50,6 @@ from reconciliation.totals import TotalsLevel
 
 log = logging.getLogger("ltc_gateway.reconciliation")
 
-PHASES = ("pull", "totals", "results", "items", "done")
 Progress = Callable[[str, int, int], None]  # phase, done, total
 
 
@@ -354,54 +354,3 @@ class Reconciliation:
     def view(self, run_id: int) -> dict[str, Any]:
         with self.sessions.begin() as session:
             return run_view(session.get_one(ReconciliationRunRow, run_id), levels_of(session, run_id))
-
-
-def run_view(
-    run: ReconciliationRunRow, groups: list[ReconciliationTotalsRow] | None = None
-) -> dict[str, Any]:
-    """A run; with ``groups`` (its level-1 rows) the ``levels`` report as well."""
-    view = {
-        "run_id": run.id,
-        "business_date": run.business_date.isoformat(),
-        "status": run.status,
-        "phase": run.phase,
-        "progress": {"done": PHASES.index(run.phase), "of": len(PHASES) - 1},
-        "counts": run.counts,
-        "totals": run.totals,
-        "runs": run.runs,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "error": run.error,
-    }
-    if groups is not None:
-        view["levels"] = [level_view(g) for g in groups]
-    return view
-
-
-def level_view(g: ReconciliationTotalsRow) -> dict[str, Any]:
-    """One payer, category and period: level 1's figures on both sides, and what level 2 found."""
-    return {
-        "payer_code": g.payer_code,
-        "category": g.category,
-        "period": g.period,
-        "source": g.source,
-        "gateway": {"count": g.gateway_count, "paid_fen": g.gateway_fen, "billed_fen": g.gateway_billed_fen},
-        "payer": {"count": g.payer_count, "paid_fen": g.payer_fen, "billed_fen": g.payer_billed_fen},
-        "level_1": "agreed" if g.agreed else "differed",
-        "level_2": g.line_level,
-        "found": dict(g.found),
-    }
-
-
-def levels_of(session: Session, run_id: int) -> list[ReconciliationTotalsRow]:
-    return list(
-        session.scalars(
-            select(ReconciliationTotalsRow)
-            .where(ReconciliationTotalsRow.run_id == run_id)
-            .order_by(
-                ReconciliationTotalsRow.payer_code,
-                ReconciliationTotalsRow.period,
-                ReconciliationTotalsRow.category,
-            )
-        )
-    )

@@ -23,7 +23,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.registry import AdapterPool, capabilities
-from adapters.sdk import AdapterError, ExpectedLine, PeriodTotals, PullsDetail, PullsTotals, StatementEntry
+from adapters.sdk import AdapterError, StatementEntry
+from adapters.sdk_totals import ExpectedLine, PeriodTotals, PullsDetail, PullsTotals
 from gateway.errors import Conflict, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationTotalsRow
 from reconciliation.sql.totals import expected_lines, group_totals

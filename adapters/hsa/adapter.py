@@ -36,10 +36,8 @@ from adapters.sdk import (
     AssessmentNotice,
     Capabilities,
     Decision,
-    ExpectedLine,
     FieldMap,
     MalformedAnswer,
-    PeriodTotals,
     PermanentError,
     ReversalNotice,
     ShareRequest,
@@ -47,6 +45,7 @@ from adapters.sdk import (
     TransientError,
     to_wire,
 )
+from adapters.sdk_totals import ExpectedLine, PeriodTotals
 
 DEFAULT_PATH = "/api/{infno}"
 RESPONSE_SIGNED = ("infcode", "inf_refmsgid", "refmsg_time", "respond_time", "err_msg", "output")

@@ -15,14 +15,13 @@ from datetime import datetime
 from adapters.hsa.envelope import BEIJING, REQUEST_FIELDS, SIGNATURE_FIELD, TIME_FORMAT, Reply, signing_text
 from adapters.hsa.reconcile import pull_detail, pull_totals
 from adapters.sdk import (
-    ExpectedLine,
-    PeriodTotals,
     PermanentError,
     ReversalNotice,
     ShareRequest,
     TransientError,
     to_wire,
 )
+from adapters.sdk_totals import ExpectedLine, PeriodTotals
 
 Body = Callable[[], Awaitable[str]]
 DIVISION = re.compile(r"[0-9]{6}")

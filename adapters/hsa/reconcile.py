@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from adapters.sdk import ExpectedLine, MalformedAnswer, PeriodTotals, StatementEntry, _fen, _int, _text
+from adapters.sdk import MalformedAnswer, StatementEntry, _fen, _int, _text
+from adapters.sdk_totals import ExpectedLine, PeriodTotals
 
 if TYPE_CHECKING:
     from adapters.hsa.adapter import HsaAdapter

@@ -28,7 +28,7 @@ from gateway.services.keys import Principal, Role, admit
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import queue
 from reconciliation.matching import MISMATCHES, OPEN_MISMATCH_STATUSES, MismatchKind
-from reconciliation.run import run_view
+from reconciliation.report import run_view
 from reconciliation.ui import signin
 from reconciliation.ui.chart import chart
 from reconciliation.ui.i18n import translator

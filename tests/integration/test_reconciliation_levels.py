@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import delete, text, update
 
 from adapters import registry
-from adapters.sdk import Capabilities, PeriodTotals, StatementEntry
+from adapters.sdk import Capabilities, StatementEntry
+from adapters.sdk_totals import PeriodTotals
 from gateway.ledger import business_date
 from gateway.services.keys import Role
 from gateway.storage.tables import PayerRow, ReconciliationTotalsRow

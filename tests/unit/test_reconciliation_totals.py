@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.hsa.reconcile import period_dates, read_file, result_entries, write_file
-from adapters.sdk import MalformedAnswer, PeriodTotals
+from adapters.sdk import MalformedAnswer
+from adapters.sdk_totals import PeriodTotals
 from reconciliation.totals import compare
 
 OURS = {
