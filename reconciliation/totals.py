@@ -125,6 +125,9 @@ class TotalsLevel:
         pulled: dict[str, list[PeriodTotals]] = {}
         if totals_payers:
             pulled, notes = asyncio.run(self._pull_totals(totals_payers, business_date, ours))
+        for payer, _ in totals_payers:  # totals not answered tonight: only lines it sent are matched
+            if payer not in pulled and not adapters[payer][1].pulls_statements:
+                matchable[payer] = False
         groups = compare(ours, lines, pulled, matchable)
         detail = [
             g

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import delete, text, update
 
 from adapters import registry
-from adapters.sdk import Capabilities, StatementEntry
+from adapters.sdk import Capabilities, StatementEntry, TransientError
 from adapters.sdk_totals import PeriodTotals
 from gateway.ledger import business_date
 from gateway.services.keys import Role
@@ -164,6 +164,8 @@ class TotalsOnly:
         self.payer_code = payer_code
 
     async def pull_totals(self, business_date: date, ours: tuple[PeriodTotals, ...]) -> list[PeriodTotals]:
+        if self.answers.get("fail"):
+            raise TransientError("the payer is down")
         short = self.answers["short_fen"]
         return [PeriodTotals(t.category, t.period, t.count, t.paid_fen - short) for t in ours]
 
@@ -190,10 +192,12 @@ class TotalsOnly:
 def totals_only(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[TotalsOnly]]:
     monkeypatch.setitem(registry.BUNDLED, "totals-only", TotalsOnly)
     yield TotalsOnly
-    TotalsOnly.answers["short_fen"] = 0
+    TotalsOnly.answers.update(short_fen=0, fail=0)
 
 
-def test_a_payer_that_sends_totals_only(world: World, totals_only: type[TotalsOnly]) -> None:
+def test_a_payer_that_sends_totals_only(
+    world: World, totals_only: type[TotalsOnly], monkeypatch: pytest.MonkeyPatch
+) -> None:
     world.setup()
     world.submit()
     drain(world)
@@ -213,6 +217,15 @@ def test_a_payer_that_sends_totals_only(world: World, totals_only: type[TotalsOn
     assert all(g["gateway"]["paid_fen"] - g["payer"]["paid_fen"] == 500 and g["found"] == {} for g in acme)
     assert not {i for i in kept(world, second["run_id"]) if i[1] == "acme-life"}
     assert second["counts"]["levels"]["groups_unavailable"] == len(acme)
+
+    # a payer that would answer detail but whose totals cannot be pulled tonight: its lines are
+    # not matched against nothing (every key would be missing at the payer), the groups wait
+    monkeypatch.setattr(TotalsOnly, "capabilities", Capabilities(False, pulls_totals=True, pulls_detail=True))
+    totals_only.answers["fail"] = 1
+    third = night_run(world).run(business_date())
+    assert third["counts"]["totals_pulled"]["acme-life"].startswith("totals not pulled: the payer is down")
+    acme = [g for g in third["levels"] if g["payer_code"] == "acme-life"]
+    assert {(g["source"], g["level_1"], g["level_2"]) for g in acme} == {("lines", "differed", "unavailable")}
 
 
 def test_the_hsa_payer_reconciles_by_3201_and_where_totals_differ_by_3202_files(
