@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.registry import AdapterPool, capabilities
@@ -27,7 +27,7 @@ from adapters.sdk import AdapterError, StatementEntry
 from adapters.sdk_totals import ExpectedLine, PeriodTotals, PullsDetail, PullsTotals
 from gateway.errors import Conflict, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationTotalsRow
-from reconciliation.sql.totals import expected_lines, group_totals
+from reconciliation.sql.totals import expected_lines, level_one
 from reconciliation.statements import entries_document, import_statement
 
 Key = tuple[str, str, str]  # payer, category, period
@@ -86,13 +86,6 @@ def _plus(a: int | None, b: int | None) -> int | None:
     return None if a is None and b is None else (a or 0) + (b or 0)
 
 
-def _figures(rows: Iterable[Any], billed: bool) -> dict[Key, Figures]:
-    return {
-        (str(p), str(c), str(m)): (int(n), int(fen), int(b) if billed else None)
-        for p, c, m, n, fen, b in rows
-    }
-
-
 class TotalsLevel:
     """Level 1 for a run: computed, pulled, compared and kept in ``reconciliation_totals``."""
 
@@ -105,13 +98,19 @@ class TotalsLevel:
         """The groups of the date compared and stored (a rerun replaces them); what was pulled."""
         with self.sessions.begin() as session:
             dialect = session.get_bind().dialect.name
-            ours = _figures(
-                session.execute(group_totals("ledger", dialect, self.clearing), {"d": business_date}), True
-            )
-            lines = _figures(
-                session.execute(group_totals("statements", dialect, self.clearing), {"d": business_date}),
-                False,
-            )
+            if dialect == "postgresql":  # as for level 2 (run.py): hashing keys, serially
+                session.execute(text("SET LOCAL jit = off"))
+                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            ours: dict[Key, Figures] = {}
+            lines: dict[Key, Figures] = {}
+            for p, c, m, e_n, e_count, e_fen, e_billed, s_n, s_count, s_fen in session.execute(
+                level_one(dialect, self.clearing), {"d": business_date}
+            ):
+                key = (str(p), str(c), str(m))
+                if e_n:
+                    ours[key] = (int(e_count), int(e_fen), int(e_billed))
+                if s_n:
+                    lines[key] = (int(s_count), int(s_fen), None)
             adapters = {
                 row.payer_code: (row.adapter, capabilities(row.adapter))
                 for row in session.scalars(select(PayerRow).order_by(PayerRow.payer_code))

@@ -34,28 +34,48 @@ def attribution(dialect: str, clearing: str) -> tuple[str, str]:
 ATTRIBUTED = """LEFT JOIN claims c ON c.claim_id = k.claim_id
         LEFT JOIN claim_lines cl ON cl.claim_id = k.claim_id AND cl.line_no = k.line_no"""
 
-# per key first (a key settled in two entries, a payment and its top-up, is one line), then
-# per group: the count of keys with a figure, the sum, and what those lines billed
-_SIDES = {
-    "ledger": "SELECT payer_code, claim_id, line_no, SUM(amount_fen) AS fen FROM ledger_entries "
-    "WHERE business_date <= :d GROUP BY payer_code, claim_id, line_no",
-    "statements": "SELECT payer_code, claim_id, line_no, SUM(paid_fen) AS fen FROM statement_lines "
-    "WHERE settled_on <= :d GROUP BY payer_code, claim_id, line_no",
-}
 
-
-def group_totals(side: str, dialect: str, clearing: str) -> TextClause:
-    """Rows (payer_code, category, period, count, fen, billed_fen) of the ledger or the statements."""
+# Both sides in one pass, per key first (a key settled in two entries, a payment and its top-up,
+# is one line), attributed once, then grouped by the raw columns the planner has statistics for
+# (grouped by the derived expressions it expected many groups and sorted every key to disk), and
+# only then the few groups named: per side the count of keys with a figure, the sum, and (the
+# gateway's side) what those lines billed; ``*_entries`` say whether the side has the group at all.
+def level_one(dialect: str, clearing: str) -> TextClause:
+    """Rows (payer_code, category, period, gateway_entries, gateway_count, gateway_fen,
+    gateway_billed_fen, payer_entries, payer_count, payer_fen)."""
     category, period = attribution(dialect, clearing)
+    category = category.replace("cl.setting", "g.setting").replace("k.line_no = 0", "g.claim_level")
+    period = period.replace("c.period_start", "g.period_start")
     return text(
         f"""
-        WITH k AS ({_SIDES[side]})
-        SELECT k.payer_code, {category} AS category, {period} AS period,
-               SUM(CASE WHEN k.fen <> 0 THEN 1 ELSE 0 END), COALESCE(SUM(k.fen), 0),
-               COALESCE(SUM(CASE WHEN k.fen <> 0 THEN cl.billed_fen ELSE 0 END), 0)
-        FROM k {ATTRIBUTED}
-        GROUP BY 1, 2, 3"""
+        WITH k AS (
+            SELECT payer_code, claim_id, line_no, SUM(e) AS e, COUNT(e) AS e_n, SUM(s) AS s, COUNT(s) AS s_n
+            FROM (
+                SELECT payer_code, claim_id, line_no, amount_fen AS e, NULL AS s
+                FROM ledger_entries WHERE business_date <= :d
+                UNION ALL
+                SELECT payer_code, claim_id, line_no, NULL, paid_fen
+                FROM statement_lines WHERE settled_on <= :d
+            ) u
+            GROUP BY payer_code, claim_id, line_no
+        ), g AS (
+            SELECT k.payer_code, cl.setting, k.line_no = 0 AS claim_level, c.period_start,
+                   SUM(k.e_n) AS e_n, SUM(CASE WHEN k.e <> 0 THEN 1 ELSE 0 END) AS e_count,
+                   SUM(k.e) AS e_fen, SUM(CASE WHEN k.e <> 0 THEN cl.billed_fen ELSE 0 END) AS e_billed,
+                   SUM(k.s_n) AS s_n, SUM(CASE WHEN k.s <> 0 THEN 1 ELSE 0 END) AS s_count, SUM(k.s) AS s_fen
+            FROM k {ATTRIBUTED}
+            GROUP BY k.payer_code, cl.setting, k.line_no = 0, c.period_start
+        )
+        SELECT g.payer_code, {category}, {period}, SUM(e_n), SUM(e_count), COALESCE(SUM(e_fen), 0),
+               COALESCE(SUM(e_billed), 0), SUM(s_n), SUM(s_count), COALESCE(SUM(s_fen), 0)
+        FROM g GROUP BY 1, 2, 3"""
     ).bindparams(bindparam("d", type_=Date))
+
+
+_LEDGER_KEYS = (
+    "SELECT payer_code, claim_id, line_no, SUM(amount_fen) AS fen FROM ledger_entries "
+    "WHERE business_date <= :d GROUP BY payer_code, claim_id, line_no"
+)
 
 
 def expected_lines(dialect: str, clearing: str) -> TextClause:
@@ -64,7 +84,7 @@ def expected_lines(dialect: str, clearing: str) -> TextClause:
     category, period = attribution(dialect, clearing)
     return text(
         f"""
-        WITH k AS ({_SIDES["ledger"]})
+        WITH k AS ({_LEDGER_KEYS})
         SELECT k.claim_id, k.line_no, k.fen FROM k {ATTRIBUTED}
         WHERE k.payer_code = :payer AND k.fen <> 0 AND {category} = :category AND {period} = :period
         ORDER BY k.claim_id, k.line_no"""
