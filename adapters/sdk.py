@@ -312,10 +312,17 @@ class Capabilities:
     payer that uploads its statements instead says False).
     ``adjudicates_locally``: the payer has no integration of its own; the gateway adjudicates every
     share by the published product rules, sends it no notices and has nothing to check.
+    ``pulls_totals``: the payer answers its own totals per clearing category and period
+    (``adapters.sdk_totals.PullsTotals``); without it the gateway sums its statement lines.
+    ``pulls_detail``: where totals differ, the payer answers its lines for that category and
+    period (``adapters.sdk_totals.PullsDetail``); a payer with totals and neither detail nor statements is a
+    totals-only payer: a period that differs is reported, not matched line by line.
     """
 
     pulls_statements: bool = True
     adjudicates_locally: bool = False
+    pulls_totals: bool = False
+    pulls_detail: bool = False
 
 
 DEFAULT_CAPABILITIES = Capabilities()  # an adapter that declares none: a remote payer that is pulled

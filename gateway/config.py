@@ -14,6 +14,7 @@ from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///ltc-gateway.db"
 ENVIRONMENTS = ("development", "production")
+CLEARING_CATEGORIES = ("setting", "single")  # docs/reconciliation.md
 
 
 class ConfigError(ValueError):
@@ -51,6 +52,8 @@ class Settings:
     # a settlement batch moving more (|net|) is disbursed only after 初审 and 复核 by two people
     settlement_approval_fen: int = 100_000
     reconciliation_lease_seconds: int = 600  # a run's hold on its business date while it works
+    # level 1's clearing category: setting (the line's care setting) or single (one per period)
+    clearing_category: str = "setting"
     # The staff UI's sessions (/ui).
     ui_secure_cookies: str = "auto"  # auto: Secure when the request came over HTTPS; true; false
     ui_session_idle_minutes: int = 30  # a session unused this long ends
@@ -102,6 +105,8 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         return _BOOLEANS[str(raw).strip().lower()]
     if name == "environment" and raw not in ENVIRONMENTS:
         raise ConfigError(f"{source}={raw!r}: one of {', '.join(ENVIRONMENTS)}")
+    if name == "clearing_category" and raw not in CLEARING_CATEGORIES:
+        raise ConfigError(f"{source}={raw!r}: one of {', '.join(CLEARING_CATEGORIES)}")
     return str(raw)
 
 

@@ -26,7 +26,8 @@ from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation import batch_api, batches, queue, settlement
 from reconciliation.matching import MISMATCHES
-from reconciliation.run import Reconciliation, run_view
+from reconciliation.report import levels_of, run_view
+from reconciliation.run import Reconciliation
 from reconciliation.statements import import_statement
 
 PAYER_FILTER = {"payer": {"type": "string", "description": "only this payer's"}}
@@ -66,6 +67,7 @@ def reconciliation_for(gateway: Any) -> Reconciliation:
         gateway.sessions,
         window_days=settings.settlement_window_days,
         lease_seconds=settings.reconciliation_lease_seconds,
+        clearing=settings.clearing_category,
     )
 
 
@@ -177,7 +179,8 @@ def get_runs(call: Call) -> Response:
 
 @endpoint(Role.RECONCILER, Role.BUREAU, response="run")
 def get_run(call: Call) -> Response:
-    """A run by id or business date: phase, progress and counts."""
+    """A run by id or business date: phase, progress, counts, and per payer, clearing category and
+    period whether level 1's totals agreed and what level 2 found."""
     ref = call.param("run")
     run_id = whole_number(ref, largest=INT32)
     if run_id is not None:
@@ -192,7 +195,7 @@ def get_run(call: Call) -> Response:
         )
     if run is None:
         raise NotFound(f"no run {ref}")
-    return JSONResponse(run_view(run))
+    return JSONResponse(run_view(run, levels_of(call.session, run.id)))
 
 
 @endpoint(Role.RECONCILER, Role.BUREAU, response="mismatches", query=QUEUE_FILTERS)

@@ -1,6 +1,6 @@
-"""The nightly run for a business date: pull statements, then every payer-line key classified
-set-based in SQL (the totals per payer come from the same pass), then the work queue brought up
-to date.
+"""The nightly run for a business date: pull statements, compare totals per payer, clearing
+category and period (level 1, ``reconciliation.totals``), then every payer-line key of the groups
+whose totals differ classified set-based in SQL (level 2), then the work queue brought up to date.
 
 Each phase is one transaction and idempotent, and the run row records the next phase, so a run
 that crashed resumes where it stopped; running a date again recomputes it and finds the same
@@ -16,7 +16,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -29,9 +29,10 @@ from adapters.sdk import AdapterError
 from gateway import audit
 from gateway.errors import Conflict, Invalid, ServiceError
 from gateway.ledger import business_date as beijing_today
-from gateway.storage.tables import PayerRow, ReconciliationRunRow, utcnow
+from gateway.storage.tables import PayerRow, ReconciliationRunRow, ReconciliationTotalsRow, utcnow
 from reconciliation.dates import business_date_faults
 from reconciliation.matching import ACROSS_PAYERS, NOTHING
+from reconciliation.report import PHASES, levels_of, run_view
 from reconciliation.sql.classify import (
     CLASSIFY,
     CLASSIFY_AND_SUM,
@@ -40,13 +41,15 @@ from reconciliation.sql.classify import (
     KEY_KINDS,
     OVER_COORDINATED,
     SUM,
+    scoped_statements,
 )
 from reconciliation.sql.items import ITEM_NOTES, ITEM_STATEMENTS, NEW_MISMATCHES, OPEN_BY_KIND
+from reconciliation.sql.totals import CREATE_SCOPE, EMPTY_SCOPE, FILL_SCOPE, SCOPE_TABLE, found_by_group
 from reconciliation.statements import entries_document, import_statement
+from reconciliation.totals import TotalsLevel
 
 log = logging.getLogger("ltc_gateway.reconciliation")
 
-PHASES = ("pull", "results", "items", "done")
 Progress = Callable[[str, int, int], None]  # phase, done, total
 
 
@@ -63,8 +66,10 @@ class Reconciliation:
         lease_seconds: int = 600,
         pool: AdapterPool | None = None,
         owner: str | None = None,
+        clearing: str = "setting",
     ) -> None:
         self.sessions = sessions
+        self.clearing = clearing  # level 1's clearing category (docs/reconciliation.md)
         self.window = timedelta(days=window_days)
         self.lease = timedelta(seconds=lease_seconds)
         self.pool = pool
@@ -220,34 +225,85 @@ class Reconciliation:
                 await pool.aclose()
         return results
 
+    def _totals(self, run_id: int, business_date: date) -> None:
+        """Level 1: totals per payer, clearing category and period compared (and, where a payer
+        answers detail, its lines of the groups that differ pulled)."""
+        notes = TotalsLevel(self.sessions, self.clearing, self.pool).run(run_id, business_date)
+        with self.sessions.begin() as session:
+            run = session.get_one(ReconciliationRunRow, run_id)
+            run.counts = {**run.counts, "totals_pulled": notes}
+
     def _results(self, run_id: int, business_date: date) -> None:
-        """Every key classified, the mismatches kept; per kind how many keys, per payer what was
-        expected and settled."""
+        """Level 2: the keys of the groups whose totals differ classified, the mismatches kept;
+        per kind how many keys, per group what was found, per payer what was expected and
+        settled (from level 1)."""
         with self.sessions.begin() as session:
             session.execute(FORGET_RESULTS, {"run": run_id})
+            dialect = session.get_bind().dialect.name
+            groups = list(
+                session.scalars(
+                    select(ReconciliationTotalsRow).where(ReconciliationTotalsRow.run_id == run_id)
+                )
+            )
+            scope = [g for g in groups if g.line_level == "matched"]
             params = {"d": business_date, "window_start": business_date - self.window, "run": run_id}
-            if session.get_bind().dialect.name == "postgresql":
-                # JIT compiling took a tenth of this statement's time and won nothing back: its
-                # work is hashing a million keys, not evaluating expressions
-                session.execute(text("SET LOCAL jit = off"))
-                # every worker of a parallel plan aggregated all of statement_lines again
-                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-                summary = session.execute(CLASSIFY_AND_SUM, params).all()
-            else:
-                session.execute(CLASSIFY, params)
-                summary = session.execute(SUM, params).all()
+            summary: Sequence[Any] = ()
+            if scope or not groups:
+                # every group differs (or level 1 did not run: a run resumed from before it
+                # existed): every key is classified, with no scope to look up per key
+                if len(scope) == len(groups):
+                    both, classify, total = CLASSIFY_AND_SUM, CLASSIFY, SUM
+                else:
+                    both, classify, total = scoped_statements(dialect, self.clearing)
+                    session.execute(text(CREATE_SCOPE[dialect]))
+                    session.execute(EMPTY_SCOPE)
+                    session.execute(
+                        FILL_SCOPE,
+                        [{"payer": g.payer_code, "category": g.category, "period": g.period} for g in scope],
+                    )
+                if dialect == "postgresql":
+                    # JIT compiling took a tenth of this statement's time and won nothing back: its
+                    # work is hashing a million keys, not evaluating expressions
+                    session.execute(text("SET LOCAL jit = off"))
+                    # every worker of a parallel plan aggregated all of statement_lines again
+                    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+                    summary = session.execute(both, params).all()
+                else:
+                    session.execute(classify, params)
+                    summary = session.execute(total, params).all()
+                    session.execute(text(f"DROP TABLE IF EXISTS temp.{SCOPE_TABLE}"))
             session.execute(OVER_COORDINATED, {"d": business_date, "run": run_id, "across": ACROSS_PAYERS})
             counts: Counter[str] = Counter()
-            totals: dict[str, list[int]] = {}
-            for payer_code, expected, settled, *keys in summary:
+            examined = 0
+            for _payer_code, _expected, _settled, *keys in summary:
                 counts.update({kind: int(n) for kind, n in zip(KEY_KINDS, keys, strict=True) if n})
-                totals[payer_code] = [int(expected or 0), int(settled or 0)]
+                examined += sum(int(n) for n in keys)
             counts.pop(NOTHING, None)
             across = session.scalar(KEPT_OF_KIND, {"run": run_id, "kind": "OVER_COORDINATED"})
             if across:
                 counts["OVER_COORDINATED"] = across
+            found: dict[tuple[str, str, str], dict[str, int]] = {}
+            for payer, category, period, kind, n in session.execute(
+                found_by_group(dialect, self.clearing), {"run": run_id, "across": ACROSS_PAYERS}
+            ):
+                found.setdefault((payer, category, period), {})[kind] = int(n)
+            totals: dict[str, list[int]] = {}
+            for g in groups:
+                g.found = found.get((g.payer_code, g.category, g.period), {})
+                payer = totals.setdefault(g.payer_code, [0, 0])
+                payer[0] += g.gateway_fen
+                payer[1] += g.payer_fen
             run = session.get_one(ReconciliationRunRow, run_id)
-            run.counts = {**run.counts, "kinds": dict(sorted(counts.items()))}
+            run.counts = {
+                **run.counts,
+                "kinds": dict(sorted(counts.items())),
+                "levels": {
+                    "groups_agreed": sum(1 for g in groups if g.agreed),
+                    "groups_matched_by_line": len(scope),
+                    "groups_unavailable": sum(1 for g in groups if g.line_level == "unavailable"),
+                    "keys_examined": examined,
+                },
+            }
             run.totals = [
                 {"payer_code": p, "expected_fen": e, "settled_fen": s, "difference_fen": s - e}
                 for p, (e, s) in sorted(totals.items())
@@ -297,20 +353,4 @@ class Reconciliation:
 
     def view(self, run_id: int) -> dict[str, Any]:
         with self.sessions.begin() as session:
-            return run_view(session.get_one(ReconciliationRunRow, run_id))
-
-
-def run_view(run: ReconciliationRunRow) -> dict[str, Any]:
-    return {
-        "run_id": run.id,
-        "business_date": run.business_date.isoformat(),
-        "status": run.status,
-        "phase": run.phase,
-        "progress": {"done": PHASES.index(run.phase), "of": len(PHASES) - 1},
-        "counts": run.counts,
-        "totals": run.totals,
-        "runs": run.runs,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "error": run.error,
-    }
+            return run_view(session.get_one(ReconciliationRunRow, run_id), levels_of(session, run_id))

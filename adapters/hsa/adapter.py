@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from adapters.hsa import reconcile
 from adapters.hsa.envelope import (
     SIGNATURE_FIELD,
     MessageIds,
@@ -45,6 +46,7 @@ from adapters.sdk import (
     VoidNotice,
     to_wire,
 )
+from adapters.sdk_totals import ExpectedLine, PeriodTotals
 
 DEFAULT_PATH = "/api/{infno}"
 RESPONSE_SIGNED = ("infcode", "inf_refmsgid", "refmsg_time", "respond_time", "err_msg", "output")
@@ -61,9 +63,9 @@ def classify(profile: Profile, reply: Reply) -> None:
 
 
 class HsaAdapter:
-    # the platform reconciles in its own manner (totals, then detail by file transactions: not yet
-    # built); its placeholder ``statement`` transaction is not pulled by the nightly run
-    capabilities = Capabilities(pulls_statements=False)
+    # the platform reconciles in two levels (adapters.hsa.reconcile): totals, and detail by file
+    # transactions where they differ; its placeholder ``statement`` is not pulled nightly
+    capabilities = Capabilities(pulls_statements=False, pulls_totals=True, pulls_detail=True)
 
     def __init__(
         self,
@@ -208,6 +210,14 @@ class HsaAdapter:
             return [StatementEntry(**entry) for entry in answer["entries"]]
         except (KeyError, TypeError) as error:
             raise MalformedAnswer(f"not a statement: {error}") from None
+
+    async def pull_totals(self, business_date: date, ours: tuple[PeriodTotals, ...]) -> list[PeriodTotals]:
+        return await reconcile.pull_totals(self, business_date, ours)
+
+    async def pull_detail(
+        self, business_date: date, totals: PeriodTotals, ours: tuple[ExpectedLine, ...]
+    ) -> list[StatementEntry]:
+        return await reconcile.pull_detail(self, business_date, totals, ours)
 
     def conformance_checks(self, request: Callable[[str], ShareRequest], run: str) -> list[Any]:
         from adapters.hsa.checks import profile_checks

@@ -1,7 +1,9 @@
 """The conformance kit's checks of the 医保信息平台 profile (run by ``adapter-check`` after the
 SDK's own checks, through the same adapter): the envelope as sent, msgid uniqueness, the SM2
-signatures, SM4 round trips, a forged signature refused, reversal (冲正) and the error mapping.
-Two-level reconciliation (3201/3202) is not covered yet: it lands with issue 23 §2."""
+signatures, SM4 round trips, a forged signature refused, reversal (冲正), the error mapping, and
+reconciliation in two levels: totals (3201) for a settled share's category and period, and the
+detail of the same group by file upload, compare and download (9101, 3202, 9102), whose lines
+must add up to the totals the platform answered."""
 
 from __future__ import annotations
 
@@ -10,8 +12,16 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from adapters.hsa.envelope import REQUEST_FIELDS, SIGNATURE_FIELD, TIME_FORMAT, Reply, signing_text
-from adapters.sdk import PermanentError, ReversalNotice, ShareRequest, TransientError, to_wire
+from adapters.hsa.envelope import BEIJING, REQUEST_FIELDS, SIGNATURE_FIELD, TIME_FORMAT, Reply, signing_text
+from adapters.hsa.reconcile import pull_detail, pull_totals
+from adapters.sdk import (
+    PermanentError,
+    ReversalNotice,
+    ShareRequest,
+    TransientError,
+    to_wire,
+)
+from adapters.sdk_totals import ExpectedLine, PeriodTotals
 
 Body = Callable[[], Awaitable[str]]
 DIVISION = re.compile(r"[0-9]{6}")
@@ -103,6 +113,36 @@ def profile_checks(
             assert outcome(code) == "transient", f"infcode {code} is not transient"
         return f"0 success; {', '.join(sorted(profile.transient_infcodes))} transient; others permanent"
 
+    async def two_levels() -> str:
+        share = request(f"conformance:{run}:reconciled")
+        decision = await adapter.submit_share(share)
+        assert decision.status == "decided", f"the share was not decided ({decision.status})"
+        line = share.lines[0]
+        paid = next((d.paid_fen for d in decision.lines if d.line_no == line.line_no), 0)
+        group = PeriodTotals(line.setting, share.period["start"][:7], 1, paid, line.billed_fen)
+        today = datetime.now(BEIJING).date()
+        [platform] = await pull_totals(adapter, today, (group,))
+        assert (platform.category, platform.period) == (group.category, group.period), (
+            "another group answered"
+        )
+        assert platform.count >= 1 and platform.paid_fen >= paid, (
+            f"totals {platform} miss the share just settled"
+        )
+        ours = (ExpectedLine(share.claim_id, line.line_no, paid),)
+        entries = await pull_detail(adapter, today, group, ours)
+        lines = {(e.claim_id, e.line_no) for e in entries}
+        assert (share.claim_id, line.line_no) in lines, "the detail does not list the share just settled"
+        assert len(lines) == platform.count and sum(e.paid_fen for e in entries) == platform.paid_fen, (
+            f"the detail ({len(lines)} lines, {sum(e.paid_fen for e in entries)} fen) does not add up to the "
+            f"totals ({platform.count}, {platform.paid_fen})"
+        )
+        infno = profile.infno
+        return (
+            f"{infno['totals']}: {platform.count} lines {platform.paid_fen} fen in {group.category} "
+            f"{group.period}; {infno['upload']}/{infno['detail']}/{infno['download']}: "
+            f"{len(entries)} entries add up"
+        )
+
     return [
         ("hsa: envelope fields present", envelope),
         ("hsa: a forged signature is refused", tampered),
@@ -111,4 +151,5 @@ def profile_checks(
         ("hsa: signatures verify", signatures),
         ("hsa: encryption round-trips", encryption),
         ("hsa: error codes mapped", errors),
+        ("hsa: reconciliation totals, then detail by files", two_levels),
     ]

@@ -43,6 +43,10 @@ DEFAULT_INFNO = {
     # the platform's numbers for the analogous medical transactions ...
     "share": "2207",  # settlement
     "reversal": "2601",  # 冲正
+    "totals": "3201",  # reconciliation totals (对总账)
+    "detail": "3202",  # reconciliation detail (对明细账), by files
+    "upload": "9101",  # file upload
+    "download": "9102",  # file download
     # ... and placeholders where it has none: the city sets its own
     "assessment": "L101",
     "decision": "L102",

@@ -35,6 +35,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         gateway.sessions,
         window_days=settings.settlement_window_days,
         lease_seconds=settings.reconciliation_lease_seconds,
+        clearing=settings.clearing_category,
     )
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -57,6 +58,17 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
             f"  {total['payer_code']:<16} expected {total['expected_fen']:>14} "
             f"settled {total['settled_fen']:>14} difference {total['difference_fen']:>12} fen"
         )
+    print(f"  {'payer':<16} {'category':<14} {'period':<8} {'level 1':<9} {'difference':>12} level 2")
+    for g in result.get("levels", []):
+        difference = g["payer"]["paid_fen"] - g["gateway"]["paid_fen"]
+        found = ", ".join(f"{k} {n}" for k, n in sorted(g["found"].items())) or "nothing"
+        level_2 = {"skipped": "-", "matched": f"found {found}", "unavailable": "totals only"}[g["level_2"]]
+        where = f"{g['payer_code']:<16} {g['category']:<14} {g['period']:<8}"
+        print(f"  {where} {g['level_1']:<9} {difference:>12} {level_2}")
+    levels = result["counts"].get("levels", {})
+    if levels:
+        examined, agreed = levels["keys_examined"], levels["groups_agreed"]
+        print(f"  keys matched line by line: {examined} ({agreed} groups agreed by their totals)")
     kinds = result["counts"].get("kinds", {})
     open_items = result["counts"].get("open", {})
     print(f"  {'kind':<22} {'lines':>8} {'open items':>11}")

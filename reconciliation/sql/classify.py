@@ -4,9 +4,10 @@ the per-payer totals from the same pass, and lines over-coordinated across payer
 
 from __future__ import annotations
 
-from sqlalchemy import Date, Integer, String, bindparam, text
+from sqlalchemy import Date, Integer, String, TextClause, bindparam, text
 
 from reconciliation.matching import NOT_DUE, NOTHING, MismatchKind
+from reconciliation.sql.totals import ATTRIBUTED, SCOPE_TABLE, attribution
 
 # The decision table of reconciliation.matching.classify, for every payer-line key at once: one
 # aggregation over both sources, no join between derived tables (SQLite builds no index on a CTE
@@ -79,6 +80,42 @@ CLASSIFY_AND_SUM = text(f"{_CLASSIFIED}, kept AS ({_KEEP}\n    RETURNING 1)\n   
 )
 CLASSIFY = text(f"{_CLASSIFIED}{_KEEP}").bindparams(*_CLASSIFY_TYPES)
 SUM = text(f"{_CLASSIFIED}\n    {_SUMMARY}").bindparams(*_CLASSIFY_TYPES[:2])
+
+
+def _scoped(category: str, period: str) -> str:
+    """The decision table over the keys of level 2's scope only (``reconciliation.sql.totals``:
+    the groups whose totals differ): the entries of other payers are not read, and of a scoped
+    payer's keys only those of a differing category and period are classified."""
+    only = f"AND payer_code IN (SELECT payer_code FROM {SCOPE_TABLE})"
+    scoped = (
+        _CLASSIFIED.replace("WITH facts AS (", "WITH all_facts AS (", 1)
+        .replace("WHERE business_date <= :d", f"WHERE business_date <= :d {only}", 1)
+        .replace("WHERE settled_on <= :d", f"WHERE settled_on <= :d {only}", 1)
+        .replace(
+            "), classified AS (",
+            f"""), facts AS (
+        SELECT k.* FROM all_facts k {ATTRIBUTED}
+        WHERE EXISTS (SELECT 1 FROM {SCOPE_TABLE} s WHERE s.payer_code = k.payer_code
+                      AND s.category = {category} AND s.period = {period})
+    ), classified AS (""",
+            1,
+        )
+    )
+    assert scoped.count(SCOPE_TABLE) == 3
+    return scoped
+
+
+def scoped_statements(dialect: str, clearing: str) -> tuple[TextClause, TextClause, TextClause]:
+    """CLASSIFY_AND_SUM, CLASSIFY and SUM over level 2's scope."""
+    classified = _scoped(*attribution(dialect, clearing))
+    return (
+        text(f"{classified}, kept AS ({_KEEP}\n    RETURNING 1)\n    {_SUMMARY}").bindparams(
+            *_CLASSIFY_TYPES
+        ),
+        text(f"{classified}{_KEEP}").bindparams(*_CLASSIFY_TYPES),
+        text(f"{classified}\n    {_SUMMARY}").bindparams(*_CLASSIFY_TYPES[:2]),
+    )
+
 
 OVER_COORDINATED = text(
     """

@@ -18,7 +18,7 @@ from gateway.audit import actor_of
 from gateway.errors import Invalid, ServiceError
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation.matching import MismatchKind
-from reconciliation.run import run_view
+from reconciliation.report import run_view
 from reconciliation.ui.chart import chart
 from reconciliation.ui.i18n import refusal, translator
 from reconciliation.ui.render import lang as _lang

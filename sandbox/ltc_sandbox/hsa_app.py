@@ -33,6 +33,7 @@ from adapters.hsa.envelope import (
 )
 from adapters.hsa.security import Sm2Signer, Sm4, new_sm2_private_key, sm2_public_key, tif_signature
 from adapters.sdk import Decision
+from ltc_sandbox.hsa_reconcile import HsaReconciliation
 from ltc_sandbox.payer import Outcome, SandboxPayer
 
 INSTITUTION = "H33010200001"  # the sandbox gateway's 12-character institution code
@@ -116,6 +117,7 @@ class HsaPlatform:
         self.signer = Sm2Signer(self.keys.platform_key)
         self.sm4 = Sm4(bytes.fromhex(self.keys.sm4_key))
         self.operations = {number: name for name, number in self.profile.infno.items()}
+        self.reconciliation = HsaReconciliation(self.payer)
 
     def headers_fault(self, headers: Any) -> str | None:
         stamp, nonce = headers.get("x-tif-timestamp", ""), headers.get("x-tif-nonce", "")
@@ -221,6 +223,11 @@ class HsaPlatform:
             return self.answer("0", msgid, output={"entries": entries})
         if operation == "reversal":
             return self._reverse(msgid, data)
+        if operation in ("totals", "upload", "detail", "download"):
+            answer = getattr(self.reconciliation, operation)(data)
+            if isinstance(answer, str):
+                return self.answer("-1", msgid, answer)
+            return self.answer("0", msgid, output=answer)
         return self.answer("-1", msgid, f"unknown infno for this profile: {operation}")
 
     def _reverse(self, msgid: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,8 @@ class SandboxPayer:
     reversals: dict[str, str] = field(default_factory=dict)  # share key reversed (冲正) → cause
     voids: dict[str, dict[str, Any]] = field(default_factory=dict)  # void notices by key
     settled: list[dict[str, Any]] = field(default_factory=list)
+    # (claim_id, line_no) → (care setting, service month, billed fen): what reconciliation groups by
+    lines: dict[tuple[str, int], tuple[str, str, int]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     # (member ID number, product) → claim → the latest round's request and decision
@@ -139,6 +141,11 @@ class SandboxPayer:
     def statement(self, business_date: date) -> list[dict[str, Any]]:
         with self._lock:
             return [e for e in self.settled if e["settled_on"] == business_date.isoformat()]
+
+    def settled_through(self, business_date: date) -> list[dict[str, Any]]:
+        """Every settlement up to the date (reconciliation's level 1 and 2 look at all of them)."""
+        with self._lock:
+            return [e for e in self.settled if e["settled_on"] <= business_date.isoformat()]
 
     def log(self) -> dict[str, Any]:
         with self._lock:
@@ -225,6 +232,13 @@ class SandboxPayer:
         if known is None or known[0].round <= request.round:
             claims[request.claim_id] = (request, decision)
         today = business_date().isoformat()  # settlement dates are Beijing dates, as in the ledger
+        month = str(request.period.get("start", ""))[:7]
+        for share_line in request.lines:
+            self.lines[(request.claim_id, share_line.line_no)] = (
+                share_line.setting,
+                month,
+                share_line.billed_fen,
+            )
         for line in decision.lines:
             if line.paid_fen:
                 self.settled.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,8 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
     assert page.locator("#runs tbody tr").count() == 1
     assert page.locator("#chart rect").count() > 6
     assert "金额不符" in page.locator("#runs thead").inner_text()  # Chinese first
+    assert "总额一致（组）" in page.locator("#runs thead").inner_text()  # level 1: groups agreed / all
+    assert re.search(r"\b\d+ / \d+\b", page.locator("#runs tbody tr").first.inner_text())
     shot(page, "runs", request)
 
     page.goto(f"{base}/ui/queue")

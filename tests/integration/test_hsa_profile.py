@@ -189,6 +189,7 @@ def test_adapter_check_passes_against_the_hsa_sandbox(monkeypatch: pytest.Monkey
         "hsa: encryption round-trips",
         "hsa: reversal, repeated",
         "hsa: error codes mapped",
+        "hsa: reconciliation totals, then detail by files",
     ):
         assert expected in names
 
@@ -230,7 +231,9 @@ def test_the_sandbox_writes_an_hsa_payer_file_and_adapter_check_passes_with_json
         checked = ltc("adapter-check", HSA_ADMIN, "--json", "--junit", str(junit), url=url, cwd=tmp_path)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         report = json.loads(checked.stdout)
-        assert report["passed"] is True and len(report["checks"]) == 17
+        assert (
+            report["passed"] is True and len(report["checks"]) == 18
+        )  # with the void notice and the two-level reconciliation
         assert {c["name"] for c in report["checks"]} >= {"hsa: signatures verify", "hsa: reversal, repeated"}
         suite = ElementTree.parse(junit).getroot().find("testsuite")
         assert suite is not None and suite.get("tests") == "17" and suite.get("failures") == "0"

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "gateway.coordination": 0,
     "reconciliation.matching": 0,
     "adapters.sdk": 0,
+    "adapters.sdk_totals": 0,  # the SDK's part for reconciliation's two levels
     "schemas": 0,
     "examples": 0,
     # 1: the payer adapters (transports), on the SDK and the core

@@ -103,6 +103,31 @@ class ReconciliationRunRow(Base):
     finished_at: Mapped[datetime | None]
 
 
+class ReconciliationTotalsRow(Base):
+    """Level 1 of a run: one payer's totals for one clearing category and period beside the
+    gateway's, whether they agree, and what level 2 (line by line) found where they do not."""
+
+    __tablename__ = "reconciliation_totals"
+    __table_args__ = (UniqueConstraint("run_id", "payer_code", "category", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"))
+    payer_code: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM, the claims' service month
+    source: Mapped[str] = mapped_column(String(8))  # payer (its own totals) | lines (summed here)
+    gateway_count: Mapped[int] = mapped_column(Integer)
+    gateway_fen: Mapped[int] = mapped_column(BigInteger)
+    gateway_billed_fen: Mapped[int] = mapped_column(BigInteger)
+    payer_count: Mapped[int] = mapped_column(Integer)
+    payer_fen: Mapped[int] = mapped_column(BigInteger)
+    payer_billed_fen: Mapped[int | None] = mapped_column(BigInteger)
+    agreed: Mapped[bool]
+    # level 2: skipped (agreed) | matched (lines compared) | unavailable (totals only)
+    line_level: Mapped[str] = mapped_column(String(16))
+    found: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # mismatch kind → lines
+
+
 class ReconciliationResultRow(Base):
     """The classification of every payer-line key (and every over-paid line) in a run; once the
     run has updated the queue only the mismatches stay (the run keeps the counts of the rest)."""
