@@ -25,6 +25,7 @@ TABLES = {
     "reasons": "reason",
     "clearing": "clearing",
     "simulation": "simulation",
+    "bureau": "bureau",
 }
 Translate = Callable[..., str]
 

@@ -5,6 +5,7 @@ importing the package defines every table, as Alembic's comparison with the sche
 from __future__ import annotations
 
 from gateway.storage.tables.base import NAMING, Base, UTCDateTime, utcnow
+from gateway.storage.tables.bureau import FundFiguresRow, SupervisionItemRow, SupervisionNoteRow
 from gateway.storage.tables.claims import (
     AdjustmentRow,
     AssessmentRow,
@@ -67,6 +68,7 @@ __all__ = [
     "EnrollmentRow",
     "FixedBenefitRow",
     "FlagRow",
+    "FundFiguresRow",
     "IdempotencyKeyRow",
     "LedgerEntryRow",
     "LinePaymentRow",
@@ -89,6 +91,8 @@ __all__ = [
     "SimulationRow",
     "StatementLineRow",
     "StatementRow",
+    "SupervisionItemRow",
+    "SupervisionNoteRow",
     "UTCDateTime",
     "UiSessionRow",
     "WebhookDeliveryRow",
