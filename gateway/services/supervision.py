@@ -182,15 +182,15 @@ def get_item(session: Session, source: str, source_id: int) -> dict[str, Any]:
         raise NotFound(f"no supervision item {source}/{source_id}", [("/id", "not in the queue")])
     found = dict(row._mapping)
     found["claim_id"] = str(found["claim_id"]) if found["claim_id"] else None
-    notes = (
-        session.scalars(
-            select(SupervisionNoteRow)
-            .where(SupervisionNoteRow.item_id == found["item_id"])
-            .order_by(SupervisionNoteRow.id)
+    notes: list[SupervisionNoteRow] = []
+    if found["item_id"]:
+        notes = list(
+            session.scalars(
+                select(SupervisionNoteRow)
+                .where(SupervisionNoteRow.item_id == found["item_id"])
+                .order_by(SupervisionNoteRow.id)
+            )
         )
-        if found["item_id"]
-        else []
-    )
     found["notes"] = [{"actor": n.actor, "text": n.text, "at": n.at} for n in notes]
     found["actions"] = [] if found["closed_at"] else ["assign", "note", "close"]
     return found
