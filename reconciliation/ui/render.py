@@ -22,6 +22,7 @@ LANG_COOKIE = "ltc_lang"
 # the language link keeps these (the queue's filters, search, order and page)
 _KEPT: tuple[str, ...] = ("kind", "payer", "status", "min_age_days", "min_amount", "claim_number", "provider")
 _KEPT += ("reference", "sort", "after", "before", "lang")
+_KEPT += ("state", "assignee", "year")  # the bureau's supervision queue and fund page
 templates = Environment(
     loader=PackageLoader("reconciliation.ui", "templates"), autoescape=select_autoescape(["html"])
 )
