@@ -139,7 +139,9 @@ def test_the_supervision_queue_lists_filters_pages_assigns_notes_and_closes_with
         assert staff.get("/ui/supervision?assignee=李敏&state=all").text.count('data-kind="') == 1
     with gateway.sessions.begin() as session:
         actions = session.scalars(
-            select(AuditEntryRow.action).where(AuditEntryRow.subject == f"supervision:flag/{item.id}")
+            select(AuditEntryRow.action)
+            .where(AuditEntryRow.subject == f"supervision:flag/{item.id}")
+            .order_by(AuditEntryRow.id)
         ).all()
         assert actions == ["supervision.assign", "supervision.note", "supervision.close"]
         assert session.scalars(select(SupervisionNoteRow.text)).all() == ["支付方已修复配置"]
@@ -228,3 +230,41 @@ def test_the_fund_page_shows_paid_by_tier_the_budget_the_months_left_warning_and
         assert sum(r["paid_fen"] for r in figures["by"]["setting"]) == sum(
             r["paid_fen"] for r in figures["by_month"]
         )
+
+
+def test_scorecards_routing_and_audit_search(gateway: Gateway, coordinated: tuple[World, str]) -> None:
+    """Item 4: a settling party's month (claims, decision times, dead-letter rate); the routing
+    table edited through the API's use case (a refused table comes back as typed; audited); the
+    audit trail searched by action."""
+    _, claim_id = coordinated
+    _dead_letter(gateway, claim_id)
+    from gateway.services.scorecards import scorecards
+
+    with gateway.sessions.begin() as session:
+        year = session.scalar(select(ClaimRow.period_start)).year  # type: ignore[union-attr]
+        cards = {c["party"]: c for c in scorecards(session, year)}
+    fund = cards["policy-ltci"]
+    assert fund["claims"] == 1 and fund["dead"] == 1 and fund["dead_rate"] == 100.0
+    assert cards["huiminbao"]["median_seconds"] is not None and cards["huiminbao"]["dead"] == 0
+    with _staff(gateway, Role.BUREAU) as staff:
+        page = staff.get(f"/ui/scorecards?year={year}")
+        assert page.status_code == 200 and "policy-ltci" in page.text and "100.0%" in page.text
+        routing = staff.get("/ui/routing")
+        assert routing.status_code == 200 and "policy-ltci" in routing.text
+        csrf = csrf_of(routing.text)
+        bad = staff.post(
+            "/ui/routing",
+            data={"csrf": csrf, "payer_code": "policy-ltci", "routes": "330106 no-such-admin"},
+            headers=ORIGIN,
+        )
+        assert bad.status_code == 422 and "330106 no-such-admin</textarea>" in bad.text
+        good = staff.post(
+            "/ui/routing",
+            data={"csrf": csrf, "payer_code": "policy-ltci", "routes": "330106 huiminbao\n330105 acme-life"},
+            headers=ORIGIN,
+        )
+        assert good.status_code == 303
+        assert "<td data-label" in staff.get("/ui/routing").text and "330105" in staff.get("/ui/routing").text
+        found = staff.get("/ui/audit?action=routes.")
+        assert found.status_code == 200 and found.text.count('class="action">routes.replaced<') == 1
+        assert staff.get("/ui/audit?from=someday").status_code == 422
