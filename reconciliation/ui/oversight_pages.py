@@ -66,14 +66,18 @@ async def scorecards_page(request: Request) -> Response:
     return _render(request, "scorecards.html", principal, cards=cards, year=year, duration=duration)
 
 
-def duration(seconds: float | None) -> str:
+UNITS = {"zh": {"d": "天", "h": "小时", "min": "分钟", "s": "秒"}}
+
+
+def duration(seconds: float | None, lang: str = "en") -> str:
     """A decision time as people read it: seconds, minutes, hours or days."""
     if seconds is None:
         return "—"
+    words = UNITS.get(lang, {})
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size * 2:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.1f} s"
+            return f"{seconds / size:.1f} {words.get(unit, unit)}"
+    return f"{seconds:.1f} {words.get('s', 's')}"
 
 
 def _tier1_payers(session: Any) -> list[str]:

@@ -104,6 +104,14 @@ def test_the_bureau_reads_the_fund_closes_an_item_and_reruns_a_dead_letter(
             assert page.locator("#lineage tbody tr").count() == 2
             assert f"#{step_id}" in page.inner_text("#lineage")
             page.screenshot(path=str(ARTIFACTS / "bureau-dead-letter-zh-phone.png"), full_page=True)
+            # item 4: scorecards and the audit trail (the rerun and the close are in it) on a phone
+            page.goto(f"{base}/ui/scorecards?year={year}")
+            assert "policy-ltci" in page.inner_text("#scorecards")
+            page.screenshot(path=str(ARTIFACTS / "bureau-scorecards-zh-phone.png"), full_page=True)
+            page.goto(f"{base}/ui/audit?action=supervision.")
+            assert "supervision.rerun" in page.inner_text("#audit")
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+            page.screenshot(path=str(ARTIFACTS / "bureau-audit-zh-phone.png"), full_page=True)
             page.set_viewport_size({"width": 1280, "height": 900})
             page.goto(f"{base}/ui/supervision?state=all&lang=en")
             assert "Supervision" in page.inner_text("h1") and "Closed" in page.inner_text("#supervision")
