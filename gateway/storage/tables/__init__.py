@@ -28,6 +28,7 @@ from gateway.storage.tables.parties import (
     ProductRow,
     ProductVersionRow,
     ProviderRow,
+    StaffAccountRow,
     UiSessionRow,
 )
 from gateway.storage.tables.reconciliation import (
@@ -87,6 +88,7 @@ __all__ = [
     "SettlementBatchRow",
     "SettlementItemRow",
     "SimulationRow",
+    "StaffAccountRow",
     "StatementLineRow",
     "StatementRow",
     "UTCDateTime",
