@@ -104,6 +104,8 @@ def resolve(
     faults = schemas.faults("resolution", document)
     if faults:
         raise Invalid(faults)
+    # a person resolves as a reconciler and approves as an approver (a key: its key role)
+    require(principal, StaffRole.APPROVER if document["action"] == "approve" else StaffRole.RECONCILER)
     row = session.get(MismatchRow, mismatch_id, with_for_update=True)
     if row is None:
         raise NotFound(f"no mismatch {mismatch_id}")
@@ -118,7 +120,6 @@ def resolve(
     amount = document.get("amount_fen")
     if action != "approve" and action not in actions_for(row.kind, before):
         raise Conflict(f"{action} does not apply to a {row.kind} item", [("/action", "not for this kind")])
-    require(principal, StaffRole.APPROVER if action == "approve" else StaffRole.RECONCILER)
     if action == "approve":
         if before != "pending_approval":
             raise Conflict(f"mismatch {mismatch_id} has no resolution waiting for approval")
