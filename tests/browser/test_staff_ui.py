@@ -117,6 +117,7 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
     page.fill("input[name=password]", "not the password")
     page.click("button[type=submit]")
     assert "密码错误" in page.locator(".problem").inner_text()
+    shot(page, "sign-in", request)
     sign_in(page, base, keys["zhang"])
     # the stylesheet is a file of ours, so the policy lets it in
     assert page.eval_on_selector("header", "h => getComputedStyle(h).backgroundColor") == "rgb(31, 78, 121)"
