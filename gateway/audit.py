@@ -118,7 +118,11 @@ class Party(Protocol):  # a services.keys.Principal, without importing upwards
 
 
 def actor_of(principal: Party) -> str:
-    """Who made a change through the API: role, party and the key it used."""
+    """Who made a change: ``person:<username>`` for a named member of staff (the console), else
+    (the API) the role, party and key it used."""
+    person = getattr(principal, "person", None)
+    if person:
+        return f"person:{person}"
     role = getattr(principal.role, "value", principal.role)
     return f"{role}:{principal.party_code}/key:{principal.key_id}"
 

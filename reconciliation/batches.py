@@ -25,6 +25,7 @@ from gateway.domain.beijing_time import BEIJING
 from gateway.domain.numbers import INT32, LARGEST, whole_number
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal, Role
+from gateway.services.staff import person_of
 from gateway.storage.tables import (
     ClaimRow,
     SettlementBatchEventRow,
@@ -69,13 +70,18 @@ def parse_id(text: str) -> int:
 
 
 def person(principal: Principal) -> str:
-    """Who a key is, for the four-eyes rule: its party (one key per member of staff)."""
-    return principal.party_code
+    """Who acts, for the four-eyes rule (``gateway.services.staff.person_of``)."""
+    return person_of(principal)
+
+
+def role_of(principal: Principal) -> clearing.Role:
+    """What ``clearing`` checks: a person's staff roles, or a key's role."""
+    return principal.staff_roles if principal.person else principal.role.value
 
 
 def declare(session: Session, principal: Principal, document: Any, today: date) -> dict[str, Any]:
     """申报: a new batch of the payer's pending items of the period or earlier; Conflict if none."""
-    clearing.may_declare(principal.role.value)
+    clearing.may_declare(role_of(principal))
     faults = schemas.faults("settlement-batch", document)
     if faults:
         raise Invalid(faults)
@@ -104,7 +110,7 @@ def transition(
     target = clearing.step(
         clearing.Batch(batch.status, batch.net_fen, people(session, batch.id)),
         action,
-        principal.role.value,
+        role_of(principal),
         person(principal),
         payment_reference=reference,
         approval_fen=approval_fen,
@@ -286,7 +292,7 @@ def view(
         "items": items,
         "items_shown": len(items),
         "history": history,
-        "next_actions": clearing.next_actions(state, principal.role.value, person(principal)),
+        "next_actions": clearing.next_actions(state, role_of(principal), person(principal)),
     }
 
 

@@ -7,8 +7,10 @@ Which action leads where, which role may take it, the four-eyes rule (复核 by 
 reference, and that a batch is frozen from 复核 on. ``reconciliation.batches`` applies it in a
 transaction; the API, the CLI and the staff pages call that.
 
-A person is the party of the key (one key per member of staff, as the work queue's write-off
-approval compares them); roles are the keys' role names (``gateway.services.keys.Role`` values).
+A person is who ``gateway.services.staff.person_of`` names (a signed-in staff account, or a machine
+client key's party), as the work queue's write-off approval compares them. ``role`` is a key's
+role name (``gateway.services.keys.Role`` values) or, for a person, the set of their staff roles
+(``StaffRole`` values), checked against each step's ``people``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ MAX_REFERENCE = 128
 
 
 STAFF = frozenset({"reconciler", "bureau"})
+_RECONCILER, _SUPERVISOR = frozenset({"reconciler"}), frozenset({"bureau_supervisor"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,20 +45,28 @@ class Transition:
     action: str
     source: str | None  # None: the batch does not exist yet (declaring it)
     target: str
-    roles: frozenset[str]
+    roles: frozenset[str]  # the key roles that may take it
     label: str  # the Chinese name of the step, as people say it
+    people: frozenset[str] = frozenset()  # the staff roles that may take it
+
+
+Role = str | frozenset[str]  # a key's role, or a person's staff roles
+
+
+def may(transition: Transition, role: Role) -> bool:
+    if isinstance(role, str):
+        return role in transition.roles
+    return bool(transition.people & role)
 
 
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (
-        Transition("declare", None, DECLARED, frozenset({"reconciler"}), "申报"),
-        Transition("first_review", DECLARED, FIRST_REVIEWED, frozenset({"reconciler"}), "初审"),
-        Transition(
-            "second_review", FIRST_REVIEWED, SECOND_REVIEWED, frozenset({"reconciler", "bureau"}), "复核"
-        ),
-        Transition("disburse", SECOND_REVIEWED, DISBURSED, frozenset({"bureau"}), "拨付"),
-        Transition("clear", DISBURSED, CLEARED, STAFF, "清算"),
+        Transition("declare", None, DECLARED, _RECONCILER, "申报", _RECONCILER),
+        Transition("first_review", DECLARED, FIRST_REVIEWED, _RECONCILER, "初审", _RECONCILER),
+        Transition("second_review", FIRST_REVIEWED, SECOND_REVIEWED, STAFF, "复核", frozenset({"approver"})),
+        Transition("disburse", SECOND_REVIEWED, DISBURSED, frozenset({"bureau"}), "拨付", _SUPERVISOR),
+        Transition("clear", DISBURSED, CLEARED, STAFF, "清算", _RECONCILER | _SUPERVISOR),
     )
 }
 ACTIONS = tuple(a for a in TRANSITIONS if a != "declare")  # what a batch's transition POST takes
@@ -81,7 +92,7 @@ class Batch:
 def step(
     batch: Batch,
     action: str,
-    role: str,
+    role: Role,
     person: str,
     *,
     payment_reference: str | None = None,
@@ -93,9 +104,10 @@ def step(
     transition = TRANSITIONS.get(action)
     if transition is None or transition.source is None:
         raise Invalid([("/action", f"must be one of {', '.join(ACTIONS)}")])
-    if role not in transition.roles:
-        allowed = " or ".join(sorted(transition.roles))
-        raise Forbidden(f"{transition.label} ({action}) is for {allowed}; a {role} key cannot take it")
+    if not may(transition, role):
+        allowed = " or ".join(sorted(transition.roles if isinstance(role, str) else transition.people))
+        who = f"a {role} key" if isinstance(role, str) else "this person's roles"
+        raise Forbidden(f"{transition.label} ({action}) is for {allowed}; {who} cannot take it")
     if batch.state != transition.source:
         raise Conflict(
             f"the batch is {STATE_LABELS.get(batch.state, batch.state)} ({batch.state});"
@@ -122,17 +134,17 @@ def two_people(people: Mapping[str, str]) -> bool:
     return first is not None and second is not None and first != second
 
 
-def may_declare(role: str) -> None:
-    if role not in TRANSITIONS["declare"].roles:
-        raise Forbidden(f"申报 (declare) is for reconciler; a {role} key cannot take it")
+def may_declare(role: Role) -> None:
+    if not may(TRANSITIONS["declare"], role):
+        raise Forbidden("申报 (declare) is for reconciler; this key or person cannot take it")
 
 
-def next_actions(batch: Batch, role: str, person: str) -> list[str]:
+def next_actions(batch: Batch, role: Role, person: str) -> list[str]:
     """The actions ``person`` may take on ``batch`` now (what a page offers them)."""
     offered = []
     for action in ACTIONS:
         transition = TRANSITIONS[action]
-        if transition.source != batch.state or role not in transition.roles:
+        if transition.source != batch.state or not may(transition, role):
             continue
         if action == "second_review" and batch.people.get("first_review") == person:
             continue

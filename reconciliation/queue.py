@@ -2,8 +2,9 @@
 rule for every large movement of money. Accepting a payer's figure is ``reconciliation.accept_payer``;
 the net adjustments per payer that form the next settlement batch, ``reconciliation.settlement``.
 
-A reconciler is a person: the four-eyes rule compares the parties of the keys (one key per staff
-member, ``keys create --role reconciler --party <staff id>``).
+A reconciler is a person: the four-eyes rule compares people (``gateway.services.staff.person_of``:
+a signed-in staff account, or for a machine client's key its party, one key per member of staff).
+A person resolves with the reconciler role and approves with the approver role.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.numbers import INT32, whole_number
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal
+from gateway.services.staff import StaffRole, person_of, require
 from gateway.storage.tables import ClaimRow, MismatchActionRow, MismatchRow, SettlementItemRow, utcnow
 from reconciliation.accept_payer import accept_payer, check_accept_payer
 from reconciliation.matching import ACROSS_PAYERS, OPEN_MISMATCH_STATUSES
@@ -102,6 +104,8 @@ def resolve(
     faults = schemas.faults("resolution", document)
     if faults:
         raise Invalid(faults)
+    # a person resolves as a reconciler and approves as an approver (a key: its key role)
+    require(principal, StaffRole.APPROVER if document["action"] == "approve" else StaffRole.RECONCILER)
     row = session.get(MismatchRow, mismatch_id, with_for_update=True)
     if row is None:
         raise NotFound(f"no mismatch {mismatch_id}")
@@ -119,7 +123,7 @@ def resolve(
     if action == "approve":
         if before != "pending_approval":
             raise Conflict(f"mismatch {mismatch_id} has no resolution waiting for approval")
-        if row.approval_by == principal.party_code:
+        if row.approval_by == person_of(principal):
             raise Forbidden("four eyes: the resolution must be approved by another reconciler")
         waiting = _waiting(session, row)
         # checked again against the mismatch as it is now: a run may have changed its amounts
@@ -136,7 +140,7 @@ def resolve(
         if abs(amount) > write_off_approval_fen:
             if action == "accept_payer":
                 check_accept_payer(row)
-            row.status, row.approval_by = "pending_approval", principal.party_code
+            row.status, row.approval_by = "pending_approval", person_of(principal)
         else:
             _take_effect(session, row, action, amount, catalogue, note)
             row.status = "resolved"
@@ -147,11 +151,12 @@ def resolve(
             raise Conflict("an over-coordinated line has no single payer to ask; resolve it per payer")
         row.status = "awaiting_payer"
     row.updated_at = utcnow()
+    who = principal.party_code
     audit.record(
         session,
         f"mismatch.{action}",
         f"mismatch:{row.id}",
-        actor=f"{principal.role.value}:{principal.party_code}",
+        actor=audit.actor_of(principal) if principal.person else f"{principal.role.value}:{who}",
         before=before,
         after=row.status,
         note=note,
@@ -161,7 +166,7 @@ def resolve(
         MismatchActionRow(
             mismatch_id=row.id,
             action=action,
-            actor=f"{principal.party_code} ({principal.key_id})",
+            actor=person_of(principal) if principal.person else f"{who} ({principal.key_id})",
             note=note,
             amount_fen=amount,
             before_status=before,

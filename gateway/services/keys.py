@@ -28,11 +28,16 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a party (provider, payer, bureau …) acting in one role."""
+    """Who is calling: a party (provider, payer, bureau …) acting in one role. A named member of
+    staff signed in to the console (``gateway.services.staff``) is a principal too: ``person`` is
+    their username, ``acts_as`` the key roles their staff roles open, ``staff_roles`` those roles."""
 
     key_id: str
     role: Role
     party_code: str
+    person: str | None = None
+    acts_as: frozenset[Role] = frozenset()
+    staff_roles: frozenset[str] = frozenset()
 
 
 def _digest(key: str) -> str:
@@ -79,7 +84,7 @@ def admit(principal: Principal | None, roles: Collection[Role]) -> Principal:
     when its key is unknown or revoked, Forbidden when it acts in another role."""
     if principal is None:
         raise Unauthenticated("the API key is unknown or revoked")
-    if principal.role not in roles:
+    if principal.role not in roles and not principal.acts_as.intersection(roles):
         names = ", ".join(sorted(r.value for r in roles))
         raise Forbidden(f"role {principal.role} may not do this (allowed: {names})")
     return principal

@@ -9,7 +9,7 @@ import sys
 from gateway import __version__
 from gateway.config import load_settings
 from gateway.errors import ServiceError
-from ltc_gateway.cli import admin, reconcile, safekeeping, service, settlement, simulate
+from ltc_gateway.cli import admin, reconcile, safekeeping, service, settlement, simulate, staff
 from ltc_gateway.cli.common import Subparsers
 
 
@@ -17,7 +17,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ltc-gateway", description=__doc__)
     top.add_argument("--version", action="version", version=f"ltc-gateway {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
-    for commands in (service, admin, reconcile, settlement, safekeeping, simulate):
+    for commands in (service, admin, reconcile, settlement, safekeeping, simulate, staff):
         commands.add(sub)
     _add_installed_commands(sub)
     return top

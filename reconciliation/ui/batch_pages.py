@@ -56,7 +56,7 @@ async def list_page(request: Request) -> Response:
         pending=pending,
         query=query,
         states=clearing.STATES,
-        may_declare=principal.role.value in clearing.TRANSITIONS["declare"].roles,
+        may_declare=clearing.may(clearing.TRANSITIONS["declare"], batches.role_of(principal)),
         this_period=batches.period_of(gateway.today()),
         problem=problem,
         pages=_pages(query, found),

@@ -1,9 +1,10 @@
 """The staff UI's sessions and its defence against forged forms.
 
-Signing in with an API key opens a server-side session (``ui_sessions``): the cookie holds only a
+Signing in as a named person (``gateway.services.staff``: username and password) or, for the
+bureau's service keys, with an API key opens a server-side session (``ui_sessions``): the cookie holds only a
 random 256-bit token, the table only its SHA-256, so neither a stolen cookie outlives logout nor a
 copy of the table signs anyone in. A session ends when it is idle too long, at its absolute
-expiry, at logout, or when its API key is revoked.
+expiry, at logout, or when its API key is revoked or its person's account disabled.
 
 Every form that changes something carries a CSRF token derived from the session token (an HMAC,
 so nothing more is stored and the table alone cannot forge one), and every POST must come from
@@ -30,6 +31,7 @@ from starlette.responses import Response
 from gateway.config import Settings
 from gateway.errors import Forbidden, Unauthenticated
 from gateway.services.keys import Principal, Role, admit, principal_of
+from gateway.services.staff import account_principal
 from gateway.storage.tables import ApiKeyRow, UiSessionRow, utcnow
 
 COOKIE = "ltc_staff_session"
@@ -80,7 +82,8 @@ def open_session(
     session.add(
         UiSessionRow(
             token_hash=_digest(token),
-            key_id=principal.key_id,
+            key_id=None if principal.person else principal.key_id,
+            username=principal.person,
             role=principal.role.value,
             party_code=principal.party_code,
             created_at=now,
@@ -96,19 +99,21 @@ def find_session(
 ) -> StaffSession | None:
     """The live session of ``token``, its flash message taken (shown once); None if it has ended."""
     now = now or utcnow()
-    found = session.execute(
-        select(UiSessionRow, ApiKeyRow)
-        .join(ApiKeyRow, ApiKeyRow.key_id == UiSessionRow.key_id)
-        .where(UiSessionRow.token_hash == _digest(token))
-    ).first()
-    if found is None:
+    row = session.scalar(select(UiSessionRow).where(UiSessionRow.token_hash == _digest(token)))
+    if row is None:
         return None
-    row, key = found
     idle = timedelta(minutes=settings.ui_session_idle_minutes)
     if row.revoked_at is not None or now >= row.expires_at or now - row.last_seen_at >= idle:
         return None
-    try:  # the key it was opened with still signs a member of staff in (revoking the key ends it)
-        principal = admit(principal_of(key), STAFF)
+    # The person is still active, or the key it was opened with still signs a member of staff in
+    # (disabling the account or revoking the key ends it).
+    if row.username is not None:
+        principal = account_principal(session, row.username)
+    else:
+        key = session.get(ApiKeyRow, row.key_id) if row.key_id else None
+        principal = principal_of(key) if key is not None else None
+    try:
+        principal = admit(principal, STAFF)
     except (Unauthenticated, Forbidden):
         return None
     flash = row.flash

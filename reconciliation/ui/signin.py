@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway.errors import Forbidden, Unauthenticated
+from gateway.services import staff as staff_accounts
 from gateway.services.keys import Principal, admit, authenticate
 from gateway.storage.tables import utcnow
 from reconciliation.ui import sessions as staff_sessions
@@ -87,6 +88,8 @@ async def login(request: Request) -> Response:
     form = await _form(request)
     if not staff_sessions.form_is_ours(request, form, request.cookies.get(staff_sessions.LOGIN_COOKIE, "")):
         return _render(request, "refused.html", None, status=403)
+    # A person signs in with username and password; a bureau service key (``key``) still may.
+    username, password = form.get("username", "").strip(), form.get("password", "")
     key = form.get("key", "").strip()
     gateway = request.app.state.gateway
     previous = request.cookies.get(staff_sessions.COOKIE)
@@ -94,14 +97,18 @@ async def login(request: Request) -> Response:
     def sign_in() -> str | None:
         with gateway.sessions.begin() as session:
             try:
-                principal = admit(authenticate(session, key), STAFF)
+                if username:
+                    found = staff_accounts.sign_in(session, username, password[: staff_accounts.MAX_PASSWORD])
+                else:
+                    found = authenticate(session, key)
+                principal = admit(found, STAFF)
             except (Unauthenticated, Forbidden):
                 return None
             if previous:  # whoever was signed in in this browser is signed out
                 staff_sessions.close_session(session, previous)
             return staff_sessions.open_session(session, principal, gateway.settings)
 
-    token = await run_in_threadpool(sign_in) if key else None
+    token = await run_in_threadpool(sign_in) if (username and password) or key else None
     if token is None:
         return _login_form(request, status=401, problem=translator(_lang(request))("bad_key"))
     response = RedirectResponse("/ui/", status_code=303)

@@ -107,7 +107,8 @@ def document_of(form: dict[str, str]) -> dict[str, Any]:
 
 
 def _bureau(principal: Principal | None) -> bool:
-    return principal is not None and principal.role == Role.BUREAU
+    # a bureau key, or a person with the bureau supervisor role (it opens the bureau role)
+    return principal is not None and (principal.role == Role.BUREAU or Role.BUREAU in principal.acts_as)
 
 
 def _forbidden(request: Request, principal: Principal) -> Response:

@@ -14,15 +14,17 @@ import pytest
 
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
-from gateway.services.keys import Role, create_key
 from gateway.storage.tables import SettlementItemRow
 from ltc_gateway.app import create_app
 from tests.browser.test_staff_ui import ARTIFACTS, Page, browser_page, sign_in  # noqa: F401 (a fixture)
 from tests.conftest import DatabaseUnderTest
+from tests.people import person
+
+People = dict[str, tuple[str, str]]  # name → (username, password)
 
 
 @pytest.fixture
-def clearing(database: DatabaseUnderTest, gateway: Gateway) -> Iterator[tuple[str, dict[str, str]]]:
+def clearing(database: DatabaseUnderTest, gateway: Gateway) -> Iterator[tuple[str, People]]:
     if database.backend != "sqlite":
         pytest.skip("the browser walk runs once; the lifecycle is tested on both databases elsewhere")
     claim = uuid.uuid4()
@@ -39,8 +41,11 @@ def clearing(database: DatabaseUnderTest, gateway: Gateway) -> Iterator[tuple[st
                     created_at=at,
                 )
             )
-        keys = {who: create_key(session, Role.RECONCILER, who)[1] for who in ("zhang", "li")}
-        keys["bureau"] = create_key(session, Role.BUREAU, "bureau")[1]
+    keys = {
+        "zhang": person(gateway, "zhang", "reconciler"),
+        "li": person(gateway, "li", "approver"),
+        "bureau": person(gateway, "bureau", "bureau_supervisor"),
+    }
     server = BackgroundServer(create_app(gateway)).start()
     try:
         yield server.url, keys
@@ -62,7 +67,7 @@ def act(page: Page, action: str, reference: str = "") -> None:
 
 
 def test_a_batch_is_walked_through_its_states_by_three_people(
-    clearing: tuple[str, dict[str, str]],
+    clearing: tuple[str, People],
     browser_page: Page,  # noqa: F811
     tmp_path: object,
 ) -> None:
@@ -108,11 +113,11 @@ def test_a_batch_is_walked_through_its_states_by_three_people(
     act(page, "clear")
     assert page.locator("#status").inner_text() == "Cleared"
     assert [s.inner_text() for s in page.locator("#history tbody tr td:nth-child(3)").all()] == [
-        "zhang",
-        "zhang",
-        "li",
-        "bureau",
-        "zhang",
+        "person:zhang",
+        "person:zhang",
+        "person:li",
+        "person:bureau",
+        "person:zhang",
     ]
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     shot(page, "5-cleared-phone")

@@ -13,20 +13,19 @@ from playwright.sync_api import ConsoleMessage, sync_playwright
 
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
-from gateway.services.keys import Role, create_key
 from ltc_gateway.app import create_app
 from tests.browser.test_staff_ui import ARGS, ARTIFACTS, CHROMIUM, sign_in  # skips without chromium
+from tests.people import person
 
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def bureau_server(gateway: Gateway) -> Iterator[tuple[str, str, str]]:
+def bureau_server(gateway: Gateway) -> Iterator[tuple[str, tuple[str, str], tuple[str, str]]]:
     if not gateway.settings.database_url.startswith("sqlite"):
         pytest.skip("the browser runs once, on SQLite (the API's simulation tests cover PostgreSQL)")
-    with gateway.sessions.begin() as session:
-        bureau = create_key(session, Role.BUREAU, "bureau")[1]
-        reconciler = create_key(session, Role.RECONCILER, "zhang")[1]
+    bureau = person(gateway, "bureau", "bureau_supervisor")
+    reconciler = person(gateway, "zhang", "reconciler")
     server = BackgroundServer(create_app(gateway)).start()
     try:
         yield server.url, bureau, reconciler
@@ -35,7 +34,7 @@ def bureau_server(gateway: Gateway) -> Iterator[tuple[str, str, str]]:
 
 
 def test_the_bureau_tries_a_draft_on_a_generated_city_and_sees_the_chart_at_phone_width(
-    bureau_server: tuple[str, str, str],
+    bureau_server: tuple[str, tuple[str, str], tuple[str, str]],
 ) -> None:
     base, bureau, reconciler = bureau_server
     ARTIFACTS.mkdir(exist_ok=True)

@@ -18,9 +18,9 @@ import pytest
 
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
-from gateway.services.keys import Role, create_key
 from ltc_gateway.app import create_app
 from ltc_sandbox.generator import Night, generate_night
+from tests.people import person
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -46,10 +46,10 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 
 @pytest.fixture
-def staff(gateway: Gateway) -> Iterator[tuple[str, Night, dict[str, str]]]:
+def staff(gateway: Gateway) -> Iterator[tuple[str, Night, dict[str, tuple[str, str]]]]:
     night = generate_night(gateway, claims_per_kind=1, matched_claims=1)
-    with gateway.sessions.begin() as session:
-        keys = {who: create_key(session, Role.RECONCILER, who)[1] for who in ("zhang", "li")}
+    # both may approve: the same person still may not approve their own write-off
+    keys = {who: person(gateway, who, "reconciler", "approver") for who in ("zhang", "li")}
     server = BackgroundServer(create_app(gateway, embedded_workers=1)).start()
     try:
         yield server.url, night, keys
@@ -76,13 +76,15 @@ def shot(page: Page, name: str, request: pytest.FixtureRequest) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{request.node.callspec.id}-{name}.png"), full_page=True)
 
 
-def sign_in(page: Page, base: str, key: str) -> None:
+def sign_in(page: Page, base: str, who: tuple[str, str]) -> None:
+    """Sign in as a person: (username, password)."""
     if page.locator("#logout").count():
         page.click("#logout button")
         page.wait_for_url(f"{base}/ui/login")
     else:
         page.goto(f"{base}/ui/login")
-    page.fill("input[name=key]", key)
+    page.fill("input[name=username]", who[0])
+    page.fill("input[name=password]", who[1])
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/ui/")
 
@@ -103,7 +105,7 @@ def resolve(
 
 
 def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
-    staff: tuple[str, Night, dict[str, str]], browser_page: Page, request: pytest.FixtureRequest
+    staff: tuple[str, Night, dict[str, tuple[str, str]]], browser_page: Page, request: pytest.FixtureRequest
 ) -> None:
     base, night, keys = staff
     page = browser_page
@@ -111,9 +113,11 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{base}/ui/")
     assert page.url.endswith("/ui/login")  # nothing without signing in
-    page.fill("input[name=key]", "ltc_not_a_key")
+    page.fill("input[name=username]", "zhang")
+    page.fill("input[name=password]", "not the password")
     page.click("button[type=submit]")
-    assert "密钥无效" in page.locator(".problem").inner_text()
+    assert "密码错误" in page.locator(".problem").inner_text()
+    shot(page, "sign-in", request)
     sign_in(page, base, keys["zhang"])
     # the stylesheet is a file of ours, so the policy lets it in
     assert page.eval_on_selector("header", "h => getComputedStyle(h).backgroundColor") == "rgb(31, 78, 121)"
@@ -234,7 +238,7 @@ def test_a_reconciler_resolves_one_mismatch_of_each_kind_in_the_browser(
 
 
 def test_a_form_posted_from_another_site_changes_nothing(
-    staff: tuple[str, Night, dict[str, str]], browser_page: Page, request: pytest.FixtureRequest
+    staff: tuple[str, Night, dict[str, tuple[str, str]]], browser_page: Page, request: pytest.FixtureRequest
 ) -> None:
     base, night, keys = staff
     page = browser_page

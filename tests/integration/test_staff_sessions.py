@@ -272,7 +272,7 @@ def test_the_login_form_needs_its_pre_session_token_and_our_origin(
         assert session.scalar(select(func.count()).select_from(UiSessionRow)) == 0
     # a bad key is told so, on a form that still works
     wrong = staff.post("/ui/login", data={"key": "ltc_wrong", "csrf": token}, headers=ORIGIN)
-    assert wrong.status_code == 401 and "密钥无效" in wrong.text
+    assert wrong.status_code == 401 and "密码错误" in wrong.text
     assert (
         staff.post("/ui/login", data={"key": key, "csrf": csrf_of(wrong.text)}, headers=ORIGIN).status_code
         == 303

@@ -107,3 +107,25 @@ def test_an_unknown_action_names_the_field() -> None:
         with pytest.raises(Invalid) as raised:
             step(batch("declared"), action, "reconciler", "zhang", approval_fen=0)
         assert raised.value.faults[0][0] == "/action"
+
+
+def test_a_persons_staff_roles_decide_which_steps_they_may_take() -> None:
+    reconciler, approver = frozenset({"reconciler"}), frozenset({"approver"})
+    supervisor = frozenset({"bureau_supervisor"})
+    assert (
+        step(batch("declared"), "first_review", reconciler, "person:zhang", approval_fen=0)
+        == "first_reviewed"
+    )
+    reviewed = batch("first_reviewed", first_review="person:zhang")
+    with pytest.raises(Forbidden):  # 复核 is the approver's
+        step(reviewed, "second_review", reconciler, "person:wang", approval_fen=0)
+    with pytest.raises(Forbidden, match="four eyes"):  # and not the same person's, whatever roles
+        step(reviewed, "second_review", approver | reconciler, "person:zhang", approval_fen=0)
+    assert step(reviewed, "second_review", approver, "person:li", approval_fen=0) == "second_reviewed"
+    big = batch("second_reviewed", -200_000, first_review="person:zhang", second_review="person:zhang")
+    with pytest.raises(Forbidden):  # 拨付 is the bureau supervisor's
+        step(big, "disburse", approver, "person:zhao", payment_reference="R", approval_fen=100_000)
+    with pytest.raises(Conflict, match="two people"):
+        step(big, "disburse", supervisor, "person:zhao", payment_reference="R", approval_fen=100_000)
+    assert clearing.next_actions(reviewed, approver, "person:zhang") == []
+    assert clearing.next_actions(reviewed, approver, "person:li") == ["second_review"]

@@ -29,6 +29,7 @@ from gateway.storage.tables.parties import (
     ProductRow,
     ProductVersionRow,
     ProviderRow,
+    StaffAccountRow,
     UiSessionRow,
 )
 from gateway.storage.tables.reconciliation import (
@@ -89,6 +90,7 @@ __all__ = [
     "SettlementBatchRow",
     "SettlementItemRow",
     "SimulationRow",
+    "StaffAccountRow",
     "StatementLineRow",
     "StatementRow",
     "SupervisionItemRow",

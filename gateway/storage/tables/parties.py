@@ -35,15 +35,34 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class StaffAccountRow(Base):
+    """A named member of staff who signs in to the console (``gateway.services.staff``): the
+    display name sealed like members' names, the password as a scrypt hash, roles as a list."""
+
+    __tablename__ = "staff_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(Encrypted)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class UiSessionRow(Base):
-    """A staff member signed in to the UI with an API key. The cookie holds a random token; only
-    its SHA-256 is kept here, so a copy of the table signs no one in. Idle and absolute expiry
-    are checked on every request; logout (or revoking the key) ends the session."""
+    """A member of staff signed in to the UI: a person (``username``) or, for the bureau's
+    service keys, an API key (``key_id``). The cookie holds a random token; only its SHA-256 is
+    kept here, so a copy of the table signs no one in. Idle and absolute expiry are checked on
+    every request; logout (or revoking the key, disabling the account) ends the session."""
 
     __tablename__ = "ui_sessions"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.key_id"), index=True)
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.key_id"), index=True)
+    username: Mapped[str | None] = mapped_column(ForeignKey("staff_accounts.username"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     party_code: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
