@@ -21,7 +21,8 @@ log = logging.getLogger("ltc_gateway.environment")
 # Read by the gateway outside Settings: the configuration file and the secrets (never settings,
 # so never in a TOML file): gateway/storage/personal.py and gateway/audit.py.
 SECRETS = ("LTC_DATA_KEYS", "LTC_DATA_KEYS_FILE", "LTC_LOOKUP_KEY", "LTC_AUDIT_KEY")
-OTHERS = ("LTC_CONFIG", *SECRETS)
+# LTC_STAFF_KEY: the key a person's `ltc-gateway settlement` commands act with (a secret too).
+OTHERS = ("LTC_CONFIG", "LTC_STAFF_KEY", *SECRETS)
 # Read by the tests, the benchmarks and the fault simulation, not by the gateway.
 TOOLS = (
     "LTC_TEST_DATABASE_URL",

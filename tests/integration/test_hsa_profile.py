@@ -236,7 +236,7 @@ def test_the_sandbox_writes_an_hsa_payer_file_and_adapter_check_passes_with_json
         )  # with the void notice and the two-level reconciliation
         assert {c["name"] for c in report["checks"]} >= {"hsa: signatures verify", "hsa: reversal, repeated"}
         suite = ElementTree.parse(junit).getroot().find("testsuite")
-        assert suite is not None and suite.get("tests") == "17" and suite.get("failures") == "0"
+        assert suite is not None and suite.get("tests") == "18" and suite.get("failures") == "0"
         # a REST payer's table in JSON, failing: the command exits 1 and the JUnit file says which
         hmb = json.loads((config / "payer-huiminbao.json").read_text())
         httpx.post(hmb["adapter"]["base_url"] + "/_sandbox/faults", json={"malformed_first": 1000})

@@ -181,6 +181,9 @@ class TotalsOnly:
     async def submit_adjustment(self, notice: Any) -> None:
         return None
 
+    async def submit_void(self, notice: Any) -> None:
+        return None
+
     async def pull_statement(self, business_date: date) -> list[Any]:
         raise NotImplementedError
 
