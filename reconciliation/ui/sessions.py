@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -92,9 +93,14 @@ def open_session(
 
 
 def find_session(
-    session: Session, token: str, settings: Settings, now: datetime | None = None
+    session: Session,
+    token: str,
+    settings: Settings,
+    now: datetime | None = None,
+    roles: Collection[Role] = STAFF,
 ) -> StaffSession | None:
-    """The live session of ``token``, its flash message taken (shown once); None if it has ended."""
+    """The live session of ``token``, its flash message taken (shown once); None if it has ended
+    or its key is not one of ``roles`` (the provider portal's sessions are never staff's)."""
     now = now or utcnow()
     found = session.execute(
         select(UiSessionRow, ApiKeyRow)
@@ -108,7 +114,7 @@ def find_session(
     if row.revoked_at is not None or now >= row.expires_at or now - row.last_seen_at >= idle:
         return None
     try:  # the key it was opened with still signs a member of staff in (revoking the key ends it)
-        principal = admit(principal_of(key), STAFF)
+        principal = admit(principal_of(key), roles)
     except (Unauthenticated, Forbidden):
         return None
     flash = row.flash
