@@ -19,9 +19,9 @@ from gateway.documents.html import content_security_policy, render_page
 from gateway.documents.pdf import font, render_pdf
 from gateway.documents.settlement_statement import settlement_statement
 from gateway.documents.translations import Translator
-from gateway.domain.claim_rows import claims_of
+from gateway.domain.claim_rows import RowFault, claims_of
 from gateway.errors import NotFound, ServiceError
-from gateway.services import batch_files, claim_lists, corrections
+from gateway.services import batch_faults, batch_files, claim_lists, corrections
 from gateway.services.claim_view import claim_view
 from gateway.services.keys import Principal
 from ltc_gateway.portal import web
@@ -167,17 +167,17 @@ async def replace(request: Request) -> Response:
         return await claim_page(request, status=422, problem=t("file_missing"))
     catalogue = request.app.state.gateway.catalogue
     kind = batch_files.kind_of(str(form.get("file.type", "")), raw)
-    faults: list[tuple[int, str | None, str]] = []
+    faults: list[RowFault] = []
 
     def run(session: Any) -> None:
         corrections.own_claim(session, principal, claim_id)
         sheet = batch_files.read_sheet(raw, kind, max_rows=500)
         claims, row_faults = claims_of(sheet.rows)
-        faults.extend((f.row, f.column, f.detail) for f in row_faults)
+        faults.extend(row_faults)
         if faults:
             return
         if len(claims) != 1:
-            faults.append((0, None, t("one_claim")))
+            faults.append(RowFault(0, None, t("one_claim")))
             return
         try:
             corrections.replace_claim(session, principal, claim_id, claims[0].document, catalogue)
@@ -186,7 +186,7 @@ async def replace(request: Request) -> Response:
                 raise
             for pointer, detail in error.faults:
                 row, column = claims[0].locate(pointer)
-                faults.append((row, column, detail))
+                faults.append(RowFault(row, column, detail))
 
     try:
         await _within(request, run)
@@ -194,8 +194,9 @@ async def replace(request: Request) -> Response:
         return web.render(request, "not_found.html", status=404)
     except ServiceError as error:
         return await claim_page(request, status=422, problem=_problem(error, t))
-    if faults:
-        return await claim_page(request, status=422, problem=t("replace_faults"), replace_faults=faults)
+    if faults:  # by row and column, in Chinese or English, as the batch page shows them
+        shown = [batch_faults.described(f, None) for f in faults]
+        return await claim_page(request, status=422, problem=t("replace_faults"), replace_faults=shown)
     return await web.after(request, f"/portal/claims/{claim_id}", "message", t("replaced"))
 
 
