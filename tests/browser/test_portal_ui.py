@@ -113,7 +113,8 @@ def test_a_providers_day_in_the_portal(
     assert pdf.value.suggested_filename == "statement-P3301020001-202611-B001.pdf"
     saved = f"{tmp_path}/statement.pdf"
     pdf.value.save_as(saved)
-    assert open(saved, "rb").read(5) == b"%PDF-"
+    with open(saved, "rb") as file:
+        assert file.read(5) == b"%PDF-"
 
     page.goto(f"{base}/portal/")
     page.fill("#monthly input[name=month]", "2026-11")
@@ -137,7 +138,7 @@ def test_a_providers_day_in_the_portal(
     corrected = [dict(r) for r in rows if r["claim_number"] == "P3301020001-202611-B002"]
     corrected[0].update(quantity=1, billed_yuan="30.50")
     wrong = [dict(corrected[0], billed_yuan="99.00")]
-    page.set_input_files("#replace-file", {"name": "B002.csv", "mimeType": "text/csv", "buffer": as_csv(wrong)})
+    page.set_input_files("#replace-file", {"name": "B.csv", "mimeType": "text/csv", "buffer": as_csv(wrong)})
     page.click("#replace-submit")
     assert "金额" in page.locator("#replace-faults").inner_text()  # the faulty row named, nothing changed
     page.set_input_files(
@@ -148,7 +149,8 @@ def test_a_providers_day_in_the_portal(
     assert page.locator(".problem").count() == 0
     coordinate(world)
     page.reload()
-    assert page.locator("#status").inner_text() == "已结算" and page.locator("#billed").inner_text() == "30.50"
+    assert page.locator("#status").inner_text() == "已结算"
+    assert page.locator("#billed").inner_text() == "30.50"
     shot(page, "5-replaced")
     page.goto(page.url + "?lang=en")
     assert page.locator("#status").inner_text() == "Coordinated"
