@@ -67,11 +67,13 @@ def test_only_a_provider_key_opens_the_portal_and_never_the_staff_console(world:
 
     page = world.client.get(f"{BASE}/ui/login")  # the staff console refuses a provider key
     form = {"key": world.provider, "csrf": csrf_of(page.text)}
-    assert world.client.post("/ui/login", data=form, headers=ORIGIN, follow_redirects=False).status_code == 401
+    refused = world.client.post("/ui/login", data=form, headers=ORIGIN, follow_redirects=False)
+    assert refused.status_code == 401
 
     assert portal_sign_in(world, world.provider) == 303
     token = world.client.cookies[COOKIE]
-    assert world.client.get("/portal/").status_code == 200
+    mine = world.client.get("/portal/")
+    assert mine.status_code == 200 and mine.headers["cache-control"] == "private, no-store"
     # the portal's session token presented as a staff session opens nothing there
     world.client.cookies.set(STAFF_COOKIE, token, path="/ui")
     answer = world.client.get("/ui/", follow_redirects=False)
