@@ -27,7 +27,7 @@ from gateway.services.keys import Principal
 from ltc_gateway.portal import web
 
 T = TypeVar("T")
-LIST_KEPT = (*claim_lists.FILTERS, "cursor")
+LIST_KEPT = (*claim_lists.FILTERS, *claim_lists.PAGING)
 
 
 async def _within(request: Request, work: Callable[[Any], T]) -> T:

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 import openpyxl
 import pytest
 from starlette.testclient import TestClient
 
+from examples import example_products
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
+from gateway.domain.products import Product
+from gateway.reference.registry import onboard
 from ltc_gateway.app import create_app
+from ltc_sandbox import SandboxPayers
 from tests.browser.test_staff_ui import ARTIFACTS, Page, browser_page  # noqa: F401 (a fixture)
 from tests.conftest import DatabaseUnderTest
 from tests.integration.test_claim_batches import as_csv, break_three, month_rows
+from tests.integration.test_payers import drain
 from tests.integration.world import World
 
 
@@ -27,13 +33,18 @@ from tests.integration.world import World
 def portal(database: DatabaseUnderTest, gateway: Gateway) -> Iterator[tuple[str, World]]:
     if database.backend != "sqlite":
         pytest.skip("the browser walk runs once; scoping is tested on both databases elsewhere")
+    payers = SandboxPayers([Product.model_validate(p) for p in example_products()]).start()
     with TestClient(create_app(gateway, embedded_workers=0)) as client:
-        world = World(gateway, client).setup()
+        world = World(gateway, client)
+        with gateway.sessions.begin() as session:  # the payers on loopback, as in production
+            onboard(session, payers.payer_documents(), example_products())
+        world.setup()
         server = BackgroundServer(create_app(gateway)).start()
         try:
             yield server.url, world
         finally:
             server.stop()
+            payers.stop()
 
 
 def shot(page: Page, name: str) -> None:
@@ -51,7 +62,7 @@ def upload(page: Page, base: str, name: str, body: bytes) -> None:
 def coordinate(world: World) -> None:
     """The fan-out, drained on a thread of its own (Playwright's loop runs on this one)."""
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(world.coordinate).result()
+        pool.submit(drain, world).result()
 
 
 def no_sideways_scroll(page: Page) -> bool:
@@ -78,6 +89,10 @@ def test_a_providers_day_in_the_portal(
     assert page.locator("#no-claims").count() == 1
 
     rows = month_rows(world)
+    bed_days = next(r for r in rows if r["claim_number"].endswith("B001"))  # the worked example's line
+    bed_days.update(service_code="INST-BED-DAY", setting="机构护理", method="per_diem", quantity=30)
+    bed_days.update(service_end_date=date(2026, 11, 30), unit_price_yuan="150.00", billed_yuan="4500.00")
+    bed_days["service_date"] = date(2026, 11, 1)
     faulty = [dict(r) for r in rows]
     expected = break_three(faulty)
     upload(page, base, "2026-11.csv", as_csv(faulty))
@@ -103,6 +118,7 @@ def test_a_providers_day_in_the_portal(
     page.click("#filters button")
     page.click("#claims a")
     assert page.locator("#status").inner_text() == "已结算"
+    assert page.locator("#billed").inner_text() == "4,500.00"
     claim_url = page.url
     page.click("#statement")
     assert "P3301020001-202611-B001" in page.content()
@@ -163,7 +179,11 @@ def test_a_providers_day_in_the_portal(
     page.goto(f"{base}/portal/webhooks")  # the secret was on the answer page only
     assert page.locator("#secret").count() == 0 and page.locator("#hooks tbody tr").count() == 1
 
-    page.goto(f"{base}/portal/?lang=zh")
+    page.goto(f"{base}/portal/?lang=zh&limit=10")  # a page of ten, and the next
+    first = page.locator("#claims tbody tr a").all_inner_texts()
+    page.click("#next")
+    second = page.locator("#claims tbody tr a").all_inner_texts()
+    assert len(first) == len(second) == 10 and not set(first) & set(second)
     page.set_viewport_size({"width": 390, "height": 844})
     assert no_sideways_scroll(page)
     shot(page, "6-claims-phone")
