@@ -6,10 +6,14 @@ token changes nothing. The walk itself is tests/browser/test_portal_ui.py."""
 from __future__ import annotations
 
 import re
+import uuid
+from dataclasses import replace
 
 from gateway.services.keys import Role
+from gateway.storage.tables import ClaimBatchRow
 from ltc_gateway.portal.web import COOKIE
 from reconciliation.ui.sessions import COOKIE as STAFF_COOKIE
+from tests.integration.test_claim_batches import as_csv, follow, month_rows
 from tests.integration.world import World
 
 BASE = "http://testserver"
@@ -79,3 +83,38 @@ def test_only_a_provider_key_opens_the_portal_and_never_the_staff_console(world:
     answer = world.client.get("/ui/", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/ui/login"
     assert answer.headers["x-frame-options"] == "DENY"
+
+
+def test_a_background_batch_shows_its_progress_and_a_refused_form_keeps_its_input(world: World) -> None:
+    world.setup()
+    world.gateway.settings = replace(
+        world.gateway.settings, batch_sync_rows=0
+    )  # every file in the background
+    assert portal_sign_in(world, world.provider) == 303
+    csrf = csrf_of(world.client.get("/portal/batches").text)
+    files = {"file": ("2026-11.csv", as_csv(month_rows(world, claims=2)), "text/csv")}
+    answer = world.client.post(
+        "/portal/batches",
+        data={"csrf": csrf, "accept": "all"},
+        files=files,
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    batch = follow(world, "/v1/claims/batches/" + location.rsplit("/", 1)[1])
+    with world.gateway.sessions.begin() as session:  # as it stood while its thread was still checking
+        row = session.get_one(ClaimBatchRow, uuid.UUID(batch["batch_id"]))
+        row.status, row.rows_checked = "checking", 1
+    running = world.client.get(location).text
+    assert '<meta http-equiv="refresh" content="2">' in running and '<progress max="3" value="1">' in running
+    with world.gateway.sessions.begin() as session:
+        session.get_one(ClaimBatchRow, uuid.UUID(batch["batch_id"])).status = "accepted"
+    done = world.client.get(location).text
+    assert "http-equiv" not in done and done.count("/portal/claims/") == 2
+
+    wrong = {"csrf": csrf, "url": "http://localhost/hook", "claim.voided": "1"}
+    refused = world.client.post("/portal/webhooks", data=wrong, headers=ORIGIN)
+    assert refused.status_code == 422 and 'value="http://localhost/hook"' in refused.text
+    assert 'name="claim.voided" value="1" checked' in refused.text
+    assert 'name="claim.coordinated" value="1" checked' not in refused.text
