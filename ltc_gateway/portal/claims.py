@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.api.documents import CSV, PDF, PRIVATE, XLSX, _chunks, _disposition
 from gateway.documents import monthly
-from gateway.documents.html import content_security_policy, render_page
+from gateway.documents.html import render_body, statement_css
 from gateway.documents.pdf import font, render_pdf
 from gateway.documents.settlement_statement import settlement_statement
 from gateway.documents.translations import Translator
@@ -101,8 +102,13 @@ async def statement(request: Request) -> Response:
         body = await run_in_threadpool(render_pdf, found, gateway.settings.statement_font)
         name = f"statement-{found.claim_number}.pdf"
         return Response(body, media_type=PDF, headers={**PRIVATE, "Content-Disposition": _disposition(name)})
-    headers = {**PRIVATE, "Content-Security-Policy": content_security_policy(), "Content-Language": t.lang}
-    return HTMLResponse(render_page(found), headers=headers)
+    # the statement's body in a portal page: its links stay in the portal (the API's page links /v1)
+    return web.render(request, "statement.html", statement=Markup(render_body(found)), claim_id=claim_id)
+
+
+async def statement_stylesheet(request: Request) -> Response:
+    """The statement's own stylesheet as a file, so the page needs no inline style."""
+    return Response(statement_css(), media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
 async def monthly_sheet(request: Request) -> Response:
@@ -202,6 +208,7 @@ async def replace(request: Request) -> Response:
 
 routes = [
     Route("/portal/", claims_page, methods=["GET"]),
+    Route("/portal/statement.css", statement_stylesheet, methods=["GET"]),
     Route("/portal/monthly.xlsx", monthly_sheet, methods=["GET"]),
     Route("/portal/monthly.csv", monthly_sheet, methods=["GET"]),
     Route("/portal/claims/{claim_id}", claim_page, methods=["GET"]),

@@ -121,7 +121,8 @@ def test_a_providers_day_in_the_portal(
     assert page.locator("#billed").inner_text() == "4,500.00"
     claim_url = page.url
     page.click("#statement")
-    assert "P3301020001-202611-B001" in page.content()
+    assert "P3301020001-202611-B001" in page.locator("article.ltc-statement").inner_text()
+    assert page.locator("#statement-pdf").get_attribute("href", timeout=1000).startswith("/portal/")
     shot(page, "3-statement")
     page.goto(claim_url + "?lang=zh")
     with page.expect_download() as pdf:
