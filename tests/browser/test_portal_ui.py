@@ -124,6 +124,10 @@ def test_a_providers_day_in_the_portal(
     assert "P3301020001-202611-B001" in page.locator("article.ltc-statement").inner_text()
     assert page.locator("#statement-pdf").get_attribute("href", timeout=1000).startswith("/portal/")
     shot(page, "3-statement")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "3-statement-phone")
+    assert no_sideways_scroll(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(claim_url + "?lang=zh")
     with page.expect_download() as pdf:
         page.click("#statement-pdf")
