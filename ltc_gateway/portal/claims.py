@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -61,7 +62,7 @@ async def claims_page(request: Request) -> Response:
         return web.render(request, "claims.html", status=400, page=page, filters=filters, problem=problem)
     more = None
     if page["next_cursor"]:
-        more = "?" + "&".join(f"{k}={v}" for k, v in {**filters, "cursor": page["next_cursor"]}.items())
+        more = "?" + urlencode({**filters, "cursor": page["next_cursor"]})
     return web.render(request, "claims.html", page=page, filters=filters, more=more)
 
 
@@ -96,8 +97,10 @@ async def statement(request: Request) -> Response:
         found = await _within(
             request, lambda s: settlement_statement(s, principal, claim_id, gateway.catalogue, t)
         )
-    except ServiceError:
+    except NotFound:
         return web.render(request, "not_found.html", status=404)
+    except ServiceError as error:  # the PDF's font is missing: say so on the claim's page
+        return await claim_page(request, status=503, problem=error.detail)
     if pdf:
         body = await run_in_threadpool(render_pdf, found, gateway.settings.statement_font)
         name = f"statement-{found.claim_number}.pdf"

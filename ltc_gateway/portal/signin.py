@@ -36,7 +36,10 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    form = await web.posted(request)
+    try:
+        form = await web.posted(request)
+    except web.FormTooLarge:
+        return web.render(request, "refused.html", status=413)
     if not ui_sessions.form_is_ours(request, form, request.cookies.get(web.LOGIN_COOKIE, "")):
         return web.render(request, "refused.html", status=403)
     key = str(form.get("key", "")).strip()

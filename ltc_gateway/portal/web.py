@@ -28,7 +28,7 @@ COOKIE = "ltc_portal_session"
 LOGIN_COOKIE = "ltc_portal_login"
 LANG_COOKIE = "ltc_portal_lang"
 PROVIDER = (Role.PROVIDER,)
-MAX_FORM = 11 * 1024 * 1024  # a form with a file: the batch limit's order, checked again by the use case
+FORM_OVERHEAD = 64 * 1024  # a form's fields and multipart framing beside its file
 templates = Environment(loader=PackageLoader(PACKAGE, "templates"), autoescape=select_autoescape(["html"]))
 
 
@@ -97,9 +97,28 @@ def to_login() -> Response:
     return RedirectResponse("/portal/login", status_code=303)
 
 
+class FormTooLarge(Exception):
+    """A posted form beyond the largest file we take (read no further)."""
+
+
+async def _bounded_body(request: Request) -> bytes:
+    limit = request.app.state.gateway.settings.max_batch_bytes + FORM_OVERHEAD
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FormTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise FormTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def posted(request: Request) -> dict[str, Any]:
-    """The form: urlencoded text fields, or a multipart form whose file fields are bytes."""
-    raw = await request.body()
+    """The form: urlencoded text fields, or a multipart form whose file fields are bytes; bounded
+    (``FormTooLarge`` beyond the batch file limit and a little for the fields)."""
+    raw = await _bounded_body(request)
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         text = raw.decode("utf-8", errors="replace")
@@ -128,7 +147,11 @@ async def signed_form(request: Request) -> tuple[Principal, dict[str, Any]] | Re
     principal = await signed_in(request)
     if principal is None:
         return to_login()
-    form = await posted(request)
+    try:
+        form = await posted(request)
+    except FormTooLarge:
+        t = translator(lang(request))
+        return render(request, "refused.html", status=413, problem=t("file_too_large", limit=_limit(request)))
     found: StaffSession = request.state.portal
     if not ui_sessions.form_is_ours(request, form, found.csrf):
         return render(request, "refused.html", status=403)
@@ -146,6 +169,10 @@ async def after(request: Request, to: str, kind: str, text: str) -> Response:
 
     await run_in_threadpool(leave)
     return RedirectResponse(to, status_code=303)
+
+
+def _limit(request: Request) -> int:
+    return int(request.app.state.gateway.settings.max_batch_bytes)
 
 
 def login_token(request: Request) -> str:

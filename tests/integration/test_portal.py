@@ -118,3 +118,8 @@ def test_a_background_batch_shows_its_progress_and_a_refused_form_keeps_its_inpu
     assert refused.status_code == 422 and 'value="http://localhost/hook"' in refused.text
     assert 'name="claim.voided" value="1" checked' in refused.text
     assert 'name="claim.coordinated" value="1" checked' not in refused.text
+
+    world.gateway.settings = replace(world.gateway.settings, max_batch_bytes=100)  # a form is read bounded
+    files = {"file": ("big.csv", b"x" * 70_000, "text/csv")}
+    too_large = world.client.post("/portal/batches", data={"csrf": csrf}, files=files, headers=ORIGIN)
+    assert too_large.status_code == 413
