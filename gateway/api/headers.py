@@ -30,8 +30,11 @@ HEADERS = [
 class SecurityHeadersMiddleware(HttpMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        # a signed-in reconciler's pages and exports hold claims and amounts: no shared caches
-        private = path.startswith("/ui") and not path.startswith("/ui/static/")
+        # a signed-in reconciler's (or provider's, /portal) pages and exports hold claims and amounts:
+        # no shared caches
+        private = path.startswith(("/ui", "/portal")) and not path.startswith(
+            ("/ui/static/", "/portal/static/")
+        )
         policy = (
             [(b"content-security-policy", DOCS_CONTENT_SECURITY_POLICY.encode())] if path == "/docs" else []
         )

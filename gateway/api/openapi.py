@@ -20,7 +20,7 @@ from gateway import __version__
 from gateway.api.contract import PATH_PARAMETERS, TITLES, WHY, Contract, of, problem_example, problems_for
 
 # Routes that are not part of the API: the staff pages, static files, and the descriptions themselves.
-NOT_DESCRIBED_PREFIXES = ("/ui", "/static", "/docs", "/openapi")
+NOT_DESCRIBED_PREFIXES = ("/ui", "/portal", "/static", "/docs", "/openapi")  # pages, not the API
 PROBLEM_SCHEMA = {
     "type": "object",
     "description": "RFC 9457 problem details; errors[].pointer names each field at fault",

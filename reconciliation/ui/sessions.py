@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,9 +96,14 @@ def open_session(
 
 
 def find_session(
-    session: Session, token: str, settings: Settings, now: datetime | None = None
+    session: Session,
+    token: str,
+    settings: Settings,
+    now: datetime | None = None,
+    roles: Collection[Role] = STAFF,
 ) -> StaffSession | None:
-    """The live session of ``token``, its flash message taken (shown once); None if it has ended."""
+    """The live session of ``token``, its flash message taken (shown once); None if it has ended
+    or its key is not one of ``roles`` (the provider portal's sessions are never staff's)."""
     now = now or utcnow()
     row = session.scalar(select(UiSessionRow).where(UiSessionRow.token_hash == _digest(token)))
     if row is None:
@@ -113,7 +119,7 @@ def find_session(
         key = session.get(ApiKeyRow, row.key_id) if row.key_id else None
         principal = principal_of(key) if key is not None else None
     try:
-        principal = admit(principal, STAFF)
+        principal = admit(principal, roles)
     except (Unauthenticated, Forbidden):
         return None
     flash = row.flash

@@ -120,7 +120,7 @@ def api_routes(app: Any) -> set[tuple[str, str]]:
         (route.path, method.lower())
         for route in app.routes
         if isinstance(route, Route)
-        and not route.path.startswith("/ui")
+        and not route.path.startswith(("/ui", "/portal"))
         and not route.path.startswith(("/openapi", "/docs", "/static"))
         for method in (route.methods or set()) - {"HEAD"}
     }

@@ -58,6 +58,7 @@ LAYERS: dict[str, int] = {
     "reconciliation": 6,
     # 7: the composition root: the assembled HTTP app, the CLI, the scheduler
     "ltc_gateway": 7,
+    "ltc_gateway.portal": 7,  # the provider portal: reuses the staff console's sessions (layer 6)
     # 8: the sandbox payers, the night generator and the demo: apart, nothing imports them
     "ltc_sandbox": 8,
 }
