@@ -117,9 +117,7 @@ def _with_search_path(url: str, schema: str) -> str:
     # commit on this disk, ~1.5 ms without). Nothing in the suite crashes the server itself: its
     # faults are killed clients and backends ended with pg_terminate_backend, which lose nothing.
     options = f"-csearch_path={schema} -csynchronous_commit=off"
-    return parsed.update_query_dict({"options": options}).render_as_string(
-        hide_password=False
-    )
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
 
 @pytest.fixture
