@@ -15,18 +15,18 @@ from starlette.testclient import TestClient
 
 from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
-from gateway.services.keys import Role, create_key
 from gateway.storage.tables import ClaimRow
 from ltc_gateway.app import create_app
 from tests.browser.test_staff_ui import ARGS, ARTIFACTS, CHROMIUM, sign_in  # skips without chromium
 from tests.integration.test_bureau_pages import _dead_letter
 from tests.integration.world import World
+from tests.people import person
 
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def bureau_world(gateway: Gateway) -> Iterator[tuple[str, str, str, int, int]]:
+def bureau_world(gateway: Gateway) -> Iterator[tuple[str, tuple[str, str], tuple[str, str], int, int]]:
     if not gateway.settings.database_url.startswith("sqlite"):
         pytest.skip("the browser runs once, on SQLite (the integration tests cover PostgreSQL)")
     with TestClient(create_app(gateway, embedded_workers=0)) as client:
@@ -34,9 +34,9 @@ def bureau_world(gateway: Gateway) -> Iterator[tuple[str, str, str, int, int]]:
         claim_id = world.submit().json()["claim_id"]
         world.coordinate()
     step_id = _dead_letter(gateway, claim_id)
+    bureau = person(gateway, "wang", "bureau_supervisor")
+    reconciler = person(gateway, "zhang", "reconciler")
     with gateway.sessions.begin() as session:
-        bureau = create_key(session, Role.BUREAU, "bureau")[1]
-        reconciler = create_key(session, Role.RECONCILER, "zhang")[1]
         year = session.scalar(select(ClaimRow.period_start)).year  # type: ignore[union-attr]
     server = BackgroundServer(create_app(gateway, embedded_workers=0)).start()
     try:
@@ -46,7 +46,7 @@ def bureau_world(gateway: Gateway) -> Iterator[tuple[str, str, str, int, int]]:
 
 
 def test_the_bureau_reads_the_fund_closes_an_item_and_reruns_a_dead_letter(
-    bureau_world: tuple[str, str, str, int, int],
+    bureau_world: tuple[str, tuple[str, str], tuple[str, str], int, int],
 ) -> None:
     base, bureau, reconciler, step_id, year = bureau_world
     ARTIFACTS.mkdir(exist_ok=True)
