@@ -31,6 +31,9 @@ SECRETS = {
 }
 
 
+KEYS_ONCE = "once, on SQLite: the warning reads the environment, not the database"
+
+
 def one_error(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode != 0, result.stdout
     assert "Traceback" not in result.stderr
@@ -124,6 +127,8 @@ def test_an_unknown_ltc_variable_is_warned_about_with_the_nearest_name(url: str,
 
 
 def test_development_keys_are_warned_about_and_refused_under_production(url: str, tmp_path: Path) -> None:
+    if not url.startswith("sqlite"):
+        pytest.skip(KEYS_ONCE)
     warned = ltc("payers", "list", url=url, cwd=tmp_path)
     assert warned.returncode == 0
     assert re.search(
