@@ -43,21 +43,22 @@ def bureau_only(request: Request, principal: Principal) -> Response | None:
     return None
 
 
-async def _reader(request: Request) -> Principal | Response:
+async def reader(request: Request) -> Principal | Response:
+    """The signed-in bureau, else the sign-in page or a 403 page (every bureau page starts so)."""
     principal = await _principal(request)
     if principal is None:
         return _to_login()
     return bureau_only(request, principal) or principal
 
 
-def _refused(request: Request, principal: Principal, error: ServiceError) -> Response:
+def refused_page(request: Request, principal: Principal, error: ServiceError) -> Response:
     return _render(
         request, "refused.html", principal, status=status_of(error)[0], problem=refusal(error, _lang(request))
     )
 
 
 async def queue_page(request: Request) -> Response:
-    principal = await _reader(request)
+    principal = await reader(request)
     if isinstance(principal, Response):
         return principal
     gateway = request.app.state.gateway
@@ -96,7 +97,7 @@ async def queue_page(request: Request) -> Response:
 async def item_page(
     request: Request, form: dict[str, str] | None = None, problem: str | None = None, status: int = 200
 ) -> Response:
-    principal = await _reader(request) if form is None else request.state.staff.principal
+    principal = await reader(request) if form is None else request.state.staff.principal
     if isinstance(principal, Response):
         return principal
     gateway = request.app.state.gateway
@@ -111,7 +112,7 @@ async def item_page(
     try:
         item = await run_in_threadpool(load)
     except ServiceError as error:
-        return _refused(request, principal, error)
+        return refused_page(request, principal, error)
     return _render(
         request,
         "supervision_item.html",
@@ -164,7 +165,7 @@ def _shown(letter: dict[str, Any]) -> dict[str, str | None]:
 
 async def dead_letters_page(request: Request) -> Response:
     """Every dead or refused step that may be rerun (the API's ``GET /v1/steps/failed``)."""
-    principal = await _reader(request)
+    principal = await reader(request)
     if isinstance(principal, Response):
         return principal
     gateway = request.app.state.gateway
@@ -177,7 +178,7 @@ async def dead_letters_page(request: Request) -> Response:
 
 
 async def step_page(request: Request) -> Response:
-    principal = await _reader(request)
+    principal = await reader(request)
     if isinstance(principal, Response):
         return principal
     gateway = request.app.state.gateway
@@ -189,12 +190,12 @@ async def step_page(request: Request) -> Response:
     try:
         letter = await run_in_threadpool(load)
     except ServiceError as error:
-        return _refused(request, principal, error)
+        return refused_page(request, principal, error)
     return _render(request, "dead_letter.html", principal, letter=letter, notice=False, shown=_shown(letter))
 
 
 async def notice_page(request: Request) -> Response:
-    principal = await _reader(request)
+    principal = await reader(request)
     if isinstance(principal, Response):
         return principal
     gateway = request.app.state.gateway
@@ -206,7 +207,7 @@ async def notice_page(request: Request) -> Response:
     try:
         letter = await run_in_threadpool(load)
     except ServiceError as error:
-        return _refused(request, principal, error)
+        return refused_page(request, principal, error)
     return _render(request, "dead_letter.html", principal, letter=letter, notice=True, shown=_shown(letter))
 
 

@@ -22,33 +22,18 @@ from gateway.services.audit_search import search
 from gateway.services.keys import Principal
 from gateway.services.scorecards import scorecards
 from gateway.storage.tables import ProductRow
-from reconciliation.ui.bureau_pages import bureau_only
+from reconciliation.ui.bureau_pages import bureau_only, reader, refused_page
 from reconciliation.ui.i18n import refusal, translator
 from reconciliation.ui.render import lang as _lang
 from reconciliation.ui.render import render as _render
-from reconciliation.ui.render import to_login as _to_login
 from reconciliation.ui.signin import after as _after
-from reconciliation.ui.signin import current_principal as _principal
 from reconciliation.ui.signin import signed_form as _signed_form
 
 LONGEST_TABLE = 500  # districts in one payer's routing table
 
 
-async def _reader(request: Request) -> Principal | Response:
-    principal = await _principal(request)
-    if principal is None:
-        return _to_login()
-    return bureau_only(request, principal) or principal
-
-
-def _refused(request: Request, principal: Principal, error: ServiceError) -> Response:
-    return _render(
-        request, "refused.html", principal, status=status_of(error)[0], problem=refusal(error, _lang(request))
-    )
-
-
 async def scorecards_page(request: Request) -> Response:
-    principal = await _reader(request)
+    principal = await reader(request)
     if isinstance(principal, Response):
         return principal
     gateway = request.app.state.gateway
@@ -62,7 +47,7 @@ async def scorecards_page(request: Request) -> Response:
     try:
         cards = await run_in_threadpool(load)
     except ServiceError as error:
-        return _refused(request, principal, error)
+        return refused_page(request, principal, error)
     return _render(request, "scorecards.html", principal, cards=cards, year=year, duration=duration)
 
 
@@ -92,7 +77,7 @@ async def routing_page(
     status: int = 200,
 ) -> Response:
     if principal is None:
-        found = await _reader(request)
+        found = await reader(request)
         if isinstance(found, Response):
             return found
         principal = found
@@ -167,7 +152,7 @@ AUDIT_FILTERS = ("action", "subject", "actor", "from", "to")
 
 
 async def audit_page(request: Request) -> Response:
-    principal = await _reader(request)
+    principal = await reader(request)
     if isinstance(principal, Response):
         return principal
     gateway = request.app.state.gateway
