@@ -20,7 +20,7 @@ from gateway.api.problems import status_of
 from gateway.errors import ServiceError
 from gateway.services import fund
 from gateway.services.keys import Principal
-from reconciliation.ui.bureau_pages import bureau_only
+from reconciliation.ui.bureau_pages import bureau_only, reader, refused_page
 from reconciliation.ui.fund_chart import by_month
 from reconciliation.ui.i18n import refusal, translator
 from reconciliation.ui.render import lang as _lang
@@ -67,13 +67,7 @@ async def fund_page(
     try:
         figures = await _load(request)
     except ServiceError as error:
-        return _render(
-            request,
-            "refused.html",
-            principal,
-            status=status_of(error)[0],
-            problem=refusal(error, _lang(request)),
-        )
+        return refused_page(request, principal, error)
     chart = by_month(figures["by_month"], figures["year"], t("paid_by_month", "bureau"), t("tier"))
     return _render(
         request,
@@ -175,22 +169,14 @@ def workbook(figures: dict[str, Any], t: Any) -> bytes:
 
 
 async def fund_xlsx(request: Request) -> Response:
-    principal = await _principal(request)
-    if principal is None:
-        return _to_login()
-    if (refused := bureau_only(request, principal)) is not None:
-        return refused
+    principal = await reader(request)
+    if isinstance(principal, Response):
+        return principal
     t = translator(_lang(request))
     try:
         figures = await _load(request)
     except ServiceError as error:
-        return _render(
-            request,
-            "refused.html",
-            principal,
-            status=status_of(error)[0],
-            problem=refusal(error, _lang(request)),
-        )
+        return refused_page(request, principal, error)
     body = await run_in_threadpool(workbook, figures, t)
     name = f"fund-{figures['year']}.xlsx"
     return Response(body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
