@@ -153,20 +153,29 @@ def record_fixed_benefits(
 ) -> None:
     """The months a fixed-benefit payer grants; ``provisional`` holds them while a proposal waits."""
     release_provisional(session, claim, step)
-    for decision in decisions:
-        if decision.amount_fen > 0:
-            session.add(
-                FixedBenefitRow(
-                    claim_id=claim.claim_id,
-                    member_id=claim.member_id,
-                    payer_code=decision.payer_code,
-                    product_code=decision.product_code,
-                    month=decision.month,
-                    amount_fen=decision.amount_fen,
-                    payee=decision.payee,
-                    provisional=provisional,
-                )
+    # A month the claim already holds (a void of another claim moved it here while this step was
+    # with its payer) is the same grant: its row takes the decision, no second row is added.
+    held = {
+        row.month: row
+        for row in session.scalars(
+            select(FixedBenefitRow).where(
+                FixedBenefitRow.claim_id == claim.claim_id,
+                FixedBenefitRow.product_code == step.product_code,
+                FixedBenefitRow.provisional.is_(False),
             )
+        )
+    }
+    for decision in decisions:
+        if decision.amount_fen <= 0:
+            continue
+        row = held.get(decision.month)
+        if row is not None and provisional:
+            continue  # held already, firmly: a proposal's hold adds nothing
+        if row is None:
+            row = FixedBenefitRow(claim_id=claim.claim_id, member_id=claim.member_id, month=decision.month)
+            session.add(row)
+        row.payer_code, row.product_code = decision.payer_code, decision.product_code
+        row.amount_fen, row.payee, row.provisional = decision.amount_fen, decision.payee, provisional
     if provisional:
         return
     for decision in decisions:

@@ -14,6 +14,8 @@ import jsonschema
 from sqlalchemy import func, select
 
 import schemas
+from gateway.coordination.fixed import FixedBenefitDecision
+from gateway.orchestration.recording import record_fixed_benefits
 from gateway.orchestration.worker import Worker
 from gateway.services.keys import Role
 from gateway.storage.tables import ClaimRow, LedgerEntryRow, LinePaymentRow, PayerStepRow
@@ -166,6 +168,29 @@ def test_a_void_moves_a_fixed_benefit_to_another_live_claim_of_the_same_month(
     # and the annuity's payer was not told to recover it
     fixed = [v.get("fixed") or [] for v in sandboxes.payers["acme-life"].voids.values()]
     assert fixed == [[], []]
+    # a grant of that month for the live claim (its step was with the payer when the void moved
+    # the month to it) is the same grant: recorded on the moved row, not a second one (the fault
+    # simulation found a unique-key error retried for ever here)
+    with world.gateway.sessions.begin() as session:
+        claim = session.get_one(ClaimRow, uuid.UUID(second["claim_id"]))
+        step = session.scalars(
+            select(PayerStepRow).where(
+                PayerStepRow.claim_id == claim.claim_id, PayerStepRow.product_code == "ACME-LTC-ANNUITY"
+            )
+        ).first()
+        assert step is not None
+        grant = FixedBenefitDecision("acme-life", "ACME-LTC-ANNUITY", "2026-11", 200000, "member")
+        record_fixed_benefits(session, claim, step, [grant])
+    held = world.claim(second["claim_id"])["fixed_benefits"]
+    assert [(f["month"], f["amount_fen"]) for f in held] == [("2026-11", 200000)]
+    with world.gateway.sessions.begin() as session:
+        expected = session.scalar(
+            select(func.sum(LedgerEntryRow.amount_fen)).where(
+                LedgerEntryRow.claim_id == uuid.UUID(second["claim_id"]),
+                LedgerEntryRow.product_code == "ACME-LTC-ANNUITY",
+            )
+        )
+    assert expected == 200000  # expected once, not twice
 
 
 def test_a_payer_returns_a_claim_later_tiers_wait_and_the_provider_sees_why(
