@@ -51,6 +51,15 @@ async def reader(request: Request) -> Principal | Response:
     return bureau_only(request, principal) or principal
 
 
+async def bureau_form(request: Request) -> tuple[Principal, dict[str, str]] | Response:
+    """A posted form of the session's own, from the bureau: else the sign-in, 403 or refusal page."""
+    posted = await _signed_form(request)
+    if isinstance(posted, Response):
+        return posted
+    principal, form = posted
+    return bureau_only(request, principal) or (principal, form)
+
+
 def refused_page(request: Request, principal: Principal, error: ServiceError) -> Response:
     return _render(
         request, "refused.html", principal, status=status_of(error)[0], problem=refusal(error, _lang(request))
@@ -126,12 +135,10 @@ async def item_page(
 
 
 async def act(request: Request) -> Response:
-    posted = await _signed_form(request)
+    posted = await bureau_form(request)
     if isinstance(posted, Response):
         return posted
     principal, form = posted
-    if (refused := bureau_only(request, principal)) is not None:
-        return refused
     gateway = request.app.state.gateway
     raw_source, raw_id = request.path_params["source"], request.path_params["id"]
 
@@ -213,12 +220,10 @@ async def notice_page(request: Request) -> Response:
 
 async def rerun(request: Request) -> Response:
     """Rerun as the API does: the new attempt links to the one it replaces; audited with who."""
-    posted = await _signed_form(request)
+    posted = await bureau_form(request)
     if isinstance(posted, Response):
         return posted
     principal, _ = posted
-    if (refused := bureau_only(request, principal)) is not None:
-        return refused
     gateway = request.app.state.gateway
     raw = request.path_params["step_id"]
     lang = _lang(request)

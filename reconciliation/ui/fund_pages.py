@@ -20,7 +20,7 @@ from gateway.api.problems import status_of
 from gateway.errors import ServiceError
 from gateway.services import fund
 from gateway.services.keys import Principal
-from reconciliation.ui.bureau_pages import bureau_only, reader, refused_page
+from reconciliation.ui.bureau_pages import bureau_form, bureau_only, reader, refused_page
 from reconciliation.ui.fund_chart import by_month
 from reconciliation.ui.i18n import refusal, translator
 from reconciliation.ui.render import lang as _lang
@@ -28,7 +28,6 @@ from reconciliation.ui.render import render as _render
 from reconciliation.ui.render import to_login as _to_login
 from reconciliation.ui.signin import after as _after
 from reconciliation.ui.signin import current_principal as _principal
-from reconciliation.ui.signin import signed_form as _signed_form
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -82,12 +81,10 @@ async def fund_page(
 
 
 async def set_figures(request: Request) -> Response:
-    posted = await _signed_form(request)
+    posted = await bureau_form(request)
     if isinstance(posted, Response):
         return posted
     principal, form = posted
-    if (refused := bureau_only(request, principal)) is not None:
-        return refused
     gateway = request.app.state.gateway
 
     def work() -> dict[str, Any]:

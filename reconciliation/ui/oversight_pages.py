@@ -22,12 +22,11 @@ from gateway.services.audit_search import search
 from gateway.services.keys import Principal
 from gateway.services.scorecards import scorecards
 from gateway.storage.tables import ProductRow
-from reconciliation.ui.bureau_pages import bureau_only, reader, refused_page
+from reconciliation.ui.bureau_pages import bureau_form, reader, refused_page
 from reconciliation.ui.i18n import refusal, translator
 from reconciliation.ui.render import lang as _lang
 from reconciliation.ui.render import render as _render
 from reconciliation.ui.signin import after as _after
-from reconciliation.ui.signin import signed_form as _signed_form
 
 LONGEST_TABLE = 500  # districts in one payer's routing table
 
@@ -122,12 +121,10 @@ def _routes(text: str) -> list[dict[str, str]]:
 
 
 async def set_routes(request: Request) -> Response:
-    posted = await _signed_form(request)
+    posted = await bureau_form(request)
     if isinstance(posted, Response):
         return posted
     principal, form = posted
-    if (refused := bureau_only(request, principal)) is not None:
-        return refused
     gateway = request.app.state.gateway
     payer = form.get("payer_code", "")
 
