@@ -78,16 +78,32 @@ def connection_faults(label: str) -> Iterator[None]:
 def checked(label: str, response: httpx.Response) -> httpx.Response:
     """The response, unless its status refuses the request: retryable ones are transient, any
     other 4xx or 5xx permanent."""
-    if response.status_code in RETRYABLE:
-        raise TransientError(f"{label}: HTTP {response.status_code} {response.text[:200]}")
     if response.status_code >= 400:
-        raise PermanentError(f"{label}: HTTP {response.status_code} {response.text[:500]}")
+        refuse(label, response.status_code, response.text)
     return response
+
+
+def refuse(label: str, status: int, text: str) -> None:
+    """An answer of status 400 or more, whichever client brought it."""
+    if status in RETRYABLE:
+        raise TransientError(f"{label}: HTTP {status} {text[:200]}")
+    if status >= 400:
+        raise PermanentError(f"{label}: HTTP {status} {text[:500]}")
 
 
 def json_of(label: str, response: httpx.Response) -> Any:
     """The answer's JSON; an answer that is not JSON is garbled."""
+    return parse_json(label, response.content)
+
+
+def parse_json(label: str, content: bytes) -> Any:
+    """JSON as httpx's ``Response.json`` reads it (bytes, any UTF); not JSON is garbled."""
     try:
-        return response.json()
+        return json.loads(content)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise MalformedAnswer(f"{label}: the answer is not JSON ({error})") from None
+
+
+def json_body(document: Any) -> bytes:
+    """A request body as httpx's ``json=`` encodes it (compact, UTF-8, no NaN)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()

@@ -86,6 +86,22 @@ REASON = {
     "required": ["code", "amount_fen"],
     "properties": {"code": {"type": "string"}, "amount_fen": {"type": "integer", "description": FEN}},
 }
+FIXED_MONTH: dict[str, Any] = {
+    "type": "object",
+    "required": ["month", "amount_fen"],
+    "properties": {"month": {"type": "string"}, "amount_fen": {"type": "integer", "description": FEN}},
+}
+MOVED_MONTH = {
+    "type": "object",
+    "required": ["month", "amount_fen", "payer_code", "product_code", "to_claim_id", "to_claim_number"],
+    "properties": {
+        **FIXED_MONTH["properties"],
+        "payer_code": {"type": "string"},
+        "product_code": {"type": "string"},
+        "to_claim_id": {"type": "string", "description": "the live claim that holds the month from now on"},
+        "to_claim_number": {"type": "string"},
+    },
+}
 DECISION = {
     "type": "object",
     "description": "A payer's answer to a share: decided now, pending (it will call back or be asked "
@@ -114,18 +130,31 @@ DECISION = {
         "fixed": {
             "type": "array",
             "description": "a fixed benefit: the months granted",
-            "items": {
-                "type": "object",
-                "required": ["month", "amount_fen"],
-                "properties": {"month": {"type": "string"}, "amount_fen": {"type": "integer"}},
-            },
+            "items": FIXED_MONTH,
         },
+    },
+}
+
+
+VOID_FIXED = {
+    "fixed": {
+        "type": "array",
+        "description": "fixed-benefit months granted through the claim and recovered",
+        "items": FIXED_MONTH,
+    },
+    "fixed_moved": {
+        "type": "array",
+        "description": "fixed-benefit months granted through the claim that another live claim of the "
+        "member covers: not recovered, held by to_claim_id from now on; grant them to no other claim "
+        "(added later: a payer that ignores it still reads the notice)",
+        "items": MOVED_MONTH,
     },
 }
 
 
 def schemas() -> dict[str, Any]:
     found = {name: of_dataclass(cls) for name, cls in MESSAGES.items()}
+    found["void-notice"]["properties"].update(VOID_FIXED)
     found["share-line"] = of_dataclass(ShareLine)
     found["decision"] = DECISION
     found["statement"] = {

@@ -7,7 +7,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import accept, batch_upload, coordination, end_to_end, reconciliation, simulation, work_queue
+from bench import (
+    accept,
+    batch_upload,
+    coordination,
+    end_to_end,
+    payer_calls,
+    reconciliation,
+    simulation,
+    work_queue,
+)
 from bench.common import Row, machine, table
 
 ALL = (
@@ -19,6 +28,7 @@ ALL = (
     "simulation",
     "batch_upload",
     "work-queue",
+    "payer-calls",
 )
 
 
@@ -29,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", default="250000,500000,1000000", help="statement lines for the reconciliation benchmark"
     )
     top.add_argument("--seconds", type=int, default=15, help="load duration of the accept benchmark")
+    top.add_argument(
+        "--calls", type=int, default=200, help="calls per operation of the payer-calls benchmark"
+    )
     args = top.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(ALL))
@@ -51,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += batch_upload.run()
         elif name == "work-queue":
             rows += work_queue.run()
+        elif name == "payer-calls":
+            rows += payer_calls.run(args.calls)
         elif name == "reconciliation":
             rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
     print(f"Machine: {machine()}")
