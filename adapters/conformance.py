@@ -5,7 +5,8 @@ Every operation of the SDK is exercised with a synthetic share under fresh idemp
 (prefixed ``conformance:``, so the payer can discard them), plus the behaviours the fan-out relies
 on: a retry with the same key gets the same decision, a key reused with another body is refused,
 answers are well-formed decisions that pass the gateway's checks, and a call the client gave up on
-(timed out) can be retried safely with the same key.
+(timed out) can be retried safely with the same key. A payer that adjudicates a fixed benefit
+itself is also walked through a void that moves a month to another claim (``conformance_moved``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import date, timedelta
 from typing import Any
 from xml.etree import ElementTree
 
+from adapters import conformance_moved
 from adapters.registry import build_adapter
 from adapters.sdk import (
     AdapterError,
@@ -60,8 +62,16 @@ class Sample:
     proposing: bool
     today: date
 
-    def request(self, key: str, unit_price_fen: int = 15000) -> ShareRequest:
-        start = self.today.replace(day=1)
+    def request(
+        self,
+        key: str,
+        unit_price_fen: int = 15000,
+        *,
+        member_id: str = MEMBER_ID,
+        start: date | None = None,
+    ) -> ShareRequest:
+        """A share of a new claim of the member: one bed-day on ``start`` (the current month's first)."""
+        start = start or self.today.replace(day=1)
         line = ClaimLine.model_validate(
             {
                 "line_no": 1,
@@ -115,7 +125,7 @@ class Sample:
                 "designated_from": "2000-01-01",
                 "designated_to": None,
             },
-            member={"id_number": MEMBER_ID, "name": "测试", "district": None, "lat": None, "lon": None},
+            member={"id_number": member_id, "name": "测试", "district": None, "lat": None, "lon": None},
             coverage={"start_date": "2000-01-01", "end_date": None},
             assessment={
                 "assessment_id": str(uuid.uuid4()),
@@ -307,6 +317,8 @@ async def run_checks(
         await check("retry after a timeout", timeout)
         await check("submit_adjustment", adjustment)
         await check("submit_void", withdrawn)
+        if product.kind == ProductKind.FIXED_BENEFIT and not proposing:
+            await check(conformance_moved.NAME, conformance_moved.moved_month(sample, adapter, run))
         await check("pull_statement", statement)
         profile = getattr(adapter, "conformance_checks", None)  # a profile's own (adapters/hsa)
         for name, body in profile(sample.request, run) if callable(profile) else []:

@@ -247,7 +247,14 @@ class AdjustmentNotice:
 @dataclass(frozen=True, slots=True)
 class VoidNotice:
     """The provider withdrew the claim: what this payer paid on it is recovered, per line (and the
-    fixed-benefit months it granted through it). Sent to every payer that was asked for a share."""
+    fixed-benefit months it granted through it). Sent to every payer that was asked for a share.
+
+    A fixed-benefit month that another live claim of the member covers is not recovered: it stays
+    granted, held by that claim from now on, and ``fixed_moved`` names it. The payer records the
+    month as held by ``to_claim_id``, so it grants the month to no other claim of the member (a
+    replacement of a third claim of that month included). A payer that does not read the field
+    still parses the notice; the gateway then sets aside such a second grant (docs/corrections.md).
+    """
 
     idempotency_key: str  # one per payer and product of the claim
     claim_id: str
@@ -257,6 +264,24 @@ class VoidNotice:
     reason: str
     lines: tuple[dict[str, Any], ...]  # [{line_no, previous_paid_fen, paid_fen, delta_fen, kind}]
     fixed: tuple[dict[str, Any], ...] = ()  # fixed benefit recovered: [{month, amount_fen}]
+    # fixed benefit moved, not recovered:
+    # [{month, amount_fen, payer_code, product_code, to_claim_id, to_claim_number}]
+    fixed_moved: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> VoidNotice:
+        """A notice as sent (``to_wire``); one written before ``fixed_moved`` existed moved nothing."""
+        try:
+            return cls(
+                **{
+                    **wire,
+                    "lines": tuple(wire["lines"]),
+                    "fixed": tuple(wire.get("fixed") or ()),
+                    "fixed_moved": tuple(wire.get("fixed_moved") or ()),
+                }
+            )
+        except KeyError as error:
+            raise TypeError(f"not a void notice: no {error}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,8 @@ def describe() -> dict[str, Any]:
             ACKNOWLEDGED,
         ),
         DEFAULT_PATHS["voids"]: _post(
-            "A void notice: the provider withdrew the claim; what this payer paid is recovered per line",
+            "A void notice: the provider withdrew the claim; what this payer paid is recovered per line and "
+            "month, and a fixed-benefit month that another live claim covers is named as moved to it",
             "void-notice",
             ACKNOWLEDGED,
         ),
@@ -131,7 +132,11 @@ def describe() -> dict[str, Any]:
             "from the gateway's environment). Check an endpoint with `ltc-gateway adapter-check PAYER`.\n\n"
             "A claim's revision reaches a payer as a new share (its next `round`) and, for what was "
             "already paid, an adjustment notice. A claim its provider withdraws reaches every payer "
-            "that was asked for a share as a void notice (what it paid, recovered per line).",
+            "that was asked for a share as a void notice (what it paid, recovered per line). A fixed-benefit "
+            "month granted through the withdrawn claim that another live claim of the member covers is not "
+            "recovered: the notice's `fixed_moved` names the claim that holds it from now on, and the payer "
+            "grants that month to no other claim (one it grants again anyway is set aside, not paid, and "
+            "flagged for the bureau).",
         },
         "servers": [{"url": "https://payer.example/ltc", "description": "the payer's base_url"}],
         "paths": paths,

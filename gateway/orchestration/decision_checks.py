@@ -1,7 +1,18 @@
 """Checking a payer's decided answer against the share as it was asked, and recording it or
-refusing it (a refused decision is flagged and nothing of it is recorded as paid)."""
+refusing it (a refused decision is flagged and nothing of it is recorded as paid).
+
+A fixed-benefit month the payer grants although another live claim of the member already holds it
+(a payer that did not read a void notice's ``fixed_moved``) is set aside: not paid, flagged for
+the bureau with the claim that holds it, and the rest of the decision is checked and recorded as
+usual, so the claim completes instead of failing on every rerun (docs/corrections.md)."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from adapters.sdk import Decision
 from gateway import audit
@@ -21,7 +32,7 @@ from gateway.orchestration.recording import (
 from gateway.orchestration.shares import Computed, compute, unpaid
 from gateway.orchestration.steps import InconsistentStep, StepStatus
 from gateway.orchestration.transaction import Transaction
-from gateway.storage.tables import ClaimRow, PayerStepRow, utcnow
+from gateway.storage.tables import ClaimRow, FixedBenefitRow, PayerStepRow, utcnow
 
 _NO_FIXED_BENEFIT = (
     "step {step.step_id} is a fixed-benefit step of {step.product_code} v{step.product_version}, "
@@ -37,7 +48,8 @@ def accept_decision(
     computed = compute(tx, claim, step, catalogue)
     faults = _problems(claim, step, computed, decision)
     now = utcnow()
-    step.response = decision.to_wire()
+    step.response = decision.to_wire()  # the payer's answer as given
+    decision, set_aside = _held_elsewhere(computed, decision)
     step.payer_reference = decision.payer_reference or step.payer_reference
     subject = f"claim:{claim.claim_id}"
     if faults:
@@ -50,6 +62,8 @@ def accept_decision(
         return False
     if step.kind == ProductKind.FIXED_BENEFIT.value:
         record_fixed_benefits(session, claim, step, _granted(step, computed, decision))
+        if set_aside:
+            _flag_set_aside(session, claim, step, set_aside)
     else:
         if computed.share is None:
             raise InconsistentStep(f"step {step.step_id} is an indemnity step but no share was computed")
@@ -90,6 +104,7 @@ def decision_problems(
 
 def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision: Decision) -> list[str]:
     if step.kind == ProductKind.FIXED_BENEFIT.value:
+        decision, _ = _held_elsewhere(computed, decision)  # set aside, not a fault
         fixed = computed.coverage.product.fixed_benefit
         if fixed is None:
             raise InconsistentStep(_NO_FIXED_BENEFIT.format(step=step))
@@ -98,6 +113,49 @@ def _problems(claim: ClaimRow, step: PayerStepRow, computed: Computed, decision:
     return decision_faults(
         [AskedLine(line.line_no, line.billed_fen, unpaid(computed, line)) for line in computed.case.lines],
         [DecidedLine(d.line_no, d.paid_fen, d.reasons) for d in decision.lines],
+    )
+
+
+def _held_elsewhere(computed: Computed, decision: Decision) -> tuple[Decision, list[dict[str, Any]]]:
+    """The decision without the fixed-benefit months another claim of the member already holds,
+    and those months (paid once: the holder's grant stands)."""
+    held = [f for f in decision.fixed if str(f["month"]) in computed.granted]
+    if not held:
+        return decision, []
+    kept = tuple(f for f in decision.fixed if str(f["month"]) not in computed.granted)
+    return dataclasses.replace(decision, fixed=kept), held
+
+
+def _flag_set_aside(
+    session: Session, claim: ClaimRow, step: PayerStepRow, held: list[dict[str, Any]]
+) -> None:
+    months = [str(f["month"]) for f in held]
+    holders = {
+        month: number
+        for month, number in session.execute(
+            select(FixedBenefitRow.month, ClaimRow.claim_number)
+            .join(ClaimRow, ClaimRow.claim_id == FixedBenefitRow.claim_id)
+            .where(
+                FixedBenefitRow.member_id == claim.member_id,
+                FixedBenefitRow.product_code == step.product_code,
+                FixedBenefitRow.claim_id != claim.claim_id,
+                FixedBenefitRow.month.in_(months),
+            )
+        )
+    }
+    set_aside = [
+        {"month": str(f["month"]), "amount_fen": f["amount_fen"], "held_by": holders.get(str(f["month"]))}
+        for f in held
+    ]
+    step.detail = {**(step.detail or {}), "set_aside": set_aside}
+    detail = "; ".join(
+        f"month {s['month']}: {s['amount_fen']} fen granted again, "
+        f"already held by claim {s['held_by']}: not paid"
+        for s in set_aside
+    )
+    flag(session, claim, "fixed_benefit_duplicate", detail, step)
+    audit.record(
+        session, "fixed_benefit.set_aside", f"claim:{claim.claim_id}", step=step.step_id, months=set_aside
     )
 
 

@@ -4,12 +4,12 @@ In one transaction under the claim's and its member's locks: the claim opens a l
 which every payer's step is ``voided``; what each indemnity payer last decided is recovered per
 line (``recording.record_adjustments`` against nothing: recoveries in the ledger and the
 settlement items); the fixed benefits granted through the claim are reversed, unless another live
-claim of the member covers the month (then the benefit stays, attached to that claim); none of
-the claim's payments count against the member's limits any more; and every payer that was asked
-for a share is sent a void notice, with a reversal (冲正) of its decided submission if its adapter
-reverses. A worker that was advancing the claim finds it voided at its next move and stops: the
-payer's answer to a call in flight is not recorded (its step belongs to an earlier round), and the
-void notice tells that payer the claim is withdrawn."""
+claim of the member covers the month (then the benefit stays, attached to that claim, and the
+notice names the move); none of the claim's payments count against the member's limits any more;
+and every payer that was asked for a share is sent a void notice, with a reversal (冲正) of its
+decided submission if its adapter reverses. A worker that was advancing the claim finds it voided
+at its next move and stops: the payer's answer to a call in flight is not recorded (its step
+belongs to an earlier round), and the void notice tells that payer the claim is withdrawn."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ from gateway.storage.tables import (
 )
 
 CARRIED = [c.name for c in PayerStepRow.__table__.columns if c.name != "step_id"]
+Months = list[dict[str, int | str]]
 
 
 def void(tx: Transaction, claim_id: uuid.UUID, reason: str, actor: str) -> ClaimRow:
@@ -62,7 +63,8 @@ def void(tx: Transaction, claim_id: uuid.UUID, reason: str, actor: str) -> Claim
     )
     claim.round += 1
     cause = f"void: {reason}"
-    recovered: dict[int, tuple[list[AdjustmentRow], list[dict[str, int | str]]]] = {}
+    # per step: the lines recovered, the fixed-benefit months recovered and those moved
+    recovered: dict[int, tuple[list[AdjustmentRow], Months, Months]] = {}
     for old in steps:
         new = PayerStepRow(**{name: getattr(old, name) for name in CARRIED})
         new.round, new.attempt, new.rerun_of = claim.round, 1, None
@@ -73,14 +75,13 @@ def void(tx: Transaction, claim_id: uuid.UUID, reason: str, actor: str) -> Claim
         session.add(new)
         session.flush()
         if old.kind == ProductKind.FIXED_BENEFIT.value:
-            recovered[old.seq] = ([], _reverse_fixed(session, claim, old))
+            recovered[old.seq] = ([], *_reverse_fixed(session, claim, old))
         else:
-            recovered[old.seq] = (record_adjustments(tx, claim, new, notify=False), [])
+            recovered[old.seq] = (record_adjustments(tx, claim, new, notify=False), [], [])
     for old in steps:
         if old.status == StepStatus.WAITING.value:
             continue  # never asked: nothing to tell
-        lines, fixed = recovered[old.seq]
-        _notify(tx, claim, old, reason, lines, fixed)
+        _notify(tx, claim, old, reason, *recovered[old.seq])
         queue_reversal(tx, claim, old, cause)
     now = utcnow()
     claim.status, claim.voided_at, claim.void_reason = ClaimStatus.VOIDED.value, now, reason
@@ -94,16 +95,18 @@ def void(tx: Transaction, claim_id: uuid.UUID, reason: str, actor: str) -> Claim
         actor=actor,
         reason=reason,
         round=claim.round,
-        recovered_fen=sum(a.delta_fen for lines, _ in recovered.values() for a in lines),
+        recovered_fen=sum(a.delta_fen for lines, _, _ in recovered.values() for a in lines),
     )
     emit(session, claim, WebhookEvent.VOIDED)
     return claim
 
 
-def _reverse_fixed(session: Session, claim: ClaimRow, step: PayerStepRow) -> list[dict[str, int | str]]:
+def _reverse_fixed(session: Session, claim: ClaimRow, step: PayerStepRow) -> tuple[Months, Months]:
     """The fixed benefits granted through the claim: moved to another live claim of the member
-    that covers the month, or reversed (the months recovered, as the void notice names them)."""
-    recovered: list[dict[str, int | str]] = []
+    that covers the month, or reversed. The months recovered and the months moved (to which
+    claim), as the void notice names them: the payer must know the month is still held."""
+    recovered: Months = []
+    moved: Months = []
     rows = session.scalars(
         select(FixedBenefitRow).where(
             FixedBenefitRow.claim_id == claim.claim_id, FixedBenefitRow.product_code == step.product_code
@@ -133,11 +136,21 @@ def _reverse_fixed(session: Session, claim: ClaimRow, step: PayerStepRow) -> lis
                 amounts=[(ledger.CLAIM_LEVEL, row.amount_fen)],
                 month=row.month,
             )
+            moved.append(
+                {
+                    "month": row.month,
+                    "amount_fen": row.amount_fen,
+                    "payer_code": row.payer_code,
+                    "product_code": row.product_code,
+                    "to_claim_id": str(other.claim_id),
+                    "to_claim_number": other.claim_number,
+                }
+            )
             continue
         recovered.append({"month": row.month, "amount_fen": row.amount_fen})
         session.delete(row)
     session.flush()
-    return recovered
+    return recovered, moved
 
 
 def _covering(session: Session, claim: ClaimRow, month: str) -> ClaimRow | None:
@@ -164,7 +177,8 @@ def _notify(
     step: PayerStepRow,
     reason: str,
     lines: list[AdjustmentRow],
-    fixed: list[dict[str, int | str]],
+    fixed: Months,
+    moved: Months,
 ) -> None:
     """A void notice to the step's settling party, once (its key names the claim and the step)."""
     session, party = tx.session, settling_party(step)
@@ -189,6 +203,7 @@ def _notify(
             for a in lines
         ),
         fixed=tuple(fixed),
+        fixed_moved=tuple(moved),
     )
     session.add(
         OutboxRow(

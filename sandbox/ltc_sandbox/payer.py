@@ -36,6 +36,7 @@ class Faults:
     callback_delay_ms: int = 200
     overpay_fen: int = 0  # add this much to every line it pays (a payer that gets its sums wrong)
     return_reason: str | None = None  # return every new share unadjudicated (退回) for this reason
+    ignore_moved: bool = False  # read no void notice's fixed_moved (a payer built before it existed)
 
 
 class Outcome:
@@ -69,6 +70,9 @@ class SandboxPayer:
     _latest: dict[tuple[str, str], dict[str, tuple[ShareRequest, Decision]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    # (member ID number, product) → claim → fixed-benefit month a void moved to it → the claim's
+    # round then: the claim holds the month until a later round of it is decided afresh
+    moved: dict[tuple[str, str], dict[str, dict[str, int]]] = field(default_factory=lambda: defaultdict(dict))
 
     # --- operations -----------------------------------------------------------------------------
 
@@ -121,12 +125,23 @@ class SandboxPayer:
             self.adjustments[str(wire["idempotency_key"])] = wire
 
     def submit_void(self, wire: dict[str, Any]) -> None:
-        """The claim was withdrawn: its shares no longer count against the member's limits here."""
+        """The claim was withdrawn: its shares no longer count against the member's limits here. A
+        fixed-benefit month the gateway moved to another live claim (``fixed_moved``) is held by
+        that claim from now on: no other claim of the month is granted it again."""
+        claim_id, product = str(wire["claim_id"]), str(wire["product_code"])
         with self._lock:
             self.voids[str(wire["idempotency_key"])] = wire
-            for (_, product), claims in self._latest.items():
-                if product == wire["product_code"]:
-                    claims.pop(str(wire["claim_id"]), None)
+            for (_, code), claims in self._latest.items():
+                if code == product:
+                    claims.pop(claim_id, None)
+            asked = next((r for r in self.requests.values() if r.claim_id == claim_id), None)
+            if asked is None:
+                return
+            held = self.moved[(str(asked.member.get("id_number")), product)]
+            held.pop(claim_id, None)  # what a void had moved to this claim, this notice moves on
+            for entry in () if self.faults.ignore_moved else wire.get("fixed_moved") or ():
+                to = str(entry["to_claim_id"])
+                held.setdefault(to, {})[str(entry["month"])] = self._round_seen(to, product)
 
     def reverse(self, key: str, cause: str) -> None:
         """冲正: the share decided under ``key`` no longer counts against the member's limits."""
@@ -231,6 +246,10 @@ class SandboxPayer:
         known = claims.get(request.claim_id)
         if known is None or known[0].round <= request.round:
             claims[request.claim_id] = (request, decision)
+        held = self.moved.get((str(request.member.get("id_number")), request.product_code), {})
+        for month, round_ in list(held.get(request.claim_id, {}).items()):
+            if round_ < request.round:  # decided afresh (a replacement): it holds what it was granted
+                del held[request.claim_id][month]
         today = business_date().isoformat()  # settlement dates are Beijing dates, as in the ledger
         month = str(request.period.get("start", ""))[:7]
         for share_line in request.lines:
@@ -267,7 +286,16 @@ class SandboxPayer:
         return dict(usage)
 
     def _granted_months(self, request: ShareRequest) -> set[str]:
-        return {f["month"] for _, decision in self._current(request) for f in decision.fixed}
+        granted = {f["month"] for _, decision in self._current(request) for f in decision.fixed}
+        held = self.moved.get((str(request.member.get("id_number")), request.product_code), {})
+        return granted | {m for claim, months in held.items() if claim != request.claim_id for m in months}
+
+    def _round_seen(self, claim_id: str, product: str) -> int:
+        """The latest round of the claim this payer was asked (0: not asked yet)."""
+        rounds = (
+            r.round for r in self.requests.values() if r.claim_id == claim_id and r.product_code == product
+        )
+        return max(rounds, default=0)
 
     def _decide_later(self, request: ShareRequest, decision: Decision) -> None:
         time.sleep(self.faults.callback_delay_ms / 1000)

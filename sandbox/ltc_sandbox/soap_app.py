@@ -207,6 +207,18 @@ class AdjustmentNotice(ComplexModel):
     lines = many(AdjustmentLine)
 
 
+class MovedMonth(ComplexModel):
+    """A fixed-benefit month a void moved to another live claim of the member (not recovered)."""
+
+    __namespace__ = NAMESPACE
+    month = Unicode
+    amount_fen = Integer
+    payer_code = Unicode
+    product_code = Unicode
+    to_claim_id = Unicode
+    to_claim_number = Unicode
+
+
 class VoidNotice(ComplexModel):
     __namespace__ = NAMESPACE
     idempotency_key = Unicode
@@ -217,6 +229,7 @@ class VoidNotice(ComplexModel):
     reason = Unicode
     lines = many(AdjustmentLine)
     fixed = many(FixedMonth)
+    fixed_moved = many(MovedMonth)
 
 
 class StatementLine(ComplexModel):

@@ -163,6 +163,13 @@ def queue_tour(world: World) -> list[Exchange]:
         zhang,
         {"action": "carry_forward", "note": "the payer confirms a correction is on its way"},
     )
+    second = listed["mismatches"][1]
+    r.call(
+        "POST",
+        "/v1/reconciliation/mismatches/resolutions",
+        zhang,
+        {"ids": [first["id"], second["id"]], "action": "carry_forward", "note": "look again tomorrow"},
+    )
     r.call("GET", "/v1/reconciliation/batches", zhang)
     closed = r.call("POST", "/v1/reconciliation/batches", zhang, {"payer_code": "huiminbao"})
     if closed.status_code == 201:

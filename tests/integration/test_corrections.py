@@ -141,38 +141,54 @@ def half(world: World, number: str, start: str, end: str, days: int) -> dict[str
     return world.claim_body(claim_number=number, lines=[line])
 
 
-def test_a_void_moves_a_fixed_benefit_to_another_live_claim_of_the_same_month(
+def test_a_void_moves_a_fixed_benefit_to_another_live_claim_and_its_notice_says_to_which(
     world: World, sandboxes: SandboxPayers
 ) -> None:
+    """Four claims of November; the first holds the month's annuity. Its void moves the month to
+    the second, and the void notice says so: the SOAP payer keeps it, so the replacement of the
+    third claim is not granted the month again (before the notice said it, the payer granted it
+    and the gateway refused the decision: the claim failed). A payer that ignores the field grants
+    it again through the fourth: that grant is set aside (not paid, flagged) and the claim completes."""
     world.setup()
-    first = world.submit(half(world, "P3301020001-202611-0001", "2026-11-01", "2026-11-15", 15)).json()
+    number = "P3301020001-202611-000{}".format
+    first = world.submit(half(world, number(1), "2026-11-01", "2026-11-08", 8)).json()["claim_id"]
     drain(world)  # the first claim is coordinated first, so the month's annuity is granted through it
-    second = world.submit(half(world, "P3301020001-202611-0002", "2026-11-16", "2026-11-30", 15)).json()
+    spans = (
+        ("2026-11-09", "2026-11-15", 7),
+        ("2026-11-16", "2026-11-22", 7),
+        ("2026-11-23", "2026-11-30", 8),
+    )
+    second, third, fourth = (
+        world.submit(half(world, number(n), *span)).json()["claim_id"] for n, span in enumerate(spans, 2)
+    )
     drain(world)
-    assert [f["amount_fen"] for f in world.claim(first["claim_id"])["fixed_benefits"]] == [200000]
-    assert world.claim(second["claim_id"])["fixed_benefits"] == []  # once a month: granted through the first
-    assert void(world, first["claim_id"]).status_code == 200
+    assert [f["amount_fen"] for f in world.claim(first)["fixed_benefits"]] == [200000]
+    assert world.claim(second)["fixed_benefits"] == []  # once a month: granted through the first
+    assert void(world, first).status_code == 200
     drain(world)
-    assert world.claim(first["claim_id"])["fixed_benefits"] == []
-    assert [f["amount_fen"] for f in world.claim(second["claim_id"])["fixed_benefits"]] == [200000]
-    # the annuity's ledger follows it: reversed on the voided claim, expected on the live one
-    with world.gateway.sessions.begin() as session:
-        annuity = dict(
-            session.execute(
-                select(LedgerEntryRow.claim_id, func.sum(LedgerEntryRow.amount_fen))
-                .where(LedgerEntryRow.product_code == "ACME-LTC-ANNUITY")
-                .group_by(LedgerEntryRow.claim_id)
-            ).all()
-        )
-    assert annuity == {uuid.UUID(first["claim_id"]): 0, uuid.UUID(second["claim_id"]): 200000}
-    # and the annuity's payer was not told to recover it
-    fixed = [v.get("fixed") or [] for v in sandboxes.payers["acme-life"].voids.values()]
-    assert fixed == [[], []]
+    assert world.claim(first)["fixed_benefits"] == []
+    assert [f["amount_fen"] for f in world.claim(second)["fixed_benefits"]] == [200000]
+    assert annuity_ledger(world) == {
+        first: 0,
+        second: 200000,
+    }  # reversed on the voided claim, expected on the live one
+    # the annuity's payer is told where the month went, not to recover it
+    notices = {n["product_code"]: n for n in sandboxes.payers["acme-life"].voids.values()}
+    moved = {
+        "month": "2026-11",
+        "amount_fen": 200000,
+        "payer_code": "acme-life",
+        "product_code": "ACME-LTC-ANNUITY",
+        "to_claim_id": second,
+        "to_claim_number": number(2),
+    }
+    assert notices["ACME-LTC-ANNUITY"]["fixed_moved"] == [moved]
+    assert not notices["ACME-LTC-ANNUITY"].get("fixed") and not notices["ACME-LTC-CARE"].get("fixed_moved")
     # a grant of that month for the live claim (its step was with the payer when the void moved
     # the month to it) is the same grant: recorded on the moved row, not a second one (the fault
     # simulation found a unique-key error retried for ever here)
     with world.gateway.sessions.begin() as session:
-        claim = session.get_one(ClaimRow, uuid.UUID(second["claim_id"]))
+        claim = session.get_one(ClaimRow, uuid.UUID(second))
         step = session.scalars(
             select(PayerStepRow).where(
                 PayerStepRow.claim_id == claim.claim_id, PayerStepRow.product_code == "ACME-LTC-ANNUITY"
@@ -181,16 +197,46 @@ def test_a_void_moves_a_fixed_benefit_to_another_live_claim_of_the_same_month(
         assert step is not None
         grant = FixedBenefitDecision("acme-life", "ACME-LTC-ANNUITY", "2026-11", 200000, "member")
         record_fixed_benefits(session, claim, step, [grant])
-    held = world.claim(second["claim_id"])["fixed_benefits"]
+    held = world.claim(second)["fixed_benefits"]
     assert [(f["month"], f["amount_fen"]) for f in held] == [("2026-11", 200000)]
+    assert annuity_ledger(world)[second] == 200000  # expected once, not twice
+
+    # the third claim replaced: the payer knows the second holds the month, and grants it nothing
+    assert replace(world, third, number(3), "2026-11-16", "2026-11-21", 6).status_code == 202
+    drain(world)
+    view = world.claim(third)
+    assert view["status"] == "coordinated", [p.get("error") for p in view["payers"]]
+    assert view["fixed_benefits"] == [] and view["flags"] == []
+
+    # a payer that ignores fixed_moved: the second's void moves the month to the third, and the
+    # payer grants it again through the fourth's replacement: set aside, flagged, the claim completes
+    sandboxes.payers["acme-life"].faults.ignore_moved = True
+    assert void(world, second).status_code == 200
+    assert replace(world, fourth, number(4), "2026-11-23", "2026-11-29", 7).status_code == 202
+    drain(world)
+    view = world.claim(fourth)
+    assert view["status"] == "coordinated", [p.get("error") for p in view["payers"]]
+    assert view["fixed_benefits"] == []
+    assert [(f["kind"], f["payer_code"]) for f in view["flags"]] == [("fixed_benefit_duplicate", "acme-life")]
+    assert f"already held by claim {number(3)}: not paid" in view["flags"][0]["detail"]
+    assert [f["amount_fen"] for f in world.claim(third)["fixed_benefits"]] == [200000]
+    ledger = annuity_ledger(world)
+    assert ledger[third] == 200000 and sum(ledger.values()) == 200000  # the month is paid once
+
+
+def annuity_ledger(world: World) -> dict[str, int]:
+    """What the ledger expects of the annuity, per claim."""
     with world.gateway.sessions.begin() as session:
-        expected = session.scalar(
-            select(func.sum(LedgerEntryRow.amount_fen)).where(
-                LedgerEntryRow.claim_id == uuid.UUID(second["claim_id"]),
-                LedgerEntryRow.product_code == "ACME-LTC-ANNUITY",
-            )
-        )
-    assert expected == 200000  # expected once, not twice
+        rows = session.execute(
+            select(LedgerEntryRow.claim_id, func.sum(LedgerEntryRow.amount_fen))
+            .where(LedgerEntryRow.product_code == "ACME-LTC-ANNUITY")
+            .group_by(LedgerEntryRow.claim_id)
+        ).all()
+    return {str(claim_id): int(total) for claim_id, total in rows}
+
+
+def replace(world: World, claim_id: str, number: str, start: str, end: str, days: int) -> Any:
+    return world.post(f"/v1/claims/{claim_id}/replace", half(world, number, start, end, days), world.provider)
 
 
 def test_a_payer_returns_a_claim_later_tiers_wait_and_the_provider_sees_why(
