@@ -123,13 +123,7 @@ class PayerCalls:
                     party, "submit_adjustment", lambda: adapter.submit_adjustment(adjustment)
                 )
             elif kind == "void":
-                withdrawn = VoidNotice(
-                    **{
-                        **payload,
-                        "lines": tuple(payload["lines"]),
-                        "fixed": tuple(payload.get("fixed") or ()),
-                    }
-                )
+                withdrawn = VoidNotice.from_wire(payload)
                 _, failure, calls = await self._retrying(
                     party, "submit_void", lambda: adapter.submit_void(withdrawn)
                 )

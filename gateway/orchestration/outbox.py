@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.registry import capabilities
 from adapters.sdk import AssessmentNotice, PermanentError, to_wire
 from gateway import audit
+from gateway.errors import Conflict, NotFound
 from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.storage.tables import (
     AssessmentRow,
@@ -221,10 +222,18 @@ def flag_dead(sessions: sessionmaker[Session], message_ids: list[int]) -> None:
             audit.record(session, "outbox.dead", subject, kind=row.kind, payer=row.payer_code, error=error)
 
 
-def redeliver(session: Session, message_id: int) -> None:
-    """The bureau re-drives a dead message."""
-    session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id == message_id, OutboxRow.status == DEAD)
-        .values(status=WAITING, next_attempt_at=utcnow(), attempts=0)
-    )
+def redeliver(session: Session, message_id: int) -> dict[str, Any]:
+    """The bureau re-drives a dead message: the same row, so the same idempotency key and the
+    payload as stored, byte for byte (never rebuilt from today's records: a payer that did get
+    it recognises it), due now with its attempts counted afresh. The row is locked first, so two
+    presses resend it once. Returns the delivery it replaces (its attempts and last error), for
+    the caller to record: the row itself keeps only the current delivery."""
+    row = session.get(OutboxRow, message_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no notice {message_id}", [("/notice_id", "no such notice")])
+    if row.status != DEAD:
+        raise Conflict(f"notice {message_id} is {row.status}; only dead notices are resent")
+    replaced = {"attempts": row.attempts, "error": row.last_error}
+    row.status, row.next_attempt_at, row.attempts, row.last_error = WAITING, utcnow(), 0, None
+    row.lease_owner, row.lease_expires_at = None, None
+    return replaced

@@ -65,8 +65,9 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
             }
             if product.tier == 1:
                 try:
+                    # the route in effect on the first day of care (docs/staff-console.md)
                     step["administrator_code"] = administrator_in(
-                        routes[product.payer_code], product.payer_code, district
+                        routes[product.payer_code], product.payer_code, district, claim.period_start
                     )
                 except NoRoute as error:
                     step["status"], step["last_error"] = StepStatus.DEAD.value, str(error)

@@ -148,7 +148,7 @@ def load_dir(session: Session, directory: Path) -> tuple[list[LoadedPayer], list
             )
     for i, (name, document) in enumerate(payer_files):
         if "routes" in document:
-            from gateway.reference.routing import set_routes
+            from gateway.reference.route_versions import set_routes
 
             routes = _named(name, set_routes, session, document["payer_code"], document["routes"])
             payers[i] = LoadedPayer(payers[i].payer_code, payers[i].adapter_type, len(routes["routes"]))
@@ -158,7 +158,7 @@ def load_dir(session: Session, directory: Path) -> tuple[list[LoadedPayer], list
 def onboard(session: Session, payers: Sequence[Any], products: Sequence[Any] = ()) -> None:
     """Payer documents (adapters first), then products, then the routes payer documents carry:
     the order ``load_dir`` follows, for callers that hold the documents (demo, sandboxes)."""
-    from gateway.reference.routing import set_routes
+    from gateway.reference.route_versions import set_routes
 
     for document in payers:
         load_payer(session, {k: v for k, v in document.items() if k != "routes"})

@@ -1,115 +1,110 @@
 """Tier-1 routing: the bureau maps each district to the contracted administrator (承办机构)
 that handles the fund's shares there. A city tenders the work to 2–5 insurers, each taking
-some districts; a claim's tier-1 share goes to the administrator of the member's district."""
+some districts; a claim's tier-1 share goes to the administrator of the member's district.
+
+A district's route is a version from a Beijing date (``effective_from``, inclusive) until its
+next version: a tender changes hands on a date. A claim is routed by the route in effect on
+the first day of its service period: the administrator under contract when the care was given
+settles it, however late it is submitted, and a claim (within one calendar month) has one
+administrator. Changing routes is ``route_versions``; this module only reads them."""
 
 from __future__ import annotations
 
-from typing import Any
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import schemas
-from gateway import audit
-from gateway.errors import Invalid, NotFound
-from gateway.storage.tables import (
-    DistrictRouteRow,
-    MemberRow,
-    MemberVersionRow,
-    PayerRow,
-    ProviderRow,
-    utcnow,
-)
+from gateway.storage.tables import DistrictRouteRow, MemberRow, MemberVersionRow, ProviderRow
+
+# The start of the routes recorded before they had dates (and of a payer's first table when it
+# names no date): they routed every claim, whatever its service period.
+FROM_THE_START = date.min
 
 
 class NoRoute(Exception):
     """The payer routes by district, and no administrator serves this one."""
 
 
-def set_routes(
-    session: Session, payer_code: str, routes: list[dict[str, str]], actor: str = "system"
-) -> dict[str, Any]:
-    """Replace the payer's whole routing table (a tender result is published as a whole);
-    ``actor``: who, audited with the table before and after."""
-    if session.get(PayerRow, payer_code) is None:
-        raise NotFound(f"no payer {payer_code}")
-    faults = schemas.faults("routes", {"routes": routes})
-    if faults:
-        raise Invalid(faults)
-    seen: set[str] = set()
-    for i, route in enumerate(routes):
-        if route["district"] in seen:
-            faults.append((f"/routes/{i}/district", f"district {route['district']} is routed twice"))
-        seen.add(route["district"])
-        if session.get(PayerRow, route["administrator_code"]) is None:
-            faults.append((f"/routes/{i}/administrator_code", f"no payer {route['administrator_code']}"))
-    if faults:
-        raise Invalid(faults)
-    before = list_routes(session, payer_code)["routes"]
-    session.execute(delete(DistrictRouteRow).where(DistrictRouteRow.payer_code == payer_code))
-    now = utcnow()
-    session.add_all(
-        DistrictRouteRow(
-            payer_code=payer_code,
-            district=r["district"],
-            administrator_code=r["administrator_code"],
-            updated_at=now,
-        )
-        for r in routes
-    )
-    session.flush()
-    after = list_routes(session, payer_code)
-    if after["routes"] != before:
-        audit.record(
-            session, "routes.replaced", f"payer:{payer_code}", actor, before=before, after=after["routes"]
-        )
-    return after
+@dataclass(frozen=True)
+class RouteTable:
+    """A payer's routes through time: per district the start dates of its versions (oldest
+    first) and their administrators (None: not routed from then); and the dates the table
+    changes, with whether it routes anything from each (an empty table: the payer settles
+    itself). Built once per batch of claims, read by bisection for each share."""
+
+    districts: dict[str, tuple[list[date], list[str | None]]] = field(default_factory=dict)
+    changes: list[date] = field(default_factory=list)
+    routing: list[bool] = field(default_factory=list)
+
+    def administrator(self, payer_code: str, district: str, on: date) -> str | None:
+        """The district's administrator on a date; None when the payer does not route then."""
+        at = bisect_right(self.changes, on) - 1
+        if at < 0 or not self.routing[at]:
+            return None
+        starts, administrators = self.districts.get(district, ([], []))
+        version = bisect_right(starts, on) - 1
+        if version < 0 or administrators[version] is None:
+            raise NoRoute(
+                f"{payer_code} routes by district and no administrator serves district {district}"
+                f" on {on.isoformat()}"
+            )
+        return administrators[version]
 
 
-def list_routes(session: Session, payer_code: str) -> dict[str, Any]:
-    rows = session.scalars(
-        select(DistrictRouteRow)
-        .where(DistrictRouteRow.payer_code == payer_code)
-        .order_by(DistrictRouteRow.district)
-    )
-    return {
-        "payer_code": payer_code,
-        "routes": [{"district": r.district, "administrator_code": r.administrator_code} for r in rows],
-    }
+def route_table(versions: Iterable[tuple[str, date, str | None]]) -> RouteTable:
+    """The table of (district, effective_from, administrator) versions, in any order."""
+    table = RouteTable()
+    routed: set[str] = set()  # the districts with an administrator, as the dates go by
+    for district, start, administrator in sorted(versions, key=lambda v: (v[1], v[0])):
+        starts, administrators = table.districts.setdefault(district, ([], []))
+        starts.append(start)
+        administrators.append(administrator)
+        if administrator is None:
+            routed.discard(district)
+        else:
+            routed.add(district)
+        if not table.changes or table.changes[-1] != start:
+            table.changes.append(start)
+            table.routing.append(False)
+        table.routing[-1] = bool(routed)
+    return table
 
 
 def member_district(member: MemberRow, provider: ProviderRow, cited: MemberVersionRow | None = None) -> str:
     """Where the member lives as ``cited`` (the identity the claim's assessment recorded) says: a
     later assessment's address does not move a claim that does not cite it. The member's latest
     stands in only where an assessment cites no version. A member whose district is not known
-    is served where cared for."""
+    is served where cared for. (``route_versions.district_of`` is the same rule in SQL.)"""
     if cited is not None:
         return cited.district or provider.district
     return member.district or provider.district
 
 
-def district_routes(session: Session, payer_codes: set[str]) -> dict[str, dict[str, str]]:
-    """Each payer's table of districts and administrators (payers that do not route have none)."""
-    tables: dict[str, dict[str, str]] = {code: {} for code in payer_codes}
+def district_routes(session: Session, payer_codes: set[str]) -> dict[str, RouteTable]:
+    """Each payer's routes through time (payers that do not route have an empty table): one
+    query for a batch of claims."""
+    versions: dict[str, list[tuple[str, date, str | None]]] = {code: [] for code in payer_codes}
     if payer_codes:
-        for payer, district, administrator in session.execute(
-            select(
-                DistrictRouteRow.payer_code, DistrictRouteRow.district, DistrictRouteRow.administrator_code
-            ).where(DistrictRouteRow.payer_code.in_(payer_codes))
+        route = DistrictRouteRow
+        for payer, district, start, administrator in session.execute(
+            select(route.payer_code, route.district, route.effective_from, route.administrator_code).where(
+                route.payer_code.in_(payer_codes)
+            )
         ):
-            tables[payer][district] = administrator
-    return tables
+            versions[payer].append((district, start, administrator))
+    return {code: route_table(rows) for code, rows in versions.items()}
 
 
-def administrator_in(routes: dict[str, str], payer_code: str, district: str) -> str | None:
-    """The administrator of the district in a payer's table; None when the payer does not route."""
-    if not routes:
-        return None
-    if district not in routes:
-        raise NoRoute(f"{payer_code} routes by district and no administrator serves district {district}")
-    return routes[district]
+def administrator_in(routes: RouteTable, payer_code: str, district: str, on: date) -> str | None:
+    """The administrator of the district in a payer's table on the claim's first service day
+    (``on``); None when the payer does not route."""
+    return routes.administrator(payer_code, district, on)
 
 
-def administrator_for(session: Session, payer_code: str, district: str) -> str | None:
-    """The administrator of the district; None when the payer does not route by district."""
-    return administrator_in(district_routes(session, {payer_code})[payer_code], payer_code, district)
+def administrator_for(session: Session, payer_code: str, district: str, on: date) -> str | None:
+    """The administrator of the district on a date; None when the payer does not route by district."""
+    return administrator_in(district_routes(session, {payer_code})[payer_code], payer_code, district, on)

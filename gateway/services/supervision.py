@@ -33,6 +33,7 @@ KINDS = (
     "duplicate_service",
     "decision_refused",
     "decision_differs",
+    "fixed_benefit_duplicate",
     "revision_refused",
     "returned",
     "step_dead",

@@ -2,7 +2,8 @@
 on claims, dead notices) with filters and keyset pages; one item's page with its handling
 (assign to a person, notes, close with a reason); and a dead or refused payer step's page, the
 stored request beside the payer's answer, its lineage and a rerun as the API's
-(``POST /v1/steps/{id}/rerun``). The bureau only: a reconciler gets a 403 page."""
+(``POST /v1/steps/{id}/rerun``); and a dead notice's page, its stored message, its resends and
+a resend as the API's (``POST /v1/notices/{id}/resend``). The bureau only: a reconciler gets a 403 page."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from gateway.api.problems import status_of
 from gateway.domain.numbers import INT32, whole_number
 from gateway.errors import Forbidden, NotFound, ServiceError
 from gateway.services import decisions, supervision
-from gateway.services.dead_letters import notice_letter, step_letter
+from gateway.services.dead_letters import notice_letter, resend_notice, step_letter
 from gateway.services.keys import Principal, Role, admit
 from reconciliation.ui.i18n import refusal, translator
 from reconciliation.ui.render import lang as _lang
@@ -245,6 +246,31 @@ async def rerun(request: Request) -> Response:
     return await _after(request, f"/ui/dead-letters/{new['step_id']}", "message", text)
 
 
+async def resend(request: Request) -> Response:
+    """Send a dead notice again as stored (the API's ``POST /v1/notices/{id}/resend``): the same
+    key and bytes; audited with who and which delivery replaced which."""
+    posted = await bureau_form(request)
+    if isinstance(posted, Response):
+        return posted
+    principal, _ = posted
+    gateway = request.app.state.gateway
+    raw, lang = request.path_params["id"], _lang(request)
+
+    def work() -> dict[str, Any]:
+        with gateway.sessions.begin() as session:
+            number = supervision.parse_source("outbox", raw)[1]
+            return resend_notice(session, number, audit.actor_of(principal))
+
+    try:
+        sent = await run_in_threadpool(work)
+    except ServiceError as error:
+        return await _after(request, f"/ui/dead-notices/{raw}", "problem", refusal(error, lang))
+    text = translator(lang)(
+        "resend_done", "bureau", id=sent["notice_id"], delivery=sent["delivery"], replaces=sent["replaces"]
+    )
+    return await _after(request, f"/ui/dead-notices/{sent['notice_id']}", "message", text)
+
+
 routes = [
     Route("/ui/supervision", queue_page, methods=["GET"]),
     Route("/ui/supervision/{source}/{id}", item_page, methods=["GET"]),
@@ -253,4 +279,5 @@ routes = [
     Route("/ui/dead-letters/{step_id}", step_page, methods=["GET"]),
     Route("/ui/dead-letters/{step_id}/rerun", rerun, methods=["POST"]),
     Route("/ui/dead-notices/{id}", notice_page, methods=["GET"]),
+    Route("/ui/dead-notices/{id}/resend", resend, methods=["POST"]),
 ]

@@ -1,8 +1,8 @@
 """The bureau's pages in Debian's chromium (issue 22 §1): a reconciler is turned away; the bureau
-reads the fund page and enters its figures, closes a supervision item, and reruns a dead letter,
-in Chinese and English and at phone width. Screenshots go to tests/artifacts/. The pages'
-database work is tested on both databases in tests/integration/test_bureau_pages.py; the
-browser runs once, on SQLite."""
+reads the fund page and enters its figures, closes a supervision item, reruns a dead letter and
+adds dated route versions, in Chinese and English and at phone width. Screenshots go to
+tests/artifacts/. The pages' database work is tested on both databases in
+tests/integration/test_bureau_pages.py; the browser runs once, on SQLite."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def bureau_world(gateway: Gateway) -> Iterator[tuple[str, tuple[str, str], tuple
         server.stop()
 
 
-def test_the_bureau_reads_the_fund_closes_an_item_and_reruns_a_dead_letter(
+def test_the_bureau_reads_the_fund_closes_an_item_reruns_a_dead_letter_and_dates_a_route(
     bureau_world: tuple[str, tuple[str, str], tuple[str, str], int, int],
 ) -> None:
     base, bureau, reconciler, step_id, year = bureau_world
@@ -112,7 +112,34 @@ def test_the_bureau_reads_the_fund_closes_an_item_and_reruns_a_dead_letter(
             assert "supervision.rerun" in page.inner_text("#audit")
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
             page.screenshot(path=str(ARTIFACTS / "bureau-audit-zh-phone.png"), full_page=True)
+            # routing: a dated version (one back-dated over the routed claim is refused, as typed)
+            page.goto(f"{base}/ui/routing")
+            page.click("#routes-form-policy-ltci >> xpath=.. >> summary")
+            form = page.locator("#routes-form-policy-ltci")
+            form.locator(".effective-from").fill("2026-11-01")
+            form.locator("textarea").fill("330102 huiminbao")
+            form.locator("button").click()
+            assert "P3301020001-202611-0001" in page.inner_text(".problem")
+            form = page.locator("#routes-form-policy-ltci")
+            assert form.locator(".effective-from").input_value() == "2026-11-01"
+            form.locator(".effective-from").fill("2026-12-01")
+            form.locator("textarea").fill("330102 huiminbao\n330106 acme-life")
+            form.locator("button").click()
+            assert "已保存" in page.inner_text(".message")
+            assert page.locator("#routes-policy-ltci tbody tr").count() == 2
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+            page.screenshot(path=str(ARTIFACTS / "bureau-routing-zh-phone.png"), full_page=True)
             page.set_viewport_size({"width": 1280, "height": 900})
+            page.goto(f"{base}/ui/routing?lang=en")
+            page.click("#routes-form-policy-ltci >> xpath=.. >> summary")
+            form = page.locator("#routes-form-policy-ltci")
+            form.locator(".effective-from").fill("2099-01-01")
+            form.locator("textarea").fill("330106 -")
+            form.locator("button").click()
+            assert "saved" in page.inner_text(".message")
+            assert "Future" in page.inner_text("#routes-policy-ltci")
+            assert "Not routed" in page.inner_text("#routes-policy-ltci")
+            page.screenshot(path=str(ARTIFACTS / "bureau-routing-en.png"), full_page=True)
             page.goto(f"{base}/ui/supervision?state=all&lang=en")
             assert "Supervision" in page.inner_text("h1") and "Closed" in page.inner_text("#supervision")
             page.screenshot(path=str(ARTIFACTS / "bureau-supervision-en.png"), full_page=True)

@@ -84,6 +84,8 @@ def test_a_reconciler_gets_403_on_every_bureau_page(gateway: Gateway) -> None:
             "/ui/dead-letters/1",
             "/ui/fund",
             "/ui/fund.xlsx",
+            "/ui/routing",
+            "/ui/dead-notices/1",
         ):
             assert staff.get(path).status_code == 403, path
         csrf = csrf_of(staff.get("/ui/queue").text)
@@ -179,11 +181,25 @@ def test_a_dead_letter_shows_request_and_answer_masked_and_a_rerun_shows_its_lin
             notice.status_code == 200 and ID_NUMBER not in notice.text and "110105********002X" in notice.text
         )
         assert "王**" in notice.text and "王秀英" not in notice.text
+        assert 'id="resend-button"' in notice.text and f"test-dead-{claim_id}</code>" in notice.text
+        resent = staff.post(f"/ui/dead-notices/{outbox_id}/resend", data={"csrf": csrf}, headers=ORIGIN)
+        assert resent.status_code == 303
+        after = staff.get(resent.headers["location"]).text
+        assert 'id="resend-button"' not in after and "gave up after 8 attempts" in after
+        assert re.search(r'<td class="num">2</td><td class="num">1</td>', after)
+        again = staff.post(f"/ui/dead-notices/{outbox_id}/resend", data={"csrf": csrf}, headers=ORIGIN)
+        assert "problem" in staff.get(again.headers["location"]).text
     with gateway.sessions.begin() as session:
         audit = session.scalars(
             select(AuditEntryRow.action).where(AuditEntryRow.subject == f"step:{step_id}")
         ).all()
         assert audit == ["supervision.rerun"]
+        row = session.get_one(OutboxRow, outbox_id)
+        assert (row.status, row.idempotency_key, row.payload["delta_fen"]) == (
+            "waiting",
+            f"test-dead-{claim_id}",
+            -100,
+        )
 
 
 def test_the_fund_page_shows_paid_by_tier_the_budget_the_months_left_warning_and_a_workbook(
@@ -233,9 +249,10 @@ def test_the_fund_page_shows_paid_by_tier_the_budget_the_months_left_warning_and
 
 
 def test_scorecards_routing_and_audit_search(gateway: Gateway, coordinated: tuple[World, str]) -> None:
-    """Item 4: a settling party's month (claims, decision times, dead-letter rate); the routing
-    table edited through the API's use case (a refused table comes back as typed; audited); the
-    audit trail searched by action."""
+    """Item 4: a settling party's month (claims, decision times, dead-letter rate); dated route
+    versions added on the routing page (a refused change comes back as typed, the field named,
+    back-dating over a routed claim refused; listed with their states; audited); the audit trail
+    searched by action."""
     _, claim_id = coordinated
     _dead_letter(gateway, claim_id)
     from gateway.services.scorecards import scorecards
@@ -252,19 +269,33 @@ def test_scorecards_routing_and_audit_search(gateway: Gateway, coordinated: tupl
         routing = staff.get("/ui/routing")
         assert routing.status_code == 200 and "policy-ltci" in routing.text
         csrf = csrf_of(routing.text)
-        bad = staff.post(
-            "/ui/routing",
-            data={"csrf": csrf, "payer_code": "policy-ltci", "routes": "330106 no-such-admin"},
-            headers=ORIGIN,
-        )
-        assert bad.status_code == 422 and "330106 no-such-admin</textarea>" in bad.text
-        good = staff.post(
-            "/ui/routing",
-            data={"csrf": csrf, "payer_code": "policy-ltci", "routes": "330106 huiminbao\n330105 acme-life"},
-            headers=ORIGIN,
-        )
-        assert good.status_code == 303
-        assert "<td data-label" in staff.get("/ui/routing").text and "330105" in staff.get("/ui/routing").text
+        form = {
+            "csrf": csrf,
+            "payer_code": "policy-ltci",
+            "effective_from": "someday",
+            "routes": "330106 huiminbao",
+        }
+        for changed, status, named in (
+            ({}, 422, "生效日期"),
+            ({"effective_from": "2026-12-01", "routes": "330106 no-such-admin"}, 422, "第 1 行"),
+            # over the coordinated claim (its provider's district 330102, service from 2026-11-01)
+            ({"effective_from": "2026-11-01", "routes": "330102 huiminbao"}, 409, "P3301020001-202611-0001"),
+        ):
+            bad = staff.post("/ui/routing", data={**form, **changed}, headers=ORIGIN)
+            assert bad.status_code == status and named in bad.text, bad.text
+            typed = {**form, **changed}
+            assert (
+                f'value="{typed["effective_from"]}"' in bad.text
+                and f"{typed['routes']}</textarea>" in bad.text
+            )
+        good = {**form, "effective_from": "2026-12-01", "routes": "330106 huiminbao\n330105 acme-life"}
+        assert staff.post("/ui/routing", data=good, headers=ORIGIN).status_code == 303
+        later = {**form, "effective_from": "2099-01-01", "routes": "330106 -"}
+        assert staff.post("/ui/routing", data=later, headers=ORIGIN).status_code == 303
+        shown = staff.get("/ui/routing?lang=en").text
+        rows = re.findall(r'<tr class="route-(\w+)" data-district="(\d+)">', shown)
+        assert rows == [("current", "330105"), ("current", "330106"), ("future", "330106")]
+        assert "2099-01-01" in shown and "Not routed" in shown
         found = staff.get("/ui/audit?action=routes.")
-        assert found.status_code == 200 and found.text.count('class="action">routes.replaced<') == 1
+        assert found.status_code == 200 and found.text.count('class="action">routes.versioned<') == 2
         assert staff.get("/ui/audit?from=someday").status_code == 422
