@@ -133,8 +133,9 @@ def statements(folder: Path, claims: int, agree: bool = False) -> list[Path]:
 
 
 CHILD = """
-import json, resource, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
+from sqlalchemy import event
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from reconciliation.run import Reconciliation
@@ -143,15 +144,46 @@ from datetime import date
 
 url, day, files = sys.argv[1], date.fromisoformat(sys.argv[2]), sys.argv[3:]
 gateway = bootstrap(Settings(database_url=url))
+gateway.engine.dispose()
+backends = set()  # the server processes of this child's connections: their CPU is the run's SQL
+
+
+@event.listens_for(gateway.engine, "connect")
+def _backend(connection, record):
+    cursor = connection.cursor()
+    cursor.execute("SELECT pg_backend_pid()")
+    backends.add(cursor.fetchone()[0])
+    cursor.close()
+
+
+def cpu():
+    tick = os.sysconf("SC_CLK_TCK")
+    server = 0.0
+    for pid in backends:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            server += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime, server
+
+
 started = time.perf_counter()
 for name in files:
     with gateway.sessions.begin() as session, open(name, "rb") as statement:
         import_statement(session, Path(name).stem, statement, "text/csv")
 imported = time.perf_counter()
-result = Reconciliation(gateway.sessions, window_days=5).run(day)
+client_before, server_before = cpu()
+# LTC_BENCH_WATCHED=1: as a run started from the console, watched line by line (a payer at a time)
+watched = {"lines": lambda *report: None} if os.environ.get("LTC_BENCH_WATCHED") == "1" else {}
+result = Reconciliation(gateway.sessions, window_days=5).run(day, **watched)
+client_after, server_after = cpu()
 finished = time.perf_counter()
 peak_kb = int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")))
 print(json.dumps({"import": imported - started, "run": finished - imported, "peak_mb": peak_kb / 1024,
+                  "run_cpu_client": client_after - client_before,
+                  "run_cpu_server": server_after - server_before,
                   "kinds": result["counts"]["kinds"], "levels": result["counts"].get("levels", {})}))
 """
 
@@ -268,7 +300,9 @@ def run(sizes: tuple[int, ...] = (250_000, 500_000, 1_000_000), rounds: int = 3)
                 if largest
                 else None,
                 note=f"median of {rounds} alternating rounds: import {imported:.1f} s + run {ran:.1f} s, "
-                f"peak RSS {peak:.0f} MB; {json.dumps(rounds_measured[-1]['kinds'])}; "
+                f"the run's CPU {statistics.median(m['run_cpu_client'] for m in rounds_measured):.1f} s "
+                f"here + {statistics.median(m['run_cpu_server'] for m in rounds_measured):.1f} s in "
+                f"PostgreSQL, peak RSS {peak:.0f} MB; {json.dumps(rounds_measured[-1]['kinds'])}; "
                 f"{json.dumps(rounds_measured[-1]['levels'])}",
             )
         )

@@ -118,11 +118,13 @@ class Party(Protocol):  # a services.keys.Principal, without importing upwards
 
 
 def actor_of(principal: Party) -> str:
-    """Who made a change: ``person:<username>`` for a named member of staff (the console), else
-    (the API) the role, party and key it used."""
+    """Who made a change: ``person:<username>`` for a named member of staff (the console; with
+    ``/key:<id>`` when they called with a key of their own), else (the API) the role, party and
+    key it used."""
     person = getattr(principal, "person", None)
     if person:
-        return f"person:{person}"
+        key_id = getattr(principal, "key_id", "")
+        return f"person:{person}/key:{key_id}" if key_id else f"person:{person}"
     role = getattr(principal.role, "value", principal.role)
     return f"{role}:{principal.party_code}/key:{principal.key_id}"
 

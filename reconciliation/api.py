@@ -24,7 +24,7 @@ from gateway.domain.numbers import INT32, whole_number
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Role
 from gateway.storage.tables import ReconciliationRunRow
-from reconciliation import batch_api, batches, queue, settlement
+from reconciliation import batch_api, batches, bulk, queue, settlement
 from reconciliation.matching import MISMATCHES
 from reconciliation.report import levels_of, run_view
 from reconciliation.run import Reconciliation
@@ -229,6 +229,22 @@ def post_resolution(call: Call) -> Response:
     return JSONResponse(result)
 
 
+@endpoint(Role.RECONCILER, body="bulk-resolution", response="bulk-resolution")
+def post_bulk_resolution(call: Call) -> Response:
+    """One action and note on a selection of mismatches (at most 500), each under the rules of one
+    (its kind's actions, four eyes above the threshold, audited), each item's outcome answered."""
+    gateway = call.gateway
+    result = bulk.resolve_many(
+        call.session,
+        call.principal,
+        call.body,
+        write_off_approval_fen=gateway.settings.write_off_approval_fen,
+        catalogue=gateway.catalogue,
+        today=gateway.today(),
+    )
+    return JSONResponse(result)
+
+
 @endpoint(Role.RECONCILER, Role.BUREAU, response="pending-adjustments", query=PAYER_FILTER)
 def get_next_batch(call: Call) -> Response:
     """Net adjustments per payer not yet in a settlement batch."""
@@ -294,6 +310,7 @@ routes = [
     Route("/v1/reconciliation/runs", get_runs, methods=["GET"]),
     Route("/v1/reconciliation/runs/{run}", get_run, methods=["GET"]),
     Route("/v1/reconciliation/mismatches", get_mismatches, methods=["GET"]),
+    Route("/v1/reconciliation/mismatches/resolutions", post_bulk_resolution, methods=["POST"]),
     Route("/v1/reconciliation/mismatches/{id}", get_mismatch, methods=["GET"]),
     Route("/v1/reconciliation/mismatches/{id}/resolution", post_resolution, methods=["POST"]),
     Route("/v1/reconciliation/batches", get_next_batch, methods=["GET"]),

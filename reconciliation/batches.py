@@ -25,7 +25,7 @@ from gateway.domain.beijing_time import BEIJING
 from gateway.domain.numbers import INT32, LARGEST, whole_number
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal, Role
-from gateway.services.staff import person_of
+from gateway.services.staff import named, person_of
 from gateway.storage.tables import (
     ClaimRow,
     SettlementBatchEventRow,
@@ -69,8 +69,14 @@ def parse_id(text: str) -> int:
     return number
 
 
-def person(principal: Principal) -> str:
-    """Who acts, for the four-eyes rule (``gateway.services.staff.person_of``)."""
+FOUR_EYES = ("first_review", "second_review")  # the steps the rule compares: a named person each
+
+
+def person(principal: Principal, action: str = "") -> str:
+    """Who acts, for the four-eyes rule (``gateway.services.staff.person_of``); 初审 and 复核 take
+    a named person (``staff.named``), not a key issued to no one."""
+    if action in FOUR_EYES:
+        return named(principal, f"{clearing.TRANSITIONS[action].label} ({action})")
     return person_of(principal)
 
 
@@ -111,7 +117,7 @@ def transition(
         clearing.Batch(batch.status, batch.net_fen, people(session, batch.id)),
         action,
         role_of(principal),
-        person(principal),
+        person(principal, action),
         payment_reference=reference,
         approval_fen=approval_fen,
     )
@@ -292,7 +298,11 @@ def view(
         "items": items,
         "items_shown": len(items),
         "history": history,
-        "next_actions": clearing.next_actions(state, role_of(principal), person(principal)),
+        "next_actions": [
+            a
+            for a in clearing.next_actions(state, role_of(principal), person(principal))
+            if principal.person or a not in FOUR_EYES
+        ],
     }
 
 

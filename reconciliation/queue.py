@@ -3,7 +3,8 @@ rule for every large movement of money. Accepting a payer's figure is ``reconcil
 the net adjustments per payer that form the next settlement batch, ``reconciliation.settlement``.
 
 A reconciler is a person: the four-eyes rule compares people (``gateway.services.staff.person_of``:
-a signed-in staff account, or for a machine client's key its party, one key per member of staff).
+a signed-in staff account, or a key issued to one), so asking for a movement above the threshold
+and approving it take a named person (``staff.named``): one person's two keys are one person.
 A person resolves with the reconciler role and approves with the approver role.
 """
 
@@ -22,7 +23,7 @@ from gateway.domain.catalogue import ServiceCatalogue
 from gateway.domain.numbers import INT32, whole_number
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.services.keys import Principal
-from gateway.services.staff import StaffRole, person_of, require
+from gateway.services.staff import StaffRole, named, person_of, require
 from gateway.storage.tables import ClaimRow, MismatchActionRow, MismatchRow, SettlementItemRow, utcnow
 from reconciliation.accept_payer import accept_payer, check_accept_payer
 from reconciliation.matching import ACROSS_PAYERS, OPEN_MISMATCH_STATUSES
@@ -123,7 +124,7 @@ def resolve(
     if action == "approve":
         if before != "pending_approval":
             raise Conflict(f"mismatch {mismatch_id} has no resolution waiting for approval")
-        if row.approval_by == person_of(principal):
+        if row.approval_by == named(principal, "approving a movement of money"):
             raise Forbidden("four eyes: the resolution must be approved by another reconciler")
         waiting = _waiting(session, row)
         # checked again against the mismatch as it is now: a run may have changed its amounts
@@ -140,7 +141,8 @@ def resolve(
         if abs(amount) > write_off_approval_fen:
             if action == "accept_payer":
                 check_accept_payer(row)
-            row.status, row.approval_by = "pending_approval", person_of(principal)
+            row.status = "pending_approval"
+            row.approval_by = named(principal, "a movement of money above the threshold")
         else:
             _take_effect(session, row, action, amount, catalogue, note)
             row.status = "resolved"
@@ -240,43 +242,3 @@ def parse_id(text: str) -> int:
 
 def claim_uuid(text: str) -> uuid.UUID:
     return uuid.UUID(text)
-
-
-BULK_LIMIT = 500  # items one bulk action may touch
-
-
-def resolve_many(
-    session: Session,
-    principal: Principal,
-    ids: list[int],
-    document: Any,
-    *,
-    write_off_approval_fen: int,
-    catalogue: ServiceCatalogue,
-    today: date,
-) -> dict[int, dict[str, Any]]:
-    """The same action and note on each item, each under the same rules as one (its kind's
-    actions, four eyes above the threshold: a large write-off waits for a second reconciler).
-    Each item succeeds or fails alone (a savepoint each); the answer says per item: its status
-    after, or the refusal."""
-    if not ids:
-        raise Invalid([("/ids", "select at least one item")])
-    if len(ids) > BULK_LIMIT:
-        raise Invalid([("/ids", f"at most {BULK_LIMIT} items at once")])
-    outcomes: dict[int, dict[str, Any]] = {}
-    for mismatch_id in dict.fromkeys(ids):
-        try:
-            with session.begin_nested():
-                result = resolve(
-                    session,
-                    principal,
-                    mismatch_id,
-                    document,
-                    write_off_approval_fen=write_off_approval_fen,
-                    catalogue=catalogue,
-                    today=today,
-                )
-            outcomes[mismatch_id] = {"status": result["status"]}
-        except (Invalid, Conflict, Forbidden, NotFound) as error:
-            outcomes[mismatch_id] = {"error": error.detail, "faults": error.faults}
-    return outcomes

@@ -16,7 +16,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ from reconciliation.sql.classify import (
     KEY_KINDS,
     OVER_COORDINATED,
     SUM,
+    one_payer,
     scoped_statements,
 )
 from reconciliation.sql.items import ITEM_NOTES, ITEM_STATEMENTS, NEW_MISMATCHES, OPEN_BY_KIND
@@ -50,7 +51,7 @@ from reconciliation.totals import TotalsLevel
 
 log = logging.getLogger("ltc_gateway.reconciliation")
 
-Progress = Callable[[str, int, int], None]  # phase, done, total
+Progress = Callable[[str, int, int], None]  # phase, done, total (phases; or a phase's lines)
 
 
 def _quiet(phase: str, done: int, total: int) -> None:
@@ -74,6 +75,7 @@ class Reconciliation:
         self.lease = timedelta(seconds=lease_seconds)
         self.pool = pool
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lines: Progress = _quiet  # a phase's lines done of its lines (set by ``run``)
 
     def start(self, business_date: date, rerun: bool = True, actor: str = "system") -> int:
         """The run row of the date, leased to this runner (created, or resumed). ``rerun=False``
@@ -143,9 +145,12 @@ class Reconciliation:
         stop_after: str | None = None,
         rerun: bool = True,
         actor: str = "system",
+        lines: Progress = _quiet,
     ) -> dict[str, Any]:
         """Run (or resume) the date; ``stop_after`` ends after that phase (tests of resumption).
-        ``actor``: who started it (audited, with its start and its end)."""
+        ``actor``: who started it (audited, with its start and its end). ``lines``: within the
+        line-by-line phase, the lines classified so far of its lines, after each payer's."""
+        self.lines = lines
         run_id = self.start(business_date, rerun, actor)
         try:
             while True:
@@ -247,10 +252,20 @@ class Reconciliation:
             )
             scope = [g for g in groups if g.line_level == "matched"]
             params = {"d": business_date, "window_start": business_date - self.window, "run": run_id}
-            summary: Sequence[Any] = ()
+            summary: list[Any] = []
             if scope or not groups:
                 # every group differs (or level 1 did not run: a run resumed from before it
                 # existed): every key is classified, with no scope to look up per key
+                sizes = Counter[str]()
+                for g in scope:  # level 1 counted each group's lines on both sides
+                    sizes[g.payer_code] += g.gateway_count + g.payer_count
+                # someone watching (``lines``): a payer at a time when there are several (their
+                # keys are apart), progress to show for a scan each (within noise of the CPU at
+                # 250,000 lines: LTC_BENCH_WATCHED=1 python -m bench --only reconciliation)
+                watched = self.lines is not _quiet and len(sizes) > 1
+                chunks: list[tuple[str | None, int]] = (
+                    sorted(sizes.items()) if watched else [(None, sum(sizes.values()))]
+                )
                 if len(scope) == len(groups):
                     both, classify, total = CLASSIFY_AND_SUM, CLASSIFY, SUM
                 else:
@@ -267,10 +282,18 @@ class Reconciliation:
                     session.execute(text("SET LOCAL jit = off"))
                     # every worker of a parallel plan aggregated all of statement_lines again
                     session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-                    summary = session.execute(both, params).all()
-                else:
-                    session.execute(classify, params)
-                    summary = session.execute(total, params).all()
+                summary = []
+                done, of = 0, sum(n for _, n in chunks)
+                for only, size in chunks:
+                    one = {**params, "payer": only} if only else params
+                    if dialect == "postgresql":
+                        summary += session.execute(one_payer(both) if only else both, one).all()
+                    else:
+                        session.execute(one_payer(classify) if only else classify, one)
+                        summary += session.execute(one_payer(total) if only else total, one).all()
+                    done += size
+                    self.lines("results", done, of)
+                if dialect != "postgresql":
                     session.execute(text(f"DROP TABLE IF EXISTS temp.{SCOPE_TABLE}"))
             session.execute(OVER_COORDINATED, {"d": business_date, "run": run_id, "across": ACROSS_PAYERS})
             counts: Counter[str] = Counter()

@@ -15,7 +15,7 @@ from gateway.api.problems import problem
 from gateway.audit import actor_of
 from gateway.domain.numbers import INT32, whole_number
 from gateway.errors import Invalid, NotFound
-from gateway.reference import registry, routing
+from gateway.reference import registry, route_versions
 from gateway.services import (
     agencies,
     assessments,
@@ -24,6 +24,7 @@ from gateway.services import (
     claims,
     corrections,
     coverage,
+    dead_letters,
     decisions,
     enrollments,
     member_versions,
@@ -173,18 +174,26 @@ def post_decision(call: Call) -> Response:
 
 @endpoint(Role.BUREAU, body="routes", response="routes")
 def put_routes(call: Call) -> Response:
-    """Replace the tier-1 payer's table of districts and their contracted administrators."""
+    """Replace the tier-1 payer's table of districts and their contracted administrators from a
+    date (``effective_from``, default today): dated versions, the earlier ones kept."""
     faults = schemas.faults("routes", call.body)
     if faults:
         raise Invalid(faults)
     payer_code, routes = call.param("payer_code"), call.body["routes"]
-    return JSONResponse(routing.set_routes(call.session, payer_code, routes, actor_of(call.principal)))
+    given = call.body.get("effective_from")
+    when = None if given is None else route_versions.effective_date(given)
+    table = route_versions.set_routes(
+        call.session, payer_code, routes, actor_of(call.principal), when, call.gateway.today()
+    )
+    return JSONResponse(table)
 
 
 @endpoint(Role.BUREAU, response="routes")
 def get_routes(call: Call) -> Response:
-    """The tier-1 payer's districts and their administrators."""
-    return JSONResponse(routing.list_routes(call.session, call.param("payer_code")))
+    """The tier-1 payer's districts and their administrators today, and every dated version."""
+    return JSONResponse(
+        route_versions.list_routes(call.session, call.param("payer_code"), call.gateway.today())
+    )
 
 
 @endpoint(Role.BUREAU, response="failed-steps")
@@ -202,6 +211,19 @@ def post_rerun(call: Call) -> Response:
             f"no payer step {call.param('step_id')}", [("/step_id", f"is not a step id (1 to {INT32})")]
         )
     return JSONResponse(decisions.rerun_step(call.session, step_id), status_code=201)
+
+
+@endpoint(Role.BUREAU, response="resend", answers=(409,))
+def post_resend(call: Call) -> Response:
+    """Send a dead-lettered notice to its payer again, as stored: the same idempotency key and
+    payload, so a payer that did get it takes it once; audited with who and which delivery
+    replaced which (``outbox.resent``)."""
+    notice_id = whole_number(call.param("notice_id"), largest=INT32)
+    if notice_id is None:
+        raise NotFound(
+            f"no notice {call.param('notice_id')}", [("/notice_id", f"is not a notice id (1 to {INT32})")]
+        )
+    return JSONResponse(dead_letters.resend_notice(call.session, notice_id, actor_of(call.principal)))
 
 
 @endpoint(Role.PROVIDER, body="claim-void", response="claim-void", answers=(409,))
@@ -244,4 +266,5 @@ routes = [
     Route("/v1/payers/{payer_code}/routes", get_routes, methods=["GET"]),
     Route("/v1/steps/failed", get_failed_steps, methods=["GET"]),
     Route("/v1/steps/{step_id}/rerun", post_rerun, methods=["POST"]),
+    Route("/v1/notices/{notice_id}/resend", post_resend, methods=["POST"]),
 ]

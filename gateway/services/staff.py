@@ -7,8 +7,13 @@ random salt each and the cost in the stored text, so the cost can rise later wit
 Wrong passwords are counted; at ``MAX_FAILED`` in a row the account is locked for
 ``LOCK_MINUTES``. The display name is sealed at rest like a member's name.
 
-``person_of(principal)`` is the one answer to "who is this, for four eyes": ``person:<username>``
-for a person, the key's party for a machine client's key (one key per member of staff, as before).
+A person may also hold API keys of their own (``issue_key``, ``ltc-gateway staff key``): a call
+with one acts as that person, with their staff roles, on the API and the settlement command line.
+
+``person_of(principal)`` is the one answer to "who is this, for four eyes": ``person:<username>``,
+whichever of their sessions or keys they use. A step the four-eyes rule compares (a money movement
+above the threshold asked for or approved, 初审 and 复核) takes a named person (``named``): a key
+issued to no one is refused there, since two such keys may be one person's.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
-from gateway.services.keys import Principal, Role
+from gateway.services.keys import Principal, Role, create_key
 from gateway.storage.tables import StaffAccountRow, utcnow
 
 
@@ -194,6 +199,31 @@ def account_principal(session: Session, username: str) -> Principal | None:
 def person_of(principal: Principal) -> str:
     """Who acts, for four eyes: ``person:<username>``, or the party of a machine client's key."""
     return f"person:{principal.person}" if principal.person else principal.party_code
+
+
+def named(principal: Principal, step: str) -> str:
+    """The person taking a step the four-eyes rule compares; Forbidden for a key issued to no one."""
+    if not principal.person:
+        raise Forbidden(
+            f"four eyes: {step} is for a named person; this key is issued to no one"
+            " (sign in, or use a key of your own: ltc-gateway staff key)"
+        )
+    return person_of(principal)
+
+
+def issue_key(
+    session: Session, username: str, role: Role, actor: str, label: str | None = None
+) -> tuple[str, str]:
+    """A key of ``username``'s own in ``role`` (one their staff roles open): (key_id, the key,
+    shown only now). It acts as them and stops working when their account is disabled."""
+    row = _account(session, username)
+    if not row.active:
+        raise Conflict(f"staff account {username} is disabled")
+    opened = {ACTS_AS[StaffRole(r)] for r in row.roles}
+    if role not in opened:
+        allowed = ", ".join(sorted(r.value for r in opened))
+        raise Invalid([("/role", f"{username}'s staff roles open {allowed}, not {role.value}")])
+    return create_key(session, role, username, label, actor, person=username)
 
 
 def require(principal: Principal, *roles: StaffRole) -> None:

@@ -1,13 +1,18 @@
 """``ltc-gateway settlement``: settlement batches through the clearing lifecycle from the command
-line, by the same use cases as the API (``reconciliation.batches``). A member of staff acts with
-their own API key, read from ``LTC_STAFF_KEY`` (never an argument: the process list shows
-those), so roles and the four-eyes rule hold as they do over the API."""
+line, by the same use cases as the API (``reconciliation.batches``). A member of staff acts as
+themselves: ``--user NAME`` with their console password (asked for, or the first line of stdin),
+or a key of their own (``ltc-gateway staff key``) in ``LTC_STAFF_KEY`` (never an argument: the
+process list shows those), so roles and the four-eyes rule compare the same person as in the
+console and over the API. A key issued to no one still reads, declares and clears, but 初审 and
+复核 take a named person."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +26,12 @@ STEPS = {"review": "first_review", "approve": "second_review", "disburse": "disb
 
 
 def add(sub: Subparsers) -> None:
-    settlement = sub.add_parser(
-        "settlement", help=f"settlement batches: 申报 → 初审 → 复核 → 拨付 → 清算 (acts as ${KEY_VARIABLE})"
-    ).add_subparsers(dest="settlement_command", required=True)
+    parser = sub.add_parser(
+        "settlement",
+        help=f"settlement batches: 申报 → 初审 → 复核 → 拨付 → 清算 (acts as --user or ${KEY_VARIABLE})",
+    )
+    parser.add_argument("--user", help="act as this member of staff (their password from a prompt or stdin)")
+    settlement = parser.add_subparsers(dest="settlement_command", required=True)
     p = settlement.add_parser("list", help="batches, newest first")
     p.add_argument("--payer")
     p.add_argument("--period", help="YYYY-MM")
@@ -53,14 +61,29 @@ def add(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def _staff(session: Any) -> Principal:
+def _staff(gateway: Any, args: argparse.Namespace) -> Principal:
+    """Who acts: the person of ``--user`` (signed in in a transaction of its own, so a wrong
+    password counts towards the lockout), or the holder of the key in ``LTC_STAFF_KEY``."""
+    from gateway.errors import Unauthenticated
     from gateway.preflight import UserError
     from gateway.services.keys import Role, admit, authenticate
+    from gateway.services.staff import MAX_PASSWORD, sign_in
 
+    user = getattr(args, "user", None)
     key = os.environ.get(KEY_VARIABLE, "").strip()
-    if not key:
-        raise UserError(f"set {KEY_VARIABLE} to your own API key (reconciler or bureau)")
-    return admit(authenticate(session, key), (Role.RECONCILER, Role.BUREAU))
+    if not user and not key:
+        raise UserError(f"name yourself: --user USERNAME, or {KEY_VARIABLE} set to a key of your own")
+    with gateway.sessions.begin() as session:
+        found = sign_in(session, user, _password()[:MAX_PASSWORD]) if user else authenticate(session, key)
+    if user and found is None:
+        raise Unauthenticated(f"--user {user}: wrong username or password, or the account is locked")
+    return admit(found, (Role.RECONCILER, Role.BUREAU))
+
+
+def _password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return getpass.getpass("password: ")
 
 
 def _line(batch: dict[str, Any]) -> str:
@@ -79,9 +102,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     from reconciliation import batches
 
     gateway = bootstrap_migrated()
+    staff = _staff(gateway, args)
     query = {k: v for k in ("payer", "period", "status") if (v := getattr(args, k))}
     with gateway.sessions.begin() as session:
-        found = batches.list_batches(session, _staff(session), {**query, "limit": str(batches.MAX_PAGE)})
+        found = batches.list_batches(session, staff, {**query, "limit": str(batches.MAX_PAGE)})
     print(f"{found['total']} batches")
     for batch in found["batches"]:
         print(_line(batch))
@@ -92,12 +116,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     from reconciliation import batches
 
     gateway = bootstrap_migrated()
+    staff = _staff(gateway, args)
     with gateway.sessions.begin() as session:
-        print(
-            json.dumps(
-                batches.view(session, _staff(session), batches.parse_id(args.batch)), ensure_ascii=False
-            )
-        )
+        print(json.dumps(batches.view(session, staff, batches.parse_id(args.batch)), ensure_ascii=False))
     return 0
 
 
@@ -105,9 +126,10 @@ def cmd_declare(args: argparse.Namespace) -> int:
     from reconciliation import batches
 
     gateway = bootstrap_migrated()
+    staff = _staff(gateway, args)
     with gateway.sessions.begin() as session:
         document = {"payer_code": args.payer, "period": args.period}
-        print(_line(batches.declare(session, _staff(session), document, gateway.today())))
+        print(_line(batches.declare(session, staff, document, gateway.today())))
     return 0
 
 
@@ -115,13 +137,14 @@ def cmd_step(args: argparse.Namespace) -> int:
     from reconciliation import batches
 
     gateway = bootstrap_migrated()
+    staff = _staff(gateway, args)
     document: dict[str, Any] = {"action": args.step, "note": args.note}
     if args.step == "disburse":
         document["payment_reference"] = args.reference
     with gateway.sessions.begin() as session:
         batch = batches.transition(
             session,
-            _staff(session),
+            staff,
             batches.parse_id(args.batch),
             document,
             approval_fen=gateway.settings.settlement_approval_fen,
@@ -139,8 +162,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if kind not in ("xlsx", "csv"):
         raise UserError(f"--out {args.out}: name a .xlsx or .csv file")
     gateway = bootstrap_migrated()
+    staff = _staff(gateway, args)
     with gateway.sessions.begin() as session:
-        batch = batches.view(session, _staff(session), batches.parse_id(args.batch), item_limit=None)
+        batch = batches.view(session, staff, batches.parse_id(args.batch), item_limit=None)
     content, _, _ = batch_files.export(batch, "payment" if args.payment else "batch", kind)
     try:
         out.write_bytes(content)

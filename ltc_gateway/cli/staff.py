@@ -1,6 +1,8 @@
 """``ltc-gateway staff``: the named people who sign in to the staff console (add, list, disable,
-set a password). A password is read from a prompt (twice) or, when stdin is not a terminal, from
-its first line; never from an argument (it would sit in the shell's history and ``ps``)."""
+set a password, issue a key of their own). A password is read from a prompt (twice) or, when stdin
+is not a terminal, from its first line; never from an argument (it would sit in the shell's
+history and ``ps``). A personal key acts as its person on the API and the settlement command line,
+so four-eyes compares that person however they call."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import sys
 from ltc_gateway.cli.common import Subparsers, bootstrap_migrated
 
 ROLES = ("bureau_supervisor", "reconciler", "approver")
+KEY_ROLES = ("reconciler", "bureau")
 
 
 def add(sub: Subparsers) -> None:
@@ -29,6 +32,11 @@ def add(sub: Subparsers) -> None:
     p = staff.add_parser("password", help="set a new password (also lifts a lockout)")
     p.add_argument("username")
     p.set_defaults(func=cmd_password)
+    p = staff.add_parser("key", help="an API key of the person's own (shown once; revoke with keys revoke)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=KEY_ROLES, help="one the person's staff roles open")
+    p.add_argument("--label")
+    p.set_defaults(func=cmd_key)
 
 
 def _password() -> str:
@@ -86,4 +94,20 @@ def cmd_password(args: argparse.Namespace) -> int:
     with gateway.sessions.begin() as session:
         set_password(session, args.username, password, operator())
     print(f"staff account {args.username}: password set")
+    return 0
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    from gateway.audit import operator
+    from gateway.services.keys import Role
+    from gateway.services.staff import issue_key
+
+    gateway = bootstrap_migrated()
+    with gateway.sessions.begin() as session:
+        key_id, key = issue_key(session, args.username, Role(args.role), operator(), args.label)
+    print(key)
+    print(
+        f"key {key_id}: {args.username}'s own, role {args.role}. It is shown only now; store it safely.",
+        file=sys.stderr,
+    )
     return 0

@@ -117,6 +117,17 @@ def scoped_statements(dialect: str, clearing: str) -> tuple[TextClause, TextClau
     )
 
 
+def one_payer(statement: TextClause) -> TextClause:
+    """``statement`` over the keys of one payer (``:payer``) only: a run classifies a payer at a
+    time when there are several, so that its page can say how many lines are done."""
+    sql = statement.text
+    for where in ("WHERE business_date <= :d", "WHERE settled_on <= :d"):
+        sql = sql.replace(where, f"{where} AND payer_code = :payer", 1)
+    assert sql.count("payer_code = :payer") == 2
+    types = [b for b in _CLASSIFY_TYPES if f":{b.key}" in sql]
+    return text(sql).bindparams(*types, bindparam("payer", type_=String))
+
+
 OVER_COORDINATED = text(
     """
     WITH st AS (

@@ -80,6 +80,8 @@ def refusal(error: ServiceError, lang: str) -> str:
     if lang != DEFAULT:
         detail = error.detail if not error.faults else "; ".join(f"{p}: {d}" for p, d in error.faults)
         return detail
+    if isinstance(error, Forbidden) and "named person" in error.detail:
+        return t("refusal.named", "")
     if isinstance(error, Forbidden) and "four eyes" in error.detail:
         return t("refusal.four_eyes", "")
     if isinstance(error, NotFound):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from reconciliation.ui import batch_pages, bureau_pages, fund_pages, oversight_pages, signin
+from reconciliation.ui import batch_pages, bureau_pages, fund_pages, oversight_pages, routing_pages, signin
 from reconciliation.ui import simulation as simulation_pages
 from reconciliation.ui.exports import queue_csv, queue_xlsx
 from reconciliation.ui.queue_pages import bulk_resolve, mismatch_page, queue_page, resolve
@@ -34,5 +34,6 @@ routes = [
     *bureau_pages.routes,
     *fund_pages.routes,
     *oversight_pages.routes,
+    *routing_pages.routes,
     Mount("/ui/static", StaticFiles(packages=[("reconciliation.ui", "static")]), name="staff-static"),
 ]

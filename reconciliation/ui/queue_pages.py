@@ -14,11 +14,11 @@ from starlette.responses import Response
 
 from gateway.api.problems import status_of
 from gateway.domain.money import parse_yuan
-from gateway.errors import Forbidden, Invalid, ServiceError
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from gateway.services.claim_view import claim_view
 from gateway.services.keys import Principal, Role, admit
 from gateway.storage.tables import MismatchRow
-from reconciliation import queue
+from reconciliation import bulk, queue
 from reconciliation.evidence import evidence
 from reconciliation.matching import MISMATCHES, OPEN_MISMATCH_STATUSES
 from reconciliation.queue_listing import SEARCHES, SORTS
@@ -140,40 +140,40 @@ async def bulk_resolve(request: Request) -> Response:
         return await _after(request, back, "problem", refusal(error, lang))
     if not ids:
         return await _after(request, back, "problem", t("bulk_none"))
+    if len(ids) > bulk.BULK_LIMIT:
+        return await _after(request, back, "problem", t("bulk_too_many", n=bulk.BULK_LIMIT))
     gateway = request.app.state.gateway
 
-    def act() -> dict[int, dict[str, Any]]:
+    def act() -> dict[str, Any]:
         with gateway.sessions.begin() as session:
-            return queue.resolve_many(
+            return bulk.resolve_many(
                 session,
                 principal,
-                ids,
-                document,
+                {"ids": ids, "action": document["action"], "note": document["note"]},
                 write_off_approval_fen=gateway.settings.write_off_approval_fen,
                 catalogue=gateway.catalogue,
                 today=gateway.today(),
+                amount_fen=document.get("amount_fen"),
             )
 
     try:
-        outcomes = await run_in_threadpool(act)
+        answer = await run_in_threadpool(act)
     except ServiceError as error:
         return await _after(request, back, "problem", refusal(error, lang))
-    done = [o for o in outcomes.values() if "status" in o]
-    waiting = sum(1 for o in done if o["status"] == "pending_approval")
-    text = t("bulk_done", done=len(done), failed=len(outcomes) - len(done))
-    if waiting:
-        text += " " + t("bulk_waiting", waiting=waiting)
-    failed = [f"#{i}: {refusal(_as_error(o), lang)}" for i, o in outcomes.items() if "error" in o][:10]
+    counts, results = answer["counts"], answer["results"]
+    done = counts["done"] + counts["needs_approval"]
+    text = t("bulk_done", done=done, failed=len(results) - done)
+    if counts["needs_approval"]:
+        text += " " + t("bulk_waiting", waiting=counts["needs_approval"])
+    failed = [f"#{r['id']}: {refusal(_as_error(r), lang)}" for r in results if "detail" in r][:10]
     kind = "message" if not failed else "problem"
     return await _after(request, back, kind, " ".join([text, *failed]))
 
 
-def _as_error(outcome: dict[str, Any]) -> ServiceError:
-    from gateway.errors import Conflict, Forbidden
-
-    detail = outcome["error"]
-    cls = Forbidden if "four eyes" in detail else Conflict
-    return cls(detail, [tuple(f) for f in outcome.get("faults", [])])
+def _as_error(result: dict[str, Any]) -> ServiceError:
+    """An item's refusal as the error it was, for its words in the page's language."""
+    kind = {"not_found": NotFound, "not_yours": Forbidden}.get(result["outcome"], Conflict)
+    return kind(result["detail"], [(e["pointer"], e["detail"]) for e in result.get("errors", [])])
 
 
 async def _reconcilers_only(request: Request, principal: Principal, back: str) -> Response | None:

@@ -33,7 +33,7 @@ from gateway.config import Settings
 from gateway.errors import Forbidden, Unauthenticated
 from gateway.services.keys import Principal, Role, admit, principal_of
 from gateway.services.staff import account_principal
-from gateway.storage.tables import ApiKeyRow, UiSessionRow, utcnow
+from gateway.storage.tables import ApiKeyRow, StaffAccountRow, UiSessionRow, utcnow
 
 COOKIE = "ltc_staff_session"
 LOGIN_COOKIE = "ltc_login_csrf"  # the login form's pre-session token
@@ -83,7 +83,7 @@ def open_session(
     session.add(
         UiSessionRow(
             token_hash=_digest(token),
-            key_id=None if principal.person else principal.key_id,
+            key_id=principal.key_id or None,  # a person's own key: the session is the key's
             username=principal.person,
             role=principal.role.value,
             party_code=principal.party_code,
@@ -113,11 +113,12 @@ def find_session(
         return None
     # The person is still active, or the key it was opened with still signs a member of staff in
     # (disabling the account or revoking the key ends it).
-    if row.username is not None:
-        principal = account_principal(session, row.username)
+    if row.key_id is None:
+        principal = account_principal(session, row.username) if row.username else None
     else:
         key = session.get(ApiKeyRow, row.key_id) if row.key_id else None
-        principal = principal_of(key) if key is not None else None
+        holder = session.get(StaffAccountRow, key.person) if key is not None and key.person else None
+        principal = principal_of(key, holder) if key is not None else None
     try:
         principal = admit(principal, roles)
     except (Unauthenticated, Forbidden):

@@ -20,9 +20,11 @@ from sqlalchemy import select
 
 import schemas
 from gateway.services.keys import Role
+from gateway.services.staff import issue_key
 from gateway.storage.tables import AuditEntryRow, SettlementItemRow
 from ltc_gateway.cli import main
 from tests.integration.world import World
+from tests.people import person
 
 PATH = "/v1/reconciliation/settlement-batches"
 RESPONSES = Path(schemas.__file__).parent / "responses"
@@ -68,7 +70,9 @@ def test_a_batch_goes_from_declared_to_cleared_with_four_eyes_and_is_frozen_afte
     world: World, claim_id: str
 ) -> None:
     world.gateway.settings = dataclasses.replace(world.gateway.settings, settlement_approval_fen=10_000)
-    zhang, li = world.key(Role.RECONCILER, "zhang"), world.key(Role.RECONCILER, "li")
+    zhang, li = world.staff_key("zhang"), world.staff_key("li")
+    with world.gateway.sessions.begin() as session:  # zhang's second key is still zhang
+        zhang_again = issue_key(session, "zhang", Role.RECONCILER, "test", "laptop")[1]
     adjustment(world, claim_id, 15_000, NOVEMBER)
     adjustment(world, claim_id, -1_000, NOVEMBER, line_no=2)
     adjustment(world, claim_id, 700, DECEMBER)  # a later period: not in November's batch
@@ -87,11 +91,13 @@ def test_a_batch_goes_from_declared_to_cleared_with_four_eyes_and_is_frozen_afte
 
     adjustment(world, claim_id, 500, NOVEMBER)  # arrives while declared: taken in at 初审
     assert step(world, number, world.bureau, "first_review").status_code == 403  # reconcilers review
+    unnamed = step(world, number, world.key(Role.RECONCILER, "zhang"), "first_review")
+    assert unnamed.status_code == 403 and "named person" in unnamed.json()["detail"]  # a key of no one
     reviewed = step(world, number, zhang, "first_review", note="checked against the statements")
     assert reviewed.status_code == 200, reviewed.text
     assert (reviewed.json()["item_count"], reviewed.json()["net_fen"]) == (3, 14_500)
 
-    same = step(world, number, zhang, "second_review")
+    same = step(world, number, zhang_again, "second_review")
     assert same.status_code == 403 and "four eyes" in same.json()["detail"]
     assert same.headers["content-type"].startswith("application/problem+json")
     approved = step(world, number, li, "second_review")
@@ -112,11 +118,11 @@ def test_a_batch_goes_from_declared_to_cleared_with_four_eyes_and_is_frozen_afte
     assert (final["item_count"], final["net_fen"]) == (3, 14_500)  # nothing added after 复核
     conforms(final, "settlement-batch")
     assert [(h["action"], h["person"], h["before"], h["after"]) for h in final["history"]] == [
-        ("declare", "zhang", None, "declared"),
-        ("first_review", "zhang", "declared", "first_reviewed"),
-        ("second_review", "li", "first_reviewed", "second_reviewed"),
+        ("declare", "person:zhang", None, "declared"),
+        ("first_review", "person:zhang", "declared", "first_reviewed"),
+        ("second_review", "person:li", "first_reviewed", "second_reviewed"),
         ("disburse", "bureau", "second_reviewed", "disbursed"),
-        ("clear", "zhang", "disbursed", "cleared"),
+        ("clear", "person:zhang", "disbursed", "cleared"),
     ]
 
     with world.gateway.sessions.begin() as session:
@@ -184,21 +190,33 @@ def test_the_command_line_walks_a_batch_and_says_one_line_on_errors(
     monkeypatch.setenv("LTC_DATABASE_URL", world.gateway.settings.database_url)
     adjustment(world, claim_id, 2_000, NOVEMBER)
 
-    def run(who: str | None, *args: str) -> tuple[int, str, str]:
-        if who is None:
-            monkeypatch.delenv("LTC_STAFF_KEY", raising=False)
-        else:
+    li = world.staff_key("li")  # a key of li's own
+    zhang, password = person(world.gateway, "zhang", "reconciler", "approver")  # signs in by name
+
+    def run(who: str | None, *args: str, typed: str = password) -> tuple[int, str, str]:
+        monkeypatch.delenv("LTC_STAFF_KEY", raising=False)
+        user: list[str] = []
+        if who == "zhang":
+            user = ["--user", zhang]
+            monkeypatch.setattr("sys.stdin", io.StringIO(typed + "\n"))
+        elif who == "li":
+            monkeypatch.setenv("LTC_STAFF_KEY", li)
+        elif who is not None:
             role = Role.BUREAU if who == "bureau" else Role.RECONCILER
             monkeypatch.setenv("LTC_STAFF_KEY", world.key(role, who))
-        code = main(["settlement", *args])
+        code = main(["settlement", *user, *args])
         out, err = capsys.readouterr()
         return code, out, "".join(line for line in err.splitlines(True) if " WARNING " not in line)
 
     code, out, err = run(None, "list")
-    assert code == 2 and err.count("\n") == 1 and "LTC_STAFF_KEY" in err
+    assert code == 2 and err.count("\n") == 1 and "LTC_STAFF_KEY" in err and "--user" in err
+    code, _, err = run("zhang", "list", typed="not zhang's password")
+    assert code != 0 and "wrong username or password" in err and err.count("\n") == 1
     code, out, _ = run("zhang", "declare", "huiminbao", "2026-11")
     assert code == 0 and "申报" in out and "20.00" in out
     number = out.split()[0]
+    code, _, err = run("team", "review", number)  # a key issued to no one: not a person
+    assert code == 2 and "named person" in err
     assert run("zhang", "review", number)[0] == 0
     code, _, err = run("zhang", "approve", number)
     assert code == 2 and err.startswith("error: four eyes") and err.count("\n") == 1

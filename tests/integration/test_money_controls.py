@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.services.keys import Role
+from gateway.services.staff import issue_key
 from gateway.storage.tables import ClaimRow, SettlementItemRow
 from ltc_sandbox.generator import generate_night
 from tests.integration.world import World
@@ -20,12 +21,14 @@ THRESHOLD = 500  # fen: below the generated 10.00 underpayment, so each action o
 
 
 def reconciler(world: World, who: str) -> str:
-    return world.key(Role.RECONCILER, who)
+    """A key of the person ``who``'s own (four-eyes compares people); "team": a key of no one."""
+    return world.key(Role.RECONCILER, who) if who == "team" else world.staff_key(who)
 
 
-def act(world: World, mismatch_id: int, who: str, action: str, **extra: Any) -> Any:
+def act(world: World, mismatch_id: int, who: str, action: str, key: str | None = None, **extra: Any) -> Any:
     body = {"action": action, "note": f"{who}: checked the payer's statement", **extra}
-    return world.post(f"/v1/reconciliation/mismatches/{mismatch_id}/resolution", body, reconciler(world, who))
+    path = f"/v1/reconciliation/mismatches/{mismatch_id}/resolution"
+    return world.post(path, body, key or reconciler(world, who))
 
 
 def underpaid(world: World) -> dict[str, Any]:
@@ -78,10 +81,12 @@ def test_a_single_reconciler_moving_money_above_the_threshold_waits_for_a_second
     with world.gateway.sessions.begin() as session:
         round_before = session.get_one(ClaimRow, uuid.UUID(mismatch["claim_id"])).round
 
+    unnamed = act(world, mismatch["id"], "team", action)  # two such keys may be one person's
+    assert unnamed.status_code == 403 and "named person" in unnamed.json()["detail"], unnamed.text
     pending = act(world, mismatch["id"], "zhang", action)
     assert pending.status_code == 200, pending.text
     assert pending.json()["status"] == "pending_approval"
-    assert pending.json()["approval_requested_by"] == "zhang"
+    assert pending.json()["approval_requested_by"] == "person:zhang"
     assert settled_items(world, mismatch["id"]) == []  # nothing for a batch yet
     batch = world.post("/v1/reconciliation/batches", {"payer_code": "huiminbao"}, reconciler(world, "zhang"))
     if batch.status_code == 201:  # the night's own re-coordinations may fill one: not with this
@@ -89,7 +94,9 @@ def test_a_single_reconciler_moving_money_above_the_threshold_waits_for_a_second
     with world.gateway.sessions.begin() as session:  # accepting the payer's figure waits too
         assert session.get_one(ClaimRow, uuid.UUID(mismatch["claim_id"])).round == round_before
 
-    same = act(world, mismatch["id"], "zhang", "approve")
+    with world.gateway.sessions.begin() as session:  # another key of zhang's is still zhang
+        second_key = issue_key(session, "zhang", Role.RECONCILER, "test", "laptop")[1]
+    same = act(world, mismatch["id"], "zhang", "approve", key=second_key)
     assert same.status_code == 403, same.text
     assert "four eyes" in same.json()["detail"]
 

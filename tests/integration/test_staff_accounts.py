@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from gateway.bootstrap import Gateway
 from gateway.errors import Forbidden
 from gateway.services import staff
+from gateway.services.keys import Role, authenticate
 from gateway.storage.tables import AuditEntryRow, MismatchRow, utcnow
 from ltc_gateway.app import create_app
 from ltc_gateway.cli import main
@@ -83,6 +84,15 @@ def test_a_person_asks_a_write_off_only_another_person_approves_and_the_trail_na
         assert sign_in(second, "zhang") == 303
         refused = post(second, mismatch_id, expect=403, action="approve", note="自己复核")
         assert "另一名对账员" in refused and status(gateway, mismatch_id) == "pending_approval"
+    # and with a key of zhang's own, over the API: still the same person
+    with gateway.sessions.begin() as session:
+        own_key = staff.issue_key(session, "zhang", Role.RECONCILER, "test")[1]
+    over_api = app.post(
+        f"/v1/reconciliation/mismatches/{mismatch_id}/resolution",
+        json={"action": "approve", "note": "自己复核"},
+        headers={"Authorization": f"Bearer {own_key}"},
+    )
+    assert over_api.status_code == 403 and "four eyes" in over_api.json()["detail"]
     with browser(app) as other:
         assert sign_in(other, "li") == 303
         post(other, mismatch_id, action="approve", note="已核对退款凭证")
@@ -182,14 +192,21 @@ def test_the_staff_commands_read_the_password_from_stdin_and_never_echo_it(
         (("staff", "add", "wu", "--name", "吴某", "--role", "reconciler"), secret),  # exists
         (("staff", "add", "zheng", "--name", "郑某", "--role", "reconciler"), "short"),  # too short
         (("staff", "disable", "nobody"), ""),
+        (("staff", "key", "wu", "--role", "bureau"), ""),  # wu's roles open the reconciler's key only
     ):
         code, said = ltc(*args, stdin=stdin)
         lines = [line for line in said.splitlines() if " WARNING " not in line]  # the dev-keys warning
         assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), said
+    code, said = ltc("staff", "key", "wu", "--role", "reconciler")
+    own_key = said.splitlines()[0]
+    with gateway.sessions.begin() as session:
+        holder = authenticate(session, own_key)
+    assert code == 0 and holder is not None and holder.person == "wu" and "approver" in holder.staff_roles
     assert ltc("staff", "password", "wu", stdin="another long phrase")[0] == 0
     assert ltc("staff", "disable", "wu")[0] == 0
     with gateway.sessions.begin() as session:
         assert staff.sign_in(session, "wu", "another long phrase") is None  # disabled
+        assert authenticate(session, own_key) is None  # and so are the keys of wu's own
         actions = session.scalars(
             select(AuditEntryRow.action).where(AuditEntryRow.subject == "staff:wu")
         ).all()

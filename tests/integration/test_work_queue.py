@@ -27,8 +27,9 @@ from gateway.storage.tables import MismatchActionRow, MismatchRow, SettlementIte
 from ltc_gateway.app import create_app
 from ltc_sandbox.generator import Night, generate_night
 from reconciliation.api import reconciliation_for
-from reconciliation.ui import exports
-from tests.integration.test_staff_sessions import csrf_of, key_for, sign_in
+from reconciliation.ui import exports, run_pages
+from tests.integration.test_staff_sessions import csrf_of, sign_in
+from tests.people import own_key
 
 ORIGIN = {"Origin": "http://testserver"}
 # set-based rows of the queue (a recursive CTE is the series both databases have)
@@ -89,7 +90,7 @@ def console(gateway: Gateway) -> Iterator[Console]:
     night = generate_night(gateway, claims_per_kind=1, matched_claims=1)
     reconciliation_for(gateway).run(night.business_date)
     with TestClient(create_app(gateway, embedded_workers=0), follow_redirects=False) as client:
-        key = key_for(gateway, "zhang")[1]
+        key = own_key(gateway, "zhang")
         sign_in(client, key)
         yield Console(gateway, client, night, key)
 
@@ -185,7 +186,7 @@ def test_amounts_are_typed_in_yuan_and_a_bulk_write_off_keeps_four_eyes(console:
         "/ui/queue/resolve", "/ui/queue?payer=planted", ids=[big_id], action="approve", note="自己复核"
     )
     assert "另一名对账员" in client.get(again.headers["location"]).text
-    sign_in(client, key_for(console.gateway, "li")[1])
+    sign_in(client, own_key(console.gateway, "li"))
     console.post(
         "/ui/queue/resolve", "/ui/queue?payer=planted", ids=[big_id], action="approve", note="复核通过"
     )
@@ -237,6 +238,28 @@ def test_a_run_started_in_the_console_works_in_the_background_and_shows_its_prog
         assert 'http-equiv="refresh"' in page and "阶段" in page
         time.sleep(0.1)
     assert 'data-status="done"' in page and 'id="payer-totals"' in page and "已完成" in page
+
+
+def test_a_run_reports_its_lines_payer_by_payer_and_its_page_shows_them(console: Console) -> None:
+    day, gateway = console.night.business_date, console.gateway
+    first = console.api(f"/v1/reconciliation/runs/{day.isoformat()}")
+    seen: list[tuple[str, int, int]] = []
+    again = reconciliation_for(gateway).run(day, lines=lambda *report: seen.append(report))
+    matched = [g for g in again["levels"] if g["level_2"] == "matched"]
+    lines = sum(g["gateway"]["count"] + g["payer"]["count"] for g in matched)
+    assert len({g["payer_code"] for g in matched}) == len(seen) > 1  # after each payer's lines
+    assert [phase for phase, _, _ in seen] == ["results"] * len(seen)
+    assert [of for _, _, of in seen] == [lines] * len(seen) and seen[-1][1] == lines
+    assert [done for _, done, _ in seen] == sorted({done for _, done, _ in seen})  # rising
+    assert again["counts"]["kinds"] == first["counts"]["kinds"]  # a payer at a time finds the same
+
+    reconciliation_for(gateway).run(day, stop_after="totals")  # working: line by line is next
+    run_pages.LINES.report(day, "results", 120_000, 250_000)
+    try:
+        page = console.client.get(f"/ui/runs/{day.isoformat()}").text
+    finally:
+        run_pages.LINES.forget(day)
+    assert 'id="run-lines"' in page and "逐行比对 120,000 / 250,000 行" in page
 
 
 def test_an_export_holds_every_row_beyond_a_hundred_thousand(

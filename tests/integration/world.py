@@ -13,6 +13,7 @@ from gateway.bootstrap import Gateway
 from gateway.orchestration.worker import Worker
 from gateway.reference.registry import load_product
 from gateway.services.keys import Role, create_key
+from tests.people import own_key
 
 
 def auth(key: str) -> dict[str, str]:
@@ -32,6 +33,14 @@ class World:
         if name not in self.keys:
             with self.gateway.sessions.begin() as session:
                 self.keys[name] = create_key(session, role, party)[1]
+        return self.keys[name]
+
+    def staff_key(self, username: str, *staff_roles: str, role: Role = Role.RECONCILER) -> str:
+        """A key of ``username``'s own (the account made on first use, reconciler and approver
+        unless ``staff_roles`` says), as four-eyes steps need: it acts as that person."""
+        name = f"{role.value}:person:{username}"
+        if name not in self.keys:
+            self.keys[name] = own_key(self.gateway, username, *staff_roles, role=role)
         return self.keys[name]
 
     @property

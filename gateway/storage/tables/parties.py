@@ -33,6 +33,9 @@ class ApiKeyRow(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    # the member of staff the key is issued to (``ltc-gateway staff key``): it acts as that person,
+    # so four-eyes compares people whichever of their keys or sessions they use
+    person: Mapped[str | None] = mapped_column(String(64), ForeignKey("staff_accounts.username"), index=True)
 
 
 class StaffAccountRow(Base):
@@ -188,11 +191,15 @@ class EnrollmentRow(Base):
 
 
 class DistrictRouteRow(Base):
-    """Which contracted administrator (承办机构) handles a tier-1 payer's shares in a district."""
+    """Which contracted administrator (承办机构) handles a tier-1 payer's shares in a district,
+    from a Beijing date until the district's next version (a tender changes hands on a date): a
+    change is a new version, never an edit. No administrator: the district is not routed from
+    that date. ``gateway.reference.routing`` reads the versions, ``route_versions`` adds them."""
 
     __tablename__ = "district_routes"
 
     payer_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"), primary_key=True)
     district: Mapped[str] = mapped_column(String(6), primary_key=True)
-    administrator_code: Mapped[str] = mapped_column(ForeignKey("payers.payer_code"))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    effective_from: Mapped[date] = mapped_column(primary_key=True)  # inclusive
+    administrator_code: Mapped[str | None] = mapped_column(ForeignKey("payers.payer_code"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)  # when the version was recorded
