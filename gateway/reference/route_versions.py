@@ -60,7 +60,8 @@ def set_routes(
     """The payer's whole table from ``effective_from`` (a tender result is published as a whole):
     a version for each district it changes, and a version without an administrator for each
     district it drops. No date: from today (Beijing), and from the start for a district never
-    routed before (so a table loaded when a payer is onboarded routes every claim). Versions
+    routed before (so a table loaded when a payer is onboarded routes every claim; from today if
+    a claim of the district was routed already, without an administrator). Versions
     dated later stay. ``actor``: who, audited with the table before and after."""
     today = today or beijing_today()
     _check(session, payer_code, routes)
@@ -71,7 +72,11 @@ def set_routes(
     changes: list[Version] = [(d, when, None) for d in sorted(before) if d not in after]
     for district, administrator in after.items():
         if before.get(district) != administrator:
+            # a district never routed: from the start, unless a claim of it was already
+            # routed (without an administrator), whose history that would rewrite
             new_district = effective_from is None and district not in dated
+            if new_district and latest_claim(session, payer_code, district, FROM_THE_START, None):
+                new_district = False
             changes.append((district, FROM_THE_START if new_district else when, administrator))
     _write(session, payer_code, dated, changes)
     if changes:

@@ -164,7 +164,7 @@ async def bulk_resolve(request: Request) -> Response:
     done = counts["done"] + counts["needs_approval"]
     text = t("bulk_done", done=done, failed=len(results) - done)
     if counts["needs_approval"]:
-        text += " " + t("bulk_waiting", waiting=counts["needs_approval"])
+        text += t("bulk_waiting", waiting=counts["needs_approval"])  # its own punctuation first
     failed = [f"#{r['id']}: {refusal(_as_error(r), lang)}" for r in results if "detail" in r][:10]
     kind = "message" if not failed else "problem"
     return await _after(request, back, kind, " ".join([text, *failed]))

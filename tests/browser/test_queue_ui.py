@@ -114,7 +114,7 @@ def test_two_reconcilers_page_search_resolve_in_bulk_approve_each_other_and_expo
     page.goto(f"{base}/ui/queue?payer=planted&sort=-difference")
     small = ids_on(page)[-3:]
     said = bulk(page, [*largest, *small], "write_off", "批量核销小额差异")
-    assert "5 条成功，0 条未处理" in said and "其中 2 条金额超过限额" in said, said
+    assert "5 条成功，0 条未处理" in said and "；其中 2 条金额超过限额" in said, said
     shot(page, "bulk-done-zh")
     with gateway.sessions.begin() as session:
         status = dict(
