@@ -10,6 +10,7 @@ import sys
 from bench import (
     accept,
     batch_upload,
+    console_pages,
     coordination,
     end_to_end,
     payer_calls,
@@ -29,6 +30,7 @@ ALL = (
     "batch_upload",
     "work-queue",
     "payer-calls",
+    "console-pages",
 )
 
 
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     top.add_argument(
         "--calls", type=int, default=200, help="calls per operation of the payer-calls benchmark"
     )
+    top.add_argument("--members", type=int, default=50_000, help="the console-pages city's members")
+    top.add_argument("--keep", action="store_true", help="keep the console-pages city's schema")
+    top.add_argument("--schema", help="measure the console-pages city kept in this schema (no seeding)")
     args = top.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(ALL))
@@ -64,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += batch_upload.run()
         elif name == "work-queue":
             rows += work_queue.run()
+        elif name == "console-pages":
+            rows += console_pages.run(args.members, args.members * 5, schema=args.schema, keep=args.keep)
         elif name == "payer-calls":
             rows += payer_calls.run(args.calls)
         elif name == "reconciliation":

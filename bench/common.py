@@ -8,6 +8,7 @@ import platform
 import secrets
 import statistics
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -45,9 +46,9 @@ def database_url() -> str:
 
 
 @contextlib.contextmanager
-def fresh_schema(prefix: str = "bench", base_url: str | None = None) -> Iterator[str]:
+def fresh_schema(prefix: str = "bench", base_url: str | None = None, keep: bool = False) -> Iterator[str]:
     """A migrated schema of its own on the benchmark database (or on ``base_url``), as a URL
-    that works in it; dropped afterwards."""
+    that works in it; dropped afterwards (unless ``keep``: its name is printed)."""
     base = normalise_url(base_url or database_url())
     schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = create_engine(base)
@@ -64,8 +65,11 @@ def fresh_schema(prefix: str = "bench", base_url: str | None = None) -> Iterator
         engine.dispose()
         yield url
     finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if keep:
+            print(f"schema kept: {schema}", file=sys.stderr, flush=True)
+        else:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 

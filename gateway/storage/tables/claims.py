@@ -126,6 +126,7 @@ class PayerStepRow(Base):
         # the claims routed to a payer (a payer's claim list)
         Index("ix_payer_steps_payer_claim", "payer_code", "claim_id"),
         Index("ix_payer_steps_administrator_claim", "administrator_code", "claim_id"),
+        Index("ix_payer_steps_failed", "status", "updated_at"),  # the bureau's dead letters, oldest first
     )
 
     step_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

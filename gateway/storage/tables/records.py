@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Index,
     Integer,
     String,
 )
@@ -43,6 +44,12 @@ class AuditEntryRow(Base):
     (``ltc-gateway audit verify``)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (
+        # the bureau's search: a subject prefix (LIKE needs pattern ops where the collation is
+        # not C) and a Beijing day
+        Index("ix_audit_log_subject_prefix", "subject", postgresql_ops={"subject": "varchar_pattern_ops"}),
+        Index("ix_audit_log_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
