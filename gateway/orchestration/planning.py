@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.coverage import Coverage, payer_order
@@ -26,6 +26,9 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
     routes = district_routes(session, tier_one)
     # routed by where the member lived as the assessment each claim cites recorded it
     cited = cited_versions(session, {claim.assessment_id for claim in claims})
+    # one query each for the batch (held here: the session's identity map keeps no row alive)
+    members = _by_key(session, MemberRow, MemberRow.member_id, {claim.member_id for claim in claims})
+    providers = _by_key(session, ProviderRow, ProviderRow.provider_code, {c.provider_code for c in claims})
     now = utcnow()
     steps: list[dict[str, Any]] = []
     for claim in claims:
@@ -36,8 +39,8 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
                 coverages.append((coverage, holding.version))
         versions = {id(c): v for c, v in coverages}
         district = member_district(
-            session.get_one(MemberRow, claim.member_id),
-            session.get_one(ProviderRow, claim.provider_code),
+            members[claim.member_id],
+            providers[claim.provider_code],
             cited.get(claim.assessment_id),
         )
         for seq, coverage in enumerate(payer_order(c for c, _ in coverages), start=1):
@@ -75,3 +78,7 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
     if steps:
         session.execute(insert(PayerStepRow), steps)
     return len(steps)
+
+
+def _by_key(session: Session, table: type[Any], column: Any, keys: set[Any]) -> dict[Any, Any]:
+    return {getattr(row, column.key): row for row in session.scalars(select(table).where(column.in_(keys)))}
