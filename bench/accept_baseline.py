@@ -35,6 +35,15 @@ from starlette.routing import Route
 import schemas
 
 MAX_BATCH = 100
+COLUMNS: tuple[str, ...] = (
+    "claim_id",
+    "provider_code",
+    "claim_number",
+    "member_hash",
+    "assessment_id",
+    "period_start",
+)
+COLUMNS += ("period_end", "billed_fen", "request_digest")
 TABLES = """
 CREATE TABLE IF NOT EXISTS bare_claims (
     claim_id uuid PRIMARY KEY, provider_code text NOT NULL, claim_number text NOT NULL,
@@ -109,8 +118,7 @@ class Accepting:
 
     async def write(self, claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
-        columns = ("claim_id", "provider_code", "claim_number", "member_hash", "assessment_id")
-        columns += ("period_start", "period_end", "billed_fen", "request_digest")
+        columns = COLUMNS
         arrays = [[c[name] for c in claims] for name in columns] + [[now] * len(claims)]
         async with self.connection.transaction():
             cursor = await self.connection.execute(CLAIMS, arrays)

@@ -4,10 +4,10 @@ period, in payer order, written when the claim is accepted."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session, load_only
 
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.orchestration.claim_facts import cited_versions
@@ -27,7 +27,14 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
     # routed by where the member lived as the assessment each claim cites recorded it
     cited = cited_versions(session, {claim.assessment_id for claim in claims})
     # one query each for the batch (held here: the session's identity map keeps no row alive)
-    members = _by_key(session, MemberRow, MemberRow.member_id, {claim.member_id for claim in claims})
+    members = {
+        row.member_id: row
+        for row in session.scalars(
+            select(MemberRow)  # not the sealed columns: decrypting them is most of loading a member
+            .options(load_only(MemberRow.member_id, MemberRow.district))
+            .where(MemberRow.member_id.in_({claim.member_id for claim in claims}))
+        )
+    }
     providers = _by_key(session, ProviderRow, ProviderRow.provider_code, {c.provider_code for c in claims})
     now = utcnow()
     steps: list[dict[str, Any]] = []
@@ -76,7 +83,7 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
                     step["status"], step["last_error"] = StepStatus.DEAD.value, str(error)
             steps.append(step)
     if steps:
-        session.execute(insert(PayerStepRow), steps)
+        session.execute(insert(cast(Table, PayerStepRow.__table__)), steps)  # plain rows: no unit of work
     return len(steps)
 
 
