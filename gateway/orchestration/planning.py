@@ -4,10 +4,10 @@ period, in payer order, written when the claim is accepted."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session, load_only
 
 from gateway.domain.coverage import Coverage, payer_order
 from gateway.orchestration.claim_facts import cited_versions
@@ -26,6 +26,16 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
     routes = district_routes(session, tier_one)
     # routed by where the member lived as the assessment each claim cites recorded it
     cited = cited_versions(session, {claim.assessment_id for claim in claims})
+    # one query each for the batch (held here: the session's identity map keeps no row alive)
+    members = {
+        row.member_id: row
+        for row in session.scalars(
+            select(MemberRow)  # not the sealed columns: decrypting them is most of loading a member
+            .options(load_only(MemberRow.member_id, MemberRow.district))
+            .where(MemberRow.member_id.in_({claim.member_id for claim in claims}))
+        )
+    }
+    providers = _by_key(session, ProviderRow, ProviderRow.provider_code, {c.provider_code for c in claims})
     now = utcnow()
     steps: list[dict[str, Any]] = []
     for claim in claims:
@@ -36,8 +46,8 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
                 coverages.append((coverage, holding.version))
         versions = {id(c): v for c, v in coverages}
         district = member_district(
-            session.get_one(MemberRow, claim.member_id),
-            session.get_one(ProviderRow, claim.provider_code),
+            members[claim.member_id],
+            providers[claim.provider_code],
             cited.get(claim.assessment_id),
         )
         for seq, coverage in enumerate(payer_order(c for c, _ in coverages), start=1):
@@ -73,5 +83,9 @@ def plan_steps(session: Session, claims: Sequence[ClaimRow]) -> int:
                     step["status"], step["last_error"] = StepStatus.DEAD.value, str(error)
             steps.append(step)
     if steps:
-        session.execute(insert(PayerStepRow), steps)
+        session.execute(insert(cast(Table, PayerStepRow.__table__)), steps)  # plain rows: no unit of work
     return len(steps)
+
+
+def _by_key(session: Session, table: type[Any], column: Any, keys: set[Any]) -> dict[Any, Any]:
+    return {getattr(row, column.key): row for row in session.scalars(select(table).where(column.in_(keys)))}

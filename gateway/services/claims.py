@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from gateway import audit
 from gateway.domain.beijing_time import beijing_date
@@ -41,6 +41,7 @@ from gateway.storage.tables import (
 )
 
 T = TypeVar("T")
+MEMBER_KEYS = (MemberRow.member_id, MemberRow.id_hash, MemberRow.district)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,8 @@ def _checked(session: Session, submissions: Sequence[Submission], catalogue: Ser
         for n, c in parsed.items()
         if not id_number_problem(c.member_id_number)
     }
-    members = _by(session, MemberRow, MemberRow.id_hash, set(hashes.values()))
+    # never the sealed columns: decrypting a member's ID number and name is most of loading it
+    members = _by(session, MemberRow, MemberRow.id_hash, set(hashes.values()), MEMBER_KEYS)
     assessments = _by(
         session,
         AssessmentRow,
@@ -207,6 +209,7 @@ def _store(
         for row in session.scalars(_insert_or_skip(session, ClaimRow).returning(ClaimRow), rows)
     }
     new: list[tuple[ClaimSubmission, ClaimRow]] = []
+    entries: list[audit.Entry] = []
     for n, (claim, key, values) in accepted.items():
         row = stored.get((values["provider_code"], values["claim_number"]))
         if row is None or row.claim_id != values["claim_id"]:
@@ -215,28 +218,36 @@ def _store(
         new.append((claim, row))
         outcomes[n] = (_receipt(row), True)
         principal = submissions[n].principal
-        audit.record(
-            session,
-            "claim.accepted",
-            f"claim:{row.claim_id}",
-            actor=f"{principal.role.value}:{principal.party_code}",
-            claim_number=row.claim_number,
-            billed_fen=row.billed_fen,
+        entries.append(
+            audit.Entry(
+                "claim.accepted",
+                f"claim:{row.claim_id}",
+                actor=f"{principal.role.value}:{principal.party_code}",
+                detail={"claim_number": row.claim_number, "billed_fen": row.billed_fen},
+            )
         )
     if not new:
         return
+    # plain (Core) inserts of many rows: nothing here needs the unit of work
     session.execute(
-        insert(ClaimLineRow), [line_values(row.claim_id, line) for claim, row in new for line in claim.lines]
+        insert(cast(Table, ClaimLineRow.__table__)),
+        [line_values(row.claim_id, line) for claim, row in new for line in claim.lines],
     )
     plan_steps(session, [row for _, row in new])
-    session.flush()
+    audit.record_many(session, entries)
 
 
-def _by(session: Session, table: type[T], column: Any, values: set[Any]) -> dict[Any, T]:
-    """Rows of ``table`` whose ``column`` is one of ``values``, by that value: one query."""
+def _by(
+    session: Session, table: type[T], column: Any, values: set[Any], only: tuple[Any, ...] = ()
+) -> dict[Any, T]:
+    """Rows of ``table`` whose ``column`` is one of ``values``, by that value: one query (of the
+    ``only`` columns, when given)."""
     if not values:
         return {}
-    return {getattr(row, column.key): row for row in session.scalars(select(table).where(column.in_(values)))}
+    query = select(table).where(column.in_(values))
+    if only:
+        query = query.options(load_only(*only))
+    return {getattr(row, column.key): row for row in session.scalars(query)}
 
 
 def _existing_or(
