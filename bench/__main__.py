@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     top.add_argument(
         "--calls", type=int, default=200, help="calls per operation of the payer-calls benchmark"
     )
+    top.add_argument(
+        "--in-flight",
+        type=int,
+        default=16,
+        help="end to end: claims in flight a worker (and a baseline process), at 0 and 200 ms payers",
+    )
     args = top.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(ALL))
@@ -55,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "accept":
             rows += accept.run(seconds=args.seconds)
         elif name == "end-to-end":
-            rows += end_to_end.run()
+            rows += end_to_end.run(concurrency=args.in_flight, slow_concurrency=args.in_flight)
         elif name == "load":
             rows += accept.load()
         elif name == "simulation":
