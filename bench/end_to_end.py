@@ -113,7 +113,7 @@ def _measure(latency_ms: int, count: int, workers: int, concurrency: int, baseli
                     env=env,
                     cwd=folder if not baseline else os.getcwd(),
                     stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    stderr=None if baseline else subprocess.DEVNULL,  # a baseline fault shows
                 )
                 for _ in range(workers)
             ]

@@ -172,20 +172,15 @@ class Baseline:
             for code, version, definition in await cursor.fetchall():
                 self.products[(code, version)] = Product.model_validate(definition)
         claims: set[asyncio.Task[None]] = set()
-        idle = 0
         try:
-            while True:
+            while True:  # until stopped (the benchmark terminates it)
                 free = self.in_flight - len(claims)
                 if free:
                     for facts in await self._lease(reader, free):
                         claims.add(asyncio.create_task(self._claim(committer, facts)))
                 if not claims:
-                    idle += 1
-                    if idle > 20:  # nothing due for a second: done
-                        return
                     await asyncio.sleep(0.05)
                     continue
-                idle = 0
                 done, _ = await asyncio.wait(claims, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     task.result()

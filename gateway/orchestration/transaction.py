@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from gateway.domain.claims import ClaimLine
     from gateway.domain.products import Product
     from gateway.orchestration.outbox import Message
+    from gateway.orchestration.shares import Computed
 
 S = TypeVar("S", bound=Executable)
 
@@ -62,10 +63,17 @@ class Kept:
     # earlier claims are fixed once it has its place, and their lines never change
     repeats: dict[uuid.UUID, tuple[int, dict[int, Repeat]]] = field(default_factory=dict)
 
+    # by step, the indemnity share its stored request was built from (``shares.asked``), with the
+    # claim and round: checking the payer's answer against the share as asked needs no second
+    # computation while the claim stays with this worker
+    asked: dict[int, tuple[uuid.UUID, int, Computed]] = field(default_factory=dict)
+
     def forget(self, claim_id: uuid.UUID) -> None:
         """The claim has left the worker."""
         self.claim_lines.pop(claim_id, None)
         self.repeats.pop(claim_id, None)
+        for step_id in [k for k, (claim, _, _) in self.asked.items() if claim == claim_id]:
+            del self.asked[step_id]
 
 
 @dataclass
