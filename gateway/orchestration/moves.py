@@ -173,7 +173,7 @@ def _next_call(
         if proposing and computed.fixed is not None:
             record_fixed_benefits(session, claim, step, computed.fixed, provisional=True)
         step.status, step.updated_at = StepStatus.SUBMITTED.value, now
-        send_assessment(tx, session.get_one(AssessmentRow, claim.assessment_id), party)
+        send_assessment(tx, session.get_one(AssessmentRow, claim.assessment_id), party, claim.claim_id)
     if step.request is None:
         raise InconsistentStep(f"step {step.step_id} is {step.status} but has no stored request")
     attempts, step.attempts = step.attempts, step.attempts + 1  # counted durably before it is sent

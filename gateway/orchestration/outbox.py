@@ -71,9 +71,18 @@ _QUEUE_ONCE = {
 }
 
 
-def send_assessment(tx: Transaction, assessment: AssessmentRow, party: str) -> None:
+def send_assessment(
+    tx: Transaction, assessment: AssessmentRow, party: str, claim_id: uuid.UUID | None = None
+) -> None:
     """Queue the assessment for a payer, once (a payer with no adapter is the gateway itself):
-    leased to the transaction's worker if it has one (``Transaction.lessee``)."""
+    leased to the transaction's worker if it has one (``Transaction.lessee``). ``claim_id``: the
+    claim whose step asks; a worker that queued the notice for that claim already (two steps of
+    one payer) skips building and upserting it again."""
+    key = f"assessment:{assessment.assessment_id}:{party}"
+    if claim_id is not None and tx.kept is not None and key in tx.kept.noticed.get(claim_id, ()):
+        return
+    if claim_id is not None:
+        tx.noticed.append((claim_id, key))  # the worker keeps it once the transaction commits
     session = tx.session
     payer = session.get(PayerRow, party)
     if payer is None or capabilities(payer.adapter).adjudicates_locally:

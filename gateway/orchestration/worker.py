@@ -103,6 +103,8 @@ class Worker:
             tx = Transaction(session, kept=self.kept, lessee=lessee)
             yield tx
         # committed
+        for claim_id, key in tx.noticed:
+            self.kept.noticed.setdefault(claim_id, set()).add(key)
         if inbox is not None and (tx.taken or tx.queued):
             inbox.hand(tx.taken, tx.queued)
         if tx.dead:
