@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     top.add_argument("--members", type=int, default=50_000, help="the console-pages city's members")
     top.add_argument("--keep", action="store_true", help="keep the console-pages city's schema")
     top.add_argument("--schema", help="measure the console-pages city kept in this schema (no seeding)")
+    top.add_argument(
+        "--in-flight",
+        type=int,
+        default=16,
+        help="end to end: claims in flight a worker (and a baseline process), at 0 and 200 ms payers",
+    )
     args = top.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(ALL))
@@ -60,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "accept":
             rows += accept.run(seconds=args.seconds)
         elif name == "end-to-end":
-            rows += end_to_end.run()
+            rows += end_to_end.run(concurrency=args.in_flight, slow_concurrency=args.in_flight)
         elif name == "load":
             rows += accept.load()
         elif name == "simulation":

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.beijing_time import beijing_date
@@ -62,20 +62,64 @@ def expect(
         session.execute(_APPEND, rows)
 
 
+# What is expected of each claim-level month of a product, by payer: entries are written by INSERT
+# at once (``_APPEND``), never left pending, so the query needs no flush; built once.
+_CLAIM_LEVEL_EXPECTED = (
+    select(LedgerEntryRow.month, LedgerEntryRow.payer_code, func.sum(LedgerEntryRow.amount_fen))
+    .where(
+        LedgerEntryRow.claim_id == bindparam("claim_id"),
+        LedgerEntryRow.product_code == bindparam("product_code"),
+        LedgerEntryRow.line_no == CLAIM_LEVEL,
+        LedgerEntryRow.month.in_(bindparam("months", expanding=True)),
+    )
+    .group_by(LedgerEntryRow.month, LedgerEntryRow.payer_code)
+    .order_by(LedgerEntryRow.month, LedgerEntryRow.payer_code)
+    .execution_options(autoflush=False)
+)
+
+
+def claim_level_expected(
+    session: Session, claim_id: uuid.UUID, product_code: str, months: Iterable[str]
+) -> dict[str, list[tuple[str, int]]]:
+    """By month, what each payer is expected to settle for the product's claim-level entries of
+    those months: one query for every month a fixed-benefit decision names."""
+    found: dict[str, list[tuple[str, int]]] = {}
+    months = sorted(set(months))
+    if months:
+        for month, payer_code, total in session.execute(
+            _CLAIM_LEVEL_EXPECTED, {"claim_id": claim_id, "product_code": product_code, "months": months}
+        ):
+            found.setdefault(str(month), []).append((payer_code, int(total or 0)))
+    return found
+
+
 def reverse(
-    session: Session, *, claim_id: uuid.UUID, product_code: str, round_: int, month: str | None
+    session: Session,
+    *,
+    claim_id: uuid.UUID,
+    product_code: str,
+    round_: int,
+    month: str | None,
+    expected_now: list[tuple[str, int]] | None = None,
 ) -> None:
-    """Cancel what is expected for a claim-level entry (a fixed benefit decided again)."""
-    rows = session.execute(
-        select(LedgerEntryRow.payer_code, func.sum(LedgerEntryRow.amount_fen))
-        .where(
-            LedgerEntryRow.claim_id == claim_id,
-            LedgerEntryRow.product_code == product_code,
-            LedgerEntryRow.line_no == CLAIM_LEVEL,
-            LedgerEntryRow.month == month,
-        )
-        .group_by(LedgerEntryRow.payer_code)
-    ).all()
+    """Cancel what is expected for a claim-level entry (a fixed benefit decided again);
+    ``expected_now``: that, by payer, when the caller has read it already (``claim_level_expected``)."""
+    if expected_now is not None:
+        rows = expected_now
+    else:
+        rows = [
+            (payer_code, int(total or 0))
+            for payer_code, total in session.execute(
+                select(LedgerEntryRow.payer_code, func.sum(LedgerEntryRow.amount_fen))
+                .where(
+                    LedgerEntryRow.claim_id == claim_id,
+                    LedgerEntryRow.product_code == product_code,
+                    LedgerEntryRow.line_no == CLAIM_LEVEL,
+                    LedgerEntryRow.month == month,
+                )
+                .group_by(LedgerEntryRow.payer_code)
+            )
+        ]
     for payer_code, total in rows:
         expect(
             session,

@@ -1,6 +1,6 @@
 """Calling payers through their adapters, outside any database transaction.
 
-Transient faults are retried in place (tenacity: exponential backoff with jitter, bounded), always
+Transient faults are retried in place (exponential backoff with jitter, bounded), always
 with the step's stored request and idempotency key; what is still failing after that is handed
 back to the state machine, which waits for a later lease or dead-letters the step. An error an
 adapter was not meant to raise (a bug, a body its library refuses) is such a failure too: it counts
@@ -9,11 +9,11 @@ as an attempt and is not retried in place, so it ends in the dead-letter state, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from adapters.registry import AdapterPool
 from adapters.sdk import (
@@ -46,32 +46,26 @@ class PayerCalls:
         """The result, or the error that was not worth (or no longer worth) retrying; calls made.
         ``budget``: the most calls to make now (what is left of a step's attempts)."""
         calls = 0
-        limit = (
-            self.policy.attempts_per_lease if budget is None else min(budget, self.policy.attempts_per_lease)
-        )
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(max(1, limit)),
-            wait=wait_exponential_jitter(
-                multiplier=self.policy.initial_seconds,
-                max=self.policy.max_seconds,
-                jitter=self.policy.initial_seconds,
-            ),
-            retry=retry_if_exception_type(TransientError),
-            reraise=True,
+        limit = max(
+            1,
+            self.policy.attempts_per_lease if budget is None else min(budget, self.policy.attempts_per_lease),
         )
         try:
-            async for trying in retrying:
-                with trying:
-                    calls += 1
-                    try:
-                        result = await attempt()
-                    except TransientError:
-                        payer_call(party, what, "transient")
+            while True:
+                calls += 1
+                try:
+                    result = await attempt()
+                except TransientError:
+                    payer_call(party, what, "transient")
+                    if calls >= limit:
                         raise
-                    except PermanentError:
-                        payer_call(party, what, "permanent")
-                        raise
-                    payer_call(party, what, "ok")
+                    await asyncio.sleep(self._backoff(calls))
+                    continue
+                except PermanentError:
+                    payer_call(party, what, "permanent")
+                    raise
+                payer_call(party, what, "ok")
+                return result, None, calls
         except AdapterError as error:
             log.warning(
                 "payer call failed", extra={"payer_code": party, "operation": what, "error": str(error)}
@@ -84,7 +78,17 @@ class PayerCalls:
                 extra={"payer_code": party, "operation": what, "error": f"{type(error).__name__}: {error}"},
             )
             return None, error, max(1, calls)
-        return result, None, calls
+
+    def _backoff(self, failed: int) -> float:
+        """The wait after ``failed`` calls: exponential with jitter, bounded (tenacity's
+        ``wait_exponential_jitter``, written out: building a tenacity retrier for every call cost
+        more CPU than the call's client)."""
+        policy = self.policy
+        try:
+            wait = policy.initial_seconds * 2 ** (failed - 1) + random.uniform(0, policy.initial_seconds)
+        except OverflowError:
+            wait = policy.max_seconds
+        return max(0.0, min(wait, policy.max_seconds))
 
     async def step(self, call: PayerCall) -> Outcome:
         """Submit a share (or fetch a pending decision) and say what came back."""

@@ -29,7 +29,7 @@ from gateway.orchestration.recording import (
     release_provisional,
     settling_party,
 )
-from gateway.orchestration.shares import Computed, compute, unpaid
+from gateway.orchestration.shares import Computed, asked, compute, unpaid
 from gateway.orchestration.steps import InconsistentStep, StepStatus
 from gateway.orchestration.transaction import Transaction
 from gateway.storage.tables import ClaimRow, FixedBenefitRow, PayerStepRow, utcnow
@@ -45,7 +45,7 @@ def accept_decision(
 ) -> bool:
     """Check a decided answer against the share as asked; record it, or refuse it and flag it."""
     session = tx.session
-    computed = compute(tx, claim, step, catalogue)
+    computed = asked(tx, claim, step, catalogue)
     faults = _problems(claim, step, computed, decision)
     now = utcnow()
     step.response = decision.to_wire()  # the payer's answer as given

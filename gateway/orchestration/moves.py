@@ -43,7 +43,7 @@ from gateway.orchestration.recording import (
     settling_party,
 )
 from gateway.orchestration.returns import record_return
-from gateway.orchestration.shares import compute, proposes, share_request
+from gateway.orchestration.shares import compute, proposes, remember_asked, share_request
 from gateway.orchestration.steps import (
     ACTIVE_CLAIM_STATUSES,
     FAILED_STEPS,
@@ -165,6 +165,7 @@ def _next_call(
     if step.status == StepStatus.WAITING.value:
         place(session, claim)
         computed = compute(tx, claim, step, catalogue)
+        remember_asked(tx, claim, step, computed)
         proposing = proposes(step, adapter)
         step.request = to_wire(share_request(tx, claim, step, computed, proposing))
         if proposing and computed.share is not None:
@@ -172,7 +173,7 @@ def _next_call(
         if proposing and computed.fixed is not None:
             record_fixed_benefits(session, claim, step, computed.fixed, provisional=True)
         step.status, step.updated_at = StepStatus.SUBMITTED.value, now
-        send_assessment(tx, session.get_one(AssessmentRow, claim.assessment_id), party)
+        send_assessment(tx, session.get_one(AssessmentRow, claim.assessment_id), party, claim.claim_id)
     if step.request is None:
         raise InconsistentStep(f"step {step.step_id} is {step.status} but has no stored request")
     attempts, step.attempts = step.attempts, step.attempts + 1  # counted durably before it is sent

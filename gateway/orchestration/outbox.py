@@ -5,12 +5,12 @@ by the workers, with retries and a dead-letter state like payer steps."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,9 +71,18 @@ _QUEUE_ONCE = {
 }
 
 
-def send_assessment(tx: Transaction, assessment: AssessmentRow, party: str) -> None:
+def send_assessment(
+    tx: Transaction, assessment: AssessmentRow, party: str, claim_id: uuid.UUID | None = None
+) -> None:
     """Queue the assessment for a payer, once (a payer with no adapter is the gateway itself):
-    leased to the transaction's worker if it has one (``Transaction.lessee``)."""
+    leased to the transaction's worker if it has one (``Transaction.lessee``). ``claim_id``: the
+    claim whose step asks; a worker that queued the notice for that claim already (two steps of
+    one payer) skips building and upserting it again."""
+    key = f"assessment:{assessment.assessment_id}:{party}"
+    if claim_id is not None and tx.kept is not None and key in tx.kept.noticed.get(claim_id, ()):
+        return
+    if claim_id is not None:
+        tx.noticed.append((claim_id, key))  # the worker keeps it once the transaction commits
     session = tx.session
     payer = session.get(PayerRow, party)
     if payer is None or capabilities(payer.adapter).adjudicates_locally:
@@ -158,6 +167,33 @@ def lease_messages(
     return [Message(row.id, row.kind, row.payer_code, row.adapter, row.payload) for row in rows]
 
 
+# A delivered message, the usual case: one statement, built once, run for a whole batch of them
+# (executemany); the rows were written by earlier transactions, so nothing needs a flush first.
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+_DELIVERED = unflushed(
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("message_id"))
+    .values(
+        attempts=_OUTBOX.c.attempts + bindparam("more"),
+        lease_owner=None,
+        lease_expires_at=None,
+        status=SENT,
+        sent_at=bindparam("sent_at"),
+        last_error=None,
+    )
+)
+
+
+def settle_delivered(tx: Transaction, delivered: Sequence[tuple[int, int]]) -> None:
+    """Messages delivered, each with the calls made (the first was counted when it was leased)."""
+    if delivered:
+        now = utcnow()
+        tx.session.execute(
+            _DELIVERED,
+            [{"message_id": id_, "more": max(0, calls - 1), "sent_at": now} for id_, calls in delivered],
+        )
+
+
 def settle_message(
     tx: Transaction,
     message_id: int,
@@ -169,19 +205,8 @@ def settle_message(
     """How a delivery went: ``calls`` made (the first was counted when the message was leased);
     ``backoff``: the wait before the next lease, after so many attempts in all."""
     session, more = tx.session, max(0, calls - 1)
-    if error is None:  # delivered, the usual case: one statement
-        session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == message_id)
-            .values(
-                attempts=OutboxRow.attempts + more,
-                lease_owner=None,
-                lease_expires_at=None,
-                status=SENT,
-                sent_at=utcnow(),
-                last_error=None,
-            )
-        )
+    if error is None:
+        settle_delivered(tx, [(message_id, calls)])
         return
     row = session.get_one(OutboxRow, message_id)
     row.attempts += more

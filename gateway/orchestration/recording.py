@@ -143,6 +143,13 @@ def release_provisional(session: Session, claim: ClaimRow, step: PayerStepRow) -
     session.execute(_RELEASE_PAYMENTS, {"claim_id": claim.claim_id, "round": claim.round, "seq": step.seq})
 
 
+_HELD = select(FixedBenefitRow).where(
+    FixedBenefitRow.claim_id == bindparam("claim_id"),
+    FixedBenefitRow.product_code == bindparam("product_code"),
+    FixedBenefitRow.provisional.is_(False),
+)
+
+
 def record_fixed_benefits(
     session: Session,
     claim: ClaimRow,
@@ -157,13 +164,7 @@ def record_fixed_benefits(
     # with its payer) is the same grant: its row takes the decision, no second row is added.
     held = {
         row.month: row
-        for row in session.scalars(
-            select(FixedBenefitRow).where(
-                FixedBenefitRow.claim_id == claim.claim_id,
-                FixedBenefitRow.product_code == step.product_code,
-                FixedBenefitRow.provisional.is_(False),
-            )
-        )
+        for row in session.scalars(_HELD, {"claim_id": claim.claim_id, "product_code": step.product_code})
     }
     for decision in decisions:
         if decision.amount_fen <= 0:
@@ -178,6 +179,9 @@ def record_fixed_benefits(
         row.amount_fen, row.payee, row.provisional = decision.amount_fen, decision.payee, provisional
     if provisional:
         return
+    expected = ledger.claim_level_expected(
+        session, claim.claim_id, step.product_code, (d.month for d in decisions)
+    )
     for decision in decisions:
         ledger.reverse(
             session,
@@ -185,6 +189,7 @@ def record_fixed_benefits(
             product_code=step.product_code,
             round_=claim.round,
             month=decision.month,
+            expected_now=expected.get(decision.month, []),
         )
         expect(
             session, claim, step, "fixed_benefit", [(ledger.CLAIM_LEVEL, decision.amount_fen)], decision.month

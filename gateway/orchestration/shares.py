@@ -67,6 +67,24 @@ def compute(tx: Transaction, claim: ClaimRow, step: PayerStepRow, catalogue: Ser
     return Computed(coverage, case, share, None, prior, usage, payers)
 
 
+def remember_asked(tx: Transaction, claim: ClaimRow, step: PayerStepRow, computed: Computed) -> None:
+    """The indemnity share a step's request was just built from, kept by the worker (its
+    transaction stores the request; a rolled-back one leaves the step waiting, to be built again)."""
+    if tx.kept is not None and computed.share is not None:
+        tx.kept.asked.setdefault(claim.claim_id, {})[step.step_id] = (claim.round, computed)
+
+
+def asked(tx: Transaction, claim: ClaimRow, step: PayerStepRow, catalogue: ServiceCatalogue) -> Computed:
+    """The share as the step's request asked it: kept since the request was built by this worker
+    (an indemnity step: its prior payments, repeats and limit usage as sent, with the provisional
+    holds of a proposal in place meanwhile), else computed again from storage. A fixed-benefit step
+    is always computed again: the months other claims hold are read at the moment of recording."""
+    kept = tx.kept.asked.get(claim.claim_id, {}).get(step.step_id) if tx.kept is not None else None
+    if kept is not None and kept[0] == claim.round:
+        return kept[1]
+    return compute(tx, claim, step, catalogue)
+
+
 # line payments: written by INSERT (``recording.record_share``)
 _EARLIER_PAYMENTS = unflushed(
     select(

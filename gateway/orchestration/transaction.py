@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from gateway.domain.claims import ClaimLine
     from gateway.domain.products import Product
     from gateway.orchestration.outbox import Message
+    from gateway.orchestration.shares import Computed
 
 S = TypeVar("S", bound=Executable)
 
@@ -62,10 +63,22 @@ class Kept:
     # earlier claims are fixed once it has its place, and their lines never change
     repeats: dict[uuid.UUID, tuple[int, dict[int, Repeat]]] = field(default_factory=dict)
 
+    # by step, the indemnity share its stored request was built from (``shares.asked``), with the
+    # claim and round: checking the payer's answer against the share as asked needs no second
+    # computation while the claim stays with this worker
+    # (by claim, then step; popped whole when the claim leaves: moves run in threads meanwhile)
+    asked: dict[uuid.UUID, dict[int, tuple[int, Computed]]] = field(default_factory=dict)
+
+    # by claim in flight, the assessment notices queued for it (``outbox.send_assessment``) by
+    # committed transactions: queued once, they need not be built and upserted for its next step
+    noticed: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+
     def forget(self, claim_id: uuid.UUID) -> None:
         """The claim has left the worker."""
         self.claim_lines.pop(claim_id, None)
         self.repeats.pop(claim_id, None)
+        self.noticed.pop(claim_id, None)
+        self.asked.pop(claim_id, None)
 
 
 @dataclass
@@ -85,3 +98,5 @@ class Transaction:
     # a flag holds its claim's key, and a move that holds the claim may be waiting to queue this
     # very message (a deadlock on PostgreSQL)
     dead: list[int] = field(default_factory=list)
+    # assessment notices queued (or found queued) by claim: kept by the worker after commit
+    noticed: list[tuple[uuid.UUID, str]] = field(default_factory=list)

@@ -33,7 +33,13 @@ from gateway.orchestration.calls import PayerCalls
 from gateway.orchestration.faults import log_fault, wait_or_stop
 from gateway.orchestration.inbox import Inbox
 from gateway.orchestration.moves import apply_and_continue, apply_outcome, move_failed, next_call
-from gateway.orchestration.outbox import Message, flag_dead, lease_messages, settle_message
+from gateway.orchestration.outbox import (
+    Message,
+    flag_dead,
+    lease_messages,
+    settle_delivered,
+    settle_message,
+)
 from gateway.orchestration.steps import ACTIVE_CLAIM_STATUSES, Outcome, PayerCall, RetryPolicy, Stop
 from gateway.orchestration.transaction import Kept, Lessee, Transaction
 from gateway.orchestration.webhook_delivery import DeliveryPolicy, WebhookDispatcher
@@ -97,6 +103,8 @@ class Worker:
             tx = Transaction(session, kept=self.kept, lessee=lessee)
             yield tx
         # committed
+        for claim_id, key in tx.noticed:
+            self.kept.noticed.setdefault(claim_id, set()).add(key)
         if inbox is not None and (tx.taken or tx.queued):
             inbox.hand(tx.taken, tx.queued)
         if tx.dead:
@@ -219,8 +227,10 @@ class Worker:
         """Record how deliveries went, several in one transaction."""
         policy = self.policy
         with self.transaction() as tx:
+            settle_delivered(tx, [(message.id, calls) for message, error, calls in sent if error is None])
             for message, error, calls in sent:
-                settle_message(tx, message.id, error, calls, policy.backoff, policy.max_attempts)
+                if error is not None:
+                    settle_message(tx, message.id, error, calls, policy.backoff, policy.max_attempts)
 
     async def _deliver(self, message: Message) -> None:
         sent = await self._send(message)
