@@ -45,12 +45,14 @@ from reconciliation.sql.classify import (
     scoped_statements,
 )
 from reconciliation.sql.items import ITEM_NOTES, ITEM_STATEMENTS, NEW_MISMATCHES, OPEN_BY_KIND
-from reconciliation.sql.totals import CREATE_SCOPE, EMPTY_SCOPE, FILL_SCOPE, SCOPE_TABLE, found_by_group
+from reconciliation.sql.one_pass import trim
+from reconciliation.sql.totals import SCOPE_TABLE, fill_scope, found_by_group
 from reconciliation.statements import entries_document, import_statement
 from reconciliation.totals import TotalsLevel
 
 log = logging.getLogger("ltc_gateway.reconciliation")
 
+CLASSIFIED = "classified_by_level_one"  # run.counts between the two phases: kinds of the scope's keys
 Progress = Callable[[str, int, int], None]  # phase, done, total (phases; or a phase's lines)
 
 
@@ -233,17 +235,27 @@ class Reconciliation:
     def _totals(self, run_id: int, business_date: date) -> None:
         """Level 1: totals per payer, clearing category and period compared (and, where a payer
         answers detail, its lines of the groups that differ pulled)."""
-        notes = TotalsLevel(self.sessions, self.clearing, self.pool).run(run_id, business_date)
+        # unwatched, level 1's pass classifies the keys too (one pass, not two, on a night whose
+        # totals differ); watched, level 2 classifies a payer at a time after it, to show progress
+        window_start = business_date - self.window if self.lines is _quiet else None
+        notes, classified = TotalsLevel(self.sessions, self.clearing, self.pool).run(
+            run_id, business_date, window_start
+        )
         with self.sessions.begin() as session:
             run = session.get_one(ReconciliationRunRow, run_id)
-            run.counts = {**run.counts, "totals_pulled": notes}
+            counts = {k: v for k, v in run.counts.items() if k != CLASSIFIED}
+            if classified is not None:
+                counts[CLASSIFIED] = classified
+            run.counts = {**counts, "totals_pulled": notes}
 
     def _results(self, run_id: int, business_date: date) -> None:
         """Level 2: the keys of the groups whose totals differ classified, the mismatches kept;
         per kind how many keys, per group what was found, per payer what was expected and
         settled (from level 1)."""
         with self.sessions.begin() as session:
-            session.execute(FORGET_RESULTS, {"run": run_id})
+            # level 1's pass classified the keys (the counts of its scope's keys): only the scope's
+            # mismatches stay; else (watched, detail pulled since, resumed) level 2 classifies now
+            classified = session.get_one(ReconciliationRunRow, run_id).counts.get(CLASSIFIED)
             dialect = session.get_bind().dialect.name
             groups = list(
                 session.scalars(
@@ -253,7 +265,15 @@ class Reconciliation:
             scope = [g for g in groups if g.line_level == "matched"]
             params = {"d": business_date, "window_start": business_date - self.window, "run": run_id}
             summary: list[Any] = []
-            if scope or not groups:
+            if classified is not None:
+                if not scope:
+                    session.execute(FORGET_RESULTS, {"run": run_id})
+                elif len(scope) < len(groups):
+                    fill_scope(session, dialect, [(g.payer_code, g.category, g.period) for g in scope])
+                    session.execute(trim(dialect, self.clearing), {"run": run_id})
+            else:
+                session.execute(FORGET_RESULTS, {"run": run_id})
+            if classified is None and (scope or not groups):
                 # every group differs (or level 1 did not run: a run resumed from before it
                 # existed): every key is classified, with no scope to look up per key
                 sizes = Counter[str]()
@@ -270,12 +290,7 @@ class Reconciliation:
                     both, classify, total = CLASSIFY_AND_SUM, CLASSIFY, SUM
                 else:
                     both, classify, total = scoped_statements(dialect, self.clearing)
-                    session.execute(text(CREATE_SCOPE[dialect]))
-                    session.execute(EMPTY_SCOPE)
-                    session.execute(
-                        FILL_SCOPE,
-                        [{"payer": g.payer_code, "category": g.category, "period": g.period} for g in scope],
-                    )
+                    fill_scope(session, dialect, [(g.payer_code, g.category, g.period) for g in scope])
                 if dialect == "postgresql":
                     # JIT compiling took a tenth of this statement's time and won nothing back: its
                     # work is hashing a million keys, not evaluating expressions
@@ -293,14 +308,13 @@ class Reconciliation:
                         summary += session.execute(one_payer(total) if only else total, one).all()
                     done += size
                     self.lines("results", done, of)
-                if dialect != "postgresql":
-                    session.execute(text(f"DROP TABLE IF EXISTS temp.{SCOPE_TABLE}"))
+            if dialect != "postgresql":
+                session.execute(text(f"DROP TABLE IF EXISTS temp.{SCOPE_TABLE}"))
             session.execute(OVER_COORDINATED, {"d": business_date, "run": run_id, "across": ACROSS_PAYERS})
-            counts: Counter[str] = Counter()
-            examined = 0
+            counts: Counter[str] = Counter(classified or {})
             for _payer_code, _expected, _settled, *keys in summary:
                 counts.update({kind: int(n) for kind, n in zip(KEY_KINDS, keys, strict=True) if n})
-                examined += sum(int(n) for n in keys)
+            examined = sum(counts.values())
             counts.pop(NOTHING, None)
             across = session.scalar(KEPT_OF_KIND, {"run": run_id, "kind": "OVER_COORDINATED"})
             if across:
@@ -318,7 +332,7 @@ class Reconciliation:
                 payer[1] += g.payer_fen
             run = session.get_one(ReconciliationRunRow, run_id)
             run.counts = {
-                **run.counts,
+                **{k: v for k, v in run.counts.items() if k != CLASSIFIED},
                 "kinds": dict(sorted(counts.items())),
                 "levels": {
                     "groups_agreed": sum(1 for g in groups if g.agreed),

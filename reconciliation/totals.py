@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +28,8 @@ from adapters.sdk import AdapterError, StatementEntry
 from adapters.sdk_totals import ExpectedLine, PeriodTotals, PullsDetail, PullsTotals
 from gateway.errors import Conflict, ServiceError
 from gateway.storage.tables import PayerRow, ReconciliationTotalsRow
+from reconciliation.sql.classify import FORGET_RESULTS, KEY_KINDS
+from reconciliation.sql.one_pass import one_pass
 from reconciliation.sql.totals import expected_lines, level_one
 from reconciliation.statements import entries_document, import_statement
 
@@ -94,23 +97,39 @@ class TotalsLevel:
         self.clearing = clearing
         self.pool = pool
 
-    def run(self, run_id: int, business_date: date) -> dict[str, Any]:
-        """The groups of the date compared and stored (a rerun replaces them); what was pulled."""
+    def run(
+        self, run_id: int, business_date: date, window_start: date | None = None
+    ) -> tuple[dict[str, Any], dict[str, int] | None]:
+        """The groups of the date compared and stored (a rerun replaces them); what was pulled.
+        With ``window_start`` the keys are classified in the same pass (``one_pass``) and their
+        mismatches kept for the run: then also how many keys of each kind the groups whose totals
+        differ hold (level 2's counts), or None where lines were pulled after the pass (detail)
+        and level 2 must classify afresh."""
+        kinds: dict[Key, Counter[str]] = {}
         with self.sessions.begin() as session:
             dialect = session.get_bind().dialect.name
             if dialect == "postgresql":  # as for level 2 (run.py): hashing keys, serially
                 session.execute(text("SET LOCAL jit = off"))
                 session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            if window_start is None:
+                rows = session.execute(level_one(dialect, self.clearing), {"d": business_date}).all()
+            else:
+                session.execute(FORGET_RESULTS, {"run": run_id})
+                params = {"d": business_date, "window_start": window_start, "run": run_id}
+                *keep, summary = one_pass(dialect, self.clearing)
+                for statement in keep:
+                    session.execute(statement, params)
+                rows = session.execute(summary, params).all()
             ours: dict[Key, Figures] = {}
             lines: dict[Key, Figures] = {}
-            for p, c, m, e_n, e_count, e_fen, e_billed, s_n, s_count, s_fen in session.execute(
-                level_one(dialect, self.clearing), {"d": business_date}
-            ):
+            for p, c, m, e_n, e_count, e_fen, e_billed, s_n, s_count, s_fen, *of_kind in rows:
                 key = (str(p), str(c), str(m))
                 if e_n:
                     ours[key] = (int(e_count), int(e_fen), int(e_billed))
                 if s_n:
                     lines[key] = (int(s_count), int(s_fen), None)
+                if of_kind:
+                    kinds[key] = Counter({k: int(n) for k, n in zip(KEY_KINDS, of_kind, strict=True) if n})
             adapters = {
                 row.payer_code: (row.adapter, capabilities(row.adapter))
                 for row in session.scalars(select(PayerRow).order_by(PayerRow.payer_code))
@@ -135,6 +154,12 @@ class TotalsLevel:
         ]
         if detail:
             notes.update(self._pull_detail(detail, adapters, business_date))
+        classified: Counter[str] | None = None
+        if window_start is not None and not detail:  # level 2's keys: those of the differing groups
+            classified = Counter()
+            for g in groups:
+                if g.line_level == "matched":
+                    classified.update(kinds.get((g.payer_code, g.category, g.period), {}))
         with self.sessions.begin() as session:
             session.execute(delete(ReconciliationTotalsRow).where(ReconciliationTotalsRow.run_id == run_id))
             session.add_all(
@@ -156,7 +181,7 @@ class TotalsLevel:
                 )
                 for g in groups
             )
-        return notes
+        return notes, None if classified is None else dict(classified)
 
     async def _pull_totals(
         self, payers: list[tuple[str, Any]], business_date: date, ours: Mapping[Key, Figures]

@@ -12,6 +12,7 @@ was written or settled. A settled key whose claim the gateway does not know is `
 from __future__ import annotations
 
 from sqlalchemy import Date, String, TextClause, bindparam, text
+from sqlalchemy.orm import Session
 
 UNKNOWN = "unknown"
 CLAIM_LEVEL = "claim_level"
@@ -121,3 +122,10 @@ FILL_SCOPE = text(
     f"INSERT INTO {SCOPE_TABLE} (payer_code, category, period) VALUES (:payer, :category, :period)"
 )
 EMPTY_SCOPE = text(f"DELETE FROM {SCOPE_TABLE}")
+
+
+def fill_scope(session: Session, dialect: str, groups: list[tuple[str, str, str]]) -> None:
+    """Level 2's scope, the groups (payer, category, period) whose totals differ, in its table."""
+    session.execute(text(CREATE_SCOPE[dialect]))
+    session.execute(EMPTY_SCOPE)
+    session.execute(FILL_SCOPE, [{"payer": p, "category": c, "period": m} for p, c, m in groups])

@@ -152,6 +152,14 @@ def test_the_line_level_within_a_scope_finds_what_it_finds_over_everything(world
     assert in_scope == night.expected
     rerun = reconciliation.run(night.business_date)  # level 1 again: the scoped results
     assert kept(world, rerun["run_id"]) == in_scope
+    # level 1's pass classified the keys (unwatched); watched, level 2 classifies them after it,
+    # a payer at a time: the same mismatches kept, the same counts
+    watched = reconciliation.run(night.business_date, lines=lambda *report: None)
+    assert kept(world, watched["run_id"]) == in_scope
+    assert watched["counts"]["kinds"] == rerun["counts"]["kinds"] == scoped["counts"]["kinds"]
+    assert watched["counts"]["levels"] == rerun["counts"]["levels"]
+    assert watched["levels"] == rerun["levels"]
+    assert not any(k.startswith("classified") for k in rerun["counts"])  # nothing left between phases
 
 
 class TotalsOnly:
