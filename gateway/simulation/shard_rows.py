@@ -53,15 +53,15 @@ SELECT CAST(s.claim_id AS TEXT), s.round, s.seq, s.product_code, s.product_versi
 FROM payer_steps s JOIN claims c ON c.claim_id = s.claim_id
 WHERE {_CLAIMS} AND s.status = 'decided'
 ORDER BY s.seq"""
-# line_payments and fixed_benefits are found by their own member_id (indexed), not by claim id
+# every query goes from the shard's claims (by member id) to their rows (by claim id, indexed)
 PAYMENTS_SQL = f"""
 SELECT p.id, CAST(p.claim_id AS TEXT), p.round, p.seq, p.line_no, p.product_code, p.paid_fen, p.current
 FROM line_payments p JOIN claims c ON c.claim_id = p.claim_id
-WHERE p.member_id BETWEEN :lo AND :hi AND {_CLAIMS} AND NOT p.provisional"""
+WHERE {_CLAIMS} AND NOT p.provisional"""
 FIXED_SQL = f"""
 SELECT CAST(f.claim_id AS TEXT), f.product_code, f.month, f.amount_fen
 FROM fixed_benefits f JOIN claims c ON c.claim_id = f.claim_id
-WHERE f.member_id BETWEEN :lo AND :hi AND {_CLAIMS} AND NOT f.provisional"""
+WHERE {_CLAIMS} AND NOT f.provisional"""
 
 
 def _iso(value: Any) -> Any:
