@@ -156,13 +156,13 @@ def _history(
     for row in claim_rows:
         key = row[1]
         claim_id = key if len(key) == 36 else str(uuid.UUID(key))  # SQLite keeps the hex digits
-        own = lines.get(key, [])
-        own.sort(key=_LINE_NO)
-        owned.append((claim_id, tuple(own)))
-        for line in own:
+        numbered = lines.get(key, [])
+        numbered.sort(key=_LINE_NO)
+        owned.append((claim_id, tuple(numbered)))
+        for line in numbered:
             if line.visit is not None:
                 visits.add(key, line, claim_id)
-    for row, (claim_id, own) in zip(claim_rows, owned, strict=True):
+    for row, (claim_id, own) in zip(claim_rows, owned, strict=True):  # own: the claim's lines
         _, key, provider_code, dates, status, last_round, grade, lat, lon, district = row
         start, end, concluded, since = dates
         found = earlier.repeats(own)
