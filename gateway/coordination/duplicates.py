@@ -16,7 +16,8 @@ repeated units out of the line under ``DUPLICATE_SERVICE`` before any other reas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import bisect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -89,72 +90,97 @@ def repeats(lines: Sequence[ClaimLine], claimed: Iterable[ClaimedLine]) -> dict[
 
 class EarlierClaims:
     """The lines of a member's earlier claims as ``repeats`` looks them up, added claim by claim:
-    a replay of a member's period asks for each claim in turn, and indexes each line once."""
+    a replay of a member's period asks for each claim in turn, and indexes each line once. A line
+    in a month no earlier line touches is not looked up day by day, and a visit is compared only
+    with the visits that start near it (sorted by check-in), not with all of them."""
 
     def __init__(self) -> None:
         self.beds: dict[date, list[str]] = {}
         self.by_code: dict[tuple[str, date], dict[str, int]] = {}  # → units per earlier claim
         self.named: dict[tuple[str, date], list[str]] = {}
-        self.visits: list[tuple[tuple[datetime, datetime], str]] = []
+        self.visits: list[tuple[tuple[datetime, datetime], str]] = []  # in the order added
+        self.months: set[tuple[int, int]] = set()  # the months of every day indexed
+        self._starts: list[datetime] = []  # the visits' check-ins, sorted
+        self._order: list[int] = []  # indexes into ``visits`` in check-in order
+        self._longest = timedelta(0)  # the longest visit: how long before a visit one can start
 
     def add(self, claimed: Iterable[ClaimedLine], first: date = date.min, last: date = date.max) -> None:
         """``claimed``, after what is already here (only the days from ``first`` to ``last``)."""
         beds, by_code, named = self.beds, self.by_code, self.named
         for earlier in claimed:
             line = earlier.line
+            where = earlier.where
             if line.visit is not None:  # the time of a visit counts, whatever date it was billed for
-                self.visits.append(((line.visit.check_in, line.visit.check_out), earlier.where))
+                span = (line.visit.check_in, line.visit.check_out)
+                at = bisect.bisect_right(self._starts, span[0])
+                self._starts.insert(at, span[0])
+                self._order.insert(at, len(self.visits))
+                self._longest = max(self._longest, span[1] - span[0])
+                self.visits.append((span, where))
             if line.last_date < first or line.service_date > last:
                 continue
-            units = units_on(line)
+            units, bed, code = units_on(line), is_bed_day(line), line.service_code
+            self.months.update(_months(line))
             for day in days_of(line):
-                if is_bed_day(line):
-                    beds.setdefault(day, []).append(earlier.where)
-                key = (line.service_code, day)
+                if bed:
+                    beds.setdefault(day, []).append(where)
+                key = (code, day)
                 per_claim = by_code.setdefault(key, {})
                 per_claim[earlier.claim] = per_claim.get(earlier.claim, 0) + units
-                named.setdefault(key, []).append(earlier.where)
+                named.setdefault(key, []).append(where)
 
     def repeats(self, lines: Sequence[ClaimLine]) -> dict[int, Repeat]:
         found: dict[int, Repeat] = {}
         for line in lines:
-            repeat = _repeat(line, self.beds, self.by_code, self.named, self.visits)
+            repeat = self._repeat(line)
             if repeat is not None:
                 found[line.line_no] = repeat
         return found
 
+    def _visits_over(self, span: tuple[datetime, datetime]) -> list[str]:
+        """The earlier visits whose time overlaps ``span``, in the order they were added."""
+        low = bisect.bisect_left(self._starts, span[0] - self._longest)
+        high = bisect.bisect_left(self._starts, span[1])
+        visits = self.visits
+        return [visits[i][1] for i in sorted(self._order[low:high]) if _overlap(span, visits[i][0])]
 
-def _repeat(
-    line: ClaimLine,
-    beds: Mapping[date, list[str]],
-    by_code: Mapping[tuple[str, date], Mapping[str, int]],
-    named: Mapping[tuple[str, date], list[str]],
-    visits: Sequence[tuple[tuple[datetime, datetime], str]],
-) -> Repeat | None:
-    where: list[str] = []
-    if line.visit is not None:
-        span = (line.visit.check_in, line.visit.check_out)
-        where = [w for other, w in visits if _overlap(span, other)]
-    if where:  # the visit repeats: every unit of it
-        whole = tuple(days_of(line)) if line.last_date != line.service_date else ()
-        return Repeat(line.quantity, whole, tuple(dict.fromkeys(where)))
-    units, days, bed = units_on(line), [], is_bed_day(line)
-    total = 0
-    for day in days_of(line):
-        if bed and day in beds:
-            repeated, names = units, beds[day]
-        else:
-            per_claim = by_code.get((line.service_code, day))
-            if not per_claim:
-                continue
-            repeated, names = min(units, max(per_claim.values())), named[(line.service_code, day)]
-        total += repeated
-        days.append(day)
-        where.extend(names)
-    if not total:
-        return None
-    spread = line.last_date != line.service_date
-    return Repeat(total, tuple(days) if spread else (), tuple(dict.fromkeys(where)))
+    def _repeat(self, line: ClaimLine) -> Repeat | None:
+        where: list[str] = []
+        if line.visit is not None and self.visits:
+            where = self._visits_over((line.visit.check_in, line.visit.check_out))
+        if where:  # the visit repeats: every unit of it
+            whole = tuple(days_of(line)) if line.last_date != line.service_date else ()
+            return Repeat(line.quantity, whole, tuple(dict.fromkeys(where)))
+        if self.months.isdisjoint(_months(line)):
+            return None  # no earlier line on any of its days
+        beds, by_code, named = self.beds, self.by_code, self.named
+        units, days, bed = units_on(line), [], is_bed_day(line)
+        total = 0
+        for day in days_of(line):
+            if bed and day in beds:
+                repeated, names = units, beds[day]
+            else:
+                per_claim = by_code.get((line.service_code, day))
+                if not per_claim:
+                    continue
+                repeated, names = min(units, max(per_claim.values())), named[(line.service_code, day)]
+            total += repeated
+            days.append(day)
+            where.extend(names)
+        if not total:
+            return None
+        spread = line.last_date != line.service_date
+        return Repeat(total, tuple(days) if spread else (), tuple(dict.fromkeys(where)))
+
+
+def _months(line: ClaimLine) -> list[tuple[int, int]]:
+    """The calendar months the line's days fall in (one, unless a range crosses a month)."""
+    first, last = line.service_date, line.last_date
+    months, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
 
 
 def take_repeated(

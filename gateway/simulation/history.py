@@ -13,14 +13,15 @@ before and after it.
 
 from __future__ import annotations
 
+import bisect
+import operator
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.coordination import CaseFacts, ClaimedLine, VisitRecord
@@ -30,74 +31,21 @@ from gateway.domain.catalogue import ServiceCatalogue, default_catalogue
 from gateway.domain.claims import ClaimLine, ClaimStatus
 from gateway.domain.products import Adjudication, Product
 from gateway.domain.providers import Designation
+from gateway.simulation import shard_rows
 from gateway.simulation.replay import ClaimFact, MemberHistory, RoundFact, StepFact
-from gateway.storage.claim_lines import claim_line  # the one mapping of a stored line
 from gateway.storage.tables import (
-    AssessmentRow,
     ClaimLineRow,
     ClaimRow,
-    FixedBenefitRow,
-    LinePaymentRow,
-    MemberRow,
-    MemberVersionRow,
-    PayerStepRow,
     ProductVersionRow,
     ProviderRow,
 )
 
 SHARD = 400  # members per shard of queries
-
-
-def _key(column: Any) -> Any:
-    """A claim id as the driver gives it, to join a shard's rows by: not made a ``uuid.UUID``
-    for every line and payment (the rows of one claim are many; the claim's id is made once)."""
-    return type_coerce(column, String).label("key")
-
-
-# Columns, not rows: a whole row would bring (and decode) what the replay never reads, such as a
-# payer step's request (sealed) and response documents.
-_CLAIM = (
-    ClaimRow.claim_id,
-    _key(ClaimRow.claim_id),
-    ClaimRow.member_id,
-    ClaimRow.provider_code,
-    ClaimRow.period_start,
-    ClaimRow.period_end,
-    ClaimRow.status,
-    ClaimRow.round,
-)
-_LINE = (
-    _key(ClaimLineRow.claim_id),
-    *(
-        getattr(ClaimLineRow, name)
-        for name in (
-            "line_no",
-            "service_code",
-            "setting",
-            "method",
-            "service_date",
-            "service_end_date",
-            "quantity",
-            "unit_price_fen",
-            "billed_fen",
-            "exclusion",
-            "visit",
-        )
-    ),
-)
-_STEP = (
-    _key(PayerStepRow.claim_id),
-    PayerStepRow.round,
-    PayerStepRow.seq,
-    PayerStepRow.product_code,
-    PayerStepRow.product_version,
-    PayerStepRow.coverage_start,
-    PayerStepRow.coverage_end,
-    PayerStepRow.adjudication,
-    PayerStepRow.detail,
-)
-_YIELD = 2000
-NOT_COUNTED = ("voided", "replaced", "received")
+NOT_COUNTED = shard_rows.NOT_COUNTED
+_COORDINATED = ClaimStatus.COORDINATED.value
+_PAYER = Adjudication.PAYER.value
+_LINE_NO = operator.attrgetter("line_no")
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +110,6 @@ def count_lines(session: Session, period: Period) -> int:
     )
 
 
-def _rows(session: Session, statement: Any) -> Iterator[Any]:
-    return iter(session.execute(statement.execution_options(yield_per=_YIELD)))
-
-
 def histories(
     session: Session,
     period: Period,
@@ -175,215 +119,140 @@ def histories(
     """The period's members (or ``shard`` of them), one history each, in member order."""
     catalogue = catalogue or default_catalogue()
     versions = products(session)
-    providers = {row.provider_code: row for row in session.scalars(select(ProviderRow))}
-    everyone = list(shard) if shard is not None else members(session, period)
+    providers = {
+        row.provider_code: (Designation(row.designated, row.designated_from, row.designated_to), row.district)
+        for row in session.scalars(select(ProviderRow))
+    }
+    everyone = sorted(shard) if shard is not None else members(session, period)
+    wanted = {str(member) for member in everyone} if shard is not None else None
     for i in range(0, len(everyone), SHARD):
-        yield from _shard(session, period, everyone[i : i + SHARD], versions, providers, catalogue)
-
-
-def _shard(
-    session: Session,
-    period: Period,
-    member_ids: list[uuid.UUID],
-    versions: dict[tuple[str, int], Product],
-    providers: dict[str, ProviderRow],
-    catalogue: ServiceCatalogue,
-) -> Iterator[MemberHistory]:
-    where = _in_period(period) & ClaimRow.member_id.in_(member_ids)
-    claims = session.execute(
-        select(
-            *_CLAIM,
-            AssessmentRow.grade,
-            AssessmentRow.concluded_on,
-            AssessmentRow.disabled_since,
-            # personal data stays sealed: only where the member lives, never who they are
-            func.coalesce(MemberVersionRow.lat, MemberRow.lat).label("lat"),
-            func.coalesce(MemberVersionRow.lon, MemberRow.lon).label("lon"),
-            func.coalesce(MemberVersionRow.district, MemberRow.district).label("district"),
-        )
-        .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
-        .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
-        .outerjoin(
-            MemberVersionRow,
-            (MemberVersionRow.member_id == AssessmentRow.member_id)
-            & (MemberVersionRow.version == AssessmentRow.member_version),
-        )
-        .where(where)
-        .order_by(ClaimRow.member_id, ClaimRow.coordination_seq)
-    ).all()
-    lines: dict[Any, list[ClaimLine]] = defaultdict(list)
-    for row in _rows(
-        session,
-        select(*_LINE).join(ClaimRow, ClaimRow.claim_id == ClaimLineRow.claim_id).where(where),
-    ):
-        lines[row.key].append(claim_line(row))
-    steps: dict[tuple[Any, int], list[Any]] = defaultdict(list)
-    for row in _rows(
-        session,
-        select(*_STEP)
-        .join(ClaimRow, ClaimRow.claim_id == PayerStepRow.claim_id)
-        .where(where, PayerStepRow.status == "decided")
-        .order_by(PayerStepRow.seq),
-    ):
-        steps[(row.key, row.round)].append(row)
-    recorded: dict[tuple[Any, int, int], dict[int, int]] = defaultdict(dict)
-    actual: dict[Any, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
-    first_payment: dict[tuple[Any, int], int] = {}
-    for pid, claim_id, round_, seq, line_no, code, paid, current in _rows(
-        session,
-        select(
-            LinePaymentRow.id,
-            _key(LinePaymentRow.claim_id),
-            LinePaymentRow.round,
-            LinePaymentRow.seq,
-            LinePaymentRow.line_no,
-            LinePaymentRow.product_code,
-            LinePaymentRow.paid_fen,
-            LinePaymentRow.current,
-        )
-        .join(ClaimRow, ClaimRow.claim_id == LinePaymentRow.claim_id)
-        .where(where, LinePaymentRow.provisional.is_(False)),
-    ):
-        recorded[(claim_id, round_, seq)][line_no] = paid
-        key = (claim_id, round_)
-        first_payment[key] = min(pid, first_payment.get(key, pid))
-        if current:
-            actual[claim_id][code][line_no] = paid
-    fixed: dict[Any, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-    for claim_id, code, month, amount in _rows(
-        session,
-        select(
-            _key(FixedBenefitRow.claim_id),
-            FixedBenefitRow.product_code,
-            FixedBenefitRow.month,
-            FixedBenefitRow.amount_fen,
-        )
-        .join(ClaimRow, ClaimRow.claim_id == FixedBenefitRow.claim_id)
-        .where(where, FixedBenefitRow.provisional.is_(False)),
-    ):
-        fixed[claim_id][code][month] = amount
-    by_member: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for row in claims:
-        by_member[row.member_id].append(row)
-    for member_id in member_ids:
-        rows = by_member.get(member_id)
-        if rows:
-            yield _history(
-                member_id,
-                rows,
-                lines,
-                steps,
-                recorded,
-                actual,
-                fixed,
-                first_payment,
-                versions,
-                providers,
-                catalogue,
-            )
+        part = everyone[i : i + SHARD]
+        rows = shard_rows.read(session, period.start, period.end, part[0], part[-1])
+        claims = rows.claims
+        j = 0
+        while j < len(claims):  # the claims come in member order: a member's are consecutive
+            k = j + 1
+            while k < len(claims) and claims[k][0] == claims[j][0]:
+                k += 1
+            if wanted is None or str(uuid.UUID(claims[j][0])) in wanted:
+                yield _history(claims[j][0], claims[j:k], rows, versions, providers, catalogue)
+            j = k
 
 
 def _history(
-    member_id: uuid.UUID,
-    rows: list[Any],
-    lines: dict[Any, list[ClaimLine]],
-    steps: dict[tuple[Any, int], list[Any]],
-    recorded: dict[tuple[Any, int, int], dict[int, int]],
-    actual: dict[Any, dict[str, dict[int, int]]],
-    fixed: dict[Any, dict[str, dict[str, int]]],
-    first_payment: dict[tuple[Any, int], int],
+    member_id: str,
+    claim_rows: list[tuple[Any, ...]],
+    rows: shard_rows.ShardRows,
     versions: dict[tuple[str, int], Product],
-    providers: dict[str, ProviderRow],
+    providers: dict[str, tuple[Designation, str]],
     catalogue: ServiceCatalogue,
 ) -> MemberHistory:
     claims: list[ClaimFact] = []
     rounds: list[tuple[int | None, RoundFact]] = []
     earlier = EarlierClaims()
-    visits: list[tuple[Any, VisitRecord]] = []
-    for claim in rows:
-        for line in lines[claim.key]:
+    lines, steps, recorded, fixed = rows.lines, rows.steps, rows.recorded, rows.fixed
+    visits = _Visits()
+    owned = []
+    for row in claim_rows:
+        key = row[1]
+        claim_id = key if len(key) == 36 else str(uuid.UUID(key))  # SQLite keeps the hex digits
+        numbered = lines.get(key, [])
+        numbered.sort(key=_LINE_NO)
+        owned.append((claim_id, tuple(numbered)))
+        for line in numbered:
             if line.visit is not None:
-                v = line.visit
-                record = VisitRecord(
-                    v.caregiver_id,
-                    v.check_in,
-                    v.check_out,
-                    v.lat,
-                    v.lon,
-                    f"claim {claim.claim_id} line {line.line_no}",
-                )
-                visits.append((claim.key, record))
-    for claim in rows:
-        grade, concluded_on, disabled_since = claim.grade, claim.concluded_on, claim.disabled_since
-        lat, lon, district = claim.lat, claim.lon, claim.district
-        own = tuple(sorted(lines[claim.key], key=lambda line: line.line_no))
+                visits.add(key, line, claim_id)
+    for row, (claim_id, own) in zip(claim_rows, owned, strict=True):  # own: the claim's lines
+        _, key, provider_code, dates, status, last_round, grade, lat, lon, district = row
+        start, end, concluded, since = dates
         found = earlier.repeats(own)
-        earlier.add(ClaimedLine(line, str(claim.claim_id)) for line in own)
-        if claim.status != ClaimStatus.COORDINATED.value:
+        earlier.add(ClaimedLine(line, claim_id) for line in own)
+        if status != _COORDINATED:
             continue  # its lines count against later claims; its payments are not final
-        position = (lat, lon) if lat is not None and lon is not None else None
-        provider = providers[claim.provider_code]
+        designation, provider_district = providers[provider_code]
         case = CaseFacts(
             lines=own,
-            period_start=claim.period_start,
-            period_end=claim.period_end,
-            assessment=AssessmentFacts(grade, concluded_on, disabled_since),
-            designation=Designation(provider.designated, provider.designated_from, provider.designated_to),
-            member_position=position,
-            other_visits=_other_visits(claim.key, own, visits),
+            period_start=start,
+            period_end=end,
+            assessment=AssessmentFacts(grade, concluded, since),
+            designation=designation,
+            member_position=(lat, lon) if lat is not None and lon is not None else None,
+            other_visits=visits.besides(key, own),
             catalogue=catalogue,
             repeats=found,
         )
         index = len(claims)
+        claim_fixed = fixed.get(key, {})
         claims.append(
             ClaimFact(
-                str(claim.claim_id),
+                claim_id,
                 case,
-                district or provider.district,
-                {code: dict(paid) for code, paid in actual.get(claim.key, {}).items()},
-                {code: dict(months) for code, months in fixed.get(claim.key, {}).items()},
+                district or provider_district,
+                {code: dict(paid) for code, paid in rows.actual.get(key, {}).items()},
+                {code: dict(months) for code, months in claim_fixed.items()},
             )
         )
-        for round_ in range(1, claim.round + 1):
+        for round_ in range(1, last_round + 1):
             round_steps = []
-            for step in steps.get((claim.key, round_), []):
-                detail = step.detail or {}
+            for seq, code, version, cover_from, cover_to, adjudication, detail in steps.get(
+                (key, round_), ()
+            ):
                 round_steps.append(
                     StepFact(
-                        seq=step.seq,
-                        product=versions[(step.product_code, step.product_version)],
-                        coverage_start=step.coverage_start,
-                        coverage_end=step.coverage_end,
-                        recorded=recorded.get((claim.key, round_, step.seq)),
-                        recorded_fixed=fixed.get(claim.key, {}).get(step.product_code, {}),
-                        payer_decided=step.adjudication == Adjudication.PAYER.value
-                        or bool(detail.get("revised")),
+                        seq=seq,
+                        product=versions[(code, version)],
+                        coverage_start=cover_from,
+                        coverage_end=cover_to,
+                        recorded=recorded.get((key, round_, seq)),
+                        recorded_fixed=claim_fixed.get(code, {}),
+                        payer_decided=adjudication == _PAYER or bool(detail.get("revised")),
                         carried="carried_from_round" in detail,
                     )
                 )
-            if not round_steps:
-                continue
-            first = first_payment.get((claim.key, round_))
-            rounds.append((first, RoundFact(index, round_, tuple(round_steps))))
-    return MemberHistory(f"M-{member_id.hex[:8]}", tuple(claims), tuple(_in_order(rounds)))
+            if round_steps:
+                first = rows.first_payment.get((key, round_))
+                rounds.append((first, RoundFact(index, round_, tuple(round_steps))))
+    return MemberHistory(f"M-{member_id.replace('-', '')[:8]}", tuple(claims), tuple(_in_order(rounds)))
 
 
-def _other_visits(
-    claim_id: Any, lines: tuple[ClaimLine, ...], visits: list[tuple[Any, VisitRecord]]
-) -> tuple[VisitRecord, ...]:
-    """The member's other claims' visits by the same caregivers within a day of this claim's (as
-    ``orchestration.claim_facts`` looks them up, for the member's own claims)."""
-    own = [line.visit for line in lines if line.visit is not None]
-    if not own:
-        return ()
-    caregivers = {v.caregiver_id for v in own}
-    earliest = min(v.check_in for v in own) - timedelta(days=1)
-    latest = max(v.check_out for v in own) + timedelta(days=1)
-    return tuple(
-        r
-        for cid, r in visits
-        if cid != claim_id and r.caregiver_id in caregivers and earliest <= r.check_in <= latest
-    )
+class _Visits:
+    """A member's home visits, to find the other claims' visits near a claim's (as
+    ``orchestration.claim_facts`` looks them up): kept sorted by check-in, found by bisection,
+    given back in the order they were added."""
+
+    def __init__(self) -> None:
+        self.added: list[tuple[str, VisitRecord]] = []
+        self.check_ins: list[Any] = []
+        self.order: list[int] = []  # indexes into ``added`` in check-in order
+
+    def add(self, key: str, line: ClaimLine, claim_id: str) -> None:
+        v = line.visit
+        assert v is not None
+        record = VisitRecord(
+            v.caregiver_id, v.check_in, v.check_out, v.lat, v.lon, f"claim {claim_id} line {line.line_no}"
+        )
+        at = bisect.bisect_right(self.check_ins, v.check_in)
+        self.check_ins.insert(at, v.check_in)
+        self.order.insert(at, len(self.added))
+        self.added.append((key, record))
+
+    def besides(self, key: str, lines: tuple[ClaimLine, ...]) -> tuple[VisitRecord, ...]:
+        """The visits of the member's other claims by the same caregivers within a day of this
+        claim's."""
+        own = [line.visit for line in lines if line.visit is not None]
+        if not own:
+            return ()
+        caregivers = {v.caregiver_id for v in own}
+        earliest = min(v.check_in for v in own) - _DAY
+        latest = max(v.check_out for v in own) + _DAY
+        first = bisect.bisect_left(self.check_ins, earliest)
+        last = bisect.bisect_right(self.check_ins, latest)
+        found = sorted(
+            i
+            for i in self.order[first:last]
+            if self.added[i][0] != key and self.added[i][1].caregiver_id in caregivers
+        )
+        return tuple(self.added[i][1] for i in found)
 
 
 def _in_order(rounds: list[tuple[int | None, RoundFact]]) -> list[RoundFact]:

@@ -76,30 +76,32 @@ class Tally:
                     entry["claims"][i] += 1
                     entry["members"][i].add(member)
         responsibility = outcome.responsibility
+        # worked out once a claim, not once a line and product
+        paid_by = [
+            (f"tier {tiers.get(code, 0)}", claim.actual.get(code, {}), outcome.paid.get(code, {}))
+            for code in set(claim.actual) | set(outcome.paid)
+        ]
+        own = self.member_responsibility[member] if case.lines else [0, 0]
         for line in case.lines:
             self.billed_fen += line.billed_fen
-            self.months.add(line.month)
+            month = line.month
+            self.months.add(month)
             actual_left = line.billed_fen - sum(lines.get(line.line_no, 0) for lines in claim.actual.values())
             simulated_left = responsibility[line.line_no]
-            self.member_responsibility[member][0] += actual_left
-            self.member_responsibility[member][1] += simulated_left
-            for code in set(claim.actual) | set(outcome.paid):
-                tier = f"tier {tiers.get(code, 0)}"
-                actual = claim.actual.get(code, {}).get(line.line_no, 0)
-                simulated = outcome.paid.get(code, {}).get(line.line_no, 0)
-                for dimension, key in (
-                    ("month", line.month),
-                    ("setting", str(line.setting)),
-                    ("grade", grade),
-                    ("district", claim.district),
-                ):
-                    self._add(dimension, key, tier, actual, simulated)
-            for dimension, key in (
-                ("month", line.month),
+            own[0] += actual_left
+            own[1] += simulated_left
+            cells = (
+                ("month", month),
                 ("setting", str(line.setting)),
                 ("grade", grade),
                 ("district", claim.district),
-            ):
+            )
+            for tier, actual_lines, simulated_lines in paid_by:
+                actual = actual_lines.get(line.line_no, 0)
+                simulated = simulated_lines.get(line.line_no, 0)
+                for dimension, key in cells:
+                    self._add(dimension, key, tier, actual, simulated)
+            for dimension, key in cells:
                 self._add(dimension, key, "member_responsibility", actual_left, simulated_left)
         for code in set(claim.actual_fixed) | set(outcome.fixed):
             entry = self.fixed.setdefault(code, {"paid_fen": [0, 0], "member_months": [0, 0]})

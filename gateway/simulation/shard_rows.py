@@ -1,0 +1,157 @@
+"""A shard of members' stored facts, read in bulk with plain SQL for the replay. Read-only.
+
+Five queries a shard (claims, lines, payer steps, line payments, fixed benefits), each bounded by
+the shard's range of member ids and the period, whatever the number of claims. No ORM rows and no
+column types: the driver's values come straight through, claim ids as text (a string's hash is
+C; a ``uuid.UUID``'s is Python), and SQLite's text dates and JSON are decoded here. The lines are
+built as domain ``ClaimLine`` values without validating them again (they were validated when
+accepted; ``claim_lines.stored_line``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Date, Uuid, bindparam, text
+from sqlalchemy.orm import Session
+
+from gateway.domain.claims import ClaimLine
+from gateway.storage.claim_lines import stored_line
+
+NOT_COUNTED = ("voided", "replaced", "received")
+_YIELD = 5000
+
+# The claims of the shard's members in the period: the filter every query repeats.
+_CLAIMS = (
+    "c.member_id BETWEEN :lo AND :hi AND c.period_start >= :start AND c.period_start < :end"
+    " AND c.status NOT IN ('voided', 'replaced', 'received')"
+)
+CLAIMS_SQL = f"""
+SELECT CAST(c.member_id AS TEXT), CAST(c.claim_id AS TEXT), c.provider_code, c.period_start,
+       c.period_end, c.status, c.round, a.grade, a.concluded_on, a.disabled_since,
+       COALESCE(v.lat, m.lat), COALESCE(v.lon, m.lon), COALESCE(v.district, m.district)
+FROM claims c
+JOIN assessments a ON a.assessment_id = c.assessment_id
+JOIN members m ON m.member_id = c.member_id
+LEFT JOIN member_versions v ON v.member_id = a.member_id AND v.version = a.member_version
+WHERE {_CLAIMS}
+ORDER BY c.member_id, c.coordination_seq"""
+LINES_SQL = f"""
+SELECT CAST(l.claim_id AS TEXT), l.line_no, l.service_code, l.setting, l.method, l.service_date,
+       l.service_end_date, l.quantity, l.unit_price_fen, l.billed_fen, l.exclusion, l.visit
+FROM claim_lines l JOIN claims c ON c.claim_id = l.claim_id
+WHERE {_CLAIMS}"""
+STEPS_SQL = f"""
+SELECT CAST(s.claim_id AS TEXT), s.round, s.seq, s.product_code, s.product_version,
+       s.coverage_start, s.coverage_end, s.adjudication, s.detail
+FROM payer_steps s JOIN claims c ON c.claim_id = s.claim_id
+WHERE {_CLAIMS} AND s.status = 'decided'
+ORDER BY s.seq"""
+# every query goes from the shard's claims (by member id) to their rows (by claim id, indexed)
+PAYMENTS_SQL = f"""
+SELECT p.id, CAST(p.claim_id AS TEXT), p.round, p.seq, p.line_no, p.product_code, p.paid_fen, p.current
+FROM line_payments p JOIN claims c ON c.claim_id = p.claim_id
+WHERE {_CLAIMS} AND NOT p.provisional"""
+FIXED_SQL = f"""
+SELECT CAST(f.claim_id AS TEXT), f.product_code, f.month, f.amount_fen
+FROM fixed_benefits f JOIN claims c ON c.claim_id = f.claim_id
+WHERE {_CLAIMS} AND NOT f.provisional"""
+
+
+def _iso(value: Any) -> Any:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value: PostgreSQL's driver decodes it; SQLite gives the text (``null`` for
+    a line without a visit)."""
+    if isinstance(value, str):
+        return None if value == "null" else json.loads(value)
+    return value
+
+
+@dataclass
+class ShardRows:
+    """What the replay needs of a shard, keyed by claim id (as text)."""
+
+    claims: list[tuple[Any, ...]] = field(default_factory=list)  # in member and coordination order
+    lines: dict[str, list[ClaimLine]] = field(default_factory=lambda: defaultdict(list))
+    steps: dict[tuple[str, int], list[tuple[Any, ...]]] = field(default_factory=lambda: defaultdict(list))
+    recorded: dict[tuple[str, int, int], dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    actual: dict[str, dict[str, dict[int, int]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
+    )
+    fixed: dict[str, dict[str, dict[str, int]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
+    )
+    first_payment: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+def read(session: Session, start: date, end: date, lo: uuid.UUID, hi: uuid.UUID) -> ShardRows:
+    """The rows of the members from ``lo`` to ``hi`` (their ids, inclusive) with claims whose
+    period starts in [start, end)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    day: Callable[[Any], Any] = _iso if sqlite else (lambda value: value)
+    params = {"lo": lo, "hi": hi, "start": start, "end": end}
+
+    def rows(sql: str) -> Iterable[Any]:
+        statement = text(sql).bindparams(
+            bindparam("lo", type_=Uuid()),
+            bindparam("hi", type_=Uuid()),
+            bindparam("start", type_=Date()),
+            bindparam("end", type_=Date()),
+        )
+        result = session.execute(statement.execution_options(yield_per=_YIELD), params)
+        for part in result.partitions(_YIELD):
+            yield from part
+
+    out = ShardRows()
+    for row in rows(CLAIMS_SQL):
+        member, key, provider, first, last, status, round_, grade, concluded, since, lat, lon, district = row
+        dates = (day(first), day(last), day(concluded), day(since))
+        out.claims.append((member, key, provider, dates, status, round_, grade, lat, lon, district))
+    lines = out.lines
+    for key, no, code, setting, method, served, until, quantity, price, billed, exclusion, visit in rows(
+        LINES_SQL
+    ):
+        lines[key].append(
+            stored_line(
+                no,
+                code,
+                setting,
+                method,
+                day(served),
+                day(until),
+                quantity,
+                price,
+                billed,
+                exclusion,
+                _json(visit),
+            )
+        )
+    steps = out.steps
+    for key, round_, seq, code, version, cover_from, cover_to, adjudication, detail in rows(STEPS_SQL):
+        steps[(key, round_)].append(
+            (seq, code, version, day(cover_from), day(cover_to), adjudication, _json(detail) or {})
+        )
+    recorded, actual, first_payment = out.recorded, out.actual, out.first_payment
+    for pid, key, round_, seq, line_no, code, paid, current in rows(PAYMENTS_SQL):
+        recorded[(key, round_, seq)][line_no] = paid
+        at = (key, round_)
+        if pid < first_payment.get(at, pid + 1):
+            first_payment[at] = pid
+        if current:
+            actual[key][code][line_no] = paid
+    for key, code, month, amount in rows(FIXED_SQL):
+        out.fixed[key][code][month] = amount
+    return out
+
+
+def bounds(shard: Sequence[uuid.UUID]) -> tuple[uuid.UUID, uuid.UUID]:
+    return min(shard), max(shard)
