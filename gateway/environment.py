@@ -32,6 +32,7 @@ TOOLS = (
     "LTC_FUZZ_PHASES",
     "LTC_FUZZ_EXAMPLES",
     "LTC_BENCH_DATABASE_URL",
+    "LTC_BENCH_WATCHED",  # the reconciliation benchmark as a run watched from the console
     "LTC_SIMULATION_DATABASE_URL",
 )
 
