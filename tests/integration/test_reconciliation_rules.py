@@ -346,7 +346,7 @@ def test_a_night_with_many_mismatches_is_reconciled_in_linear_time(world: World)
     total = 0
     for claims, day in ((250, date(2026, 6, 10)), (1_000, date(2026, 12, 10))):
         total += _mismatched_night(world, template, claims, 4, day)
-        with counting(world.gateway.engine) as work:
+        with counting(world.gateway.engine, this_thread=True) as work:
             first = reconciliation.run(day)
             again = reconciliation.run(day)
         assert first["counts"]["kinds"]["AMOUNT_MISMATCH"] == total

@@ -10,11 +10,19 @@ from bench.end_to_end import _cpu_seconds, _steady
 
 
 def test_the_steady_state_runs_from_the_tenth_to_the_ninetieth_percent_done() -> None:
-    # (seconds, claims done, worker CPU seconds): a slow start, then 10 claims/s at 0.1 s CPU each
-    progress = [(0.0, 0, 0.0), (2.0, 0, 1.5), (3.0, 10, 2.5), (11.0, 90, 10.5), (13.0, 100, 11.0)]
-    claims_per_second, cpu_per_claim = _steady(progress, 100)
+    # (seconds, claims done, worker CPU seconds, PostgreSQL backends' CPU seconds): a slow start,
+    # then 10 claims/s at 0.1 s of worker CPU and 0.02 s of PostgreSQL CPU each
+    progress = [
+        (0.0, 0, 0.0, 0.0),
+        (2.0, 0, 1.5, 0.1),
+        (3.0, 10, 2.5, 0.3),
+        (11.0, 90, 10.5, 1.9),
+        (13.0, 100, 11.0, 2.0),
+    ]
+    claims_per_second, cpu_per_claim, database_per_claim = _steady(progress, 100)
     assert claims_per_second == 10.0
     assert abs(cpu_per_claim - 0.1) < 1e-9
+    assert abs(database_per_claim - 0.02) < 1e-9
 
 
 def test_worker_cpu_is_read_from_the_running_processes() -> None:
