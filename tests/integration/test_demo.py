@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from gateway.config import Settings
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from ltc_sandbox import demo as demo_module
 
 

@@ -28,7 +28,7 @@ from gateway.api.server import BackgroundServer
 from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
 from gateway.reference.registry import onboard
-from ltc_sandbox import HSA_ADMIN, SandboxPayers
+from ltc_sandbox.payer_set import HSA_ADMIN, SandboxPayers
 from ltc_sandbox.hsa_app import (
     DIVISION,
     INSTITUTION,

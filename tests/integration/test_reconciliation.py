@@ -22,7 +22,7 @@ from gateway.storage.tables import (
     StatementLineRow,
     utcnow,
 )
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from ltc_sandbox.generator import Night, generate_night
 from reconciliation.run import Reconciliation
 from tests.integration.test_payers import drain

@@ -19,7 +19,7 @@ from adapters.sdk_totals import PeriodTotals
 from gateway.ledger import business_date
 from gateway.services.keys import Role
 from gateway.storage.tables import PayerRow, ReconciliationTotalsRow
-from ltc_sandbox import HSA_ADMIN, SandboxPayers
+from ltc_sandbox.payer_set import HSA_ADMIN, SandboxPayers
 from ltc_sandbox.generator import generate_night
 from reconciliation.run import Reconciliation
 from reconciliation.statements import entries_document, import_statement
