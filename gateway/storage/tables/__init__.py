@@ -18,6 +18,13 @@ from gateway.storage.tables.claims import (
     OutboxRow,
     PayerStepRow,
 )
+from gateway.storage.tables.figures import (
+    DecisionTimeRow,
+    FundFixedMonthRow,
+    FundMemberMonthRow,
+    FundPaidMonthRow,
+    ScorecardMonthRow,
+)
 from gateway.storage.tables.parties import (
     ApiKeyRow,
     AssessmentAgencyRow,
@@ -65,11 +72,15 @@ __all__ = [
     "ClaimBatchRow",
     "ClaimLineRow",
     "ClaimRow",
+    "DecisionTimeRow",
     "DistrictRouteRow",
     "EnrollmentRow",
     "FixedBenefitRow",
     "FlagRow",
     "FundFiguresRow",
+    "FundFixedMonthRow",
+    "FundMemberMonthRow",
+    "FundPaidMonthRow",
     "IdempotencyKeyRow",
     "LedgerEntryRow",
     "LinePaymentRow",
@@ -86,6 +97,7 @@ __all__ = [
     "ReconciliationResultRow",
     "ReconciliationRunRow",
     "ReconciliationTotalsRow",
+    "ScorecardMonthRow",
     "SettlementBatchEventRow",
     "SettlementBatchRow",
     "SettlementItemRow",
