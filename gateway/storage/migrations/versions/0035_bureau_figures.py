@@ -1,5 +1,6 @@
-"""bureau figures: the fund page's and the scorecards' monthly figures, kept by triggers as the
-rows they sum are written, replaced or voided; the work queue's totals from an index alone
+"""bureau figures: the fund page's and the scorecards' monthly figures, and the work queue's
+totals per status, payer and kind, kept by triggers as the rows they sum are written, replaced
+or voided
 
 Why triggers rather than the orchestration's own writes or a nightly refresh of closed months:
 a revision, a replacement or a void reaches back into months long closed (a claim's payments are
@@ -146,6 +147,15 @@ def mismatch_row(x: str, sign: int) -> str:
     )
 
 
+def queue_row(x: str, sign: int) -> str:
+    return (
+        "INSERT INTO queue_totals (status, payer_code, kind, items, difference_fen)"
+        f" SELECT {x}.status, {x}.payer_code, {x}.kind, {sign}, {sign} * {x}.difference_fen WHERE true"
+        " ON CONFLICT (status, payer_code, kind) DO UPDATE SET items = queue_totals.items + excluded.items,"
+        " difference_fen = queue_totals.difference_fen + excluded.difference_fen"
+    )
+
+
 def period_moved(dialect: str, d: str, sign: int) -> list[str]:
     """A claim's steps and mismatches counted under the service month ``d`` (a replacement
     changes a claim's period)."""
@@ -214,10 +224,13 @@ def triggers(dialect: str) -> list[tuple[str, str, str, str, list[str]]]:
          _changed(dialect, ('decided_at', 'created_at', 'administrator_code', 'payer_code', 'claim_id')),
          [time_row(dialect, 'OLD', -1), claimed_row('OLD', -1), time_row(dialect, 'NEW', 1), claimed_row('NEW', 1)]),
         ('figures_step_delete', 'payer_steps', 'DELETE', '', [time_row(dialect, 'OLD', -1), claimed_row('OLD', -1)]),
-        ('figures_mismatch_insert', 'mismatches', 'INSERT', '', [mismatch_row('NEW', 1)]),
+        ('figures_mismatch_insert', 'mismatches', 'INSERT', '', [mismatch_row('NEW', 1), queue_row('NEW', 1)]),
         ('figures_mismatch_update', 'mismatches', 'UPDATE', _changed(dialect, ('payer_code', 'claim_id')),
          [mismatch_row('OLD', -1), mismatch_row('NEW', 1)]),
-        ('figures_mismatch_delete', 'mismatches', 'DELETE', '', [mismatch_row('OLD', -1)]),
+        ('figures_mismatch_delete', 'mismatches', 'DELETE', '', [mismatch_row('OLD', -1), queue_row('OLD', -1)]),
+        ('figures_queue_update', 'mismatches', 'UPDATE',
+         _changed(dialect, ('status', 'payer_code', 'kind', 'difference_fen')),
+         [queue_row('OLD', -1), queue_row('NEW', 1)]),
     ]
 
 
@@ -248,7 +261,10 @@ def backfill(dialect: str) -> list[str]:
     c = 'c.period_start'
     return [
         "DELETE FROM fund_paid_months", "DELETE FROM fund_member_months", "DELETE FROM fund_fixed_months",
-        "DELETE FROM scorecard_months", "DELETE FROM decision_times",
+        "DELETE FROM scorecard_months", "DELETE FROM decision_times", "DELETE FROM queue_totals",
+        "INSERT INTO queue_totals (status, payer_code, kind, items, difference_fen)"
+        " SELECT status, payer_code, kind, count(*), sum(difference_fen) FROM mismatches"
+        " GROUP BY status, payer_code, kind",
         paid_moved('true', 1),
         "INSERT INTO fund_member_months (period_year, period_month, member_fen, claims)"
         " SELECT {}, {}, sum(member_responsibility_fen), count(*) FROM claims"
@@ -321,6 +337,15 @@ def upgrade() -> None:
         sa.Column('steps', big(), nullable=False),
         sa.PrimaryKeyConstraint('party', 'year', 'month', 'seconds', name=op.f('pk_decision_times')),
     )
+    op.create_table(
+        'queue_totals',
+        sa.Column('status', text(length=16), nullable=False),
+        sa.Column('payer_code', text(length=64), nullable=False),
+        sa.Column('kind', text(length=24), nullable=False),
+        sa.Column('items', big(), nullable=False),
+        sa.Column('difference_fen', big(), nullable=False),
+        sa.PrimaryKeyConstraint('status', 'payer_code', 'kind', name=op.f('pk_queue_totals')),
+    )
     name, table, columns = TOTALS_INDEX
     op.create_index(name, table, list(columns), unique=False)
     dialect = op.get_bind().dialect.name
@@ -335,6 +360,6 @@ def downgrade() -> None:
         if dialect == 'postgresql':
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     op.drop_index(TOTALS_INDEX[0], table_name=TOTALS_INDEX[1])
-    for table in ('decision_times', 'scorecard_months', 'fund_fixed_months', 'fund_member_months',
+    for table in ('queue_totals', 'decision_times', 'scorecard_months', 'fund_fixed_months', 'fund_member_months',
                   'fund_paid_months'):
         op.drop_table(table)
