@@ -9,8 +9,8 @@ Each page is asked for in-process (Starlette's TestClient, signed in as the bure
 the reconciler ``zhang``) several times; the figure is the median **server time**: wall time
 from the request entering the application to the last byte of its answer, and the process's
 CPU time over that span (the database's own work is outside it). Beside each, the same page
-without the indexes of migrations 0034 and 0035 (dropped and re-created in this run, both
-ANALYZEd) and with the fund and scorecards summed from the rows, as before 0035: the baseline.
+without the indexes of migration 0034 (dropped and re-created in this run, both ANALYZEd) and
+with the fund and scorecards summed from the rows, as before migration 0035: the baseline.
 The load average is printed with every row: the machine is shared."""
 
 from __future__ import annotations
@@ -60,11 +60,9 @@ def _migration(name: str) -> Any:
 
 
 def _indexes() -> dict[str, str]:
-    """The indexes migrations 0034 and 0035 add, as DDL: dropped for the baseline, created for
-    the figures."""
+    """The indexes migration 0034 adds, as DDL: dropped for the baseline, created for the figures."""
     found = {}
-    totals = _migration("0035_bureau_figures").TOTALS_INDEX
-    for name, table, columns, ops in (*_migration("0034_console_indexes").INDEXES, (*totals, {})):
+    for name, table, columns, ops in _migration("0034_console_indexes").INDEXES:
         keys = ", ".join(f"{column} {ops.get(column, '')}".strip() for column in columns)
         found[name] = f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({keys})"
     return found
@@ -297,7 +295,7 @@ def run(
                     wall,
                     "ms wall",
                     before[0] if before else None,
-                    "no 0034/0035 indexes, figures live" if before else "",
+                    "no 0034 indexes, figures live" if before else "",
                     f"≤ {TARGET_MS} ms",
                     wall <= TARGET_MS,
                     f"CPU {cpu:.0f} ms, {asked} asked, load {_load()}",

@@ -165,8 +165,6 @@ class MismatchRow(Base):
         # the queue's keyset orders (reconciliation/queue_listing.py): a page walks the index
         Index("ix_mismatches_first_seen", "first_seen", "id"),
         Index("ix_mismatches_difference", "difference_fen", "id"),
-        # the queue's totals row, read from the index alone (count and Σ difference, migration 0035)
-        Index("ix_mismatches_totals", "status", "payer_code", "kind", "difference_fen", "first_seen"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

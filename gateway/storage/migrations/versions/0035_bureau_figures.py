@@ -24,8 +24,6 @@ down_revision = '0034'
 branch_labels = None
 depends_on = None
 
-TOTALS_INDEX = ('ix_mismatches_totals', 'mismatches', ('status', 'payer_code', 'kind', 'difference_fen', 'first_seen'))
-
 
 def _year(d: str) -> str:
     return f"CAST(substr(CAST({d} AS TEXT), 1, 4) AS INTEGER)"
@@ -346,8 +344,6 @@ def upgrade() -> None:
         sa.Column('difference_fen', big(), nullable=False),
         sa.PrimaryKeyConstraint('status', 'payer_code', 'kind', name=op.f('pk_queue_totals')),
     )
-    name, table, columns = TOTALS_INDEX
-    op.create_index(name, table, list(columns), unique=False)
     dialect = op.get_bind().dialect.name
     for statement in backfill(dialect) + trigger_ddl(dialect):
         op.execute(statement)
@@ -359,7 +355,6 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if dialect == 'postgresql' else ""))
         if dialect == 'postgresql':
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
-    op.drop_index(TOTALS_INDEX[0], table_name=TOTALS_INDEX[1])
     for table in ('queue_totals', 'decision_times', 'scorecard_months', 'fund_fixed_months', 'fund_member_months',
                   'fund_paid_months'):
         op.drop_table(table)
