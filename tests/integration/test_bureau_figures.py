@@ -17,7 +17,7 @@ from gateway import storage
 from gateway.services import fund
 from gateway.services.scorecards import bucket, scorecards
 from gateway.storage.tables import ClaimRow, FundPaidMonthRow, MemberRow, MismatchRow, utcnow
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from tests.integration.test_corrections import half, void
 from tests.integration.test_payers import drain
 from tests.integration.world import World
