@@ -46,8 +46,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway import audit
+from gateway.domain.beijing_time import beijing_date
 from gateway.domain.model import Fault
 from gateway.errors import Conflict, Invalid, NotFound
+from gateway.services.scorecards import ON_TIME_DAYS
 from gateway.storage.tables import PayerRow, StatementRow
 from reconciliation.statement_copy import copy_csv
 from reconciliation.statement_files import CHUNK, Row, check_entry, csv_rows, json_rows
@@ -139,6 +141,7 @@ def import_statement(
         {"statement": statement.id, "payer": payer_code},
     )
     statement.rows, statement.accepted = total, imported
+    _keep_timeliness(session, statement, payer_code)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("DROP TABLE pg_temp.statement_staging"))  # not kept on a pooled connection
     else:
@@ -155,6 +158,34 @@ def import_statement(
     after = {**summary, "media_type": media_type, "source": source}
     audit.record(session, "statement.imported", f"statement:{statement.id}", actor, before=None, after=after)
     return summary
+
+
+def _keep_timeliness(session: Session, statement: StatementRow, payer_code: str) -> None:
+    """The statement's lines added to their payer's monthly timeliness (``StatementMonthRow``):
+    one set-based statement over the staged lines this import inserted (the staging table, not
+    ``statement_lines``, which has no index by statement)."""
+    dialect = session.get_bind().dialect.name
+    received = beijing_date(statement.received_at)
+    lag = (
+        "(:received - settled_on)"
+        if dialect == "postgresql"
+        else "CAST(julianday(:received) - julianday(settled_on) AS INTEGER)"
+    )
+    month = "substr(CAST(settled_on AS TEXT), 1, 7)"
+    session.execute(
+        text(
+            f"""
+            INSERT INTO statement_months (payer_code, month, lines, on_time, lag_days)
+            SELECT CAST(:payer AS VARCHAR(64)), {month}, count(*),
+                   sum(CASE WHEN {lag} <= :on_time THEN 1 ELSE 0 END), sum({lag})
+            FROM statement_staging GROUP BY {month}
+            ON CONFLICT (payer_code, month) DO UPDATE SET lines = statement_months.lines + excluded.lines,
+                on_time = statement_months.on_time + excluded.on_time,
+                lag_days = statement_months.lag_days + excluded.lag_days
+            """
+        ),
+        {"payer": payer_code, "received": received, "on_time": ON_TIME_DAYS},
+    )
 
 
 def _stage(session: Session, stream: IO[bytes], media_type: str) -> None:

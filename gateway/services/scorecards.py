@@ -1,7 +1,10 @@
 """Administrator scorecards (issue 22 §1 item 4): per settling party (a tier-1 administrator, or
 the payer itself) and service month of the claim: claims, the median and 95th percentile of
 the payer's decision time, how often a decision was refused or a step dead-lettered (the
-claims' flags of those kinds, per claim), and reconciliation's mismatches. The counts and a
+claims' flags of those kinds, per claim), reconciliation's mismatches (how many, and their
+differences summed unsigned), and the timeliness of the party's statements (its statement lines
+by the month they were settled: the share received by the next day, the mean days late, from
+``statement_months``, kept by the statement import). The counts and a
 histogram of decision times are kept by migration 0035's triggers as steps and mismatches are
 written (a percentile cannot be summed; a histogram can), so the percentiles are to the bucket:
 the second below a minute, the minute below an hour, ten minutes below a day, the hour beyond.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, cast, extract, func, select
+from sqlalchemy import Integer, cast, extract, func, select, text
 from sqlalchemy.orm import Session
 
 from gateway.errors import Invalid
@@ -22,9 +25,11 @@ from gateway.storage.tables import (
     MismatchRow,
     PayerStepRow,
     ScorecardMonthRow,
+    StatementMonthRow,
 )
 
 EARLIEST, LATEST = 2000, 2100
+ON_TIME_DAYS = 1  # a line settled on day D is on time in a statement received by D + 1 (Beijing)
 
 
 def _seconds(session: Session) -> Any:
@@ -57,6 +62,10 @@ def scorecards(session: Session, year: int, live: bool = False) -> list[dict[str
                 "refused": 0,
                 "dead": 0,
                 "mismatches": 0,
+                "mismatch_fen": 0,
+                "statement_lines": 0,
+                "on_time": 0,
+                "lag_days": 0,
             },
         )
 
@@ -75,6 +84,9 @@ def scorecards(session: Session, year: int, live: bool = False) -> list[dict[str
     for who, m, kind, n in session.execute(flagged):
         card((who, int(m)))["refused" if kind == "decision_refused" else "dead"] += int(n)
     for found in cards.values():
+        lines = found["statement_lines"]
+        found["on_time_rate"] = round(found["on_time"] / lines * 100, 1) if lines else None
+        found["mean_lag_days"] = round(found["lag_days"] / lines, 1) if lines else None
         claims = found["claims"]
         found["refusal_rate"] = round(found["refused"] / claims * 100, 1) if claims else None
         found["dead_rate"] = round(found["dead"] / claims * 100, 1) if claims else None
@@ -119,26 +131,58 @@ def _live(session: Session, year: int, card: Any) -> None:
         if rank == p95_at:
             found["p95_seconds"] = float(bucket(float(secs)))
     mismatch_month = cast(extract("month", ClaimRow.period_start), Integer)
-    for who, m, n in session.execute(
-        select(MismatchRow.payer_code, mismatch_month, func.count())
+    for who, m, n, fen in session.execute(
+        select(
+            MismatchRow.payer_code,
+            mismatch_month,
+            func.count(),
+            func.sum(func.abs(MismatchRow.difference_fen)),
+        )
         .join(ClaimRow, ClaimRow.claim_id == MismatchRow.claim_id)
         .where(in_year)
         .group_by(MismatchRow.payer_code, mismatch_month)
     ):
-        card((who, int(m)))["mismatches"] = int(n)
+        found = card((who, int(m)))
+        found["mismatches"], found["mismatch_fen"] = int(n), int(fen)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    lag = (
+        "(CAST(s.received_at AT TIME ZONE 'Asia/Shanghai' AS date) - l.settled_on)"
+        if postgres
+        else "CAST(julianday(date(s.received_at, '+8 hours')) - julianday(l.settled_on) AS INTEGER)"
+    )
+    month_of = "substr(CAST(l.settled_on AS TEXT), 1, 7)"
+    for who, month_text, lines, on_time, late in session.execute(
+        text(
+            f"SELECT l.payer_code, {month_of}, count(*), sum(CASE WHEN {lag} <= :on_time THEN 1 ELSE 0 END),"
+            f" sum({lag}) FROM statement_lines l JOIN statements s ON s.id = l.statement_id"
+            f" WHERE {month_of} LIKE :year GROUP BY 1, 2"
+        ),
+        {"on_time": ON_TIME_DAYS, "year": f"{year:04d}-%"},
+    ):
+        _statements(card((who, int(month_text[5:7]))), lines, on_time, late)
 
 
 def _kept(session: Session, year: int, card: Any) -> None:
     """Claims and mismatches from the kept monthly counts, percentiles from the kept histogram
     of decision times (migration 0035): a few thousand rows a year."""
     counts = ScorecardMonthRow
-    for who, m, claims, mismatches in session.execute(
-        select(counts.party, counts.month, counts.claims, counts.mismatches).where(counts.year == year)
+    for who, m, claims, mismatches, mismatch_fen in session.execute(
+        select(counts.party, counts.month, counts.claims, counts.mismatches, counts.mismatch_fen).where(
+            counts.year == year
+        )
     ):
         if claims > 0:
             card((who, int(m)))["claims"] = int(claims)
         if mismatches > 0:
-            card((who, int(m)))["mismatches"] = int(mismatches)
+            found = card((who, int(m)))
+            found["mismatches"], found["mismatch_fen"] = int(mismatches), int(mismatch_fen)
+    kept = StatementMonthRow
+    for who, month_text, lines, on_time, late in session.execute(
+        select(kept.payer_code, kept.month, kept.lines, kept.on_time, kept.lag_days).where(
+            kept.month.like(f"{year:04d}-%"), kept.lines > 0
+        )
+    ):
+        _statements(card((who, int(month_text[5:7]))), lines, on_time, late)
     times = DecisionTimeRow
     histogram: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for who, m, seconds, steps in session.execute(
@@ -152,6 +196,10 @@ def _kept(session: Session, year: int, card: Any) -> None:
         found = card(key)
         found["median_seconds"] = float(_ranked(buckets, (n + 1) // 2))
         found["p95_seconds"] = float(_ranked(buckets, (n * 95 + 99) // 100))
+
+
+def _statements(found: dict[str, Any], lines: int, on_time: int, late: int) -> None:
+    found["statement_lines"], found["on_time"], found["lag_days"] = int(lines), int(on_time), int(late)
 
 
 def _ranked(buckets: list[tuple[int, int]], rank: int) -> int:

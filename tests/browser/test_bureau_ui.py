@@ -99,6 +99,8 @@ def test_the_bureau_reads_the_fund_closes_an_item_reruns_a_dead_letter_and_dates
             page.screenshot(path=str(ARTIFACTS / "bureau-supervision-item-zh-phone.png"), full_page=True)
             # the dead letter: request beside the answer, rerun, the lineage
             page.click("#letter")
+            page.wait_for_url(f"{base}/ui/dead-letters/*")
+            page.locator("#request").wait_for()  # count() does not wait for the page to load
             assert page.locator("#request").count() == 1 and "*" in page.inner_text("#request")
             page.click("#rerun-button")
             page.wait_for_url(f"{base}/ui/dead-letters/*")

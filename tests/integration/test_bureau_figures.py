@@ -7,30 +7,35 @@ kept totals too)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select, text, update
 
 from gateway import storage
+from gateway.domain.beijing_time import beijing_today
 from gateway.services import fund
 from gateway.services.scorecards import bucket, scorecards
 from gateway.storage.tables import ClaimRow, FundPaidMonthRow, MemberRow, MismatchRow, utcnow
 from ltc_sandbox.payer_set import SandboxPayers
+from reconciliation.statements import import_statement
 from tests.integration.test_corrections import half, void
 from tests.integration.test_payers import drain
 from tests.integration.world import World
 
 KEPT = (
     "fund_paid_months", "fund_member_months", "fund_fixed_months", "scorecard_months", "decision_times",
-    "queue_totals",
+    "queue_totals", "statement_months",
 )  # fmt: skip
 COUNTED = {
     "fund_paid_months": "payments",
     "fund_member_months": "claims",
     "fund_fixed_months": "benefits",
     "queue_totals": "items",
+    "statement_months": "lines",
 }
 
 
@@ -69,7 +74,8 @@ def _same(world: World) -> dict[str, Any]:
             assert scorecards(session, year) == scorecards(session, year, live=True), year
         kept = _kept_rows(session)
         dialect = session.get_bind().dialect.name
-        for statement in _migration().backfill(dialect):
+        migration = _migration()
+        for statement in migration.backfill(dialect) + migration.statement_backfill(dialect):
             session.execute(text(statement))
         assert _kept_rows(session) == kept
         session.rollback()
@@ -138,6 +144,30 @@ def test_the_kept_figures_equal_the_live_sums_through_voids_and_replacements(
     with world.gateway.sessions.begin() as session:
         session.execute(delete(MismatchRow))
     _same(world)
+
+    # a payer's statement: one line a day late (on time), one five days late
+    today = beijing_today()
+
+    def entry(line: int, late: int) -> dict[str, Any]:
+        settled = (today - timedelta(days=late)).isoformat()
+        return {
+            "claim_id": second,
+            "line_no": line,
+            "paid_fen": 100,
+            "payer_reference": f"t-{late}",
+            "settled_on": settled,
+        }
+
+    lines = [entry(1, 1), entry(2, 5)]
+    with world.gateway.sessions.begin() as session:
+        import_statement(session, "huiminbao", json.dumps({"entries": lines}).encode(), "application/json")
+    _same(world)
+    with world.gateway.sessions.begin() as session:
+        card = next(
+            c for c in scorecards(session, today.year) if c["party"] == "huiminbao" and c["statement_lines"]
+        )
+    if (today - timedelta(days=5)).month == (today - timedelta(days=1)).month:
+        assert (card["statement_lines"], card["on_time_rate"], card["mean_lag_days"]) == (2, 50.0, 3.0)
 
 
 def test_decision_times_fall_in_buckets_of_a_second_a_minute_ten_minutes_an_hour() -> None:

@@ -24,6 +24,7 @@ from gateway.storage.tables.figures import (
     FundMemberMonthRow,
     FundPaidMonthRow,
     ScorecardMonthRow,
+    StatementMonthRow,
 )
 from gateway.storage.tables.parties import (
     ApiKeyRow,
@@ -106,6 +107,7 @@ __all__ = [
     "SimulationRow",
     "StaffAccountRow",
     "StatementLineRow",
+    "StatementMonthRow",
     "StatementRow",
     "SupervisionItemRow",
     "SupervisionNoteRow",

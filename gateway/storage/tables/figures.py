@@ -62,6 +62,7 @@ class ScorecardMonthRow(Base):
     month: Mapped[int] = mapped_column(Integer, primary_key=True)
     claims: Mapped[int] = mapped_column(BigInteger)
     mismatches: Mapped[int] = mapped_column(BigInteger)
+    mismatch_fen: Mapped[int] = mapped_column(BigInteger)  # the sum of their differences, unsigned
 
 
 class DecisionTimeRow(Base):
@@ -76,3 +77,17 @@ class DecisionTimeRow(Base):
     month: Mapped[int] = mapped_column(Integer, primary_key=True)
     seconds: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     steps: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatementMonthRow(Base):
+    """A payer's statement lines by the month they were settled in: how many, how many arrived in
+    a statement received by the day after (Beijing), and their days of lag summed. Kept by
+    ``import_statement``, the one writer of statement lines."""
+
+    __tablename__ = "statement_months"
+
+    payer_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    lines: Mapped[int] = mapped_column(BigInteger)
+    on_time: Mapped[int] = mapped_column(BigInteger)
+    lag_days: Mapped[int] = mapped_column(BigInteger)

@@ -12,6 +12,10 @@ The dimensions a figure is grouped by that live in other rows (the member's dist
 line's setting, the claim's assessment and period) have triggers of their own that move the
 sums they carry. See docs/staff-console.md, "Every page at a city's volume".
 
+A statement's timeliness (statement_months) is kept by the one path that writes statement lines,
+``reconciliation.statements.import_statement``, with one set-based statement an import: a row
+trigger would cost every line of a million-line import.
+
 Revision ID: 0035
 Revises: 0034
 Create Date: 2026-12-07 17:30:00.000000
@@ -59,7 +63,8 @@ _UPSERT_TIMES = (" ON CONFLICT (party, year, month, seconds)"
                  " DO UPDATE SET steps = decision_times.steps + excluded.steps")
 _UPSERT_CARD = (" ON CONFLICT (party, year, month) DO UPDATE SET"
                 " claims = scorecard_months.claims + excluded.claims,"
-                " mismatches = scorecard_months.mismatches + excluded.mismatches")
+                " mismatches = scorecard_months.mismatches + excluded.mismatches,"
+                " mismatch_fen = scorecard_months.mismatch_fen + excluded.mismatch_fen")
 
 
 def paid_row(x: str, sign: int) -> str:
@@ -130,8 +135,8 @@ def claimed_row(x: str, sign: int, first: bool = False) -> str:
     visible to PostgreSQL's AFTER triggers, so the earliest of them counts)."""
     other = f"o.step_id < {x}.step_id" if first else f"o.step_id <> {x}.step_id"
     return (
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches)"
-        f" SELECT {_party(x)}, {_year('c.period_start')}, {_month('c.period_start')}, {sign}, 0"
+        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
+        f" SELECT {_party(x)}, {_year('c.period_start')}, {_month('c.period_start')}, {sign}, 0, 0"
         f" FROM claims c WHERE c.claim_id = {x}.claim_id AND NOT EXISTS (SELECT 1 FROM payer_steps o"
         f" WHERE o.claim_id = {x}.claim_id AND {_party('o')} = {_party(x)} AND {other})" + _UPSERT_CARD
     )
@@ -139,8 +144,9 @@ def claimed_row(x: str, sign: int, first: bool = False) -> str:
 
 def mismatch_row(x: str, sign: int) -> str:
     return (
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches)"
-        f" SELECT {x}.payer_code, {_year('c.period_start')}, {_month('c.period_start')}, 0, {sign}"
+        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
+        f" SELECT {x}.payer_code, {_year('c.period_start')}, {_month('c.period_start')}, 0, {sign},"
+        f" {sign} * abs({x}.difference_fen)"
         f" FROM claims c WHERE c.claim_id = {x}.claim_id" + _UPSERT_CARD
     )
 
@@ -163,11 +169,12 @@ def period_moved(dialect: str, d: str, sign: int) -> list[str]:
         f" SELECT {_party('s')}, {y}, {m}, {bucket(dialect, 's')}, {sign} * count(*) FROM payer_steps s"
         f" WHERE s.claim_id = OLD.claim_id AND s.decided_at IS NOT NULL"
         f" GROUP BY {_party('s')}, {bucket(dialect, 's')}" + _UPSERT_TIMES,
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches)"
-        f" SELECT {_party('s')}, {y}, {m}, {sign}, 0 FROM payer_steps s WHERE s.claim_id = OLD.claim_id"
+        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
+        f" SELECT {_party('s')}, {y}, {m}, {sign}, 0, 0 FROM payer_steps s WHERE s.claim_id = OLD.claim_id"
         f" GROUP BY {_party('s')}" + _UPSERT_CARD,
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches)"
-        f" SELECT x.payer_code, {y}, {m}, 0, {sign} * count(*) FROM mismatches x WHERE x.claim_id = OLD.claim_id"
+        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
+        f" SELECT x.payer_code, {y}, {m}, 0, {sign} * count(*), {sign} * sum(abs(x.difference_fen))"
+        " FROM mismatches x WHERE x.claim_id = OLD.claim_id"
         " GROUP BY x.payer_code" + _UPSERT_CARD,
     ]
 
@@ -223,7 +230,8 @@ def triggers(dialect: str) -> list[tuple[str, str, str, str, list[str]]]:
          [time_row(dialect, 'OLD', -1), claimed_row('OLD', -1), time_row(dialect, 'NEW', 1), claimed_row('NEW', 1)]),
         ('figures_step_delete', 'payer_steps', 'DELETE', '', [time_row(dialect, 'OLD', -1), claimed_row('OLD', -1)]),
         ('figures_mismatch_insert', 'mismatches', 'INSERT', '', [mismatch_row('NEW', 1), queue_row('NEW', 1)]),
-        ('figures_mismatch_update', 'mismatches', 'UPDATE', _changed(dialect, ('payer_code', 'claim_id')),
+        ('figures_mismatch_update', 'mismatches', 'UPDATE',
+         _changed(dialect, ('payer_code', 'claim_id', 'difference_fen')),
          [mismatch_row('OLD', -1), mismatch_row('NEW', 1)]),
         ('figures_mismatch_delete', 'mismatches', 'DELETE', '', [mismatch_row('OLD', -1), queue_row('OLD', -1)]),
         ('figures_queue_update', 'mismatches', 'UPDATE',
@@ -275,12 +283,33 @@ def backfill(dialect: str) -> list[str]:
         f" SELECT {_party('s')}, {_year(c)}, {_month(c)}, {bucket(dialect, 's')}, count(*)"
         " FROM payer_steps s JOIN claims c ON c.claim_id = s.claim_id WHERE s.decided_at IS NOT NULL"
         " GROUP BY 1, 2, 3, 4",
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches)"
-        f" SELECT {_party('s')}, {_year(c)}, {_month(c)}, count(DISTINCT s.claim_id), 0"
+        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
+        f" SELECT {_party('s')}, {_year(c)}, {_month(c)}, count(DISTINCT s.claim_id), 0, 0"
         " FROM payer_steps s JOIN claims c ON c.claim_id = s.claim_id GROUP BY 1, 2, 3",
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches)"
-        f" SELECT x.payer_code, {_year(c)}, {_month(c)}, 0, count(*)"
+        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
+        f" SELECT x.payer_code, {_year(c)}, {_month(c)}, 0, count(*), sum(abs(x.difference_fen))"
         " FROM mismatches x JOIN claims c ON c.claim_id = x.claim_id WHERE true GROUP BY 1, 2, 3" + _UPSERT_CARD,
+    ]
+
+
+ON_TIME_DAYS = 1  # a line settled on day D is on time in a statement received by D + 1 (Beijing)
+
+
+def statement_lag(dialect: str) -> str:
+    """Days from a line's settlement (``l``) to its statement's receipt (``s``), Beijing dates."""
+    if dialect == 'postgresql':
+        return "(CAST(s.received_at AT TIME ZONE 'Asia/Shanghai' AS date) - l.settled_on)"
+    return "CAST(julianday(date(s.received_at, '+8 hours')) - julianday(l.settled_on) AS INTEGER)"
+
+
+def statement_backfill(dialect: str) -> list[str]:
+    lag = statement_lag(dialect)
+    return [
+        "DELETE FROM statement_months",
+        "INSERT INTO statement_months (payer_code, month, lines, on_time, lag_days)"
+        f" SELECT l.payer_code, {_year_month('l.settled_on')}, count(*),"
+        f" sum(CASE WHEN {lag} <= {ON_TIME_DAYS} THEN 1 ELSE 0 END), sum({lag})"
+        " FROM statement_lines l JOIN statements s ON s.id = l.statement_id GROUP BY 1, 2",
     ]
 
 
@@ -324,6 +353,7 @@ def upgrade() -> None:
         sa.Column('month', sa.Integer(), nullable=False),
         sa.Column('claims', big(), nullable=False),
         sa.Column('mismatches', big(), nullable=False),
+        sa.Column('mismatch_fen', big(), nullable=False),
         sa.PrimaryKeyConstraint('party', 'year', 'month', name=op.f('pk_scorecard_months')),
     )
     op.create_table(
@@ -344,8 +374,17 @@ def upgrade() -> None:
         sa.Column('difference_fen', big(), nullable=False),
         sa.PrimaryKeyConstraint('status', 'payer_code', 'kind', name=op.f('pk_queue_totals')),
     )
+    op.create_table(
+        'statement_months',
+        sa.Column('payer_code', text(length=64), nullable=False),
+        sa.Column('month', text(length=7), nullable=False),
+        sa.Column('lines', big(), nullable=False),
+        sa.Column('on_time', big(), nullable=False),
+        sa.Column('lag_days', big(), nullable=False),
+        sa.PrimaryKeyConstraint('payer_code', 'month', name=op.f('pk_statement_months')),
+    )
     dialect = op.get_bind().dialect.name
-    for statement in backfill(dialect) + trigger_ddl(dialect):
+    for statement in backfill(dialect) + statement_backfill(dialect) + trigger_ddl(dialect):
         op.execute(statement)
 
 
@@ -355,6 +394,6 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if dialect == 'postgresql' else ""))
         if dialect == 'postgresql':
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
-    for table in ('queue_totals', 'decision_times', 'scorecard_months', 'fund_fixed_months', 'fund_member_months',
+    for table in ('statement_months', 'queue_totals', 'decision_times', 'scorecard_months', 'fund_fixed_months', 'fund_member_months',
                   'fund_paid_months'):
         op.drop_table(table)
