@@ -34,13 +34,13 @@ PROVIDERS = 300
 
 
 def figures_backfill(dialect: str) -> list[str]:
-    """Migration 0035's set-based fill of the bureau's monthly figures."""
+    """Migration 0035's set-based fill of the bureau's monthly figures (statement timeliness too)."""
     path = Path(storage.__file__).parent / "migrations" / "versions" / "0035_bureau_figures.py"
     spec = importlib.util.spec_from_file_location("bureau_figures_0035", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    statements: list[str] = module.backfill(dialect)
+    statements: list[str] = module.backfill(dialect) + module.statement_backfill(dialect)
     return statements
 
 
