@@ -31,6 +31,7 @@ ALL = (
     "work-queue",
     "payer-calls",
     "console-pages",
+    "reference-index",
 )
 
 
@@ -79,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             rows += console_pages.run(args.members, args.members * 5, schema=args.schema, keep=args.keep)
         elif name == "payer-calls":
             rows += payer_calls.run(args.calls)
+        elif name == "reference-index":
+            size = int(args.sizes.split(",")[0])
+            rows += reconciliation.reference_index_cost(size)
         elif name == "reconciliation":
             rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
     print(f"Machine: {machine()}")

@@ -10,13 +10,16 @@ dated versions and an audit trail of some 600,000 entries, sealed. Deterministic
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gateway import storage
 from gateway.audit import audit_key, head_mac
 from gateway.storage.personal import encrypt
 
@@ -28,6 +31,18 @@ ADMINISTRATORS = ("ltc-admin-east", "ltc-admin-west", "ltc-admin-north")
 FUND, PLAN, INSURER = "ltc-city", "huiminbao", "acme-life"
 MONTHS = 24
 PROVIDERS = 300
+
+
+def figures_backfill(dialect: str) -> list[str]:
+    """Migration 0035's set-based fill of the bureau's monthly figures."""
+    path = Path(storage.__file__).parent / "migrations" / "versions" / "0035_bureau_figures.py"
+    spec = importlib.util.spec_from_file_location("bureau_figures_0035", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    statements: list[str] = module.backfill(dialect)
+    return statements
+
 
 _REFERENCE = """
 INSERT INTO payers (payer_code, name, created_at)
@@ -282,6 +297,9 @@ def seed(session: Session, today: date, members: int = 50_000, open_items: int =
                 took = time.perf_counter() - began
                 if took > 5:
                     print(f"  {took:.0f} s: {statement.strip()[:60]}", file=sys.stderr, flush=True)
+    # the bureau's monthly figures, as migration 0035 fills them (its triggers are off while seeding)
+    for statement in figures_backfill("postgresql"):
+        session.execute(text(statement))
     last_id, last_hash = session.execute(
         text("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
     ).one()

@@ -39,7 +39,7 @@ from gateway.reference import registry
 from gateway.services import agencies, assessments, claims, enrollments
 from gateway.services.keys import Principal, Role
 from gateway.storage.tables import ClaimRow
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 
 STEPS = 4  # tier 1, tier 2, tier-3 indemnity, tier-3 fixed benefit
 TARGET_FAST, TARGET_SHARE, TARGET_CPU_MS = 60, 0.8, 25

@@ -2,7 +2,7 @@
 PostgreSQL plan with ``EXPLAIN (ANALYZE, BUFFERS)`` on a table of claims mostly final, with
 ``workers`` x ``in_flight`` claims leased, some parked and some due; then the same without the
 lease index and with the claims in flight still in the due range (the shape before migration
-0035), for comparison. ``python -m bench.lease_plan [in_flight] [workers] [final] [due]``."""
+0036), for comparison. ``python -m bench.lease_plan [in_flight] [workers] [final] [due]``."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def run(in_flight: int = 64, workers: int = 2, final: int = 100_000, due: int = 
             session.execute(text("ANALYZE claims"))
         with gateway.sessions.begin() as session:
             plan = _plan(session, batch)
-            out.append(f"-- before 0035 (ix_claims_work only, leased claims in the due range):\n{plan}")
+            out.append(f"-- before 0036 (ix_claims_work only, leased claims in the due range):\n{plan}")
         gateway.close()
     return "\n".join(out)
 

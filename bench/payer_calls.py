@@ -43,7 +43,7 @@ KINDS = {"rest": "huiminbao", "soap": "acme-life"}  # the sandbox payer of each 
 
 def serve() -> None:
     """The sandbox payers, until stdin closes; their payer files on the first line of stdout."""
-    from ltc_sandbox import SandboxPayers
+    from ltc_sandbox.payer_set import SandboxPayers
 
     sandboxes = SandboxPayers(_products()).start()
     documents = {d["payer_code"]: d.get("adapter") for d in sandboxes.payer_documents()}

@@ -170,11 +170,13 @@ def cpu():
 
 
 started = time.perf_counter()
+import_client, import_server = cpu()
 for name in files:
     with gateway.sessions.begin() as session, open(name, "rb") as statement:
         import_statement(session, Path(name).stem, statement, "text/csv")
 imported = time.perf_counter()
 client_before, server_before = cpu()
+import_cpu = (client_before - import_client, server_before - import_server)
 # LTC_BENCH_WATCHED=1: as a run started from the console, watched line by line (a payer at a time)
 watched = {"lines": lambda *report: None} if os.environ.get("LTC_BENCH_WATCHED") == "1" else {}
 result = Reconciliation(gateway.sessions, window_days=5).run(day, **watched)
@@ -184,6 +186,7 @@ peak_kb = int(next(l.split()[1] for l in open("/proc/self/status") if l.startswi
 print(json.dumps({"import": imported - started, "run": finished - imported, "peak_mb": peak_kb / 1024,
                   "run_cpu_client": client_after - client_before,
                   "run_cpu_server": server_after - server_before,
+                  "import_cpu_client": import_cpu[0], "import_cpu_server": import_cpu[1],
                   "kinds": result["counts"]["kinds"], "levels": result["counts"].get("levels", {})}))
 """
 
@@ -325,3 +328,50 @@ def run(sizes: tuple[int, ...] = (250_000, 500_000, 1_000_000), rounds: int = 3)
                 )
             )
     return rows
+
+
+def reference_index_cost(
+    lines: int = 250_000, rounds: int = 3, prefix: str = "bench_recon_index"
+) -> list[Row]:
+    """What migration 0034's index on ``statement_lines.payer_reference`` (the work queue's search
+    by payer reference) costs a statement import: the same night imported with the index and
+    without it, in alternating rounds on the same data; medians of wall and CPU time."""
+    claims = lines // 2
+    measured: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    with fresh_schema(prefix) as url, tempfile.TemporaryDirectory() as folder:
+        populate(url, claims)
+        files = statements(Path(folder), claims)
+        engine = create_engine(url)
+        for _ in range(rounds):
+            for indexed in (True, False):
+                with engine.begin() as c:
+                    c.execute(
+                        text(
+                            "CREATE INDEX IF NOT EXISTS ix_statement_lines_reference"
+                            " ON statement_lines (payer_reference)"
+                            if indexed
+                            else "DROP INDEX IF EXISTS ix_statement_lines_reference"
+                        )
+                    )
+                settle(url)
+                measured[indexed].append(gateway_path(url, files))
+                forget(url)
+        engine.dispose()
+
+    def median(indexed: bool, key: str) -> float:
+        return statistics.median(m[key] for m in measured[indexed])
+
+    return [
+        Row(
+            f"statement import, {lines:,} lines, with the payer-reference index",
+            median(True, "import"),
+            "s",
+            baseline=median(False, "import"),
+            baseline_name="without it",
+            note=f"median of {rounds} alternating rounds; "
+            f"import CPU {median(True, 'import_cpu_client'):.1f} s"
+            f" here + {median(True, 'import_cpu_server'):.1f} s in PostgreSQL (without the index"
+            f" {median(False, 'import_cpu_client'):.1f} s + {median(False, 'import_cpu_server'):.1f} s);"
+            f" the run {median(True, 'run'):.1f} s (without {median(False, 'run'):.1f} s)",
+        )
+    ]

@@ -2,7 +2,8 @@
 
 A page is found by a cursor (the sort key and id of the row it continues from), not an offset,
 so page 1,000 of 250,000 open items costs what page 1 does. The totals (count and Σ difference)
-are over every item the filters select, not just the page. An item's age is counted in Beijing
+are over every item the filters select, not just the page (kept per status, payer and kind by
+triggers, so the whole queue's totals are not a scan of it). An item's age is counted in Beijing
 business dates up to the queue's date: the later of today and the latest run's business date
 (a run may be for a night ahead of today, and an age is never negative).
 """
@@ -20,7 +21,13 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.numbers import LARGEST, MAX_FEN, whole_number
 from gateway.errors import Invalid
-from gateway.storage.tables import ClaimRow, MismatchRow, ReconciliationRunRow, StatementLineRow
+from gateway.storage.tables import (
+    ClaimRow,
+    MismatchRow,
+    QueueTotalRow,
+    ReconciliationRunRow,
+    StatementLineRow,
+)
 from reconciliation.matching import OPEN_MISMATCH_STATUSES
 
 PAGE = 50
@@ -35,6 +42,7 @@ SORTS = {
     "id": MismatchRow.id,
 }
 SEARCHES = ("claim_number", "provider", "reference")
+NARROWING = ("min_age_days", "min_amount_fen", *SEARCHES)  # filters the kept totals do not split by
 
 
 def queue_date(session: Session, today: date) -> date:
@@ -85,13 +93,48 @@ def filtered(session: Session, query: dict[str, str], as_of: date) -> Select[Any
         statement = statement.where(MismatchRow.claim_id.in_(numbered))
     if query.get("provider"):
         provider = select(ClaimRow.claim_id).where(ClaimRow.provider_code == query["provider"].strip())
-        statement = statement.where(MismatchRow.claim_id.in_(provider))
+        statement = statement.where(_among(session, provider))
     if query.get("reference"):
         reference = select(StatementLineRow.claim_id).where(
             StatementLineRow.payer_reference == query["reference"].strip()
         )
         statement = statement.where(MismatchRow.claim_id.in_(reference))
     return statement
+
+
+def _totals(session: Session, query: dict[str, str], base: Select[Any]) -> tuple[int, int]:
+    """Count and Σ difference of the selection: for a queue filtered by status, payer and kind
+    alone, from the totals migration 0035's triggers keep per status, payer and kind (exact,
+    and a few dozen rows); for a narrower selection, counted over its items."""
+    if not any(query.get(name) for name in NARROWING):
+        kept = QueueTotalRow
+        statuses = query.get("status") or "active"
+        statement = select(
+            func.coalesce(func.sum(kept.items), 0), func.coalesce(func.sum(kept.difference_fen), 0)
+        )
+        statement = statement.where(
+            kept.status.in_(OPEN_MISMATCH_STATUSES if statuses == "active" else statuses.split(","))
+        )
+        if query.get("kind"):
+            statement = statement.where(kept.kind.in_(query["kind"].split(",")))
+        if query.get("payer"):
+            statement = statement.where(kept.payer_code == query["payer"].strip())
+        items, total = session.execute(statement).one()
+        return int(items), int(total)
+    selected = base.with_only_columns(MismatchRow.difference_fen).subquery()
+    items, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(selected.c.difference_fen), 0))
+    ).one()
+    return int(items), int(total)
+
+
+def _among(session: Session, claims: Select[Any]) -> Any:
+    """Items of these claims. On PostgreSQL the claims are gathered first, once, into an array
+    the items' claim index is probed with (a provider has thousands of claims; planned as a
+    semi-join, the 250,000 open items were scanned instead: 1.9 s)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return MismatchRow.claim_id == func.any(func.array(claims.scalar_subquery()))
+    return MismatchRow.claim_id.in_(claims)
 
 
 def encode_cursor(value: Any, row_id: int) -> str:
@@ -146,10 +189,7 @@ def list_mismatches(
             raise Invalid([("/limit", f"must be an integer from 1 to {LARGEST_PAGE}")])
         limit = asked
     base = filtered(session, query, as_of)
-    selected = base.with_only_columns(MismatchRow.difference_fen).subquery()
-    count, total = session.execute(
-        select(func.count(), func.coalesce(func.sum(selected.c.difference_fen), 0))
-    ).one()
+    count, total = _totals(session, query, base)
     backwards = bool(query.get("before")) and not query.get("after")
     page = base
     if query.get("after") or query.get("before"):

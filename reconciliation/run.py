@@ -332,7 +332,8 @@ class Reconciliation:
                 payer[1] += g.payer_fen
             run = session.get_one(ReconciliationRunRow, run_id)
             run.counts = {
-                **{k: v for k, v in run.counts.items() if k != CLASSIFIED},
+                # the lines done of this phase (reconciliation/run_lines.py) end with it
+                **{k: v for k, v in run.counts.items() if k not in (CLASSIFIED, "lines")},
                 "kinds": dict(sorted(counts.items())),
                 "levels": {
                     "groups_agreed": sum(1 for g in groups if g.agreed),

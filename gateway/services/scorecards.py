@@ -1,8 +1,11 @@
 """Administrator scorecards (issue 22 §1 item 4): per settling party (a tier-1 administrator, or
 the payer itself) and service month of the claim: claims, the median and 95th percentile of
 the payer's decision time, how often a decision was refused or a step dead-lettered (the
-claims' flags of those kinds, per claim), and reconciliation's mismatches. Grouped queries with
-window functions (SQLite and PostgreSQL alike); no rows are brought back one by one."""
+claims' flags of those kinds, per claim), and reconciliation's mismatches. The counts and a
+histogram of decision times are kept by migration 0035's triggers as steps and mismatches are
+written (a percentile cannot be summed; a histogram can), so the percentiles are to the bucket:
+the second below a minute, the minute below an hour, ten minutes below a day, the hour beyond.
+``live=True`` computes the same from the steps (window functions), as a check."""
 
 from __future__ import annotations
 
@@ -12,7 +15,14 @@ from sqlalchemy import Integer, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import Invalid
-from gateway.storage.tables import ClaimRow, FlagRow, MismatchRow, PayerStepRow
+from gateway.storage.tables import (
+    ClaimRow,
+    DecisionTimeRow,
+    FlagRow,
+    MismatchRow,
+    PayerStepRow,
+    ScorecardMonthRow,
+)
 
 EARLIEST, LATEST = 2000, 2100
 
@@ -25,7 +35,8 @@ def _seconds(session: Session) -> Any:
     return (func.julianday(step.decided_at) - func.julianday(step.created_at)) * 86400.0
 
 
-def scorecards(session: Session, year: int) -> list[dict[str, Any]]:
+def scorecards(session: Session, year: int, live: bool = False) -> list[dict[str, Any]]:
+    """The year's cards from the kept figures (``live``: from the steps themselves, as a check)."""
     if not EARLIEST <= year <= LATEST:
         raise Invalid([("/year", f"a year from {EARLIEST} to {LATEST}")])
     step = PayerStepRow
@@ -49,6 +60,33 @@ def scorecards(session: Session, year: int) -> list[dict[str, Any]]:
             },
         )
 
+    if live:
+        _live(session, year, card)
+    else:
+        _kept(session, year, card)
+    # a flag names the payer; the step it is about names the administrator that settles for it
+    flagged = (
+        select(party, month, FlagRow.kind, func.count(func.distinct(FlagRow.id)))
+        .join(step, (step.claim_id == FlagRow.claim_id) & (step.product_code == FlagRow.product_code))
+        .join(ClaimRow, ClaimRow.claim_id == FlagRow.claim_id)
+        .where(in_year, FlagRow.kind.in_(("decision_refused", "step_dead")))
+        .group_by(party, month, FlagRow.kind)
+    )
+    for who, m, kind, n in session.execute(flagged):
+        card((who, int(m)))["refused" if kind == "decision_refused" else "dead"] += int(n)
+    for found in cards.values():
+        claims = found["claims"]
+        found["refusal_rate"] = round(found["refused"] / claims * 100, 1) if claims else None
+        found["dead_rate"] = round(found["dead"] / claims * 100, 1) if claims else None
+    return sorted(cards.values(), key=lambda c: (c["party"], c["month"]))
+
+
+def _live(session: Session, year: int, card: Any) -> None:
+    """Claims, percentiles and mismatches from the steps themselves (the kept figures' check)."""
+    step = PayerStepRow
+    party = func.coalesce(step.administrator_code, step.payer_code).label("party")
+    month = cast(extract("month", ClaimRow.period_start), Integer).label("month")
+    in_year = extract("year", ClaimRow.period_start) == year
     for who, m, claims in session.execute(
         select(party, month, func.count(func.distinct(step.claim_id)))
         .join(ClaimRow, ClaimRow.claim_id == step.claim_id)
@@ -77,19 +115,9 @@ def scorecards(session: Session, year: int) -> list[dict[str, Any]]:
     ):
         found = card((who, int(m)))
         if rank == median_at:
-            found["median_seconds"] = float(secs)
+            found["median_seconds"] = float(bucket(float(secs)))
         if rank == p95_at:
-            found["p95_seconds"] = float(secs)
-    # a flag names the payer; the step it is about names the administrator that settles for it
-    flagged = (
-        select(party, month, FlagRow.kind, func.count(func.distinct(FlagRow.id)))
-        .join(step, (step.claim_id == FlagRow.claim_id) & (step.product_code == FlagRow.product_code))
-        .join(ClaimRow, ClaimRow.claim_id == FlagRow.claim_id)
-        .where(in_year, FlagRow.kind.in_(("decision_refused", "step_dead")))
-        .group_by(party, month, FlagRow.kind)
-    )
-    for who, m, kind, n in session.execute(flagged):
-        card((who, int(m)))["refused" if kind == "decision_refused" else "dead"] += int(n)
+            found["p95_seconds"] = float(bucket(float(secs)))
     mismatch_month = cast(extract("month", ClaimRow.period_start), Integer)
     for who, m, n in session.execute(
         select(MismatchRow.payer_code, mismatch_month, func.count())
@@ -98,8 +126,52 @@ def scorecards(session: Session, year: int) -> list[dict[str, Any]]:
         .group_by(MismatchRow.payer_code, mismatch_month)
     ):
         card((who, int(m)))["mismatches"] = int(n)
-    for found in cards.values():
-        claims = found["claims"]
-        found["refusal_rate"] = round(found["refused"] / claims * 100, 1) if claims else None
-        found["dead_rate"] = round(found["dead"] / claims * 100, 1) if claims else None
-    return sorted(cards.values(), key=lambda c: (c["party"], c["month"]))
+
+
+def _kept(session: Session, year: int, card: Any) -> None:
+    """Claims and mismatches from the kept monthly counts, percentiles from the kept histogram
+    of decision times (migration 0035): a few thousand rows a year."""
+    counts = ScorecardMonthRow
+    for who, m, claims, mismatches in session.execute(
+        select(counts.party, counts.month, counts.claims, counts.mismatches).where(counts.year == year)
+    ):
+        if claims > 0:
+            card((who, int(m)))["claims"] = int(claims)
+        if mismatches > 0:
+            card((who, int(m)))["mismatches"] = int(mismatches)
+    times = DecisionTimeRow
+    histogram: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for who, m, seconds, steps in session.execute(
+        select(times.party, times.month, times.seconds, times.steps)
+        .where(times.year == year, times.steps > 0)
+        .order_by(times.party, times.month, times.seconds)
+    ):
+        histogram.setdefault((who, int(m)), []).append((int(seconds), int(steps)))
+    for key, buckets in histogram.items():
+        n = sum(steps for _, steps in buckets)
+        found = card(key)
+        found["median_seconds"] = float(_ranked(buckets, (n + 1) // 2))
+        found["p95_seconds"] = float(_ranked(buckets, (n * 95 + 99) // 100))
+
+
+def _ranked(buckets: list[tuple[int, int]], rank: int) -> int:
+    """The bucket of the ``rank``-th smallest decision time (1-based)."""
+    seen = 0
+    for seconds, steps in buckets:
+        seen += steps
+        if seen >= rank:
+            return seconds
+    return buckets[-1][0]
+
+
+def bucket(seconds: float) -> int:
+    """A decision time's bucket, as migration 0035's triggers count it: the second below a
+    minute, the minute below an hour, ten minutes below a day, the hour beyond (lower bounds)."""
+    s = int(round(seconds, 3))
+    if s < 60:
+        return s
+    if s < 3600:
+        return s // 60 * 60
+    if s < 86400:
+        return s // 600 * 600
+    return s // 3600 * 3600

@@ -1,7 +1,7 @@
 """The runs page: recent nights with their counts and per-payer totals, and starting a run,
 which works in the background (as the API's does) while its page shows the phase and progress
-until it is done; in the line-by-line phase, the lines done of its lines (``LINES``: kept in
-the process that runs it, so a page served by another process shows the phase alone)."""
+until it is done; in the line-by-line phase, the lines done of its lines (``run_lines``: on
+PostgreSQL in the run's row, so any process serving the page shows them)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from gateway.errors import Invalid, ServiceError
 from gateway.storage.tables import ReconciliationRunRow
 from reconciliation.matching import MismatchKind
 from reconciliation.report import run_view
+from reconciliation.run_lines import LINES
 from reconciliation.ui.chart import chart
 from reconciliation.ui.i18n import refusal, translator
 from reconciliation.ui.render import lang as _lang
@@ -30,32 +31,6 @@ from reconciliation.ui.signin import current_principal as _principal
 from reconciliation.ui.signin import signed_form as _signed_form
 
 log = logging.getLogger("ltc_gateway.reconciliation")
-
-
-class Lines:
-    """The latest (phase, done, of) of each business date's run working in this process. A
-    run reports after each payer's lines, so the lock is taken a few times a run."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_date: dict[date, tuple[str, int, int]] = {}
-
-    def report(self, day: date, phase: str, done: int, of: int) -> None:
-        with self._lock:
-            self._by_date[day] = (phase, done, of)
-
-    def of(self, day: date, phase: str) -> tuple[int, int] | None:
-        """Lines done and of, while the run of ``day`` is in ``phase`` and has any."""
-        with self._lock:
-            found = self._by_date.get(day)
-        return (found[1], found[2]) if found and found[0] == phase and found[2] else None
-
-    def forget(self, day: date) -> None:
-        with self._lock:
-            self._by_date.pop(day, None)
-
-
-LINES = Lines()
 
 
 def _payer_totals(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -117,8 +92,10 @@ async def start_run(request: Request) -> Response:
     except ServiceError as error:
         return await _after(request, "/ui/", "problem", refusal(error, lang))
 
+    engine = request.app.state.gateway.engine
+
     def lines(phase: str, done: int, of: int) -> None:
-        LINES.report(day, phase, done, of)
+        LINES.report(engine, day, phase, done, of)
 
     def work() -> None:
         try:
@@ -162,7 +139,7 @@ async def run_page(request: Request) -> Response:
         refresh=working,
         kinds=[k.value for k in MismatchKind],
         rows=_rows_done(run),
-        lines=LINES.of(day, run["phase"]) if working else None,
+        lines=LINES.of(day, run),
         payer_totals=_payer_totals([run]),
     )
 

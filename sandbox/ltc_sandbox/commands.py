@@ -56,7 +56,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from gateway.domain.products import Product
-    from ltc_sandbox import SandboxPayers
+    from ltc_sandbox.payer_set import SandboxPayers
 
     if args.hsa and not args.write_config:
         print("error: --hsa needs --write-config DIR (its keys are written there)", file=sys.stderr)

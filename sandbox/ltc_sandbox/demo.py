@@ -31,7 +31,7 @@ from gateway.render import claim_table
 from gateway.services.keys import Role, create_key
 from gateway.storage.migrate import upgrade_engine
 from ltc_gateway.app import create_app
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 
 T = TypeVar("T")
 

@@ -6,6 +6,7 @@ tests/integration/test_bureau_pages.py; the browser runs once, on SQLite."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -146,6 +147,16 @@ def test_the_bureau_reads_the_fund_closes_an_item_reruns_a_dead_letter_and_dates
             page.goto(f"{base}/ui/fund?year={year}&lang=en")
             assert "Months of payment left" in page.inner_text("#funds")
             page.screenshot(path=str(ARTIFACTS / "bureau-fund-en.png"), full_page=True)
+            for name, path, heading in (
+                ("scorecards", f"/ui/scorecards?year={year}", "Administrator scorecards"),
+                ("audit", "/ui/audit?action=supervision.", "Audit search"),
+                ("dead-letters", "/ui/dead-letters", "Dead letters and refusals"),
+            ):
+                page.goto(f"{base}{path}{'&' if '?' in path else '?'}lang=en")
+                assert heading in page.inner_text("h1"), name
+                headers = " ".join(page.locator("th, label, button, h2").all_inner_texts())
+                assert headers.strip() and not re.search(r"[\u4e00-\u9fff]", headers), (name, headers)
+                page.screenshot(path=str(ARTIFACTS / f"bureau-{name}-en.png"), full_page=True)
         finally:
             context.close()
             browser.close()

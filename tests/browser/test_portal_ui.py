@@ -21,7 +21,7 @@ from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
 from gateway.reference.registry import onboard
 from ltc_gateway.app import create_app
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from tests.browser.test_staff_ui import ARTIFACTS, Page, browser_page  # noqa: F401 (a fixture)
 from tests.conftest import DatabaseUnderTest
 from tests.integration.test_claim_batches import as_csv, break_three, month_rows

@@ -9,7 +9,7 @@ from gateway.bootstrap import Gateway
 from gateway.domain.products import Product
 from gateway.reference.registry import onboard
 from ltc_gateway.app import create_app
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from tests.integration.world import World, example_products
 
 

@@ -21,7 +21,7 @@ from gateway.documents.settlement_statement import Names, build
 from gateway.documents.translations import LANGUAGES, Translator, catalogue, negotiate
 from gateway.domain.identity import mask_id_number
 from gateway.services.keys import Role
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from tests.integration.test_payers import drain
 from tests.integration.world import World, auth
 

@@ -19,7 +19,7 @@ from gateway.orchestration.recording import record_fixed_benefits
 from gateway.orchestration.worker import Worker
 from gateway.services.keys import Role
 from gateway.storage.tables import ClaimRow, LedgerEntryRow, LinePaymentRow, PayerStepRow
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from tests.integration.test_payers import FAST, WORKED, drain, paid
 from tests.integration.world import World, auth
 

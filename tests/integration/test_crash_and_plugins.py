@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from gateway.ledger import business_date
 from gateway.storage.tables import PayerRow, StatementRow
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from reconciliation.run import Reconciliation
 from tests.integration.test_payers import WORKED, one_body_per_key, paid
 from tests.integration.world import World

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from gateway.orchestration.worker import Worker
 from gateway.storage.database import make_engine, make_sessionmaker, normalise_url
 from gateway.storage.tables import ClaimRow
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from tests.integration.test_crash_and_plugins import worker_env
 from tests.integration.test_payers import one_body_per_key
 from tests.integration.world import World

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from gateway.config import Settings
-from ltc_sandbox import SandboxPayers
 from ltc_sandbox import demo as demo_module
+from ltc_sandbox.payer_set import SandboxPayers
 
 
 def _environment(tmp: Path) -> dict[str, str]:

@@ -22,8 +22,8 @@ from adapters.soap import SoapAdapter
 from examples import example_products
 from gateway.api.payer_openapi import describe
 from gateway.domain.products import Product
-from ltc_sandbox import SandboxPayers
 from ltc_sandbox.payer import SandboxPayer
+from ltc_sandbox.payer_set import SandboxPayers
 from ltc_sandbox.rest_app import rest_payer_app
 from ltc_sandbox.soap_app import SoapServer
 from tests.integration.openapi_check import Description, escape, payer_description_of

@@ -19,7 +19,7 @@ from gateway.orchestration.worker import Worker
 from gateway.reference.registry import load_payer
 from gateway.storage.tables import AdjustmentRow, ClaimRow, LinePaymentRow, OutboxRow, PayerStepRow, utcnow
 from ltc_gateway.app import create_app
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from tests.integration.world import World
 
 FAST = RetryPolicy(attempts_per_lease=3, initial_seconds=0.01, max_seconds=0.05, lease_retry_seconds=0)

@@ -33,7 +33,7 @@ from gateway.reference.registry import load_payer
 from gateway.services.keys import Role
 from gateway.storage import personal
 from gateway.storage.tables import ClaimRow, IdempotencyKeyRow, OutboxRow, PayerStepRow, utcnow
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from tests.integration.test_cli import ltc
 from tests.integration.test_payers import drain, one_body_per_key
 from tests.integration.world import World, auth

@@ -20,7 +20,7 @@ from gateway.orchestration.steps import RetryPolicy
 from gateway.orchestration.transaction import Transaction
 from gateway.orchestration.worker import Worker
 from gateway.storage.tables import ClaimRow, FlagRow, OutboxRow, PayerStepRow, utcnow
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 from tests.integration.world import World
 
 POISON = "All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters"

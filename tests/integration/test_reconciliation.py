@@ -22,8 +22,8 @@ from gateway.storage.tables import (
     StatementLineRow,
     utcnow,
 )
-from ltc_sandbox import SandboxPayers
 from ltc_sandbox.generator import Night, generate_night
+from ltc_sandbox.payer_set import SandboxPayers
 from reconciliation.run import Reconciliation
 from tests.integration.test_payers import drain
 from tests.integration.world import World

@@ -19,8 +19,8 @@ from adapters.sdk_totals import PeriodTotals
 from gateway.ledger import business_date
 from gateway.services.keys import Role
 from gateway.storage.tables import PayerRow, ReconciliationTotalsRow
-from ltc_sandbox import HSA_ADMIN, SandboxPayers
 from ltc_sandbox.generator import generate_night
+from ltc_sandbox.payer_set import HSA_ADMIN, SandboxPayers
 from reconciliation.run import Reconciliation
 from reconciliation.statements import entries_document, import_statement
 from tests.integration.test_cli import ltc

@@ -17,7 +17,7 @@ from gateway.orchestration.steps import RetryPolicy
 from gateway.orchestration.worker import Worker
 from gateway.reference.registry import onboard
 from gateway.storage.tables import FlagRow, OutboxRow
-from ltc_sandbox import REST_PAYER, SandboxPayers
+from ltc_sandbox.payer_set import REST_PAYER, SandboxPayers
 from tests.integration.test_payers import FAST, drain, paid
 from tests.integration.world import World, example_products
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import time
 import uuid
@@ -27,7 +28,8 @@ from gateway.storage.tables import MismatchActionRow, MismatchRow, SettlementIte
 from ltc_gateway.app import create_app
 from ltc_sandbox.generator import Night, generate_night
 from reconciliation.api import reconciliation_for
-from reconciliation.ui import exports, run_pages
+from reconciliation.run_lines import LINES
+from reconciliation.ui import exports
 from tests.integration.test_staff_sessions import csrf_of, sign_in
 from tests.people import own_key
 
@@ -240,11 +242,31 @@ def test_a_run_started_in_the_console_works_in_the_background_and_shows_its_prog
     assert 'data-status="done"' in page and 'id="payer-totals"' in page and "已完成" in page
 
 
+_COUNTS = "SELECT counts FROM reconciliation_runs WHERE business_date = :d"
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def test_a_run_reports_its_lines_payer_by_payer_and_its_page_shows_them(console: Console) -> None:
     day, gateway = console.night.business_date, console.gateway
     first = console.api(f"/v1/reconciliation/runs/{day.isoformat()}")
     seen: list[tuple[str, int, int]] = []
-    again = reconciliation_for(gateway).run(day, lines=lambda *report: seen.append(report))
+    stored: list[Any] = []  # the run's row as another process reads it, at each report
+
+    def report(phase: str, done: int, of: int) -> None:
+        seen.append((phase, done, of))
+        LINES.report(gateway.engine, day, phase, done, of)
+        if gateway.engine.dialect.name == "postgresql":  # SQLite: the run holds the one write lock
+            with gateway.engine.connect() as other:
+                stored.append(other.execute(text(_COUNTS), {"d": day}).scalar_one())
+
+    again = reconciliation_for(gateway).run(day, lines=report)
+    LINES.forget(day)
+    if gateway.engine.dialect.name == "postgresql":
+        assert [_json(c)["lines"]["done"] for c in stored] == [done for _, done, _ in seen]
+    assert "lines" not in again["counts"]  # the phase's end takes the figure away
     matched = [g for g in again["levels"] if g["level_2"] == "matched"]
     lines = sum(g["gateway"]["count"] + g["payer"]["count"] for g in matched)
     assert len({g["payer_code"] for g in matched}) == len(seen) > 1  # after each payer's lines
@@ -254,12 +276,19 @@ def test_a_run_reports_its_lines_payer_by_payer_and_its_page_shows_them(console:
     assert again["counts"]["kinds"] == first["counts"]["kinds"]  # a payer at a time finds the same
 
     reconciliation_for(gateway).run(day, stop_after="totals")  # working: line by line is next
-    run_pages.LINES.report(day, "results", 120_000, 250_000)
+    LINES.report(gateway.engine, day, "results", 120_000, 250_000)
     try:
         page = console.client.get(f"/ui/runs/{day.isoformat()}").text
     finally:
-        run_pages.LINES.forget(day)
+        LINES.forget(day)
     assert 'id="run-lines"' in page and "逐行比对 120,000 / 250,000 行" in page
+    # another process serving the page (nothing in this one's memory): on PostgreSQL it reads the
+    # figure from the run's row; SQLite (one process, one writer) keeps it in the run's process
+    page = console.client.get(f"/ui/runs/{day.isoformat()}").text
+    if gateway.engine.dialect.name == "postgresql":
+        assert "逐行比对 120,000 / 250,000 行" in page
+    else:
+        assert 'id="run-lines"' not in page
 
 
 def test_an_export_holds_every_row_beyond_a_hundred_thousand(

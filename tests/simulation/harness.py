@@ -48,7 +48,7 @@ from gateway.storage.tables import (
     PayerStepRow,
 )
 from ltc_gateway.app import create_app
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 
 
 @dataclass

@@ -184,6 +184,20 @@ class MismatchRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class QueueTotalRow(Base):
+    """The work queue's items and Σ difference per status, payer and kind, kept by migration
+    0035's triggers as items are found, resolved or changed: the totals row of a page filtered
+    by those alone reads a few dozen rows, not the 250,000 open items."""
+
+    __tablename__ = "queue_totals"
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    payer_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    items: Mapped[int] = mapped_column(BigInteger)
+    difference_fen: Mapped[int] = mapped_column(BigInteger)
+
+
 class MismatchActionRow(Base):
     """The audit trail of the work queue: every action, who, when, the note, before and after."""
 

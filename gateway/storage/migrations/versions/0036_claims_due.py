@@ -3,16 +3,16 @@ next_attempt_at where it is set (final claims have none), in the query's order, 
 after the batch it leases; leasing a claim moves its next_attempt_at to the lease's end, so the
 claims in flight are not read again by every lease (issue 20; the plan is in docs/scaling.md)
 
-Revision ID: 0035
-Revises: 0034
+Revision ID: 0036
+Revises: 0035
 Create Date: 2026-12-07 17:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0035'
-down_revision = '0034'
+revision = '0036'
+down_revision = '0035'
 branch_labels = None
 depends_on = None
 
