@@ -21,7 +21,7 @@ from gateway.config import Settings
 from gateway.domain.products import Product
 from gateway.orchestration.worker import due_claims
 from gateway.storage.tables import utcnow
-from ltc_sandbox import SandboxPayers
+from ltc_sandbox.payer_set import SandboxPayers
 
 _COPY = """
 INSERT INTO claims (claim_id, provider_code, claim_number, member_id, assessment_id, period_start,
