@@ -7,8 +7,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from typing import cast
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.domain.beijing_time import beijing_date
@@ -27,7 +28,8 @@ def business_date(now: datetime | None = None) -> date:
 
 # Entries are appended and read back by queries, never as objects: one multi-row INSERT, with no
 # unit-of-work bookkeeping for each entry.
-_APPEND = insert(LedgerEntryRow).execution_options(autoflush=False)
+# (on the table: an entity's INSERT goes through the ORM's bulk-persistence layer)
+_APPEND = insert(cast(Table, LedgerEntryRow.__table__))
 
 
 def expect(
@@ -59,7 +61,7 @@ def expect(
         if amount or kind in ROUTED
     ]
     if rows:
-        session.execute(_APPEND, rows)
+        session.connection().execute(_APPEND, rows)  # no flush first (``recording``)
 
 
 # What is expected of each claim-level month of a product, by payer: entries are written by INSERT

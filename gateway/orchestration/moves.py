@@ -151,7 +151,9 @@ def _next_call(
         return fail(claim)
     now = utcnow()
     claim.status = ClaimStatus.COORDINATING.value
-    claim.lease_expires_at, claim.updated_at = now + lease, now
+    # the lease runs on; so does the time the claim is next due if its worker is gone (``due_claims``)
+    claim.lease_expires_at = claim.next_attempt_at = now + lease
+    claim.updated_at = now
     party = settling_party(step)
     payer = session.get(PayerRow, party)
     adapter = payer.adapter if payer else None

@@ -59,14 +59,15 @@ def assessment_notice(
     )
 
 
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+
 # Queued once whether or not it is queued already (every tier of a claim asks): one INSERT, which
-# depends on nothing the transaction has pending, run unflushed (``transaction``).
+# depends on nothing the transaction has pending: on the table, run on the session's connection
+# with no flush first (``recording``).
 _QUEUE_ONCE = {
-    dialect.__name__.rpartition(".")[2]: unflushed(
-        dialect.insert(OutboxRow)
-        .on_conflict_do_nothing(index_elements=[OutboxRow.idempotency_key])
-        .returning(OutboxRow.id)
-    )
+    dialect.__name__.rpartition(".")[2]: dialect.insert(_OUTBOX)
+    .on_conflict_do_nothing(index_elements=[_OUTBOX.c.idempotency_key])
+    .returning(_OUTBOX.c.id)
     for dialect in (postgresql, sqlite)
 }
 
@@ -97,20 +98,24 @@ def send_assessment(
     now, payload = utcnow(), to_wire(notice)
     lessee = tx.lessee
     owner, expires = (lessee.owner, now + lessee.lease) if lessee else (None, None)
-    queued = session.execute(
-        _QUEUE_ONCE[session.get_bind().dialect.name],
-        {
-            "kind": "assessment",
-            "payer_code": party,
-            "idempotency_key": notice.idempotency_key,
-            "payload": payload,
-            "status": WAITING,
-            "attempts": 1 if lessee else 0,  # sent at once: counted before it is
-            "next_attempt_at": now,
-            "lease_owner": owner,
-            "lease_expires_at": expires,
-        },
-    ).scalar()
+    queued = (
+        session.connection()
+        .execute(  # no flush first (``recording``)
+            _QUEUE_ONCE[session.get_bind().dialect.name],
+            {
+                "kind": "assessment",
+                "payer_code": party,
+                "idempotency_key": notice.idempotency_key,
+                "payload": payload,
+                "status": WAITING,
+                "attempts": 1 if lessee else 0,  # sent at once: counted before it is
+                "next_attempt_at": now,
+                "lease_owner": owner,
+                "lease_expires_at": expires,
+            },
+        )
+        .scalar()
+    )
     if queued is None:  # queued by an earlier claim or tier
         return
     if lessee:
@@ -169,7 +174,6 @@ def lease_messages(
 
 # A delivered message, the usual case: one statement, built once, run for a whole batch of them
 # (executemany); the rows were written by earlier transactions, so nothing needs a flush first.
-_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 _DELIVERED = unflushed(
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("message_id"))

@@ -5,8 +5,9 @@ makes, and the flags for the bureau."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from adapters.sdk import AdjustmentNotice, to_wire
@@ -14,7 +15,7 @@ from gateway import audit, ledger
 from gateway.coordination import FixedBenefitDecision, PayerShare
 from gateway.domain.claims import ClaimLine
 from gateway.domain.products import ProductKind
-from gateway.orchestration.transaction import Transaction, unflushed
+from gateway.orchestration.transaction import Transaction
 from gateway.storage.tables import (
     AdjustmentRow,
     ClaimRow,
@@ -29,7 +30,13 @@ from gateway.storage.tables import (
 
 # A claim's line payments are read back by queries, never as objects: written by one multi-row
 # INSERT, with no unit-of-work bookkeeping for each row, they are read unflushed (``transaction``).
-_INSERT_PAYMENTS = unflushed(insert(LinePaymentRow))
+# Statements on the tables, not the ORM entities, run on the session's connection: an entity's
+# INSERT or DELETE goes through the ORM's bulk-persistence layer (a tenth of a move's CPU in the
+# profile, docs/scaling.md), and a table's run through the session flushes the unit of work first
+# (SQLAlchemy flushes before every Core statement), which wrote each step's row twice a move.
+_PAYMENTS = cast(Table, LinePaymentRow.__table__)
+_FIXED = cast(Table, FixedBenefitRow.__table__)
+_INSERT_PAYMENTS = insert(_PAYMENTS)
 
 
 def record_share(
@@ -80,7 +87,7 @@ def record_share(
         if line.repeat is not None and not provisional:  # DUPLICATE_SERVICE: the earlier claim named
             flag(session, claim, "duplicate_service", line.repeat.detail(service), step, line.line_no)
     if rows:
-        session.execute(_INSERT_PAYMENTS, rows)
+        session.connection().execute(_INSERT_PAYMENTS, rows)
     if not provisional:
         step.detail = {**(step.detail or {}), "paid_fen": share.paid_fen}
         if claim.round == 1:  # later rounds reach the ledger as adjustments
@@ -114,23 +121,17 @@ def expect(
 
 
 # A proposal's rows were written by an earlier transaction, never loaded as objects: the deletes
-# run unflushed (``transaction``) and need not look for the rows in the session either.
-_RELEASE_FIXED = unflushed(
-    delete(FixedBenefitRow).where(
-        FixedBenefitRow.claim_id == bindparam("claim_id"),
-        FixedBenefitRow.product_code == bindparam("product_code"),
-        FixedBenefitRow.provisional.is_(True),
-    ),
-    synchronize_session=False,
+# need no flush first and need not look for the rows in the session either.
+_RELEASE_FIXED = delete(_FIXED).where(
+    _FIXED.c.claim_id == bindparam("claim_id"),
+    _FIXED.c.product_code == bindparam("product_code"),
+    _FIXED.c.provisional.is_(True),
 )
-_RELEASE_PAYMENTS = unflushed(
-    delete(LinePaymentRow).where(
-        LinePaymentRow.claim_id == bindparam("claim_id"),
-        LinePaymentRow.round == bindparam("round"),
-        LinePaymentRow.seq == bindparam("seq"),
-        LinePaymentRow.provisional.is_(True),
-    ),
-    synchronize_session=False,
+_RELEASE_PAYMENTS = delete(_PAYMENTS).where(
+    _PAYMENTS.c.claim_id == bindparam("claim_id"),
+    _PAYMENTS.c.round == bindparam("round"),
+    _PAYMENTS.c.seq == bindparam("seq"),
+    _PAYMENTS.c.provisional.is_(True),
 )
 
 
@@ -138,9 +139,25 @@ def release_provisional(session: Session, claim: ClaimRow, step: PayerStepRow) -
     """Give back the limits a proposal held (the payer refused it, or its decision replaces it)."""
     # a step holds line payments (indemnity) or fixed benefits, never both: one statement
     if step.kind == ProductKind.FIXED_BENEFIT.value:
-        session.execute(_RELEASE_FIXED, {"claim_id": claim.claim_id, "product_code": step.product_code})
+        session.connection().execute(
+            _RELEASE_FIXED, {"claim_id": claim.claim_id, "product_code": step.product_code}
+        )
         return
-    session.execute(_RELEASE_PAYMENTS, {"claim_id": claim.claim_id, "round": claim.round, "seq": step.seq})
+    if _asked_to_decide(step):
+        return  # it held nothing: no DELETE on every decision
+    session.connection().execute(
+        _RELEASE_PAYMENTS, {"claim_id": claim.claim_id, "round": claim.round, "seq": step.seq}
+    )
+
+
+def _asked_to_decide(step: PayerStepRow) -> bool:
+    """Whether the indemnity step's stored request asked its payer to decide (not a proposal):
+    then its round and seq hold no line payments provisionally. They are written only with a
+    proposal's request, in its transaction (``moves``), and every step that leaves a round and
+    seq (dead, refused, returned, replaced, voided) releases them before another is built.
+    Fixed benefits are held by product, across rounds: those are always released."""
+    request = step.request
+    return isinstance(request, dict) and request.get("adjudication") == "payer"
 
 
 _HELD = select(FixedBenefitRow).where(

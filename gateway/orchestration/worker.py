@@ -20,10 +20,10 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.registry import AdapterPool
@@ -49,6 +49,24 @@ from gateway.storage.tables import ClaimRow, utcnow
 log = logging.getLogger("ltc_gateway.worker")
 
 Sent = tuple[Message, Exception | None, int]  # a message, what went wrong (if anything), calls made
+
+
+def due_claims(now: datetime, limit: int) -> Select[uuid.UUID]:
+    """The claims due for a move, oldest first, locked and skipping those another worker is
+    leasing (PostgreSQL). Read through ``ix_claims_due`` (next_attempt_at, where it is set: claims
+    that are final have none), in its order, so the scan stops after ``limit`` due claims; the
+    lease condition stays for claims whose lease outlived their next_attempt_at."""
+    return (
+        select(ClaimRow.claim_id)
+        .where(
+            ClaimRow.next_attempt_at <= now,
+            ClaimRow.status.in_(ACTIVE_CLAIM_STATUSES),
+            or_(ClaimRow.lease_expires_at.is_(None), ClaimRow.lease_expires_at < now),
+        )
+        .order_by(ClaimRow.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -131,25 +149,16 @@ class Worker:
 
     def lease_claims(self, limit: int | None = None) -> list[uuid.UUID]:
         now = utcnow()
+        expires = now + self.lease
         with self.transaction() as tx:
-            ids = list(
-                tx.session.scalars(
-                    select(ClaimRow.claim_id)
-                    .where(
-                        ClaimRow.status.in_(ACTIVE_CLAIM_STATUSES),
-                        ClaimRow.next_attempt_at <= now,
-                        or_(ClaimRow.lease_expires_at.is_(None), ClaimRow.lease_expires_at < now),
-                    )
-                    .order_by(ClaimRow.next_attempt_at)
-                    .limit(limit or self.batch)
-                    .with_for_update(skip_locked=True)
-                )
-            )
+            ids = list(tx.session.scalars(due_claims(now, limit or self.batch)))
             if ids:
+                # a leased claim is next due when its lease runs out: the claims in flight leave
+                # the due range of ``ix_claims_due``, so the lease query reads only due claims
                 tx.session.execute(
                     update(ClaimRow)
                     .where(ClaimRow.claim_id.in_(ids))
-                    .values(lease_owner=self.worker_id, lease_expires_at=now + self.lease)
+                    .values(lease_owner=self.worker_id, lease_expires_at=expires, next_attempt_at=expires)
                 )
         return ids
 

@@ -185,8 +185,9 @@ def test_a_claim_leased_by_a_dead_worker_is_taken_over(world: World) -> None:
     assert len(dead.lease_claims()) == 1  # leased, then the worker "dies"
     alive = Worker(world.gateway.sessions, world.gateway.catalogue, worker_id="alive")
     assert asyncio.run(alive.run_once()) == 0  # the lease still holds
-    with world.gateway.sessions.begin() as session:
-        session.execute(update(ClaimRow).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    with world.gateway.sessions.begin() as session:  # the lease runs out: the claim is due from then
+        ended = utcnow() - timedelta(seconds=1)
+        session.execute(update(ClaimRow).values(lease_expires_at=ended, next_attempt_at=ended))
     assert asyncio.run(alive.run_once()) == 1
     assert world.claim(claim_id)["status"] == "coordinated"
 

@@ -17,7 +17,7 @@ from gateway.orchestration.steps import RetryPolicy
 from gateway.orchestration.transaction import Lessee, Transaction
 from gateway.orchestration.worker import Worker
 from gateway.reference.registry import load_payer
-from gateway.storage.tables import AdjustmentRow, ClaimRow, LinePaymentRow, OutboxRow, PayerStepRow
+from gateway.storage.tables import AdjustmentRow, ClaimRow, LinePaymentRow, OutboxRow, PayerStepRow, utcnow
 from ltc_gateway.app import create_app
 from ltc_sandbox.payer_set import SandboxPayers
 from tests.integration.world import World
@@ -381,8 +381,8 @@ def test_a_notice_handed_to_a_worker_that_died_is_sent_by_another(
         next_call(tx, uuid.UUID(claim_id), world.gateway.catalogue, timedelta(seconds=60))
     [notice] = tx.taken  # ... and dies before sending it
     assert notice.party == "ltc-admin-east" and not sandboxes.payers["ltc-admin-east"].assessments
-    with world.gateway.sessions.begin() as session:  # the claim's own lease runs out too
-        session.execute(update(ClaimRow).values(lease_expires_at=None))
+    with world.gateway.sessions.begin() as session:  # the claim's own lease runs out too (due from then)
+        session.execute(update(ClaimRow).values(lease_expires_at=None, next_attempt_at=utcnow()))
     drain(world)
     assert world.claim(claim_id)["status"] == "coordinated"
     assert len(sandboxes.payers["ltc-admin-east"].assessments) == 1

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,6 +59,13 @@ class ClaimRow(Base):
     __table_args__ = (
         UniqueConstraint("provider_code", "claim_number"),
         Index("ix_claims_work", "status", "next_attempt_at"),
+        # the workers' lease query (orchestration.worker.due_claims): only claims with a next move
+        Index(
+            "ix_claims_due",
+            "next_attempt_at",
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+            sqlite_where=text("next_attempt_at IS NOT NULL"),
+        ),
         Index("ix_claims_coordination_order", "member_id", "coordination_seq", unique=True),
         # claims as a list (services/claim_lists.py): its keyset order, per provider too, and filters
         Index("ix_claims_listing", "created_at", "claim_id"),
