@@ -246,13 +246,28 @@ def _database_rows(
 
 
 def kept_city_rows(schema: str, processes: int = 2, runs: int = 3) -> list[Row]:
-    """A city kept in ``schema`` (seeded beforehand, e.g. 40 generated members copied 1,250
-    times: 50,000 members), read and replayed whole on 1 and on ``processes`` processes."""
+    """A city kept in ``schema`` (seeded beforehand), read and replayed whole on 1 and on
+    ``processes`` processes."""
+    return _whole_city_rows(in_schema(schema), f"city kept in {schema}", processes, runs)
+
+
+def seeded_city_rows(
+    copies: int, processes: int = 2, runs: int = 3, prefix: str = "bench_sim_city"
+) -> list[Row]:
+    """A city of 40 generated members copied ``copies`` times in the server (1,250: 50,000
+    members, ~2.8 million lines, ~4 GB, ~15 minutes to copy on the shared machine), measured
+    whole on 1 and on ``processes`` processes, then dropped."""
+    with fresh_schema(prefix) as url:
+        _city(url, 40)
+        _grow(url, copies)
+        city = f"city of {40 * copies:,} members (40 generated x {copies})"
+        return _whole_city_rows(url, city, processes, runs)
+
+
+def _whole_city_rows(url: str, city: str, processes: int, runs: int) -> list[Row]:
     load_start = os.getloadavg()[0]
     core = coordination.run(runs=runs)[0]
     pure = _summary(_median_by(runs, lambda: [_replay_timed([_history(m) for m in range(400)])]))[1]
-    url = in_schema(schema)
-    city = f"city kept in {schema}"
     rows = [core] + [
         _measured("PostgreSQL", url, city, n, processes, core.figure, pure) for n in sorted({1, processes})
     ]
