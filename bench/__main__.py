@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         default=16,
         help="end to end: claims in flight a worker (and a baseline process), at 0 and 200 ms payers",
     )
+    top.add_argument(
+        "--city-copies",
+        type=int,
+        default=0,
+        help="simulation: also a city of 40 generated members copied this many times in the server "
+        "(1250: 50,000 members), measured whole and dropped",
+    )
     args = top.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(ALL))
@@ -72,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += accept.load()
         elif name == "simulation":
             rows += simulation.run()
+            if args.city_copies:
+                rows += simulation.seeded_city_rows(args.city_copies)
         elif name == "batch_upload":
             rows += batch_upload.run()
         elif name == "work-queue":

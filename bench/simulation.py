@@ -33,8 +33,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bench import city_copies, coordination
-from bench.common import Row, fresh_schema
+from sqlalchemy.engine import make_url
+
+from bench import city_copies, coordination, server_cpu
+from bench.common import Row, database_url, fresh_schema
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.coverage import Coverage
@@ -42,6 +44,7 @@ from gateway.simulation import city
 from gateway.simulation.history import Period
 from gateway.simulation.replay import ClaimFact, MemberHistory, RoundFact, StepFact, replay
 from gateway.simulation.run import Inputs, compute
+from gateway.storage.database import normalise_url
 from gateway.storage.migrate import upgrade_engine
 
 TARGET = 100_000
@@ -88,6 +91,7 @@ class Span:
     lines: int
     cpu: float
     rss_mb: float
+    server_cpu: float | None = None  # the run's own PostgreSQL backends (read + replay only)
 
 
 def _peak_rss_mb() -> float:
@@ -168,11 +172,13 @@ def _read_replay(url: str, processes: int, out: Any) -> None:
 def _from_database(url: str, processes: int) -> Span:
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    process = context.Process(target=_read_replay, args=(url, processes, out))
-    process.start()
-    span: Span = _result(out, [process])
-    process.join()
-    return span
+    name = f"ltc_bench_sim_{os.getpid()}_{processes}"
+    with server_cpu.ServerCpu(url, name) as server:
+        process = context.Process(target=_read_replay, args=(server_cpu.named(url, name), processes, out))
+        process.start()
+        span: Span = _result(out, [process])
+        process.join()
+    return replace(span, server_cpu=server.seconds)
 
 
 def _city(url: str, members: int) -> None:
@@ -195,35 +201,96 @@ def _grow(url: str, copies: int) -> None:
         gateway.close()
 
 
+def _measured(name: str, url: str, city: str, n: int, processes: int, baseline: float, pure: float) -> Row:
+    """One read + replay of the whole city on ``n`` processes, as a row."""
+    load = os.getloadavg()[0]
+    span = _from_database(url, n)
+    speed, cpu_per_m, per_cpu, rss = _summary([span])
+    server = span.server_cpu / span.lines * 1e6 if span.server_cpu is not None else None
+    spent = cpu_per_m + (server or 0)  # the client's and the server's CPU, on the same cores
+    year = spent * YEAR_LINES / 1e6 / processes  # CPU-s of the year spread on the cores
+    return Row(
+        f"simulation read + replay ({name}, {n} process{'es' if n > 1 else ''})",
+        speed,
+        "lines/s",
+        baseline,
+        "coordination core",
+        note=f"{city}, {span.lines:,} lines in {span.ended - span.began:,.1f} s; {cpu_per_m:,.1f} CPU-s a "
+        f"million lines in the client ({per_cpu:,.0f} lines a CPU-second, all processes, starts included)"
+        + (f" + {server:,.1f} in the run's PostgreSQL backends" if server is not None else "")
+        + f" (pure replay, same run: {pure:,.1f}); peak RSS {rss:,.0f} MB a process; load average "
+        f"{load:.1f} at the start; a year of {YEAR_LINES / 1e6:.0f} million lines at this CPU cost on "
+        f"{processes} quiet cores: {year:,.0f} s (projected, target <= {YEAR_TARGET_S} s)",
+        target=f">= {TARGET:,} lines/s" if n > 1 else "",
+        met=speed >= TARGET if n > 1 else None,
+    )
+
+
 def _database_rows(
-    name: str, url: str, city_members: int, sizes: tuple[int, ...], processes: int, baseline: float
+    name: str,
+    url: str,
+    city_members: int,
+    sizes: tuple[int, ...],
+    processes: int,
+    baseline: float,
+    pure: float,
 ) -> list[Row]:
     rows, made = [], 1
     for copies in sizes:
         _grow(url, copies // made)
         made = copies
+        city = f"city of {city_members * copies:,} members ({city_members} generated x {copies})"
         for n in sorted({1, processes}):
-            load = os.getloadavg()[0]
-            span = _from_database(url, n)
-            speed, cpu_per_m, per_cpu, rss = _summary([span])
-            year = cpu_per_m * YEAR_LINES / 1e6 / processes  # CPU-s of the year spread on the cores
-            rows.append(
-                Row(
-                    f"simulation read + replay ({name}, {n} process{'es' if n > 1 else ''})",
-                    speed,
-                    "lines/s",
-                    baseline,
-                    "coordination core",
-                    note=f"city of {city_members * copies:,} members ({city_members} generated x {copies}), "
-                    f"{span.lines:,} lines; {cpu_per_m:,.1f} CPU-s a million lines ({per_cpu:,.0f} lines "
-                    f"a CPU-second, all processes); peak RSS {rss:,.0f} MB; load average {load:.1f} at the "
-                    f"start; a year of {YEAR_LINES / 1e6:.0f} million lines at this CPU cost on {processes} "
-                    f"quiet cores: {year:,.0f} s (projected, target <= {YEAR_TARGET_S} s)",
-                    target=f">= {TARGET:,} lines/s" if n > 1 else "",
-                    met=speed >= TARGET if n > 1 else None,
-                )
-            )
+            rows.append(_measured(name, url, city, n, processes, baseline, pure))
     return rows
+
+
+def kept_city_rows(schema: str, processes: int = 2, runs: int = 3) -> list[Row]:
+    """A city kept in ``schema`` (seeded beforehand), read and replayed whole on 1 and on
+    ``processes`` processes."""
+    return _whole_city_rows(in_schema(schema), f"city kept in {schema}", processes, runs)
+
+
+def seeded_city_rows(
+    copies: int, processes: int = 2, runs: int = 3, prefix: str = "bench_sim_city"
+) -> list[Row]:
+    """A city of 40 generated members copied ``copies`` times in the server (1,250: 50,000
+    members, ~2.8 million lines, ~4 GB, ~15 minutes to copy on the shared machine), measured
+    whole on 1 and on ``processes`` processes, then dropped."""
+    with fresh_schema(prefix) as url:
+        _city(url, 40)
+        _grow(url, copies)
+        city = f"city of {40 * copies:,} members (40 generated x {copies})"
+        return _whole_city_rows(url, city, processes, runs)
+
+
+def _whole_city_rows(url: str, city: str, processes: int, runs: int) -> list[Row]:
+    load_start = os.getloadavg()[0]
+    core = coordination.run(runs=runs)[0]
+    pure = _summary(_median_by(runs, lambda: [_replay_timed([_history(m) for m in range(400)])]))[1]
+    rows = [core] + [
+        _measured("PostgreSQL", url, city, n, processes, core.figure, pure) for n in sorted({1, processes})
+    ]
+    rows.append(_load_row(load_start))
+    return rows
+
+
+def in_schema(schema: str) -> str:
+    return (
+        make_url(normalise_url(database_url()))
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+
+
+def _load_row(load_start: float) -> Row:
+    return Row(
+        "machine load during the simulation benchmark",
+        load_start,
+        "(1-min load average at the start)",
+        note=f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores: wall-clock figures above are "
+        "shared with that load; CPU-seconds are the processes' own",
+    )
 
 
 def run(
@@ -233,6 +300,7 @@ def run(
     city_members: int = 40,
     sizes: tuple[int, ...] = (4, 12, 48),
     databases: tuple[str, ...] = ("SQLite", "PostgreSQL"),
+    prefix: str = "bench_sim",
 ) -> list[Row]:
     load_start = os.getloadavg()[0]
     core = coordination.run(runs=runs)[0]
@@ -272,21 +340,12 @@ def run(
         if "SQLite" in databases:
             url = f"sqlite:///{folder / 'city.db'}"
             _city(url, city_members)
-            rows += _database_rows("SQLite", url, city_members, sizes[:2], processes, baseline)
+            rows += _database_rows("SQLite", url, city_members, sizes[:2], processes, baseline, one[1])
         if "PostgreSQL" in databases:
-            with fresh_schema("bench_sim") as url:
+            with fresh_schema(prefix) as url:
                 _city(url, city_members)
-                rows += _database_rows("PostgreSQL", url, city_members, sizes, processes, baseline)
+                rows += _database_rows("PostgreSQL", url, city_members, sizes, processes, baseline, one[1])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    load_end = os.getloadavg()[0]
-    rows.append(
-        Row(
-            "machine load during the simulation benchmark",
-            load_start,
-            "(1-min load average at the start)",
-            note=f"{load_end:.1f} at the end, on {os.cpu_count()} cores: wall-clock figures above are shared "
-            "with that load; CPU-seconds are the process's own",
-        )
-    )
+    rows.append(_load_row(load_start))
     return rows

@@ -99,29 +99,43 @@ class EarlierClaims:
         self.by_code: dict[tuple[str, date], dict[str, int]] = {}  # → units per earlier claim
         self.named: dict[tuple[str, date], list[str]] = {}
         self.visits: list[tuple[tuple[datetime, datetime], str]] = []  # in the order added
-        self.months: set[tuple[int, int]] = set()  # the months of every day indexed
+        self.months: set[tuple[int, int]] = set()  # the months of every day added
+        # a month's lines are indexed day by day only when a later line touches that month (in
+        # a member's monthly claims most months are never looked up again); a day's lists still
+        # come out in the order the lines were added, since only its month's lines fill them
+        self._pending: dict[tuple[int, int], list[ClaimedLine]] = {}
         self._starts: list[datetime] = []  # the visits' check-ins, sorted
         self._order: list[int] = []  # indexes into ``visits`` in check-in order
         self._longest = timedelta(0)  # the longest visit: how long before a visit one can start
 
     def add(self, claimed: Iterable[ClaimedLine], first: date = date.min, last: date = date.max) -> None:
         """``claimed``, after what is already here (only the days from ``first`` to ``last``)."""
-        beds, by_code, named = self.beds, self.by_code, self.named
+        pending = self._pending
         for earlier in claimed:
             line = earlier.line
-            where = earlier.where
             if line.visit is not None:  # the time of a visit counts, whatever date it was billed for
                 span = (line.visit.check_in, line.visit.check_out)
                 at = bisect.bisect_right(self._starts, span[0])
                 self._starts.insert(at, span[0])
                 self._order.insert(at, len(self.visits))
                 self._longest = max(self._longest, span[1] - span[0])
-                self.visits.append((span, where))
+                self.visits.append((span, earlier.where))
             if line.last_date < first or line.service_date > last:
                 continue
+            for month in _months(line):
+                self.months.add(month)
+                pending.setdefault(month, []).append(earlier)
+
+    def _index(self, month: tuple[int, int]) -> None:
+        """The days in ``month`` of the lines added since it was last looked up."""
+        beds, by_code, named = self.beds, self.by_code, self.named
+        for earlier in self._pending.pop(month, ()):
+            line = earlier.line
+            where = earlier.where
             units, bed, code = units_on(line), is_bed_day(line), line.service_code
-            self.months.update(_months(line))
             for day in days_of(line):
+                if (day.year, day.month) != month:
+                    continue
                 if bed:
                     beds.setdefault(day, []).append(where)
                 key = (code, day)
@@ -151,8 +165,12 @@ class EarlierClaims:
         if where:  # the visit repeats: every unit of it
             whole = tuple(days_of(line)) if line.last_date != line.service_date else ()
             return Repeat(line.quantity, whole, tuple(dict.fromkeys(where)))
-        if self.months.isdisjoint(_months(line)):
+        months = _months(line)
+        if self.months.isdisjoint(months):
             return None  # no earlier line on any of its days
+        for month in months:
+            if month in self._pending:
+                self._index(month)
         beds, by_code, named = self.beds, self.by_code, self.named
         units, days, bed = units_on(line), [], is_bed_day(line)
         total = 0
@@ -176,6 +194,8 @@ class EarlierClaims:
 def _months(line: ClaimLine) -> list[tuple[int, int]]:
     """The calendar months the line's days fall in (one, unless a range crosses a month)."""
     first, last = line.service_date, line.last_date
+    if first.month == last.month and first.year == last.year:
+        return [(first.year, first.month)]  # most lines
     months, year, month = [], first.year, first.month
     while (year, month) <= (last.year, last.month):
         months.append((year, month))

@@ -51,13 +51,24 @@ class Tally:
         pair[0] += actual
         pair[1] += simulated
 
+    def _add_all(self, dimension: str, key: str, measures: list[str], sums: list[int]) -> None:
+        """``sums``: actual then simulated of each measure in turn."""
+        cell = self.by[dimension].setdefault(key, {})
+        for i, measure in enumerate(measures):
+            pair = cell.get(measure)
+            if pair is None:
+                cell[measure] = [sums[2 * i], sums[2 * i + 1]]
+            else:
+                pair[0] += sums[2 * i]
+                pair[1] += sums[2 * i + 1]
+
     def add(self, member: str, outcome: ClaimOutcome) -> None:
         claim, case = outcome.claim, outcome.claim.case
         self.claims += 1
         self.lines += len(case.lines)
-        grade = f"grade {case.assessment.grade}"
         tiers = {code: product.tier for code, product in outcome.products.items()}
-        for code in set(claim.actual) | set(outcome.paid):
+        codes = list(set(claim.actual) | set(outcome.paid))
+        for code in codes:
             product = outcome.products.get(code)
             entry = self.products.setdefault(
                 code,
@@ -75,34 +86,51 @@ class Tally:
                 if fen:
                     entry["claims"][i] += 1
                     entry["members"][i].add(member)
+        if case.lines:
+            self._add_lines(member, outcome, codes, tiers)
+        self._fixed(outcome)
+
+    def _add_lines(self, member: str, outcome: ClaimOutcome, codes: list[str], tiers: dict[str, int]) -> None:
+        """The claim's lines summed by month and setting first, then the cells added once for
+        each month and setting of the claim, and once for its grade and district."""
+        claim = outcome.claim
+        measures = [f"tier {tiers.get(code, 0)}" for code in codes] + ["member_responsibility"]
+        sides = [(claim.actual.get(code, {}), outcome.paid.get(code, {})) for code in codes]
+        actuals = list(claim.actual.values())
         responsibility = outcome.responsibility
-        # worked out once a claim, not once a line and product
-        paid_by = [
-            (f"tier {tiers.get(code, 0)}", claim.actual.get(code, {}), outcome.paid.get(code, {}))
-            for code in set(claim.actual) | set(outcome.paid)
-        ]
-        own = self.member_responsibility[member] if case.lines else [0, 0]
-        for line in case.lines:
-            self.billed_fen += line.billed_fen
-            month = line.month
-            self.months.add(month)
-            actual_left = line.billed_fen - sum(lines.get(line.line_no, 0) for lines in claim.actual.values())
-            simulated_left = responsibility[line.line_no]
+        width = 2 * len(measures)
+        cells: dict[tuple[str, Any], list[int]] = {}
+        own = self.member_responsibility[member]
+        for line in claim.case.lines:
+            no, billed = line.line_no, line.billed_fen
+            self.billed_fen += billed
+            key = (line.month, line.setting)
+            sums = cells.get(key)
+            if sums is None:
+                sums = cells[key] = [0] * width
+            i = 0
+            for actual_lines, simulated_lines in sides:
+                sums[i] += actual_lines.get(no, 0)
+                sums[i + 1] += simulated_lines.get(no, 0)
+                i += 2
+            actual_left = billed - sum(lines.get(no, 0) for lines in actuals)
+            simulated_left = responsibility[no]
+            sums[i] += actual_left
+            sums[i + 1] += simulated_left
             own[0] += actual_left
             own[1] += simulated_left
-            cells = (
-                ("month", month),
-                ("setting", str(line.setting)),
-                ("grade", grade),
-                ("district", claim.district),
-            )
-            for tier, actual_lines, simulated_lines in paid_by:
-                actual = actual_lines.get(line.line_no, 0)
-                simulated = simulated_lines.get(line.line_no, 0)
-                for dimension, key in cells:
-                    self._add(dimension, key, tier, actual, simulated)
-            for dimension, key in cells:
-                self._add(dimension, key, "member_responsibility", actual_left, simulated_left)
+        whole = [0] * width
+        for (month, setting), sums in cells.items():
+            self.months.add(month)
+            self._add_all("month", month, measures, sums)
+            self._add_all("setting", str(setting), measures, sums)
+            for i, fen in enumerate(sums):
+                whole[i] += fen
+        self._add_all("grade", f"grade {claim.case.assessment.grade}", measures, whole)
+        self._add_all("district", claim.district, measures, whole)
+
+    def _fixed(self, outcome: ClaimOutcome) -> None:
+        claim = outcome.claim
         for code in set(claim.actual_fixed) | set(outcome.fixed):
             entry = self.fixed.setdefault(code, {"paid_fen": [0, 0], "member_months": [0, 0]})
             for i, months in enumerate((claim.actual_fixed.get(code, {}), outcome.fixed.get(code, {}))):

@@ -6,6 +6,7 @@ written; the live tables are read in a transaction that is rolled back.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import multiprocessing
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import audit
@@ -146,21 +148,27 @@ def tally_shard(
     yield tally, gap, done
 
 
+_worker_engine: Engine | None = None  # one a worker process, opened when the pool starts it
+
+
+def _open_worker(url: str) -> None:
+    global _worker_engine
+    _worker_engine = make_engine(url)
+    atexit.register(_worker_engine.dispose)
+
+
 def _process_shard(
-    job: tuple[str, history.Period, dict[str, Product], list[Any]],
+    job: tuple[history.Period, dict[str, Product], list[Any]],
 ) -> tuple[Tally, GapTally, int]:
-    url, period, drafts, shard = job
-    engine = make_engine(url)
+    period, drafts, shard = job
+    assert _worker_engine is not None
     tally, gap, done = Tally(), GapTally(), 0
-    try:
-        with Session(engine) as session:
-            for part, part_gap, n in tally_shard(session, period, drafts, shard):
-                _merge(tally, part)
-                _merge_gap(gap, part_gap)
-                done += n
-            session.rollback()
-    finally:
-        engine.dispose()
+    with Session(_worker_engine) as session:
+        for part, part_gap, n in tally_shard(session, period, drafts, shard):
+            _merge(tally, part)
+            _merge_gap(gap, part_gap)
+            done += n
+        session.rollback()
     return tally, gap, done
 
 
@@ -187,8 +195,8 @@ def compute(
     shards = [everyone[i : i + block] for i in range(0, len(everyone), block)]
     if processes > 1 and len(shards) > 1 and ":memory:" not in url:
         context = multiprocessing.get_context("spawn")
-        with context.Pool(processes) as pool:
-            jobs = [(url, given.period, drafts, shard) for shard in shards]
+        with context.Pool(processes, initializer=_open_worker, initargs=(url,)) as pool:
+            jobs = [(given.period, drafts, shard) for shard in shards]
             for part, part_gap, n in pool.imap_unordered(_process_shard, jobs):
                 _merge(tally, part)
                 _merge_gap(gap, part_gap)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import defaultdict
 
@@ -41,3 +42,13 @@ def test_a_copy_gets_fresh_ids_kept_consistent_across_tables_and_unique_keys_of_
     assert claim_row["claim_number"] != "C-1"
     again = _copied("claims", row, "s/2", fresh)
     assert again["claim_number"] != claim_row["claim_number"]
+
+
+def test_a_runs_connections_are_named_and_a_process_cpu_is_read_from_proc() -> None:
+    from bench.server_cpu import _cpu, named
+
+    url = named("postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3Dx", "ltc_bench_sim_1_2")
+    assert "application_name=ltc_bench_sim_1_2" in url and "options=" in url
+    spent = _cpu(os.getpid())
+    assert spent is not None and spent > 0
+    assert _cpu(2**22 + 1) is None  # beyond pid_max: no such process
