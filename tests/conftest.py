@@ -7,6 +7,7 @@ With ``LTC_REQUIRE_POSTGRES=1`` (CI), a run in which no PostgreSQL test passed f
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -79,6 +80,20 @@ def _docker_postgres() -> Any:
     container = PostgresContainer("postgres:16-alpine", driver="psycopg")
     container.start()
     return container
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A command run in-process (``main([...])``) sets up logging as a process would: a root
+    handler on the stderr of that moment, which pytest closes after the test. A server thread of
+    a later test then logged into a closed file ("--- Logging error ---" in CI's output)."""
+    root, ours = logging.getLogger(), logging.getLogger("ltc_gateway")
+    levels = (root.level, ours.level)
+    yield
+    for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:  # not pytest's own
+        root.removeHandler(handler)
+    root.setLevel(levels[0])
+    ours.setLevel(levels[1])
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
