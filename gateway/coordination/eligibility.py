@@ -43,18 +43,30 @@ def line_condition(
 def visit_finding(line: ClaimLine, case: CaseFacts, radius_m: float) -> VisitFinding:
     service = case.catalogue.get(line.service_code)
     minutes = service.standard_minutes * line.quantity if service and service.standard_minutes else None
-    own = [
-        VisitRecord(
-            o.visit.caregiver_id,
-            o.visit.check_in,
-            o.visit.check_out,
-            o.visit.lat,
-            o.visit.lon,
-            f"line {o.line_no} of this claim",
-        )
-        for o in case.lines
-        if o.visit is not None and o.line_no != line.line_no
-    ]
+    visit = line.visit
+    # only the claim's other visits by the same caregiver at an overlapping time can be a finding
+    # (``check_visit`` passes over the rest): a record each for those alone, not for every pair
+    # of the claim's visits (a sixth of the simulation's replay CPU on a generated city)
+    own = (
+        [
+            VisitRecord(
+                o.visit.caregiver_id,
+                o.visit.check_in,
+                o.visit.check_out,
+                o.visit.lat,
+                o.visit.lon,
+                f"line {o.line_no} of this claim",
+            )
+            for o in case.lines
+            if o.visit is not None
+            and o.line_no != line.line_no
+            and o.visit.caregiver_id == visit.caregiver_id
+            and o.visit.check_in < visit.check_out
+            and visit.check_in < o.visit.check_out
+        ]
+        if visit is not None
+        else []
+    )
     return check_visit(
         line,
         radius_m=radius_m,
