@@ -72,6 +72,7 @@ class Run:
     worker_cpu: float  # seconds a claim
     postgres_cpu: float  # seconds a claim
     load: tuple[float, float]  # 1-minute load average at start and end
+    payers_cpu: float  # seconds a claim of this process: the sandbox payers and the polling
 
     @property
     def cpu(self) -> float:
@@ -118,6 +119,7 @@ def measure(count: int, processes: int, in_flight: int, shards: int = 1) -> Run:
                 for _ in range(processes // shards)
             ]
         progress: list[tuple[float, int, float, float]] = []
+        own: list[float] = []  # this process's CPU seconds beside each progress point
         try:
             while not progress or progress[-1][1] < count:
                 done, postgres = 0, 0.0
@@ -134,6 +136,7 @@ def measure(count: int, processes: int, in_flight: int, shards: int = 1) -> Run:
                         if index == 0:  # pg_stat_activity is the server's: one look sees all
                             postgres = backends.cpu_seconds(session)
                 progress.append((time.perf_counter() - started, done, _cpu_seconds(workers), postgres))
+                own.append(time.process_time())
                 if any(w.poll() is not None for w in workers) and done < count:
                     raise RuntimeError(f"a worker exited with {done} of {count} claims coordinated")
                 time.sleep(0.05)
@@ -144,7 +147,17 @@ def measure(count: int, processes: int, in_flight: int, shards: int = 1) -> Run:
                 worker.wait(timeout=30)
         load_after = os.getloadavg()[0]
     steady, cpu, pg = _steady(progress, count)
-    return Run(processes, shards, steady, cpu, pg, (load_before, load_after))
+    start, end = span(progress, count)
+    payers = (own[end] - own[start]) / (progress[end][1] - progress[start][1])
+    return Run(processes, shards, steady, cpu, pg, (load_before, load_after), payers)
+
+
+def span(progress: list[tuple[float, int, float, float]], count: int) -> tuple[int, int]:
+    """The indices of the steady span's ends in ``progress`` (as ``end_to_end._steady`` takes it:
+    the first points with a tenth and nine tenths of the claims coordinated)."""
+    start = next(i for i, p in enumerate(progress) if p[1] >= count // 10)
+    end = next(i for i, p in enumerate(progress) if p[1] >= count * 9 // 10)
+    return start, end
 
 
 def _note(run: Run, in_flight: int, count: int) -> str:
@@ -154,7 +167,8 @@ def _note(run: Run, in_flight: int, count: int) -> str:
     return (
         f"{run.processes} x {in_flight} in flight, {count} claims, {run.shards} database(s); "
         f"CPU a claim {1000 * run.cpu:.1f} ms (worker {1000 * run.worker_cpu:.1f} + PostgreSQL "
-        f"{1000 * run.postgres_cpu:.1f}); bounds: Little's law {little:.1f}, CPU "
+        f"{1000 * run.postgres_cpu:.1f}; the sandbox payers and polling, same cores, not in the "
+        f"bound: {1000 * run.payers_cpu:.1f}); bounds: Little's law {little:.1f}, CPU "
         f"({cores} cores / CPU a claim) {cpu:.1f} claims/s, {applying(little, cpu)} applies; "
         f"load {run.load[0]:.1f} -> {run.load[1]:.1f}"
     )

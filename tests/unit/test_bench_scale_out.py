@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.scale_out import applying, cpu_bound, little_bound, split
+from bench.scale_out import applying, cpu_bound, little_bound, span, split
 
 
 def test_members_are_split_into_contiguous_shards_that_cover_them_once() -> None:
@@ -29,3 +29,14 @@ def test_the_lower_bound_applies() -> None:
     assert applying(little=20.0, cpu=25.0) == "Little's law"
     assert applying(little=80.0, cpu=25.0) == "CPU"
     assert applying(little=20.0, cpu=0.0) == "Little's law"  # no CPU measured
+
+
+def test_the_steady_span_is_found_where_the_end_to_end_benchmark_takes_it() -> None:
+    progress = [
+        (0.0, 0, 0.0, 0.0),
+        (2.0, 5, 1.0, 0.1),
+        (3.0, 10, 2.0, 0.2),
+        (9.0, 90, 8.0, 0.9),
+        (10.0, 100, 9.0, 1.0),
+    ]
+    assert span(progress, 100) == (2, 3)
