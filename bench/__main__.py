@@ -15,6 +15,7 @@ from bench import (
     end_to_end,
     payer_calls,
     reconciliation,
+    scale_out,
     simulation,
     work_queue,
 )
@@ -32,6 +33,7 @@ ALL = (
     "payer-calls",
     "console-pages",
     "reference-index",
+    "scale-out",
 )
 
 
@@ -60,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="simulation: also a city of 40 generated members copied this many times in the server "
         "(1250: 50,000 members), measured whole and dropped",
+    )
+    top.add_argument("--scale-claims", type=int, default=200, help="scale-out: claims a measurement")
+    top.add_argument(
+        "--scale-in-flight", type=int, default=4, help="scale-out: claims in flight a worker, 200 ms payers"
     )
     args = top.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -92,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "reference-index":
             size = int(args.sizes.split(",")[0])
             rows += reconciliation.reference_index_cost(size)
+        elif name == "scale-out":
+            rows += scale_out.run(args.scale_claims, args.scale_in_flight)
         elif name == "reconciliation":
             rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
     print(f"Machine: {machine()}")

@@ -45,8 +45,9 @@ STEPS = 4  # tier 1, tier 2, tier-3 indemnity, tier-3 fixed benefit
 TARGET_FAST, TARGET_SHARE, TARGET_CPU_MS = 60, 0.8, 25
 
 
-def _prepare(url: str, sandboxes: SandboxPayers, count: int) -> None:
-    """Payers, products, routes, and ``count`` claims of as many members, accepted and waiting."""
+def _prepare(url: str, sandboxes: SandboxPayers, count: int, first: int = 0) -> None:
+    """Payers, products, routes, and ``count`` claims of as many members, accepted and waiting
+    (members ``first`` to ``first + count - 1``: a shard of the members, distinct under 1,000)."""
     gateway = bootstrap(Settings(database_url=url))
     scenario = _example("worked-example.json")
     bureau = Principal("bench", Role.BUREAU, "bureau")
@@ -56,7 +57,7 @@ def _prepare(url: str, sandboxes: SandboxPayers, count: int) -> None:
         registry.onboard(session, sandboxes.payer_documents(), _products())
         registry.register_provider(session, scenario["provider"])
         agencies.register_agency(session, scenario["agency"])
-    for n in range(count):
+    for n in range(first, first + count):
         first17 = f"330102{1930 + n % 60:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
         id_number = first17 + check_character(first17)
         with gateway.sessions.begin() as session:
