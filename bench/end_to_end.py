@@ -123,14 +123,7 @@ def _measure(latency_ms: int, count: int, workers: int, concurrency: int, baseli
             try:
                 while not progress or progress[-1][1] < count:
                     with gateway.sessions.begin() as session:
-                        done = (
-                            session.scalar(
-                                select(func.count())
-                                .select_from(ClaimRow)
-                                .where(ClaimRow.status == "coordinated")
-                            )
-                            or 0
-                        )
+                        done = coordinated(session)
                         postgres = backends.cpu_seconds(session)
                     progress.append((time.perf_counter() - started, done, _cpu_seconds(processes), postgres))
                     if any(p.poll() is not None for p in processes) and done < count:
@@ -179,6 +172,14 @@ class Backends:
         for pid in pids:
             self.used[pid] = _process_cpu(pid, self.used.get(pid, 0.0))
         return sum(self.used.values())
+
+
+def coordinated(session: Session) -> int:
+    """Claims coordinated so far: the progress a run is polled by."""
+    return (
+        session.scalar(select(func.count()).select_from(ClaimRow).where(ClaimRow.status == "coordinated"))
+        or 0
+    )
 
 
 def _steady(progress: list[tuple[float, int, float, float]], count: int) -> tuple[float, float, float]:

@@ -22,15 +22,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from bench.common import Row, fresh_schema
-from bench.end_to_end import STEPS, Backends, _cpu_seconds, _prepare, _steady
+from bench.end_to_end import STEPS, Backends, _cpu_seconds, _prepare, _steady, coordinated
 from examples import example_products as _products
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
 from gateway.domain.products import Product
-from gateway.storage.tables import ClaimRow
 from ltc_sandbox.payer_set import SandboxPayers
 
 LATENCY_MS = 200
@@ -125,14 +122,7 @@ def measure(count: int, processes: int, in_flight: int, shards: int = 1) -> Run:
                 done, postgres = 0, 0.0
                 for index, gateway in enumerate(gateways):
                     with gateway.sessions.begin() as session:
-                        done += (
-                            session.scalar(
-                                select(func.count())
-                                .select_from(ClaimRow)
-                                .where(ClaimRow.status == "coordinated")
-                            )
-                            or 0
-                        )
+                        done += coordinated(session)
                         if index == 0:  # pg_stat_activity is the server's: one look sees all
                             postgres = backends.cpu_seconds(session)
                 progress.append((time.perf_counter() - started, done, _cpu_seconds(workers), postgres))
