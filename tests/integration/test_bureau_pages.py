@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from gateway.bootstrap import Gateway
@@ -299,3 +300,33 @@ def test_scorecards_routing_and_audit_search(gateway: Gateway, coordinated: tupl
         found = staff.get("/ui/audit?action=routes.")
         assert found.status_code == 200 and found.text.count('class="action">routes.versioned<') == 2
         assert staff.get("/ui/audit?from=someday").status_code == 422
+
+
+def test_the_audit_page_verifies_the_chain_in_the_background_and_shows_the_verdict(
+    gateway: Gateway, coordinated: tuple[World, str]
+) -> None:
+    """``audit verify``'s result on the audit page: started from the page, recorded as an audit
+    entry, shown with its entries counted; an edited entry turns the next verdict."""
+    with _staff(gateway, Role.BUREAU) as staff:
+        page = staff.get("/ui/audit")
+        assert 'id="verify"' in page.text and "审计链尚未核验" in page.text
+
+        def verified(seen: int) -> str:
+            started = staff.post("/ui/audit/verify", data={"csrf": csrf_of(page.text)}, headers=ORIGIN)
+            assert started.status_code == 303
+            for _ in range(300):  # until the thread has recorded its verdict (a bound on polls)
+                shown = staff.get("/ui/audit?action=audit.verified")
+                assert shown.status_code == 200, shown.text
+                if shown.text.count('class="action">audit.verified<') > seen:
+                    return shown.text
+                time.sleep(0.05)
+            raise AssertionError("no verdict recorded")
+
+        intact = verified(0)
+        assert 'data-intact="yes"' in intact and "审计链完整" in intact
+        with gateway.sessions.begin() as session:
+            first = session.scalar(select(AuditEntryRow).order_by(AuditEntryRow.id).limit(1))
+            assert first is not None
+            session.execute(update(AuditEntryRow).where(AuditEntryRow.id == first.id).values(actor="mallory"))
+        broken = verified(1)
+        assert 'data-intact="no"' in broken and f"entry {first.id}" in broken
