@@ -26,6 +26,7 @@ from gateway.simulation.drafts import draft_products
 from gateway.simulation.gap import GapTally, gap_report
 from gateway.simulation.replay import replay
 from gateway.simulation.report import Funding, Tally, report
+from gateway.simulation.shard_rows import collector_paused
 from gateway.storage import personal
 from gateway.storage.database import make_engine
 from gateway.storage.tables import SimulationRow, utcnow
@@ -163,7 +164,7 @@ def _process_shard(
     period, drafts, shard = job
     assert _worker_engine is not None
     tally, gap, done = Tally(), GapTally(), 0
-    with Session(_worker_engine) as session:
+    with Session(_worker_engine) as session, collector_paused():
         for part, part_gap, n in tally_shard(session, period, drafts, shard):
             _merge(tally, part)
             _merge_gap(gap, part_gap)
@@ -205,7 +206,7 @@ def compute(
                     progress(done, len(everyone))
     else:
         for shard in shards:
-            with sessions() as session:
+            with sessions() as session, collector_paused():
                 for part, part_gap, n in tally_shard(session, given.period, drafts, shard):
                     _merge(tally, part)
                     _merge_gap(gap, part_gap)
