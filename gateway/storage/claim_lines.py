@@ -10,11 +10,12 @@ for the duplicate checks' queries."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.products import Exclusion, Method, Setting
@@ -76,22 +77,32 @@ def stored_lines(
     the construction inline: at a million lines a call and a dict a line are a second each."""
     settings, methods, exclusions = _SETTINGS, _METHODS, _EXCLUSIONS
     new, put, line_fields, visit_fields = _new, _set, _LINE_FIELDS, _VISIT_FIELDS
-    iso, loads = datetime.fromisoformat, json.loads
+    iso, loads = datetime.fromisoformat, orjson.loads
     plain = day is _same
+    zones: dict[Any, Any] = {}
     out: dict[Any, list[ClaimLine]] = {}
     for key, no, code, setting, method, served, until, quantity, price, billed, exclusion, visit in rows:
         evidence = None
         if visit is not None and visit != "null":
             if isinstance(visit, str):
                 visit = loads(visit)
+            check_in, check_out = iso(visit["check_in"]), iso(visit["check_out"])
+            # one tzinfo object an offset: aware times compare ten times faster when theirs is the
+            # same object, and the rules compare visit times many times a line
+            zone = zones.setdefault(check_in.tzinfo, check_in.tzinfo)
+            if check_in.tzinfo is not zone:
+                check_in = check_in.replace(tzinfo=zone)
+            zone = zones.setdefault(check_out.tzinfo, check_out.tzinfo)
+            if check_out.tzinfo is not zone:
+                check_out = check_out.replace(tzinfo=zone)
             evidence = new(VisitEvidence)
             put(
                 evidence,
                 "__dict__",
                 {
                     "caregiver_id": visit["caregiver_id"],
-                    "check_in": iso(visit["check_in"]),
-                    "check_out": iso(visit["check_out"]),
+                    "check_in": check_in,
+                    "check_out": check_out,
                     "lat": float(visit["lat"]),
                     "lon": float(visit["lon"]),
                     "method": visit["method"],
