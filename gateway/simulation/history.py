@@ -166,7 +166,7 @@ def _history(
         _, key, provider_code, dates, status, last_round, grade, lat, lon, district = row
         start, end, concluded, since = dates
         found = earlier.repeats(own)
-        earlier.add(ClaimedLine(line, claim_id) for line in own)
+        earlier.add([ClaimedLine(line, claim_id) for line in own])
         if status != _COORDINATED:
             continue  # its lines count against later claims; its payments are not final
         designation, provider_district = providers[provider_code]
@@ -188,8 +188,8 @@ def _history(
                 claim_id,
                 case,
                 district or provider_district,
-                {code: dict(paid) for code, paid in rows.actual.get(key, {}).items()},
-                {code: dict(months) for code, months in claim_fixed.items()},
+                dict(rows.actual.get(key, {})),  # the shard's own dicts, read for this claim only
+                dict(claim_fixed),
             )
         )
         for round_ in range(1, last_round + 1):
