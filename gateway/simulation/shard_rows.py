@@ -27,7 +27,7 @@ from gateway.domain.claims import ClaimLine
 from gateway.storage.claim_lines import stored_lines
 
 NOT_COUNTED = ("voided", "replaced", "received")
-_PYFORMAT = re.compile(r":(lo|hi|start|end)\b")  # psycopg's placeholders
+_PYFORMAT = re.compile(r":(lo|hi|start|end|ids)\b")  # psycopg's placeholders
 
 # The claims of the shard's members in the period: the filter every query repeats.
 _CLAIMS = (
@@ -44,27 +44,47 @@ JOIN members m ON m.member_id = c.member_id
 LEFT JOIN member_versions v ON v.member_id = a.member_id AND v.version = a.member_version
 WHERE {_CLAIMS}
 ORDER BY c.member_id, c.coordination_seq"""
-LINES_SQL = f"""
+
+
+def _of_claims(select: str, alias: str, where: str = "") -> tuple[str, str]:
+    """A query of the shard's claims' rows in two forms: joined to the claims by the shard's
+    filter (SQLite), and by the claim ids the claims query gave (PostgreSQL: ``= ANY``, one index
+    probe an id, instead of scanning the shard's claims again for every table)."""
+    return (
+        f"{select} JOIN claims c ON c.claim_id = {alias}.claim_id WHERE {_CLAIMS}{where}",
+        f"{select} WHERE {alias}.claim_id = ANY(CAST(:ids AS uuid[])){where}",
+    )
+
+
+LINES_SQL, LINES_BY_IDS = _of_claims(
+    """
 SELECT CAST(l.claim_id AS TEXT), l.line_no, l.service_code, l.setting, l.method, l.service_date,
        l.service_end_date, l.quantity, l.unit_price_fen, l.billed_fen, l.exclusion,
        CAST(l.visit AS TEXT)
-FROM claim_lines l JOIN claims c ON c.claim_id = l.claim_id
-WHERE {_CLAIMS}"""
-STEPS_SQL = f"""
+FROM claim_lines l""",
+    "l",
+)
+STEPS_SQL, STEPS_BY_IDS = _of_claims(
+    """
 SELECT CAST(s.claim_id AS TEXT), s.round, s.seq, s.product_code, s.product_version,
        s.coverage_start, s.coverage_end, s.adjudication, CAST(s.detail AS TEXT)
-FROM payer_steps s JOIN claims c ON c.claim_id = s.claim_id
-WHERE {_CLAIMS} AND s.status = 'decided'
-ORDER BY s.seq"""
-# every query goes from the shard's claims (by member id) to their rows (by claim id, indexed)
-PAYMENTS_SQL = f"""
+FROM payer_steps s""",
+    "s",
+    " AND s.status = 'decided' ORDER BY s.seq",
+)
+PAYMENTS_SQL, PAYMENTS_BY_IDS = _of_claims(
+    """
 SELECT p.id, CAST(p.claim_id AS TEXT), p.round, p.seq, p.line_no, p.product_code, p.paid_fen, p.current
-FROM line_payments p JOIN claims c ON c.claim_id = p.claim_id
-WHERE {_CLAIMS} AND NOT p.provisional"""
-FIXED_SQL = f"""
+FROM line_payments p""",
+    "p",
+    " AND NOT p.provisional",
+)
+# few claims have fixed benefits: the members' rows (by the member index), kept for the shard's
+# claims, rather than an index probe for every claim
+FIXED_SQL = """
 SELECT CAST(f.claim_id AS TEXT), f.product_code, f.month, f.amount_fen
-FROM fixed_benefits f JOIN claims c ON c.claim_id = f.claim_id
-WHERE {_CLAIMS} AND NOT f.provisional"""
+FROM fixed_benefits f
+WHERE f.member_id BETWEEN :lo AND :hi AND NOT f.provisional"""
 
 
 # Every query goes from the shard's few thousand claims to their rows by claim id. On a city of
@@ -169,22 +189,30 @@ def read(session: Session, start: date, end: date, lo: uuid.UUID, hi: uuid.UUID)
         member, key, provider, first, last, status, round_, grade, concluded, since, lat, lon, district = row
         dates = (day(first), day(last), day(concluded), day(since))
         out.claims.append((member, key, provider, dates, status, round_, grade, lat, lon, district))
-    out.lines = stored_lines(rows(LINES_SQL), day)
+    if not sqlite:
+        params["ids"] = [claim[1] for claim in out.claims]
+    out.lines = stored_lines(rows(LINES_SQL if sqlite else LINES_BY_IDS), day)
     steps = out.steps
-    for key, round_, seq, code, version, cover_from, cover_to, adjudication, detail in rows(STEPS_SQL):
+    for key, round_, seq, code, version, cover_from, cover_to, adjudication, detail in rows(
+        STEPS_SQL if sqlite else STEPS_BY_IDS
+    ):
         steps[(key, round_)].append(
             (seq, code, version, day(cover_from), day(cover_to), adjudication, _detail(detail))
         )
     recorded, actual, first_payment = out.recorded, out.actual, out.first_payment
-    for pid, key, round_, seq, line_no, code, paid, current in rows(PAYMENTS_SQL):
+    for pid, key, round_, seq, line_no, code, paid, current in rows(
+        PAYMENTS_SQL if sqlite else PAYMENTS_BY_IDS
+    ):
         recorded[(key, round_, seq)][line_no] = paid
         at = (key, round_)
         if pid < first_payment.get(at, pid + 1):
             first_payment[at] = pid
         if current:
             actual[key][code][line_no] = paid
+    keys = {claim[1] for claim in out.claims}
     for key, code, month, amount in rows(FIXED_SQL):
-        out.fixed[key][code][month] = amount
+        if key in keys:  # of a claim in the period and counted
+            out.fixed[key][code][month] = amount
     return out
 
 
