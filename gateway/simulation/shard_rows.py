@@ -190,7 +190,8 @@ def read(session: Session, start: date, end: date, lo: uuid.UUID, hi: uuid.UUID)
         dates = (day(first), day(last), day(concluded), day(since))
         out.claims.append((member, key, provider, dates, status, round_, grade, lat, lon, district))
     if not sqlite:
-        params["ids"] = [claim[1] for claim in out.claims]
+        # an array literal made once (ids are hex digits and dashes), not a list dumped per query
+        params["ids"] = "{" + ",".join(claim[1] for claim in out.claims) + "}"
     out.lines = stored_lines(rows(LINES_SQL if sqlite else LINES_BY_IDS), day)
     steps = out.steps
     for key, round_, seq, code, version, cover_from, cover_to, adjudication, detail in rows(
