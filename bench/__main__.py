@@ -17,6 +17,7 @@ from bench import (
     reconciliation,
     scale_out,
     simulation,
+    simulation_phases,
     work_queue,
 )
 from bench.common import Row, machine, table
@@ -34,6 +35,7 @@ ALL = (
     "console-pages",
     "reference-index",
     "scale-out",
+    "simulation-phases",
 )
 
 
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += end_to_end.run(concurrency=args.in_flight, slow_concurrency=args.in_flight)
         elif name == "load":
             rows += accept.load()
+        elif name == "simulation-phases":
+            rows += simulation_phases.run_phases()
         elif name == "simulation":
             rows += simulation.run()
             if args.city_copies:

@@ -52,3 +52,20 @@ def test_a_runs_connections_are_named_and_a_process_cpu_is_read_from_proc() -> N
     spent = _cpu(os.getpid())
     assert spent is not None and spent > 0
     assert _cpu(2**22 + 1) is None  # beyond pid_max: no such process
+
+
+def test_the_phase_timer_counts_a_phase_and_puts_every_function_back() -> None:
+    from bench import simulation_phases
+    from gateway.simulation import history, shard_rows
+
+    before = (shard_rows.read, history._history)
+    spent: defaultdict[str, float] = defaultdict(float)
+    originals = simulation_phases._patched(spent)
+    try:
+        assert shard_rows.read is not before[0] and history._history is not before[1]
+        busy = simulation_phases._timed(spent, "facts", lambda n: sum(i * i for i in range(n)))
+        assert busy(200_000) > 0 and spent["facts"] > 0 and spent["read"] == 0
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    assert (shard_rows.read, history._history) == before
