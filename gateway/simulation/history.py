@@ -218,23 +218,22 @@ def _history(
 class _Visits:
     """A member's home visits, to find the other claims' visits near a claim's (as
     ``orchestration.claim_facts`` looks them up): kept sorted by check-in, found by bisection,
-    given back in the order they were added."""
+    given back in the order they were added. A visit's record is made only when it is given back:
+    most visits are never near another claim's."""
 
     def __init__(self) -> None:
-        self.added: list[tuple[str, VisitRecord]] = []
+        self.added: list[tuple[str, str, ClaimLine, str]] = []  # claim key, caregiver, line, claim id
         self.check_ins: list[Any] = []
         self.order: list[int] = []  # indexes into ``added`` in check-in order
 
     def add(self, key: str, line: ClaimLine, claim_id: str) -> None:
-        v = line.visit
-        assert v is not None
-        record = VisitRecord(
-            v.caregiver_id, v.check_in, v.check_out, v.lat, v.lon, f"claim {claim_id} line {line.line_no}"
-        )
-        at = bisect.bisect_right(self.check_ins, v.check_in)
-        self.check_ins.insert(at, v.check_in)
+        visit = line.visit
+        assert visit is not None
+        check_in = visit.check_in
+        at = bisect.bisect_right(self.check_ins, check_in)
+        self.check_ins.insert(at, check_in)
         self.order.insert(at, len(self.added))
-        self.added.append((key, record))
+        self.added.append((key, visit.caregiver_id, line, claim_id))
 
     def besides(self, key: str, lines: tuple[ClaimLine, ...]) -> tuple[VisitRecord, ...]:
         """The visits of the member's other claims by the same caregivers within a day of this
@@ -247,12 +246,17 @@ class _Visits:
         latest = max(v.check_out for v in own) + _DAY
         first = bisect.bisect_left(self.check_ins, earliest)
         last = bisect.bisect_right(self.check_ins, latest)
-        found = sorted(
-            i
-            for i in self.order[first:last]
-            if self.added[i][0] != key and self.added[i][1].caregiver_id in caregivers
-        )
-        return tuple(self.added[i][1] for i in found)
+        added = self.added
+        found = sorted(i for i in self.order[first:last] if added[i][0] != key and added[i][1] in caregivers)
+        return tuple(_record(added[i][2], added[i][3]) for i in found)
+
+
+def _record(line: ClaimLine, claim_id: str) -> VisitRecord:
+    v = line.visit
+    assert v is not None
+    return VisitRecord(
+        v.caregiver_id, v.check_in, v.check_out, v.lat, v.lon, f"claim {claim_id} line {line.line_no}"
+    )
 
 
 def _in_order(rounds: list[tuple[int | None, RoundFact]]) -> list[RoundFact]:
