@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.simulation.fold import ClaimFold, fold
 from gateway.simulation.replay import ClaimOutcome
 
 Pair = list[int]  # [actual, simulated]
@@ -62,72 +63,59 @@ class Tally:
                 pair[0] += sums[2 * i]
                 pair[1] += sums[2 * i + 1]
 
-    def add(self, member: str, outcome: ClaimOutcome) -> None:
+    def add(self, member: str, outcome: ClaimOutcome, folded: ClaimFold | None = None) -> None:
+        """``folded``: ``fold(outcome)``, if the caller has it (the coverage gap takes it too)."""
         claim, case = outcome.claim, outcome.claim.case
+        if folded is None:
+            folded = fold(outcome)
         self.claims += 1
         self.lines += len(case.lines)
-        tiers = {code: product.tier for code, product in outcome.products.items()}
-        codes = list(set(claim.actual) | set(outcome.paid))
-        for code in codes:
-            product = outcome.products.get(code)
-            entry = self.products.setdefault(
-                code,
-                {
+        codes, tiers = folded.codes, folded.tiers
+        products = outcome.products
+        paid = folded.paid
+        for i, code in enumerate(codes):
+            entry = self.products.get(code)
+            if entry is None:
+                product = products.get(code)
+                entry = self.products[code] = {
                     "payer_code": product.payer_code if product else "",
-                    "tier": tiers.get(code, 0),
+                    "tier": tiers[i],
                     "paid_fen": [0, 0],
                     "claims": [0, 0],
                     "members": [set(), set()],
-                },
-            )
-            paid = (sum(claim.actual.get(code, {}).values()), sum(outcome.paid.get(code, {}).values()))
-            for i, fen in enumerate(paid):
-                entry["paid_fen"][i] += fen
+                }
+            for side in (0, 1):
+                fen = paid[2 * i + side]
                 if fen:
-                    entry["claims"][i] += 1
-                    entry["members"][i].add(member)
+                    entry["paid_fen"][side] += fen
+                    entry["claims"][side] += 1
+                    entry["members"][side].add(member)
         if case.lines:
-            self._add_lines(member, outcome, codes, tiers)
-        self._fixed(outcome)
+            self._add_cells(member, claim.district, case.assessment.grade, folded)
+        if claim.actual_fixed or outcome.fixed:
+            self._fixed(outcome)
 
-    def _add_lines(self, member: str, outcome: ClaimOutcome, codes: list[str], tiers: dict[str, int]) -> None:
-        """The claim's lines summed by month and setting first, then the cells added once for
-        each month and setting of the claim, and once for its grade and district."""
-        claim = outcome.claim
-        measures = [f"tier {tiers.get(code, 0)}" for code in codes] + ["member_responsibility"]
-        sides = [(claim.actual.get(code, {}), outcome.paid.get(code, {})) for code in codes]
-        actuals = list(claim.actual.values())
-        responsibility = outcome.responsibility
-        width = 2 * len(measures)
-        cells: dict[tuple[str, Any], list[int]] = {}
-        own = self.member_responsibility[member]
-        for line in claim.case.lines:
-            no, billed = line.line_no, line.billed_fen
-            self.billed_fen += billed
-            key = (line.month, line.setting)
-            sums = cells.get(key)
-            if sums is None:
-                sums = cells[key] = [0] * width
-            i = 0
-            for actual_lines, simulated_lines in sides:
-                sums[i] += actual_lines.get(no, 0)
-                sums[i + 1] += simulated_lines.get(no, 0)
-                i += 2
-            actual_left = billed - sum(lines.get(no, 0) for lines in actuals)
-            simulated_left = responsibility[no]
-            sums[i] += actual_left
-            sums[i + 1] += simulated_left
-            own[0] += actual_left
-            own[1] += simulated_left
-        whole = [0] * width
+    def _add_cells(self, member: str, district: str, grade: int, folded: ClaimFold) -> None:
+        """The claim's sums by month and setting added once to each month and setting of the
+        claim, and their total once to its grade and district."""
+        measures = [f"tier {tier}" for tier in folded.tiers] + ["member_responsibility"]
+        width = folded.width
+        cells = folded.cells
+        whole = [0] * width if len(cells) > 1 else next(iter(cells.values()))
+        add_all, months = self._add_all, self.months
         for (month, setting), sums in cells.items():
-            self.months.add(month)
-            self._add_all("month", month, measures, sums)
-            self._add_all("setting", str(setting), measures, sums)
-            for i, fen in enumerate(sums):
-                whole[i] += fen
-        self._add_all("grade", f"grade {claim.case.assessment.grade}", measures, whole)
-        self._add_all("district", claim.district, measures, whole)
+            months.add(month)
+            add_all("month", month, measures, sums)
+            add_all("setting", str(setting), measures, sums)
+            if whole is not sums:
+                for i, fen in enumerate(sums):
+                    whole[i] += fen
+        add_all("grade", f"grade {grade}", measures, whole)
+        add_all("district", district, measures, whole)
+        own = self.member_responsibility[member]
+        own[0] += whole[width - 3]
+        own[1] += whole[width - 2]
+        self.billed_fen += whole[width - 1]
 
     def _fixed(self, outcome: ClaimOutcome) -> None:
         claim = outcome.claim

@@ -23,6 +23,7 @@ from gateway.domain.products import Product
 from gateway.errors import Invalid
 from gateway.simulation import history
 from gateway.simulation.drafts import draft_products
+from gateway.simulation.fold import fold
 from gateway.simulation.gap import GapTally, gap_report
 from gateway.simulation.replay import replay
 from gateway.simulation.report import Funding, Tally, report
@@ -140,8 +141,9 @@ def tally_shard(
     tally, gap, done = Tally(), GapTally(), 0
     for member in history.histories(session, period, shard=shard):
         for outcome in replay(member, drafts):
-            tally.add(member.member, outcome)
-            gap.add(member.member, outcome)
+            folded = fold(outcome)  # the claim's lines gone over once, for both
+            tally.add(member.member, outcome, folded)
+            gap.add(member.member, outcome, folded)
         done += 1
         if done % history.SHARD == 0:
             yield tally, gap, done
