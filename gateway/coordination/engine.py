@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from gateway.coordination.duplicates import Repeat, take_repeated
@@ -85,7 +85,10 @@ _KEYS: dict[date, tuple[str, str]] = {}  # a day → its period keys: formatted 
 
 def coordination_order(lines: Sequence[ClaimLine]) -> list[ClaimLine]:
     """Limits are consumed in service-date order, then line number; never in request order."""
-    return sorted(lines, key=lambda line: (line.service_date, line.line_no))
+    return sorted(lines, key=_COORDINATION_ORDER)
+
+
+_COORDINATION_ORDER = attrgetter("service_date", "line_no")
 
 
 # The reductions of an eligible amount, in the order of Reason (PRIOR_PAYER_PAID comes last),
@@ -101,7 +104,12 @@ Ordered = list[tuple[ClaimLine, str, str]]
 
 
 def _ordered(lines: Sequence[ClaimLine]) -> Ordered:
-    return [(line, *period_keys(line)) for line in coordination_order(lines)]
+    ordered: Ordered = []
+    known = _KEYS
+    for line in sorted(lines, key=_COORDINATION_ORDER):
+        keys = known.get(line.service_date) or period_keys(line)
+        ordered.append((line, keys[0], keys[1]))
+    return ordered
 
 
 def ordered_lines(lines: Sequence[ClaimLine]) -> Ordered:
