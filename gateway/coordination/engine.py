@@ -20,7 +20,7 @@ from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from gateway.coordination.duplicates import Repeat, take_repeated
-from gateway.coordination.eligibility import unit_reasons, visit_finding
+from gateway.coordination.eligibility import Overlapping, overlapping_visits, unit_reasons, visit_finding
 from gateway.coordination.facts import CaseFacts
 from gateway.coordination.fixed import FixedBenefitDecision, fixed_benefits
 from gateway.coordination.reasons import REASON_ORDER, Reason
@@ -148,6 +148,7 @@ def _payer_share(
     holds_from, holds_to = terms.holds_from, terms.holds_to
     repeats = case.repeats
     shares: list[LineShare] = []
+    overlapping: Overlapping | None = None
     for line, month_key, year_key in ordered:
         billed, price, line_no = line.billed_fen, line.unit_price_fen, line.line_no
         remaining = billed - prior_paid.get(line_no, 0)
@@ -156,7 +157,9 @@ def _payer_share(
             rule = line_rule(line)
         line_reason, visit, benefit = rule.reason, None, rule.benefit
         if rule.visit_radius_m is not None:
-            visit = visit_finding(line, case, rule.visit_radius_m)
+            if overlapping is None:  # once a payer, for all its lines' findings
+                overlapping = overlapping_visits(case)
+            visit = visit_finding(line, case, rule.visit_radius_m, overlapping)
             line_reason = None if visit.verified else _VISIT_UNVERIFIED
         repeat = repeats.get(line_no) if repeats else None
         day, end = line.service_date, line.service_end_date
