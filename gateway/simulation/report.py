@@ -38,13 +38,29 @@ class Funding:
 @dataclass
 class Tally:
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
-    by: dict[str, dict[str, dict[str, Pair]]] = field(default_factory=lambda: defaultdict(dict))
+    cells: dict[str, dict[str, dict[str, Pair]]] = field(default_factory=lambda: defaultdict(dict))
     member_responsibility: dict[str, Pair] = field(default_factory=lambda: defaultdict(_pair))
     fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
     months: set[str] = field(default_factory=set)
     claims: int = 0
     lines: int = 0
     billed_fen: int = 0
+    # (month, setting, grade, district, tiers) → the sums (as ``fold`` gives them) of the claims
+    # there, added to the cells when they are read: a claim adds to one entry, not to four cells
+    pending: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
+
+    @property
+    def by(self) -> dict[str, dict[str, dict[str, Pair]]]:
+        """dimension → key → measure → [actual, simulated]."""
+        if self.pending:
+            pending, self.pending = self.pending, {}
+            for (month, setting, grade, district, tiers), sums in pending.items():
+                measures = [f"tier {tier}" for tier in tiers] + ["member_responsibility"]
+                self._add_all("month", month, measures, sums)
+                self._add_all("setting", str(setting), measures, sums)
+                self._add_all("grade", f"grade {grade}", measures, sums)
+                self._add_all("district", district, measures, sums)
+        return self.cells
 
     def _add(self, dimension: str, key: str, measure: str, actual: int, simulated: int) -> None:
         cell = self.by[dimension].setdefault(key, {})
@@ -54,7 +70,7 @@ class Tally:
 
     def _add_all(self, dimension: str, key: str, measures: list[str], sums: list[int]) -> None:
         """``sums``: actual then simulated of each measure in turn."""
-        cell = self.by[dimension].setdefault(key, {})
+        cell = self.cells[dimension].setdefault(key, {})
         for i, measure in enumerate(measures):
             pair = cell.get(measure)
             if pair is None:
@@ -96,26 +112,28 @@ class Tally:
             self._fixed(outcome)
 
     def _add_cells(self, member: str, district: str, grade: int, folded: ClaimFold) -> None:
-        """The claim's sums by month and setting added once to each month and setting of the
-        claim, and their total once to its grade and district."""
-        measures = [f"tier {tier}" for tier in folded.tiers] + ["member_responsibility"]
+        """The claim's sums by month and setting added to those of the claims before it with the
+        same month, setting, grade, district and tiers (``by`` adds them to the cells)."""
+        tiers = tuple(folded.tiers)
         width = folded.width
-        cells = folded.cells
-        whole = [0] * width if len(cells) > 1 else next(iter(cells.values()))
-        add_all, months = self._add_all, self.months
-        for (month, setting), sums in cells.items():
+        pending, months = self.pending, self.months
+        whole = [0, 0, 0]  # responsibility, actual and simulated, and billed
+        for (month, setting), sums in folded.cells.items():
             months.add(month)
-            add_all("month", month, measures, sums)
-            add_all("setting", str(setting), measures, sums)
-            if whole is not sums:
+            key = (month, setting, grade, district, tiers)
+            into = pending.get(key)
+            if into is None:
+                pending[key] = sums.copy()
+            else:
                 for i, fen in enumerate(sums):
-                    whole[i] += fen
-        add_all("grade", f"grade {grade}", measures, whole)
-        add_all("district", district, measures, whole)
+                    into[i] += fen
+            whole[0] += sums[width - 3]
+            whole[1] += sums[width - 2]
+            whole[2] += sums[width - 1]
         own = self.member_responsibility[member]
-        own[0] += whole[width - 3]
-        own[1] += whole[width - 2]
-        self.billed_fen += whole[width - 1]
+        own[0] += whole[0]
+        own[1] += whole[1]
+        self.billed_fen += whole[2]
 
     def _fixed(self, outcome: ClaimOutcome) -> None:
         claim = outcome.claim

@@ -109,7 +109,14 @@ def _merge(into: Tally, part: Tally) -> None:
             mine["paid_fen"][i] += entry["paid_fen"][i]
             mine["claims"][i] += entry["claims"][i]
             mine["members"][i] |= entry["members"][i]
-    for dimension, cells in part.by.items():
+    for at, sums in part.pending.items():  # the claims' sums not yet added to the cells
+        sofar = into.pending.get(at)
+        if sofar is None:
+            into.pending[at] = sums.copy()
+        else:
+            for i, fen in enumerate(sums):
+                sofar[i] += fen
+    for dimension, cells in part.cells.items():
         for key, measures in cells.items():
             for measure, (actual, simulated) in measures.items():
                 into._add(dimension, key, measure, actual, simulated)

@@ -18,6 +18,7 @@ from gateway.simulation.fold import fold
 from gateway.simulation.gap import POLICY_TIERS, GapTally
 from gateway.simulation.replay import ClaimOutcome, MemberHistory, replay
 from gateway.simulation.report import Tally, report
+from gateway.simulation.run import _merge
 
 DRAFT = json.loads(Path("examples/drafts/tier1-75-percent-grade2.json").read_text(encoding="utf-8"))
 
@@ -203,3 +204,19 @@ def test_one_line_paid_a_fen_more_moves_its_own_month_and_nothing_else() -> None
     cell = (outcome.claim.case.assessment.grade, str(line.setting), month)
     assert gaps[1].gap_fen[cell] == gaps[0].gap_fen[cell] - (1 if tier in POLICY_TIERS else 0)
     assert gaps[1].billed_fen == gaps[0].billed_fen
+
+
+def test_tallies_merged_give_the_cells_of_one_tally_whether_or_not_a_part_was_read_first() -> None:
+    histories = [_with_actual(_spread(_history(m)), ("330102", "330105")[m % 2]) for m in range(8)]
+    outcomes = [(h.member, o) for h in histories for o in replay(h, {})]
+    whole, parts = Tally(), [Tally(), Tally(), Tally()]
+    for n, (member, outcome) in enumerate(outcomes):
+        whole.add(member, outcome)
+        parts[n % 3].add(member, outcome)
+    assert parts[0].by  # its sums added to its cells before the merge; the others' still pending
+    merged = Tally()
+    for part in parts:
+        _merge(merged, part)
+    assert merged.by == whole.by == _by_every_line(outcomes)[0]
+    assert merged.member_responsibility == whole.member_responsibility
+    assert (merged.claims, merged.lines, merged.billed_fen) == (whole.claims, whole.lines, whole.billed_fen)
