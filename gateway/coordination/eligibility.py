@@ -8,12 +8,13 @@ day by day, so a bed-day range that starts before a waiting period ends loses on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from operator import itemgetter
 
 from gateway.coordination.facts import CaseFacts, VisitRecord
 from gateway.coordination.reasons import EXCLUSION_REASON, Reason
 from gateway.coordination.visits import VisitFinding, check_visit
-from gateway.domain.claims import ClaimLine
+from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.coverage import Coverage
 from gateway.domain.products import Benefit, Setting
 from gateway.domain.providers import Designation
@@ -40,23 +41,27 @@ def line_condition(
     return None, None
 
 
-def visit_finding(line: ClaimLine, case: CaseFacts, radius_m: float) -> VisitFinding:
+Overlapping = dict[int, tuple[ClaimLine, list[ClaimLine]]]  # id(line) → the line, its overlapping
+
+
+def visit_finding(
+    line: ClaimLine, case: CaseFacts, radius_m: float, overlapping: Overlapping | None = None
+) -> VisitFinding:
+    """``overlapping``: ``overlapping_visits(case)``, if the caller has it (it asks of many lines)."""
     service = case.catalogue.get(line.service_code)
     minutes = service.standard_minutes * line.quantity if service and service.standard_minutes else None
     visit = line.visit
     # only the claim's other visits by the same caregiver at an overlapping time can be a finding
     # (``check_visit`` passes over the rest): a record each for those alone, not for every pair
     # of the claim's visits (a sixth of the simulation's replay CPU on a generated city)
-    own = (
-        [
-            VisitRecord(
-                o.visit.caregiver_id,
-                o.visit.check_in,
-                o.visit.check_out,
-                o.visit.lat,
-                o.visit.lon,
-                f"line {o.line_no} of this claim",
-            )
+    known = overlapping.get(id(line)) if overlapping is not None and visit is not None else None
+    if visit is None:
+        others: list[ClaimLine] = []
+    elif known is not None and known[0] is line:
+        others = [o for o in known[1] if o.line_no != line.line_no]
+    else:
+        others = [
+            o
             for o in case.lines
             if o.visit is not None
             and o.line_no != line.line_no
@@ -64,9 +69,18 @@ def visit_finding(line: ClaimLine, case: CaseFacts, radius_m: float) -> VisitFin
             and o.visit.check_in < visit.check_out
             and visit.check_in < o.visit.check_out
         ]
-        if visit is not None
-        else []
-    )
+    own = [
+        VisitRecord(
+            o.visit.caregiver_id,
+            o.visit.check_in,
+            o.visit.check_out,
+            o.visit.lat,
+            o.visit.lon,
+            f"line {o.line_no} of this claim",
+        )
+        for o in others
+        if o.visit is not None
+    ]
     return check_visit(
         line,
         radius_m=radius_m,
@@ -74,6 +88,47 @@ def visit_finding(line: ClaimLine, case: CaseFacts, radius_m: float) -> VisitFin
         member_position=case.member_position,
         caregiver_visits=[*own, *case.other_visits],
     )
+
+
+def overlapping_visits(case: CaseFacts) -> Overlapping:
+    """For each line of the case with a visit, the case's other lines with a visit by the same
+    caregiver at an overlapping time, in the order of the case's lines: found by sorting each
+    caregiver's visits by check-in once, not by looking at every other line for every line.
+    Empty for a case that holds the same line twice (``visit_finding`` then looks at them all)."""
+    by_caregiver: dict[str, list[tuple[int, ClaimLine, VisitEvidence]]] = {}
+    found: dict[int, list[tuple[int, ClaimLine]]] = {}
+    for i, o in enumerate(case.lines):
+        if o.visit is not None:
+            if id(o) in found:
+                return {}
+            found[id(o)] = []
+            by_caregiver.setdefault(o.visit.caregiver_id, []).append((i, o, o.visit))
+    for group in by_caregiver.values():
+        if len(group) > 1:
+            group.sort(key=_check_in)
+        for k, (i, a, va) in enumerate(group):
+            # in check-in order: the first visit that checks in once ``a`` checked out ends its pairs
+            for j, b, vb in group[k + 1 :]:
+                if not vb.check_in < va.check_out:
+                    break
+                if va.check_in < vb.check_out:
+                    found[id(a)].append((j, b))
+                    found[id(b)].append((i, a))
+    overlapping: Overlapping = {}
+    for o in case.lines:
+        if o.visit is not None:
+            pairs = found[id(o)]
+            if len(pairs) > 1:
+                pairs.sort(key=_POSITION)
+            overlapping[id(o)] = (o, [other for _, other in pairs])
+    return overlapping
+
+
+def _check_in(item: tuple[int, ClaimLine, VisitEvidence]) -> datetime:
+    return item[2].check_in
+
+
+_POSITION = itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from gateway.coordination.duplicates import Repeat, take_repeated
-from gateway.coordination.eligibility import unit_reasons, visit_finding
+from gateway.coordination.eligibility import Overlapping, overlapping_visits, unit_reasons, visit_finding
 from gateway.coordination.facts import CaseFacts
 from gateway.coordination.fixed import FixedBenefitDecision, fixed_benefits
 from gateway.coordination.reasons import REASON_ORDER, Reason
@@ -85,7 +85,10 @@ _KEYS: dict[date, tuple[str, str]] = {}  # a day → its period keys: formatted 
 
 def coordination_order(lines: Sequence[ClaimLine]) -> list[ClaimLine]:
     """Limits are consumed in service-date order, then line number; never in request order."""
-    return sorted(lines, key=lambda line: (line.service_date, line.line_no))
+    return sorted(lines, key=_COORDINATION_ORDER)
+
+
+_COORDINATION_ORDER = attrgetter("service_date", "line_no")
 
 
 # The reductions of an eligible amount, in the order of Reason (PRIOR_PAYER_PAID comes last),
@@ -101,7 +104,12 @@ Ordered = list[tuple[ClaimLine, str, str]]
 
 
 def _ordered(lines: Sequence[ClaimLine]) -> Ordered:
-    return [(line, *period_keys(line)) for line in coordination_order(lines)]
+    ordered: Ordered = []
+    known = _KEYS
+    for line in sorted(lines, key=_COORDINATION_ORDER):
+        keys = known.get(line.service_date) or period_keys(line)
+        ordered.append((line, keys[0], keys[1]))
+    return ordered
 
 
 def ordered_lines(lines: Sequence[ClaimLine]) -> Ordered:
@@ -140,6 +148,7 @@ def _payer_share(
     holds_from, holds_to = terms.holds_from, terms.holds_to
     repeats = case.repeats
     shares: list[LineShare] = []
+    overlapping: Overlapping | None = None
     for line, month_key, year_key in ordered:
         billed, price, line_no = line.billed_fen, line.unit_price_fen, line.line_no
         remaining = billed - prior_paid.get(line_no, 0)
@@ -148,7 +157,9 @@ def _payer_share(
             rule = line_rule(line)
         line_reason, visit, benefit = rule.reason, None, rule.benefit
         if rule.visit_radius_m is not None:
-            visit = visit_finding(line, case, rule.visit_radius_m)
+            if overlapping is None:  # once a payer, for all its lines' findings
+                overlapping = overlapping_visits(case)
+            visit = visit_finding(line, case, rule.visit_radius_m, overlapping)
             line_reason = None if visit.verified else _VISIT_UNVERIFIED
         repeat = repeats.get(line_no) if repeats else None
         day, end = line.service_date, line.service_end_date

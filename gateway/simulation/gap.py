@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.simulation.fold import ClaimFold, fold
 from gateway.simulation.replay import ClaimOutcome
 
 POLICY_TIERS = (1, 2)
@@ -37,16 +38,25 @@ class GapTally:
     gap_fen: dict[Cell, int] = field(default_factory=lambda: defaultdict(int))
     billed_fen: dict[Cell, int] = field(default_factory=lambda: defaultdict(int))
 
-    def add(self, member: str, outcome: ClaimOutcome) -> None:
-        case = outcome.claim.case
+    def add(self, member: str, outcome: ClaimOutcome, folded: ClaimFold | None = None) -> None:
+        """``folded``: ``fold(outcome)``, if the caller has it (the report's tally takes it too)."""
+        if folded is None:
+            folded = fold(outcome)
+        simulated = outcome.paid
+        # the simulated payments of the policy tiers, at their places in the fold's sums
         policy = [
-            lines for code, lines in outcome.paid.items() if outcome.products[code].tier in POLICY_TIERS
+            2 * i + 1
+            for i, (code, tier) in enumerate(zip(folded.codes, folded.tiers, strict=True))
+            if code in simulated and tier in POLICY_TIERS
         ]
-        for line in case.lines:
-            cell = (case.assessment.grade, str(line.setting), line.month)
-            self.members[cell].add(member)
-            self.billed_fen[cell] += line.billed_fen
-            self.gap_fen[cell] += line.billed_fen - sum(lines.get(line.line_no, 0) for lines in policy)
+        grade = outcome.claim.case.assessment.grade
+        members, gap_fen, billed_fen = self.members, self.gap_fen, self.billed_fen
+        for (month, setting), sums in folded.cells.items():
+            cell = (grade, str(setting), month)
+            members[cell].add(member)
+            billed = sums[-1]
+            billed_fen[cell] += billed
+            gap_fen[cell] += billed - sum([sums[i] for i in policy])
 
 
 def perturbed(key: bytes, cell: Cell, measure: str, members: set[str], fen: int) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 
 from gateway.coordination import CaseFacts, coordinate_payer, fixed_benefits
 from gateway.coordination.engine import Ordered, ordered_lines
@@ -114,8 +115,9 @@ class _Member:
         months = self.granted.get(code, {})
         return frozenset(m for m, claims in months.items() if claims - {claim})
 
-    def settle(self, claim: int, ordered: Ordered, results: Iterable[_Result]) -> None:
-        """The claim's new round replaces what its last one held."""
+    def settle(self, claim: int, keys: Mapping[int, tuple[str, str]], results: Iterable[_Result]) -> None:
+        """``keys``: line_no → the line's period keys, as ``_keys`` gives them."""
+        # the claim's new round replaces what its last one held
         for code, held in self.held.pop(claim, {}).items():
             used = self.used[code]
             for key, fen in held.items():
@@ -123,7 +125,6 @@ class _Member:
         for months in self.granted.values():
             for claims in months.values():
                 claims.discard(claim)
-        keys = {line.line_no: (month, year) for line, month, year in ordered}
         for code, lines, fixed in results:
             if lines is not None:
                 part: dict[str, int] = {}
@@ -143,7 +144,13 @@ class _Member:
                         months.setdefault(month, set()).add(claim)
 
 
+def _keys(ordered: Ordered) -> dict[int, tuple[str, str]]:
+    return {line.line_no: (month, year) for line, month, year in ordered}
+
+
 def _unpaid(case: CaseFacts, prior: Mapping[int, int]) -> dict[int, int]:
+    if not case.repeats:  # most claims: no line repeats an earlier claim's
+        return {line.line_no: max(0, line.billed_fen - prior.get(line.line_no, 0)) for line in case.lines}
     left = {}
     for line in case.lines:
         repeat = case.repeats.get(line.line_no)
@@ -152,8 +159,23 @@ def _unpaid(case: CaseFacts, prior: Mapping[int, int]) -> dict[int, int]:
     return left
 
 
+_PAID = itemgetter(0, 4)  # a LineShare's line_no and paid_fen
+Covers = dict[tuple[int, date, date | None], Coverage]  # (id(product), start, end) → its coverage
+
+
+def _coverage(covers: Covers, product: Product, step: StepFact) -> Coverage:
+    """The step's coverage, built once for a member's claims under the same product and dates."""
+    key = (id(product), step.coverage_start, step.coverage_end)
+    coverage = covers.get(key)
+    if coverage is None or coverage.product is not product:
+        coverage = covers[key] = Coverage(product, step.coverage_start, step.coverage_end)
+    return coverage
+
+
 def _step(
     step: StepFact,
+    code: str,
+    coverage: Coverage,
     claim: int,
     case: CaseFacts,
     product: Product,
@@ -162,8 +184,6 @@ def _step(
     prior: dict[int, int],
     ordered: Ordered,
 ) -> _Result:
-    code = step.product_code
-    coverage = Coverage(product, step.coverage_start, step.coverage_end)
     own = step.payer_decided and not drafted
     if product.kind == ProductKind.FIXED_BENEFIT:
         if own and step.recorded_fixed is not None:
@@ -175,7 +195,7 @@ def _step(
         lines = {n: min(step.recorded.get(n, 0), unpaid[n]) for n in unpaid}
     else:
         share, _ = coordinate_payer(coverage, case, prior, state.usage_besides(claim, code), ordered)
-        lines = {line.line_no: line.paid_fen for line in share.lines}
+        lines = dict(map(_PAID, share.lines))
     return code, lines, None
 
 
@@ -184,29 +204,37 @@ def replay(history: MemberHistory, drafts: Mapping[str, Product]) -> list[ClaimO
     state = _Member()
     last: dict[int, dict[int, _Result]] = {}  # claim → seq → its step's result in the last round
     used_rules: dict[int, dict[str, Product]] = {}
-    orders: dict[int, Ordered] = {}  # claim → its lines in coordination order, once for every step
+    # claim → its lines in coordination order, and their period keys by line_no, once for every step
+    orders: dict[int, tuple[Ordered, dict[int, tuple[str, str]]]] = {}
+    covers: Covers = {}
     for round_ in history.rounds:
         case = history.claims[round_.claim].case
-        ordered = orders.get(round_.claim)
-        if ordered is None:
-            ordered = orders[round_.claim] = ordered_lines(case.lines)
+        order = orders.get(round_.claim)
+        if order is None:
+            ordered = ordered_lines(case.lines)
+            order = orders[round_.claim] = (ordered, _keys(ordered))
+        ordered = order[0]
         before = last.get(round_.claim, {})
         prior: dict[int, int] = {}
         results: dict[int, _Result] = {}
         rules: dict[str, Product] = {}
         for step in round_.steps:
-            product = drafts.get(step.product_code, step.product)
-            rules[step.product_code] = product
+            code = step.product.product_code
+            product = drafts.get(code, step.product)
+            rules[code] = product
             if step.carried and step.seq in before:
                 result = before[step.seq]
             else:
-                drafted = step.product_code in drafts
-                result = _step(step, round_.claim, case, product, drafted, state, prior, ordered)
+                coverage = _coverage(covers, product, step)
+                drafted = code in drafts
+                result = _step(
+                    step, code, coverage, round_.claim, case, product, drafted, state, prior, ordered
+                )
             if result[1] is not None:
                 for line_no, paid in result[1].items():
                     prior[line_no] = prior.get(line_no, 0) + paid
             results[step.seq] = result
-        state.settle(round_.claim, ordered, results.values())
+        state.settle(round_.claim, order[1], results.values())
         last[round_.claim] = results
         used_rules[round_.claim] = rules
     outcomes = []

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.simulation.fold import ClaimFold, fold
 from gateway.simulation.replay import ClaimOutcome
 
 Pair = list[int]  # [actual, simulated]
@@ -37,13 +38,29 @@ class Funding:
 @dataclass
 class Tally:
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
-    by: dict[str, dict[str, dict[str, Pair]]] = field(default_factory=lambda: defaultdict(dict))
+    cells: dict[str, dict[str, dict[str, Pair]]] = field(default_factory=lambda: defaultdict(dict))
     member_responsibility: dict[str, Pair] = field(default_factory=lambda: defaultdict(_pair))
     fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
     months: set[str] = field(default_factory=set)
     claims: int = 0
     lines: int = 0
     billed_fen: int = 0
+    # (month, setting, grade, district, tiers) → the sums (as ``fold`` gives them) of the claims
+    # there, added to the cells when they are read: a claim adds to one entry, not to four cells
+    pending: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
+
+    @property
+    def by(self) -> dict[str, dict[str, dict[str, Pair]]]:
+        """dimension → key → measure → [actual, simulated]."""
+        if self.pending:
+            pending, self.pending = self.pending, {}
+            for (month, setting, grade, district, tiers), sums in pending.items():
+                measures = [f"tier {tier}" for tier in tiers] + ["member_responsibility"]
+                self._add_all("month", month, measures, sums)
+                self._add_all("setting", str(setting), measures, sums)
+                self._add_all("grade", f"grade {grade}", measures, sums)
+                self._add_all("district", district, measures, sums)
+        return self.cells
 
     def _add(self, dimension: str, key: str, measure: str, actual: int, simulated: int) -> None:
         cell = self.by[dimension].setdefault(key, {})
@@ -53,7 +70,7 @@ class Tally:
 
     def _add_all(self, dimension: str, key: str, measures: list[str], sums: list[int]) -> None:
         """``sums``: actual then simulated of each measure in turn."""
-        cell = self.by[dimension].setdefault(key, {})
+        cell = self.cells[dimension].setdefault(key, {})
         for i, measure in enumerate(measures):
             pair = cell.get(measure)
             if pair is None:
@@ -62,72 +79,61 @@ class Tally:
                 pair[0] += sums[2 * i]
                 pair[1] += sums[2 * i + 1]
 
-    def add(self, member: str, outcome: ClaimOutcome) -> None:
+    def add(self, member: str, outcome: ClaimOutcome, folded: ClaimFold | None = None) -> None:
+        """``folded``: ``fold(outcome)``, if the caller has it (the coverage gap takes it too)."""
         claim, case = outcome.claim, outcome.claim.case
+        if folded is None:
+            folded = fold(outcome)
         self.claims += 1
         self.lines += len(case.lines)
-        tiers = {code: product.tier for code, product in outcome.products.items()}
-        codes = list(set(claim.actual) | set(outcome.paid))
-        for code in codes:
-            product = outcome.products.get(code)
-            entry = self.products.setdefault(
-                code,
-                {
+        codes, tiers = folded.codes, folded.tiers
+        products = outcome.products
+        paid = folded.paid
+        for i, code in enumerate(codes):
+            entry = self.products.get(code)
+            if entry is None:
+                product = products.get(code)
+                entry = self.products[code] = {
                     "payer_code": product.payer_code if product else "",
-                    "tier": tiers.get(code, 0),
+                    "tier": tiers[i],
                     "paid_fen": [0, 0],
                     "claims": [0, 0],
                     "members": [set(), set()],
-                },
-            )
-            paid = (sum(claim.actual.get(code, {}).values()), sum(outcome.paid.get(code, {}).values()))
-            for i, fen in enumerate(paid):
-                entry["paid_fen"][i] += fen
+                }
+            for side in (0, 1):
+                fen = paid[2 * i + side]
                 if fen:
-                    entry["claims"][i] += 1
-                    entry["members"][i].add(member)
+                    entry["paid_fen"][side] += fen
+                    entry["claims"][side] += 1
+                    entry["members"][side].add(member)
         if case.lines:
-            self._add_lines(member, outcome, codes, tiers)
-        self._fixed(outcome)
+            self._add_cells(member, claim.district, case.assessment.grade, folded)
+        if claim.actual_fixed or outcome.fixed:
+            self._fixed(outcome)
 
-    def _add_lines(self, member: str, outcome: ClaimOutcome, codes: list[str], tiers: dict[str, int]) -> None:
-        """The claim's lines summed by month and setting first, then the cells added once for
-        each month and setting of the claim, and once for its grade and district."""
-        claim = outcome.claim
-        measures = [f"tier {tiers.get(code, 0)}" for code in codes] + ["member_responsibility"]
-        sides = [(claim.actual.get(code, {}), outcome.paid.get(code, {})) for code in codes]
-        actuals = list(claim.actual.values())
-        responsibility = outcome.responsibility
-        width = 2 * len(measures)
-        cells: dict[tuple[str, Any], list[int]] = {}
+    def _add_cells(self, member: str, district: str, grade: int, folded: ClaimFold) -> None:
+        """The claim's sums by month and setting added to those of the claims before it with the
+        same month, setting, grade, district and tiers (``by`` adds them to the cells)."""
+        tiers = tuple(folded.tiers)
+        width = folded.width
+        pending, months = self.pending, self.months
+        whole = [0, 0, 0]  # responsibility, actual and simulated, and billed
+        for (month, setting), sums in folded.cells.items():
+            months.add(month)
+            key = (month, setting, grade, district, tiers)
+            into = pending.get(key)
+            if into is None:
+                pending[key] = sums.copy()
+            else:
+                for i, fen in enumerate(sums):
+                    into[i] += fen
+            whole[0] += sums[width - 3]
+            whole[1] += sums[width - 2]
+            whole[2] += sums[width - 1]
         own = self.member_responsibility[member]
-        for line in claim.case.lines:
-            no, billed = line.line_no, line.billed_fen
-            self.billed_fen += billed
-            key = (line.month, line.setting)
-            sums = cells.get(key)
-            if sums is None:
-                sums = cells[key] = [0] * width
-            i = 0
-            for actual_lines, simulated_lines in sides:
-                sums[i] += actual_lines.get(no, 0)
-                sums[i + 1] += simulated_lines.get(no, 0)
-                i += 2
-            actual_left = billed - sum(lines.get(no, 0) for lines in actuals)
-            simulated_left = responsibility[no]
-            sums[i] += actual_left
-            sums[i + 1] += simulated_left
-            own[0] += actual_left
-            own[1] += simulated_left
-        whole = [0] * width
-        for (month, setting), sums in cells.items():
-            self.months.add(month)
-            self._add_all("month", month, measures, sums)
-            self._add_all("setting", str(setting), measures, sums)
-            for i, fen in enumerate(sums):
-                whole[i] += fen
-        self._add_all("grade", f"grade {claim.case.assessment.grade}", measures, whole)
-        self._add_all("district", claim.district, measures, whole)
+        own[0] += whole[0]
+        own[1] += whole[1]
+        self.billed_fen += whole[2]
 
     def _fixed(self, outcome: ClaimOutcome) -> None:
         claim = outcome.claim

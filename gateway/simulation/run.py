@@ -23,6 +23,7 @@ from gateway.domain.products import Product
 from gateway.errors import Invalid
 from gateway.simulation import history
 from gateway.simulation.drafts import draft_products
+from gateway.simulation.fold import fold
 from gateway.simulation.gap import GapTally, gap_report
 from gateway.simulation.replay import replay
 from gateway.simulation.report import Funding, Tally, report
@@ -108,7 +109,14 @@ def _merge(into: Tally, part: Tally) -> None:
             mine["paid_fen"][i] += entry["paid_fen"][i]
             mine["claims"][i] += entry["claims"][i]
             mine["members"][i] |= entry["members"][i]
-    for dimension, cells in part.by.items():
+    for at, sums in part.pending.items():  # the claims' sums not yet added to the cells
+        sofar = into.pending.get(at)
+        if sofar is None:
+            into.pending[at] = sums.copy()
+        else:
+            for i, fen in enumerate(sums):
+                sofar[i] += fen
+    for dimension, cells in part.cells.items():
         for key, measures in cells.items():
             for measure, (actual, simulated) in measures.items():
                 into._add(dimension, key, measure, actual, simulated)
@@ -140,8 +148,9 @@ def tally_shard(
     tally, gap, done = Tally(), GapTally(), 0
     for member in history.histories(session, period, shard=shard):
         for outcome in replay(member, drafts):
-            tally.add(member.member, outcome)
-            gap.add(member.member, outcome)
+            folded = fold(outcome)  # the claim's lines gone over once, for both
+            tally.add(member.member, outcome, folded)
+            gap.add(member.member, outcome, folded)
         done += 1
         if done % history.SHARD == 0:
             yield tally, gap, done
