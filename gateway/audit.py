@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, event, insert, select, update
+from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.storage.bulk import insert_rows
 from gateway.storage.tables import AuditEntryRow, AuditHeadRow, utcnow
 
 GENESIS = "0" * 64
@@ -176,7 +177,7 @@ def record_many(session: Session, entries: Sequence[Entry]) -> None:
         row |= {"subject": entry.subject, "detail": json.loads(json.dumps(entry.detail, default=str))}
         row["mac"] = _mac(key, SimpleNamespace(**row))
         rows.append(row)
-    session.execute(insert(_LOG), rows)
+    insert_rows(session, _LOG, rows)  # one statement for the batch (gateway.storage.bulk)
     session.info[_PENDING] = True
 
 

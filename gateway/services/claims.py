@@ -6,11 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, load_only
 
 from gateway import audit
@@ -26,9 +25,10 @@ from gateway.domain.claims import (
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
 from gateway.errors import Conflict, Forbidden, Invalid, ServiceError
-from gateway.orchestration.planning import plan_steps
+from gateway.orchestration.planning import Planned, plan_steps
 from gateway.parsing import digest, parse
 from gateway.services.keys import Principal, Role
+from gateway.storage.bulk import insert_rows
 from gateway.storage.claim_lines import line_values
 from gateway.storage.personal import lookup_hash
 from gateway.storage.tables import (
@@ -42,6 +42,8 @@ from gateway.storage.tables import (
 
 T = TypeVar("T")
 MEMBER_KEYS = (MemberRow.member_id, MemberRow.id_hash, MemberRow.district)
+CLAIMS, LINES = cast(Table, ClaimRow.__table__), cast(Table, ClaimLineRow.__table__)
+CLAIM_KEY = ("claim_id", "provider_code", "claim_number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +83,9 @@ def submit_claims(
     query for the providers, the members, the assessments, the members' products and routes, one
     batch of rows for the claims, their lines, their steps and audit entries. Under load the API
     accepts concurrent requests together this way (``gateway.api.endpoint.batched``)."""
-    outcomes, accepted = _checked(session, submissions, catalogue)
+    outcomes, accepted, read = _checked(session, submissions, catalogue)
     if accepted:
-        _store(session, submissions, accepted, outcomes)
+        _store(session, submissions, accepted, outcomes, read)
     assert all(outcome is not None for outcome in outcomes)
     return outcomes  # type: ignore[return-value]
 
@@ -94,7 +96,7 @@ def check_claims(
     """What ``submit_claims`` would refuse each claim with, writing nothing (a batch upload checks
     a whole file before it accepts any of it): None for a claim it would accept, or has accepted
     already with the same body; a claim number taken with another body is the same Conflict."""
-    outcomes, accepted = _checked(session, submissions, catalogue)
+    outcomes, accepted, _ = _checked(session, submissions, catalogue)
     taken = (
         {
             (row.provider_code, row.claim_number): row
@@ -114,12 +116,16 @@ def check_claims(
     return [outcome if isinstance(outcome, ServiceError) else None for outcome in outcomes]
 
 
-Checked = tuple[list[Receipt | ServiceError | None], dict[int, tuple[ClaimSubmission, str, dict[str, Any]]]]
+Checked = tuple[
+    list[Receipt | ServiceError | None],
+    dict[int, tuple[ClaimSubmission, str, dict[str, Any]]],
+    tuple[dict[Any, Any], dict[Any, Any]],  # the members and providers read, for the planning
+]
 
 
 def _checked(session: Session, submissions: Sequence[Submission], catalogue: ServiceCatalogue) -> Checked:
-    """Each claim's refusal (or, for a claim already accepted with the same body, its receipt), and
-    the values to store of each claim that passes, by position."""
+    """Each claim's refusal (or, for a claim already accepted with the same body, its receipt), the
+    values to store of each claim that passes, by position, and the members and providers read."""
     outcomes: list[Receipt | ServiceError | None] = [None] * len(submissions)
     parsed: dict[int, ClaimSubmission] = {}
     for n, submission in enumerate(submissions):
@@ -189,7 +195,7 @@ def _checked(session: Session, submissions: Sequence[Submission], catalogue: Ser
                 "request_digest": key,
             },
         )
-    return outcomes, accepted
+    return outcomes, accepted, ({m.member_id: m for m in members.values()}, providers)
 
 
 def _store(
@@ -197,43 +203,51 @@ def _store(
     submissions: Sequence[Submission],
     accepted: dict[int, tuple[ClaimSubmission, str, dict[str, Any]]],
     outcomes: list[Receipt | ServiceError | None],
+    read: tuple[dict[Any, Any], dict[Any, Any]],
 ) -> None:
     now = utcnow()
     rows = [
-        values | {"next_attempt_at": now, "created_at": now, "updated_at": now}
+        values | {"round": 1, "next_attempt_at": now, "created_at": now, "updated_at": now}
         for _, _, values in accepted.values()
     ]
     # A claim number already taken (sent again, concurrently or in this very batch) inserts nothing.
     stored = {
-        (row.provider_code, row.claim_number): row
-        for row in session.scalars(_insert_or_skip(session, ClaimRow).returning(ClaimRow), rows)
+        (row.provider_code, row.claim_number): row.claim_id
+        for row in insert_rows(session, CLAIMS, rows, skip_conflicts=True, returning=CLAIM_KEY)
     }
-    new: list[tuple[ClaimSubmission, ClaimRow]] = []
+    new: list[tuple[ClaimSubmission, Planned]] = []
     entries: list[audit.Entry] = []
     for n, (claim, key, values) in accepted.items():
-        row = stored.get((values["provider_code"], values["claim_number"]))
-        if row is None or row.claim_id != values["claim_id"]:
+        if stored.get((values["provider_code"], values["claim_number"])) != values["claim_id"]:
             outcomes[n] = _existing_or(session, values["provider_code"], claim.claim_number, key, None)
             continue
-        new.append((claim, row))
-        outcomes[n] = (_receipt(row), True)
+        planned = Planned(
+            values["claim_id"],
+            values["provider_code"],
+            values["member_id"],
+            values["assessment_id"],
+            values["period_start"],
+            values["period_end"],
+            round=1,
+        )
+        new.append((claim, planned))
+        outcomes[n] = (_receipt_of(values, now), True)
         principal = submissions[n].principal
         entries.append(
             audit.Entry(
                 "claim.accepted",
-                f"claim:{row.claim_id}",
+                f"claim:{planned.claim_id}",
                 actor=f"{principal.role.value}:{principal.party_code}",
-                detail={"claim_number": row.claim_number, "billed_fen": row.billed_fen},
+                detail={"claim_number": values["claim_number"], "billed_fen": values["billed_fen"]},
             )
         )
     if not new:
         return
-    # plain (Core) inserts of many rows: nothing here needs the unit of work
-    session.execute(
-        insert(cast(Table, ClaimLineRow.__table__)),
-        [line_values(row.claim_id, line) for claim, row in new for line in claim.lines],
-    )
-    plan_steps(session, [row for _, row in new])
+    # one statement each for the batch's lines, steps and audit entries (gateway.storage.bulk)
+    lines = [line_values(planned.claim_id, line) for claim, planned in new for line in claim.lines]
+    insert_rows(session, LINES, lines)
+    members, providers = read
+    plan_steps(session, [planned for _, planned in new], members, providers)
     audit.record_many(session, entries)
 
 
@@ -263,13 +277,6 @@ def _existing_or(
     return otherwise
 
 
-def _insert_or_skip(session: Session, table: type[ClaimRow]) -> Any:
-    """INSERT that yields no row, rather than failing the transaction, on a duplicate key."""
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return statement.on_conflict_do_nothing()
-
-
 def _existing(session: Session, provider_code: str, claim_number: str, key: str) -> dict[str, Any] | None:
     row = session.scalar(
         select(ClaimRow).where(ClaimRow.provider_code == provider_code, ClaimRow.claim_number == claim_number)
@@ -285,6 +292,16 @@ def _changed(claim_number: str, row: ClaimRow) -> Conflict:
     return Conflict(
         f"claim number {claim_number} was already submitted with a different body (claim {row.claim_id})"
     )
+
+
+def _receipt_of(values: dict[str, Any], created_at: datetime) -> dict[str, Any]:
+    """The receipt of a claim just stored with ``values``: what ``_receipt`` reads back later."""
+    return {
+        "claim_id": str(values["claim_id"]),
+        "claim_number": values["claim_number"],
+        "status": values["status"],
+        "received_at": created_at.isoformat(),
+    }
 
 
 def _receipt(row: ClaimRow) -> dict[str, Any]:

@@ -1,0 +1,86 @@
+"""Many rows of one table written in one statement: the accept path's claims, lines, payer steps and
+audit entries (a batch of concurrent claims, ``gateway.api.endpoint.batched``).
+
+On PostgreSQL the rows travel as one JSON parameter that the server unpacks
+(``INSERT … SELECT … FROM jsonb_to_recordset``): one round trip and one bound value, where an
+executemany binds and sends every row on its own (most of the accept path's client CPU was that).
+Elsewhere (SQLite) it is the plain executemany INSERT. Values are the columns' Python values, as
+for a Core insert; a datetime must carry its offset (``UTCDateTime``'s rule).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, Table, TextClause, insert, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+_DIALECT = postgresql.dialect()
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    skip_conflicts: bool = False,
+    returning: tuple[str, ...] = (),
+) -> list[Row[Any]]:
+    """Insert ``rows`` (each with the same keys) into ``table`` in the session's transaction;
+    ``skip_conflicts``: a row whose key is taken (or repeated among ``rows``) inserts nothing;
+    ``returning``: these columns of each row inserted (order not promised)."""
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    if session.get_bind().dialect.name != "postgresql":
+        statement: Any = sqlite_insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
+        if returning:
+            statement = statement.returning(*(table.c[name] for name in returning))
+            return list(session.execute(statement, list(rows)))
+        session.execute(statement, list(rows))
+        return []
+    document = json.dumps(rows, default=_json_value)
+    result = session.execute(_statement(table, names, skip_conflicts, returning), {"rows": document})
+    return list(result) if returning else []
+
+
+@cache
+def _statement(
+    table: Table, names: tuple[str, ...], skip_conflicts: bool, returning: tuple[str, ...]
+) -> TextClause:
+    columns = ", ".join(f'"{name}"' for name in names)
+    types = ", ".join(f'"{name}" {_type(table, name)}' for name in names)
+    sql = (
+        f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
+        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({types})"
+    )
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
+    return text(sql).columns(*(table.c[name] for name in returning)) if returning else text(sql)  # type: ignore[return-value]
+
+
+def _type(table: Table, name: str) -> str:
+    kind = table.c[name].type
+    if isinstance(kind, JSON):
+        return "jsonb"
+    return str(kind.compile(dialect=_DIALECT))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, (date, uuid.UUID)):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be written in bulk")
