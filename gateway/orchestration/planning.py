@@ -13,7 +13,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, load_only
 
 from gateway.domain.coverage import Coverage, payer_order
-from gateway.orchestration.claim_facts import cited_versions
+from gateway.orchestration.claim_facts import cited_districts
 from gateway.orchestration.steps import StepStatus, step_key
 from gateway.reference.registry import holdings
 from gateway.reference.routing import NoRoute, administrator_in, district_routes, member_district
@@ -69,7 +69,7 @@ def plan_steps(
     tier_one = {h.product.payer_code for hs in held.values() for h in hs if h.product.tier == 1}
     routes = district_routes(session, tier_one)
     # routed by where the member lived as the assessment each claim cites recorded it
-    cited = cited_versions(session, {claim.assessment_id for claim in claims})
+    cited = cited_districts(session, {claim.assessment_id for claim in claims})
     # one query each for the batch (held here: the session's identity map keeps no row alive)
     if members is None:
         members = {

@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.beijing_time import beijing_date
@@ -40,8 +40,11 @@ from gateway.storage.tables import (
     utcnow,
 )
 
-T = TypeVar("T")
+# the columns the checks and the planning read (never a member's sealed columns: decrypting them
+# was most of loading a member)
 MEMBER_KEYS = (MemberRow.member_id, MemberRow.id_hash, MemberRow.district)
+PROVIDER_KEYS = (ProviderRow.provider_code, ProviderRow.district)
+ASSESSMENT_KEYS = (AssessmentRow.assessment_id, AssessmentRow.member_id)
 CLAIMS, LINES = cast(Table, ClaimRow.__table__), cast(Table, ClaimLineRow.__table__)
 CLAIM_KEY = ("claim_id", "provider_code", "claim_number")
 
@@ -136,22 +139,16 @@ def _checked(session: Session, submissions: Sequence[Submission], catalogue: Ser
             parsed[n] = submission.parsed or read_claim(submission.document)
         except Invalid as error:
             outcomes[n] = error
-    providers = _by(
-        session, ProviderRow, ProviderRow.provider_code, {submissions[n].principal.party_code for n in parsed}
-    )
+    codes = {submissions[n].principal.party_code for n in parsed}
+    providers = _by(session, ProviderRow.provider_code, codes, PROVIDER_KEYS)
     hashes = {
         n: lookup_hash(c.member_id_number)
         for n, c in parsed.items()
         if not id_number_problem(c.member_id_number)
     }
-    # never the sealed columns: decrypting a member's ID number and name is most of loading it
-    members = _by(session, MemberRow, MemberRow.id_hash, set(hashes.values()), MEMBER_KEYS)
-    assessments = _by(
-        session,
-        AssessmentRow,
-        AssessmentRow.assessment_id,
-        {uuid.UUID(c.assessment_id) for c in parsed.values()},
-    )
+    members = _by(session, MemberRow.id_hash, set(hashes.values()), MEMBER_KEYS)
+    assessment_ids = {uuid.UUID(c.assessment_id) for c in parsed.values()}
+    assessments = _by(session, AssessmentRow.assessment_id, assessment_ids, ASSESSMENT_KEYS)
     accepted: dict[int, tuple[ClaimSubmission, str, dict[str, Any]]] = {}
     today = beijing_date(utcnow())
     for n, claim in parsed.items():
@@ -251,17 +248,14 @@ def _store(
     audit.record_many(session, entries)
 
 
-def _by(
-    session: Session, table: type[T], column: Any, values: set[Any], only: tuple[Any, ...] = ()
-) -> dict[Any, T]:
-    """Rows of ``table`` whose ``column`` is one of ``values``, by that value: one query (of the
-    ``only`` columns, when given)."""
+def _by(session: Session, column: Any, values: set[Any], columns: tuple[Any, ...]) -> dict[Any, Any]:
+    """Plain rows of ``columns`` whose ``column`` is one of ``values``, by that value: one query,
+    no ORM entities (a batch reads only what its checks and planning use)."""
     if not values:
         return {}
-    query = select(table).where(column.in_(values))
-    if only:
-        query = query.options(load_only(*only))
-    return {getattr(row, column.key): row for row in session.scalars(query)}
+    return {
+        getattr(row, column.key): row for row in session.execute(select(*columns).where(column.in_(values)))
+    }
 
 
 def _existing_or(

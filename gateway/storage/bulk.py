@@ -1,5 +1,6 @@
 """Many rows of one table written in one statement: the accept path's claims, lines, payer steps and
-audit entries (a batch of concurrent claims, ``gateway.api.endpoint.batched``).
+audit entries (a batch of concurrent claims, ``gateway.api.endpoint.batched``), and the audit
+sealer's links.
 
 On PostgreSQL the rows travel as one JSON parameter that the server unpacks
 (``INSERT … SELECT … FROM jsonb_to_recordset``): one round trip and one bound value, where an
@@ -17,7 +18,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Table, TextClause, insert, text
+from sqlalchemy import JSON, Table, TextClause, bindparam, insert, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
@@ -67,6 +68,30 @@ def _statement(
     if returning:
         sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
     return text(sql).columns(*(table.c[name] for name in returning)) if returning else text(sql)  # type: ignore[return-value]
+
+
+def update_rows(session: Session, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Set, in each row of ``table`` whose ``key`` column is a row's ``key`` value, that row's other
+    values (each row with the same keys): one statement on PostgreSQL, an executemany elsewhere."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    if session.get_bind().dialect.name != "postgresql":
+        values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in names if name != key}
+        statement = update(table).where(table.c[key] == bindparam(f"new_{key}")).values(values)
+        session.execute(statement, [{f"new_{name}": row[name] for name in names} for row in rows])
+        return
+    session.execute(_update(table, key, names), {"rows": json.dumps(rows, default=_json_value)})
+
+
+@cache
+def _update(table: Table, key: str, names: tuple[str, ...]) -> TextClause:
+    types = ", ".join(f'"{name}" {_type(table, name)}' for name in names)
+    assign = ", ".join(f'"{name}" = x."{name}"' for name in names if name != key)
+    return text(
+        f'UPDATE "{table.name}" SET {assign} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({types}) '
+        f'WHERE "{table.name}"."{key}" = x."{key}"'
+    )
 
 
 def _type(table: Table, name: str) -> str:
