@@ -176,8 +176,9 @@ def record_many(session: Session, entries: Sequence[Entry]) -> None:
         row = {"nonce": uuid.uuid4().hex, "at": at, "actor": entry.actor, "action": entry.action}
         row |= {"subject": entry.subject, "detail": json.loads(json.dumps(entry.detail, default=str))}
         row["mac"] = _mac(key, SimpleNamespace(**row))
+        del row["at"]  # the same for every entry: sent once
         rows.append(row)
-    insert_rows(session, _LOG, rows)  # one statement for the batch (gateway.storage.bulk)
+    insert_rows(session, _LOG, rows, same={"at": at})  # one statement (gateway.storage.bulk)
     session.info[_PENDING] = True
 
 

@@ -103,7 +103,6 @@ def plan_steps(
                 "claim_id": claim.claim_id,
                 "round": claim.round,
                 "seq": seq,
-                "attempt": 1,
                 "tier": product.tier,
                 "payer_code": product.payer_code,
                 "administrator_code": None,
@@ -114,11 +113,8 @@ def plan_steps(
                 "coverage_start": coverage.start_date,
                 "coverage_end": coverage.end_date,
                 "status": StepStatus.WAITING.value,
-                "attempts": 0,
                 "idempotency_key": step_key(claim.claim_id, claim.round, seq),
                 "last_error": None,
-                "created_at": now,
-                "updated_at": now,
             }
             if product.tier == 1:
                 try:
@@ -129,7 +125,10 @@ def plan_steps(
                 except NoRoute as error:
                     step["status"], step["last_error"] = StepStatus.DEAD.value, str(error)
             steps.append(step)
-    insert_rows(session, STEPS, steps)  # one statement (gateway.storage.bulk), no unit of work
+    # one statement (gateway.storage.bulk), no unit of work
+    insert_rows(
+        session, STEPS, steps, same={"attempt": 1, "attempts": 0, "created_at": now, "updated_at": now}
+    )
     return len(steps)
 
 

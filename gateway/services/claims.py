@@ -203,14 +203,12 @@ def _store(
     read: tuple[dict[Any, Any], dict[Any, Any]],
 ) -> None:
     now = utcnow()
-    rows = [
-        values | {"round": 1, "next_attempt_at": now, "created_at": now, "updated_at": now}
-        for _, _, values in accepted.values()
-    ]
+    rows = [values for _, _, values in accepted.values()]
+    same = {"round": 1, "next_attempt_at": now, "created_at": now, "updated_at": now}
     # A claim number already taken (sent again, concurrently or in this very batch) inserts nothing.
     stored = {
         (row.provider_code, row.claim_number): row.claim_id
-        for row in insert_rows(session, CLAIMS, rows, skip_conflicts=True, returning=CLAIM_KEY)
+        for row in insert_rows(session, CLAIMS, rows, skip_conflicts=True, returning=CLAIM_KEY, same=same)
     }
     new: list[tuple[ClaimSubmission, Planned]] = []
     entries: list[audit.Entry] = []

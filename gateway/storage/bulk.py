@@ -34,40 +34,60 @@ def insert_rows(
     *,
     skip_conflicts: bool = False,
     returning: tuple[str, ...] = (),
+    same: dict[str, Any] | None = None,
 ) -> list[Row[Any]]:
     """Insert ``rows`` (each with the same keys) into ``table`` in the session's transaction;
     ``skip_conflicts``: a row whose key is taken (or repeated among ``rows``) inserts nothing;
-    ``returning``: these columns of each row inserted (order not promised)."""
+    ``returning``: these columns of each row inserted (order not promised); ``same``: values of
+    every row, sent once."""
     if not rows:
         return []
-    names = tuple(rows[0])
+    same = same or {}
     if session.get_bind().dialect.name != "postgresql":
         statement: Any = sqlite_insert(table).on_conflict_do_nothing() if skip_conflicts else insert(table)
+        every = [row | same for row in rows] if same else list(rows)
         if returning:
             statement = statement.returning(*(table.c[name] for name in returning))
-            return list(session.execute(statement, list(rows)))
-        session.execute(statement, list(rows))
+            return list(session.execute(statement, every))
+        session.execute(statement, every)
         return []
-    document = json.dumps(rows, default=_json_value)
-    result = session.execute(_statement(table, names, skip_conflicts, returning), {"rows": document})
+    parameters = {
+        "rows": json.dumps(rows, default=_json_value),
+        "same": json.dumps(same, default=_json_value),
+    }
+    result = session.execute(
+        _statement(table, tuple(rows[0]), tuple(same), skip_conflicts, returning), parameters
+    )
     return list(result) if returning else []
 
 
 @cache
 def _statement(
-    table: Table, names: tuple[str, ...], skip_conflicts: bool, returning: tuple[str, ...]
+    table: Table,
+    names: tuple[str, ...],
+    shared: tuple[str, ...],
+    skip_conflicts: bool,
+    returning: tuple[str, ...],
 ) -> TextClause:
-    columns = ", ".join(f'"{name}"' for name in names)
-    types = ", ".join(f'"{name}" {_type(table, name)}' for name in names)
+    columns = ", ".join(f'"{name}"' for name in (*names, *shared))
+    values = ", ".join([*(f'x."{name}"' for name in names), *(f's."{name}"' for name in shared)])
     sql = (
-        f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
-        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({types})"
+        f'INSERT INTO "{table.name}" ({columns}) SELECT {values} FROM {_recordset(table, "rows", "x", names)}'
     )
+    if shared:
+        sql += f" CROSS JOIN {_recordset(table, 'same', 's', shared)}"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returning:
         sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
     return text(sql).columns(*(table.c[name] for name in returning)) if returning else text(sql)  # type: ignore[return-value]
+
+
+def _recordset(table: Table, parameter: str, alias: str, names: tuple[str, ...]) -> str:
+    """The rows of a JSON parameter as a table (``same`` is one object: a table of one row)."""
+    types = ", ".join(f'"{name}" {_type(table, name)}' for name in names)
+    function = "jsonb_to_recordset" if parameter == "rows" else "jsonb_to_record"
+    return f"{function}(CAST(:{parameter} AS jsonb)) AS {alias}({types})"
 
 
 def update_rows(session: Session, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -86,10 +106,9 @@ def update_rows(session: Session, table: Table, key: str, rows: Sequence[dict[st
 
 @cache
 def _update(table: Table, key: str, names: tuple[str, ...]) -> TextClause:
-    types = ", ".join(f'"{name}" {_type(table, name)}' for name in names)
     assign = ", ".join(f'"{name}" = x."{name}"' for name in names if name != key)
     return text(
-        f'UPDATE "{table.name}" SET {assign} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({types}) '
+        f'UPDATE "{table.name}" SET {assign} FROM {_recordset(table, "rows", "x", names)} '
         f'WHERE "{table.name}"."{key}" = x."{key}"'
     )
 
