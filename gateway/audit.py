@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, event, insert, select, update
+from sqlalchemy import Table, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.storage.bulk import insert_rows, update_rows
 from gateway.storage.tables import AuditEntryRow, AuditHeadRow, utcnow
 
 GENESIS = "0" * 64
@@ -175,8 +176,9 @@ def record_many(session: Session, entries: Sequence[Entry]) -> None:
         row = {"nonce": uuid.uuid4().hex, "at": at, "actor": entry.actor, "action": entry.action}
         row |= {"subject": entry.subject, "detail": json.loads(json.dumps(entry.detail, default=str))}
         row["mac"] = _mac(key, SimpleNamespace(**row))
+        del row["at"]  # the same for every entry: sent once
         rows.append(row)
-    session.execute(insert(_LOG), rows)
+    insert_rows(session, _LOG, rows, same={"at": at})  # one statement (gateway.storage.bulk)
     session.info[_PENDING] = True
 
 
@@ -207,7 +209,7 @@ def seal(session: Session, key: bytes | None = None) -> int:
     sealed, after = 0, 0
     content = [getattr(AuditEntryRow, name) for name in ("id", "at", "actor", "action", "subject", "detail")]
     while True:
-        # plain rows and one executemany UPDATE: no unit-of-work bookkeeping per entry
+        # plain rows and one UPDATE of their links: no unit-of-work bookkeeping per entry
         batch = session.execute(
             select(*content, AuditEntryRow.nonce, AuditEntryRow.mac)
             .where(AuditEntryRow.seq.is_(None), AuditEntryRow.id > after)
@@ -224,21 +226,13 @@ def seal(session: Session, key: bytes | None = None) -> int:
             chained.append(link)
             head.last_seq, head.last_id, head.hash = link["seq"], entry.id, link["hash"]
         if chained:
-            session.execute(_CHAIN, [{f"link_{k}": v for k, v in link.items()} for link in chained])
+            update_rows(session, _LOG, "id", chained)  # one statement (gateway.storage.bulk)
             head.mac = head_mac(key, head.last_seq, head.last_id, head.hash)
         sealed += len(chained)
         session.flush()
         if len(batch) < SEAL_BATCH:
             return sealed
         after = batch[-1].id
-
-
-# a plain executemany UPDATE by id (the ORM's bulk update by primary key costs more per row)
-_CHAIN = (
-    update(_LOG)
-    .where(_LOG.c.id == bindparam("link_id"))
-    .values(seq=bindparam("link_seq"), prev_hash=bindparam("link_prev_hash"), hash=bindparam("link_hash"))
-)
 
 
 class Sealer:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -52,10 +53,17 @@ def load_json(raw: str | bytes) -> Any:
     """``json.loads``, refusing (by pointer) an integer literal longer than ``MAX_DIGITS``.
     Raises ``json.JSONDecodeError``, ``UnicodeDecodeError`` or ``RecursionError`` as it does."""
     document = json.loads(raw, parse_int=_integer)
+    # the document is walked for one only where the text has a run of that many digits
+    if not (_DIGITS_TEXT.search(raw) if isinstance(raw, str) else _DIGITS_BYTES.search(raw)):
+        return document
     faults = [(pointer, f"is an integer of more than {MAX_DIGITS} digits") for pointer in _long(document)]
     if faults:
         raise Invalid(faults)
     return document
+
+
+_DIGITS_TEXT = re.compile(f"[0-9]{{{MAX_DIGITS + 1}}}")
+_DIGITS_BYTES = re.compile(_DIGITS_TEXT.pattern.encode())
 
 
 def _long(document: Any) -> list[str]:

@@ -212,7 +212,8 @@ async def read_json(request: Request) -> Any:
         document = load_json(raw)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise Malformed(f"the body is not valid JSON: {type(error).__name__}") from None
-    if _depth(document) > MAX_DEPTH:
+    # a body of fewer than MAX_DEPTH brackets cannot nest deeper (no need to walk it)
+    if raw.count(b"{") + raw.count(b"[") >= MAX_DEPTH and _depth(document) > MAX_DEPTH:
         raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels")
     return document
 

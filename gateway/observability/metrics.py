@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -123,12 +124,24 @@ class DatabaseCollector(Collector):
 
 
 def route_of(app: Any, scope: Scope) -> str:
-    """The route template (``/v1/claims/{claim_id}``), so label values stay few."""
+    """The route template (``/v1/claims/{claim_id}``), so label values stay few. A path that is
+    its own template (no parameters: ``/v1/claims``) is remembered by the app, so the busiest
+    routes are not matched against every route again on each request."""
+    known: dict[tuple[str, str], str] = _STATIC.setdefault(app, {}) if app is not None else {}
+    at = (scope.get("method", ""), scope.get("path", ""))
+    if at in known:
+        return known[at]
     for route in getattr(app, "routes", ()):
         match, _ = route.matches(scope)
         if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
+            path = str(getattr(route, "path", "other"))
+            if path == at[1]:  # as few as the app's routes without parameters
+                known[at] = path
+            return path
     return "unmatched"
+
+
+_STATIC: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], str]] = weakref.WeakKeyDictionary()
 
 
 class MetricsMiddleware(HttpMiddleware):

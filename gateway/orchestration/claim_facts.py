@@ -20,6 +20,7 @@ from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.coverage import Coverage
 from gateway.orchestration.transaction import Transaction, unflushed
 from gateway.reference.registry import designation, product_version
+from gateway.reference.routing import Placed
 from gateway.storage.claim_lines import claim_line
 from gateway.storage.tables import (
     AssessmentRow,
@@ -86,16 +87,17 @@ def claim_identity(tx: Transaction, claim: ClaimRow) -> MemberVersionRow | Membe
     return found
 
 
-def cited_versions(session: Session, assessment_ids: set[uuid.UUID]) -> dict[uuid.UUID, MemberVersionRow]:
-    """For each assessment, the version of the member's identity it recorded (one query)."""
+def cited_districts(session: Session, assessment_ids: set[uuid.UUID]) -> dict[uuid.UUID, Placed]:
+    """For each assessment that cites a version of the member's identity, that version's district
+    (a row with ``district``; one query, and never the version's sealed columns)."""
     if not assessment_ids:
         return {}
     rows = session.execute(
-        select(AssessmentRow.assessment_id, MemberVersionRow)
+        select(AssessmentRow.assessment_id, MemberVersionRow.district)
         .join(MemberVersionRow, CITED_VERSION)
         .where(AssessmentRow.assessment_id.in_(assessment_ids))
     )
-    return {assessment_id: version for assessment_id, version in rows}
+    return {row.assessment_id: row for row in rows}
 
 
 def case_facts(tx: Transaction, claim: ClaimRow, catalogue: ServiceCatalogue) -> CaseFacts:

@@ -14,11 +14,12 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.storage.tables import DistrictRouteRow, MemberRow, MemberVersionRow, ProviderRow
+from gateway.storage.tables import DistrictRouteRow, ProviderRow
 
 # The start of the routes recorded before they had dates (and of a payer's first table when it
 # names no date): they routed every claim, whatever its service period.
@@ -74,7 +75,15 @@ def route_table(versions: Iterable[tuple[str, date, str | None]]) -> RouteTable:
     return table
 
 
-def member_district(member: MemberRow, provider: ProviderRow, cited: MemberVersionRow | None = None) -> str:
+class Placed(Protocol):
+    """A row with a district: a member, a version of their identity, a provider (or a plain row of
+    that column)."""
+
+    @property
+    def district(self) -> str | None: ...
+
+
+def member_district(member: Placed, provider: ProviderRow, cited: Placed | None = None) -> str:
     """Where the member lives as ``cited`` (the identity the claim's assessment recorded) says: a
     later assessment's address does not move a claim that does not cite it. The member's latest
     stands in only where an assessment cites no version. A member whose district is not known

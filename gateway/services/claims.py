@@ -6,12 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.domain.beijing_time import beijing_date
@@ -26,9 +25,10 @@ from gateway.domain.claims import (
 from gateway.domain.identity import id_number_problem
 from gateway.domain.model import Fault
 from gateway.errors import Conflict, Forbidden, Invalid, ServiceError
-from gateway.orchestration.planning import plan_steps
+from gateway.orchestration.planning import Planned, plan_steps
 from gateway.parsing import digest, parse
 from gateway.services.keys import Principal, Role
+from gateway.storage.bulk import insert_rows
 from gateway.storage.claim_lines import line_values
 from gateway.storage.personal import lookup_hash
 from gateway.storage.tables import (
@@ -40,8 +40,13 @@ from gateway.storage.tables import (
     utcnow,
 )
 
-T = TypeVar("T")
+# the columns the checks and the planning read (never a member's sealed columns: decrypting them
+# was most of loading a member)
 MEMBER_KEYS = (MemberRow.member_id, MemberRow.id_hash, MemberRow.district)
+PROVIDER_KEYS = (ProviderRow.provider_code, ProviderRow.district)
+ASSESSMENT_KEYS = (AssessmentRow.assessment_id, AssessmentRow.member_id)
+CLAIMS, LINES = cast(Table, ClaimRow.__table__), cast(Table, ClaimLineRow.__table__)
+CLAIM_KEY = ("claim_id", "provider_code", "claim_number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +86,9 @@ def submit_claims(
     query for the providers, the members, the assessments, the members' products and routes, one
     batch of rows for the claims, their lines, their steps and audit entries. Under load the API
     accepts concurrent requests together this way (``gateway.api.endpoint.batched``)."""
-    outcomes, accepted = _checked(session, submissions, catalogue)
+    outcomes, accepted, read = _checked(session, submissions, catalogue)
     if accepted:
-        _store(session, submissions, accepted, outcomes)
+        _store(session, submissions, accepted, outcomes, read)
     assert all(outcome is not None for outcome in outcomes)
     return outcomes  # type: ignore[return-value]
 
@@ -94,7 +99,7 @@ def check_claims(
     """What ``submit_claims`` would refuse each claim with, writing nothing (a batch upload checks
     a whole file before it accepts any of it): None for a claim it would accept, or has accepted
     already with the same body; a claim number taken with another body is the same Conflict."""
-    outcomes, accepted = _checked(session, submissions, catalogue)
+    outcomes, accepted, _ = _checked(session, submissions, catalogue)
     taken = (
         {
             (row.provider_code, row.claim_number): row
@@ -114,12 +119,16 @@ def check_claims(
     return [outcome if isinstance(outcome, ServiceError) else None for outcome in outcomes]
 
 
-Checked = tuple[list[Receipt | ServiceError | None], dict[int, tuple[ClaimSubmission, str, dict[str, Any]]]]
+Checked = tuple[
+    list[Receipt | ServiceError | None],
+    dict[int, tuple[ClaimSubmission, str, dict[str, Any]]],
+    tuple[dict[Any, Any], dict[Any, Any]],  # the members and providers read, for the planning
+]
 
 
 def _checked(session: Session, submissions: Sequence[Submission], catalogue: ServiceCatalogue) -> Checked:
-    """Each claim's refusal (or, for a claim already accepted with the same body, its receipt), and
-    the values to store of each claim that passes, by position."""
+    """Each claim's refusal (or, for a claim already accepted with the same body, its receipt), the
+    values to store of each claim that passes, by position, and the members and providers read."""
     outcomes: list[Receipt | ServiceError | None] = [None] * len(submissions)
     parsed: dict[int, ClaimSubmission] = {}
     for n, submission in enumerate(submissions):
@@ -130,22 +139,16 @@ def _checked(session: Session, submissions: Sequence[Submission], catalogue: Ser
             parsed[n] = submission.parsed or read_claim(submission.document)
         except Invalid as error:
             outcomes[n] = error
-    providers = _by(
-        session, ProviderRow, ProviderRow.provider_code, {submissions[n].principal.party_code for n in parsed}
-    )
+    codes = {submissions[n].principal.party_code for n in parsed}
+    providers = _by(session, ProviderRow.provider_code, codes, PROVIDER_KEYS)
     hashes = {
         n: lookup_hash(c.member_id_number)
         for n, c in parsed.items()
         if not id_number_problem(c.member_id_number)
     }
-    # never the sealed columns: decrypting a member's ID number and name is most of loading it
-    members = _by(session, MemberRow, MemberRow.id_hash, set(hashes.values()), MEMBER_KEYS)
-    assessments = _by(
-        session,
-        AssessmentRow,
-        AssessmentRow.assessment_id,
-        {uuid.UUID(c.assessment_id) for c in parsed.values()},
-    )
+    members = _by(session, MemberRow.id_hash, set(hashes.values()), MEMBER_KEYS)
+    assessment_ids = {uuid.UUID(c.assessment_id) for c in parsed.values()}
+    assessments = _by(session, AssessmentRow.assessment_id, assessment_ids, ASSESSMENT_KEYS)
     accepted: dict[int, tuple[ClaimSubmission, str, dict[str, Any]]] = {}
     today = beijing_date(utcnow())
     for n, claim in parsed.items():
@@ -189,7 +192,7 @@ def _checked(session: Session, submissions: Sequence[Submission], catalogue: Ser
                 "request_digest": key,
             },
         )
-    return outcomes, accepted
+    return outcomes, accepted, ({m.member_id: m for m in members.values()}, providers)
 
 
 def _store(
@@ -197,57 +200,60 @@ def _store(
     submissions: Sequence[Submission],
     accepted: dict[int, tuple[ClaimSubmission, str, dict[str, Any]]],
     outcomes: list[Receipt | ServiceError | None],
+    read: tuple[dict[Any, Any], dict[Any, Any]],
 ) -> None:
     now = utcnow()
-    rows = [
-        values | {"next_attempt_at": now, "created_at": now, "updated_at": now}
-        for _, _, values in accepted.values()
-    ]
+    rows = [values for _, _, values in accepted.values()]
+    same = {"round": 1, "next_attempt_at": now, "created_at": now, "updated_at": now}
     # A claim number already taken (sent again, concurrently or in this very batch) inserts nothing.
     stored = {
-        (row.provider_code, row.claim_number): row
-        for row in session.scalars(_insert_or_skip(session, ClaimRow).returning(ClaimRow), rows)
+        (row.provider_code, row.claim_number): row.claim_id
+        for row in insert_rows(session, CLAIMS, rows, skip_conflicts=True, returning=CLAIM_KEY, same=same)
     }
-    new: list[tuple[ClaimSubmission, ClaimRow]] = []
+    new: list[tuple[ClaimSubmission, Planned]] = []
     entries: list[audit.Entry] = []
     for n, (claim, key, values) in accepted.items():
-        row = stored.get((values["provider_code"], values["claim_number"]))
-        if row is None or row.claim_id != values["claim_id"]:
+        if stored.get((values["provider_code"], values["claim_number"])) != values["claim_id"]:
             outcomes[n] = _existing_or(session, values["provider_code"], claim.claim_number, key, None)
             continue
-        new.append((claim, row))
-        outcomes[n] = (_receipt(row), True)
+        planned = Planned(
+            values["claim_id"],
+            values["provider_code"],
+            values["member_id"],
+            values["assessment_id"],
+            values["period_start"],
+            values["period_end"],
+            round=1,
+        )
+        new.append((claim, planned))
+        outcomes[n] = (_receipt_of(values, now), True)
         principal = submissions[n].principal
         entries.append(
             audit.Entry(
                 "claim.accepted",
-                f"claim:{row.claim_id}",
+                f"claim:{planned.claim_id}",
                 actor=f"{principal.role.value}:{principal.party_code}",
-                detail={"claim_number": row.claim_number, "billed_fen": row.billed_fen},
+                detail={"claim_number": values["claim_number"], "billed_fen": values["billed_fen"]},
             )
         )
     if not new:
         return
-    # plain (Core) inserts of many rows: nothing here needs the unit of work
-    session.execute(
-        insert(cast(Table, ClaimLineRow.__table__)),
-        [line_values(row.claim_id, line) for claim, row in new for line in claim.lines],
-    )
-    plan_steps(session, [row for _, row in new])
+    # one statement each for the batch's lines, steps and audit entries (gateway.storage.bulk)
+    lines = [line_values(planned.claim_id, line) for claim, planned in new for line in claim.lines]
+    insert_rows(session, LINES, lines)
+    members, providers = read
+    plan_steps(session, [planned for _, planned in new], members, providers)
     audit.record_many(session, entries)
 
 
-def _by(
-    session: Session, table: type[T], column: Any, values: set[Any], only: tuple[Any, ...] = ()
-) -> dict[Any, T]:
-    """Rows of ``table`` whose ``column`` is one of ``values``, by that value: one query (of the
-    ``only`` columns, when given)."""
+def _by(session: Session, column: Any, values: set[Any], columns: tuple[Any, ...]) -> dict[Any, Any]:
+    """Plain rows of ``columns`` whose ``column`` is one of ``values``, by that value: one query,
+    no ORM entities (a batch reads only what its checks and planning use)."""
     if not values:
         return {}
-    query = select(table).where(column.in_(values))
-    if only:
-        query = query.options(load_only(*only))
-    return {getattr(row, column.key): row for row in session.scalars(query)}
+    return {
+        getattr(row, column.key): row for row in session.execute(select(*columns).where(column.in_(values)))
+    }
 
 
 def _existing_or(
@@ -261,13 +267,6 @@ def _existing_or(
         return existing, False
     assert otherwise is not None, "a claim number that inserted nothing is taken"
     return otherwise
-
-
-def _insert_or_skip(session: Session, table: type[ClaimRow]) -> Any:
-    """INSERT that yields no row, rather than failing the transaction, on a duplicate key."""
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return statement.on_conflict_do_nothing()
 
 
 def _existing(session: Session, provider_code: str, claim_number: str, key: str) -> dict[str, Any] | None:
@@ -285,6 +284,16 @@ def _changed(claim_number: str, row: ClaimRow) -> Conflict:
     return Conflict(
         f"claim number {claim_number} was already submitted with a different body (claim {row.claim_id})"
     )
+
+
+def _receipt_of(values: dict[str, Any], created_at: datetime) -> dict[str, Any]:
+    """The receipt of a claim just stored with ``values``: what ``_receipt`` reads back later."""
+    return {
+        "claim_id": str(values["claim_id"]),
+        "claim_number": values["claim_number"],
+        "status": values["status"],
+        "received_at": created_at.isoformat(),
+    }
 
 
 def _receipt(row: ClaimRow) -> dict[str, Any]:

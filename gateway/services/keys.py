@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, object_session
 
 from gateway import audit
 from gateway.errors import Forbidden, Unauthenticated
@@ -106,12 +107,69 @@ def authenticate(session: Session, key: str) -> Principal | None:
 
 
 def authenticate_many(session: Session, keys: set[str]) -> dict[str, Principal]:
-    """``authenticate`` for several keys in one query: the principal of each key that is valid."""
+    """``authenticate`` for several keys in one query: the principal of each key that is valid.
+    For the busiest path (a batch of claims, ``gateway.api.endpoint.batched``) a valid key's
+    principal is remembered for ``KEY_CACHE_SECONDS``: see ``_Remembered``."""
     by_hash = {_digest(key): key for key in keys}
-    rows = _with_holders(session, ApiKeyRow.key_hash.in_(by_hash))
-    return {
-        by_hash[row.key_hash]: principal for row, holder in rows if (principal := principal_of(row, holder))
-    }
+    database = id(session.get_bind())
+    found: dict[str, Principal] = {}
+    now = time.monotonic()
+    for hash_, key in by_hash.items():
+        known = _REMEMBERED.get((database, hash_))
+        if known is not None and known[1] > now:
+            found[key] = known[0]
+    missing = [hash_ for hash_, key in by_hash.items() if key not in found]
+    if missing:
+        generation = _REMEMBERED.generation
+        for row, holder in _with_holders(session, ApiKeyRow.key_hash.in_(missing)):
+            if (principal := principal_of(row, holder)) is not None:
+                found[by_hash[row.key_hash]] = principal
+                _REMEMBERED.keep((database, row.key_hash), principal, generation)
+    return found
+
+
+# How long a valid key's principal is remembered by a process (the accept path's key look-up).
+# A key revoked, or its holder's account disabled, in this process is forgotten at once; by another
+# process (the CLI, another server process), it is refused here at most this much later.
+KEY_CACHE_SECONDS = 1.0
+
+
+class _Remembered(dict[tuple[int, str], tuple[Principal, float]]):
+    """Principals by (database, key hash), each with the monotonic time it is good until. Forgotten
+    whole when a transaction flushes a change to a key or a staff account, and again when it
+    commits (a look-up that read the old row in between is not kept: ``generation``)."""
+
+    generation = 0
+
+    def keep(self, at: tuple[int, str], principal: Principal, generation: int) -> None:
+        if generation == self.generation:  # nothing changed keys since the look-up began
+            self[at] = (principal, time.monotonic() + KEY_CACHE_SECONDS)
+
+    def forget(self) -> None:
+        self.generation += 1
+        self.clear()
+
+
+_REMEMBERED = _Remembered()
+_CHANGED = "keys_changed"
+
+
+def _changed(_mapper: Any, _connection: Any, row: ApiKeyRow | StaffAccountRow) -> None:
+    session = object_session(row)
+    if session is not None:
+        session.info[_CHANGED] = True
+    _REMEMBERED.forget()
+
+
+for _table in (ApiKeyRow, StaffAccountRow):  # mapper events: only flushes of these rows pay for it
+    event.listen(_table, "after_update", _changed)
+    event.listen(_table, "after_delete", _changed)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        _REMEMBERED.forget()
 
 
 def admit(principal: Principal | None, roles: Collection[Role]) -> Principal:

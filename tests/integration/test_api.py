@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -70,6 +71,38 @@ def test_revoked_key_is_refused(world: World) -> None:
     with world.gateway.sessions.begin() as session:
         assert revoke_key(session, key.split("_")[1])
     problem(world.post("/v1/providers", world.scenario["provider"], key), 401)
+
+
+def test_a_claim_key_revoked_here_is_refused_at_once_and_one_revoked_elsewhere_within_the_bound(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The accept path remembers a valid key's principal (``keys.KEY_CACHE_SECONDS``): a revocation
+    in this process forgets it at once; one written by another process (here a plain UPDATE, which
+    no ORM event sees) is refused once the bound has passed."""
+    from sqlalchemy import update
+
+    from gateway.services import keys
+    from gateway.storage.tables import ApiKeyRow, utcnow
+
+    world.setup()
+    key = world.provider
+    assert world.submit(world.claim_body(claim_number="K-1")).status_code == 202  # remembered now
+    with world.gateway.sessions.begin() as session:
+        assert keys.revoke_key(session, key.split("_")[1])
+    problem(world.submit(world.claim_body(claim_number="K-2")), 401)
+
+    other = world.key(Role.PROVIDER, "P3301020002")
+    provider = dict(world.scenario["provider"], provider_code="P3301020002")
+    assert world.post("/v1/providers", provider, world.bureau).status_code == 201
+    monkeypatch.setattr(keys, "KEY_CACHE_SECONDS", 0.3)
+    assert world.post("/v1/claims", world.claim_body(claim_number="K-3"), other).status_code == 202
+    with world.gateway.sessions.begin() as session:
+        session.execute(
+            update(ApiKeyRow).where(ApiKeyRow.key_id == other.split("_")[1]).values(revoked_at=utcnow())
+        )
+    # within the bound the remembered principal may still be used; past it, never
+    time.sleep(0.35)
+    problem(world.post("/v1/claims", world.claim_body(claim_number="K-4"), other), 401)
 
 
 # --- validation -------------------------------------------------------------------------------
