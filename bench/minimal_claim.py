@@ -113,6 +113,7 @@ FINISH = """UPDATE claims SET status = 'coordinated', member_responsibility_fen 
   next_attempt_at = NULL WHERE claim_id = %s AND lease_owner = %s"""
 
 Writes = list[tuple[str, list[tuple[Any, ...]]]]
+RETRIES = 5
 
 
 class GroupCommit:
@@ -124,6 +125,7 @@ class GroupCommit:
         self.pending: list[tuple[Writes, asyncio.Future[None]]] = []
         self.wake = asyncio.Event()
         self.commits = 0
+        self.retries = 0
 
     async def write(self, writes: Writes) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -141,16 +143,29 @@ class GroupCommit:
                 for statement, rows in writes:
                     by_statement.setdefault(statement, []).extend(rows)
             try:
-                async with self.connection.transaction(), self.connection.cursor() as cursor:
-                    for statement, rows in by_statement.items():
-                        await cursor.executemany(statement, rows)
-                self.commits += 1
+                await self._commit(by_statement)
             except Exception as error:
                 for _, done in batch:
                     done.set_exception(error)
                 continue
             for _, done in batch:
                 done.set_result(None)
+
+    async def _commit(self, by_statement: dict[str, list[tuple[Any, ...]]]) -> None:
+        """One transaction; again, as the gateway's workers do, when PostgreSQL picked it to end a
+        deadlock (two group commits raising the same monthly figure rows in other orders, through
+        the figures' triggers) or a serialization failure: it wrote nothing."""
+        for attempt in range(RETRIES + 1):
+            try:
+                async with self.connection.transaction(), self.connection.cursor() as cursor:
+                    for statement, rows in by_statement.items():
+                        await cursor.executemany(statement, rows)
+                self.commits += 1
+                return
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == RETRIES:
+                    raise
+                self.retries += 1
 
 
 class Baseline:
