@@ -98,7 +98,7 @@ class EarlierClaims:
         self.beds: dict[date, list[str]] = {}
         self.by_code: dict[tuple[str, date], dict[str, int]] = {}  # → units per earlier claim
         self.named: dict[tuple[str, date], list[str]] = {}
-        self.visits: list[tuple[tuple[datetime, datetime], str]] = []  # in the order added
+        self.visits: list[tuple[tuple[datetime, datetime], ClaimedLine]] = []  # in the order added
         self.months: set[tuple[int, int]] = set()  # the months of every day added
         # a month's lines are indexed day by day only when a later line touches that month (in
         # a member's monthly claims most months are never looked up again); a day's lists still
@@ -110,20 +110,22 @@ class EarlierClaims:
 
     def add(self, claimed: Iterable[ClaimedLine], first: date = date.min, last: date = date.max) -> None:
         """``claimed``, after what is already here (only the days from ``first`` to ``last``)."""
-        pending = self._pending
+        pending, months, visits = self._pending, self.months, self.visits
+        bounded = first != date.min or last != date.max
         for earlier in claimed:
             line = earlier.line
-            if line.visit is not None:  # the time of a visit counts, whatever date it was billed for
-                span = (line.visit.check_in, line.visit.check_out)
+            visit = line.visit
+            if visit is not None:  # the time of a visit counts, whatever date it was billed for
+                span = (visit.check_in, visit.check_out)
                 at = bisect.bisect_right(self._starts, span[0])
                 self._starts.insert(at, span[0])
-                self._order.insert(at, len(self.visits))
+                self._order.insert(at, len(visits))
                 self._longest = max(self._longest, span[1] - span[0])
-                self.visits.append((span, earlier.where))
-            if line.last_date < first or line.service_date > last:
+                visits.append((span, earlier))  # named only if a later visit overlaps it
+            if bounded and (line.last_date < first or line.service_date > last):
                 continue
             for month in _months(line):
-                self.months.add(month)
+                months.add(month)
                 pending.setdefault(month, []).append(earlier)
 
     def _index(self, month: tuple[int, int]) -> None:
@@ -145,7 +147,15 @@ class EarlierClaims:
 
     def repeats(self, lines: Sequence[ClaimLine]) -> dict[int, Repeat]:
         found: dict[int, Repeat] = {}
+        months, visits = self.months, self.visits
         for line in lines:
+            day, until = line.service_date, line.service_end_date
+            if (
+                (line.visit is None or not visits)
+                and (until is None or (until.year == day.year and until.month == day.month))
+                and (day.year, day.month) not in months
+            ):
+                continue  # one month's line, no earlier line in its month: the common case
             repeat = self._repeat(line)
             if repeat is not None:
                 found[line.line_no] = repeat
@@ -156,7 +166,7 @@ class EarlierClaims:
         low = bisect.bisect_left(self._starts, span[0] - self._longest)
         high = bisect.bisect_left(self._starts, span[1])
         visits = self.visits
-        return [visits[i][1] for i in sorted(self._order[low:high]) if _overlap(span, visits[i][0])]
+        return [visits[i][1].where for i in sorted(self._order[low:high]) if _overlap(span, visits[i][0])]
 
     def _repeat(self, line: ClaimLine) -> Repeat | None:
         where: list[str] = []
