@@ -69,18 +69,7 @@ def visit_finding(
             and o.visit.check_in < visit.check_out
             and visit.check_in < o.visit.check_out
         ]
-    own = [
-        VisitRecord(
-            o.visit.caregiver_id,
-            o.visit.check_in,
-            o.visit.check_out,
-            o.visit.lat,
-            o.visit.lon,
-            f"line {o.line_no} of this claim",
-        )
-        for o in others
-        if o.visit is not None
-    ]
+    own = [VisitRecord.of(o.visit, f"line {o.line_no} of this claim") for o in others if o.visit is not None]
     return check_visit(
         line,
         radius_m=radius_m,

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from gateway.coordination.duplicates import Repeat
 from gateway.domain.assessments import AssessmentFacts
 from gateway.domain.catalogue import ServiceCatalogue, default_catalogue
-from gateway.domain.claims import ClaimLine
+from gateway.domain.claims import ClaimLine, VisitEvidence
 from gateway.domain.providers import Designation
 
 
@@ -23,6 +23,10 @@ class VisitRecord:
     lat: float
     lon: float
     where: str  # "claim <id> line <n>", for the finding's text
+
+    @classmethod
+    def of(cls, visit: VisitEvidence, where: str) -> VisitRecord:
+        return cls(visit.caregiver_id, visit.check_in, visit.check_out, visit.lat, visit.lon, where)
 
 
 @dataclass(frozen=True, slots=True)

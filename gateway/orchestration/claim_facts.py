@@ -223,16 +223,7 @@ def _other_visits(session: Session, claim_id: uuid.UUID, lines: Iterable[ClaimLi
     records = []
     for row in rows:
         visit = VisitEvidence.model_validate(row.visit)
-        records.append(
-            VisitRecord(
-                visit.caregiver_id,
-                visit.check_in,
-                visit.check_out,
-                visit.lat,
-                visit.lon,
-                f"claim {row.claim_id} line {row.line_no}",
-            )
-        )
+        records.append(VisitRecord.of(visit, f"claim {row.claim_id} line {row.line_no}"))
     return records
 
 

@@ -254,9 +254,7 @@ class _Visits:
 def _record(line: ClaimLine, claim_id: str) -> VisitRecord:
     v = line.visit
     assert v is not None
-    return VisitRecord(
-        v.caregiver_id, v.check_in, v.check_out, v.lat, v.lon, f"claim {claim_id} line {line.line_no}"
-    )
+    return VisitRecord.of(v, f"claim {claim_id} line {line.line_no}")
 
 
 def _in_order(rounds: list[tuple[int | None, RoundFact]]) -> list[RoundFact]:
