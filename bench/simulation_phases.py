@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from bench import server_cpu, simulation
+from bench import server_cpu, simulation, simulation_floor
 from bench.common import Row, fresh_schema
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
@@ -91,6 +91,7 @@ def run_phases(copies: int = 50, prefix: str = "bench_sim_phases") -> list[Row]:
         simulation._city(url, 40)
         simulation._grow(url, copies)
         lines, used, server, spent = measure(url)
+        floor = simulation_floor.floor_row(url, (used + (server or 0.0)) * 1e6 / lines)
     per_m = 1e6 / lines
     parts = [f"{phase} {spent.get(phase, 0.0) * per_m:,.1f}" for phase in PHASES]
     parts.append(f"other {(used - sum(spent.values())) * per_m:,.1f}")
@@ -103,5 +104,6 @@ def run_phases(copies: int = 50, prefix: str = "bench_sim_phases") -> list[Row]:
             + "; ".join(parts)
             + (f"; + {server * per_m:,.1f} in the run's PostgreSQL backends" if server is not None else "")
             + f"; load average {load:.1f} at the start",
-        )
+        ),
+        floor,
     ]
