@@ -333,45 +333,47 @@ def run(sizes: tuple[int, ...] = (250_000, 500_000, 1_000_000), rounds: int = 3)
 def reference_index_cost(
     lines: int = 250_000, rounds: int = 3, prefix: str = "bench_recon_index"
 ) -> list[Row]:
-    """What migration 0034's index on ``statement_lines.payer_reference`` (the work queue's search
-    by payer reference) costs a statement import: the same night imported with the index and
-    without it, in alternating rounds on the same data; medians of wall and CPU time."""
+    """What the index on ``statement_lines.payer_reference`` (the work queue's search by payer
+    reference) costs a statement import: the same night imported with the hash index migration
+    0038 made it, with the B-tree migration 0034 made first, and without either, in alternating
+    rounds on the same data; medians of wall and CPU time."""
     claims = lines // 2
-    measured: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    kinds = {
+        "hash": "CREATE INDEX ix_statement_lines_reference ON statement_lines USING hash (payer_reference)",
+        "btree": "CREATE INDEX ix_statement_lines_reference ON statement_lines (payer_reference)",
+        "none": None,
+    }
+    measured: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     with fresh_schema(prefix) as url, tempfile.TemporaryDirectory() as folder:
         populate(url, claims)
         files = statements(Path(folder), claims)
         engine = create_engine(url)
         for _ in range(rounds):
-            for indexed in (True, False):
+            for kind, ddl in kinds.items():
                 with engine.begin() as c:
-                    c.execute(
-                        text(
-                            "CREATE INDEX IF NOT EXISTS ix_statement_lines_reference"
-                            " ON statement_lines (payer_reference)"
-                            if indexed
-                            else "DROP INDEX IF EXISTS ix_statement_lines_reference"
-                        )
-                    )
+                    c.execute(text("DROP INDEX IF EXISTS ix_statement_lines_reference"))
+                    if ddl:
+                        c.execute(text(ddl))
                 settle(url)
-                measured[indexed].append(gateway_path(url, files))
+                measured[kind].append(gateway_path(url, files))
                 forget(url)
         engine.dispose()
 
-    def median(indexed: bool, key: str) -> float:
-        return statistics.median(m[key] for m in measured[indexed])
+    def median(kind: str, key: str) -> float:
+        return statistics.median(m[key] for m in measured[kind])
+
+    def cpu(kind: str) -> str:
+        return f"{median(kind, 'import_cpu_client'):.1f} s + {median(kind, 'import_cpu_server'):.1f} s"
 
     return [
         Row(
-            f"statement import, {lines:,} lines, with the payer-reference index",
-            median(True, "import"),
+            f"statement import, {lines:,} lines, with the payer-reference index (hash)",
+            median("hash", "import"),
             "s",
-            baseline=median(False, "import"),
+            baseline=median("none", "import"),
             baseline_name="without it",
-            note=f"median of {rounds} alternating rounds; "
-            f"import CPU {median(True, 'import_cpu_client'):.1f} s"
-            f" here + {median(True, 'import_cpu_server'):.1f} s in PostgreSQL (without the index"
-            f" {median(False, 'import_cpu_client'):.1f} s + {median(False, 'import_cpu_server'):.1f} s);"
-            f" the run {median(True, 'run'):.1f} s (without {median(False, 'run'):.1f} s)",
+            note=f"median of {rounds} alternating rounds; import CPU here + in PostgreSQL: {cpu('hash')}"
+            f" (B-tree {cpu('btree')}, {median('btree', 'import'):.1f} s; without an index {cpu('none')});"
+            f" the run {median('hash', 'run'):.1f} s (without {median('none', 'run'):.1f} s)",
         )
     ]
