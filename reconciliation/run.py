@@ -201,7 +201,10 @@ class Reconciliation:
         except Exception:
             log.warning("the figure slots were not folded", exc_info=True)
             return
-        log.info("figure slots folded", extra={"figure_rows": left})  # None: another fold was at work
+        if left is None:
+            log.info("figure slots left to the fold at work")
+        else:
+            log.info("figure slots folded", extra={"figure_rows": sum(left.values())})
 
     # --- phases --------------------------------------------------------------------------------
 
