@@ -34,13 +34,14 @@ PROVIDERS = 300
 
 
 def figures_backfill(dialect: str) -> list[str]:
-    """Migration 0035's set-based fill of the bureau's monthly figures (statement timeliness too)."""
-    path = Path(storage.__file__).parent / "migrations" / "versions" / "0035_bureau_figures.py"
-    spec = importlib.util.spec_from_file_location("bureau_figures_0035", path)
+    """Migration 0035's set-based fill of the bureau's monthly figures (statement timeliness too),
+    into slot 0 of the keys migration 0037 spread over slots."""
+    path = Path(storage.__file__).parent / "migrations" / "versions" / "0037_figure_slots.py"
+    spec = importlib.util.spec_from_file_location("figure_slots_0037", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    statements: list[str] = module.backfill(dialect) + module.statement_backfill(dialect)
+    statements: list[str] = module.backfill(dialect)
     return statements
 
 
@@ -297,7 +298,7 @@ def seed(session: Session, today: date, members: int = 50_000, open_items: int =
                 took = time.perf_counter() - began
                 if took > 5:
                     print(f"  {took:.0f} s: {statement.strip()[:60]}", file=sys.stderr, flush=True)
-    # the bureau's monthly figures, as migration 0035 fills them (its triggers are off while seeding)
+    # the bureau's monthly figures, as migration 0035 fills them into slot 0 (triggers off while seeding)
     for statement in figures_backfill("postgresql"):
         session.execute(text(statement))
     last_id, last_hash = session.execute(

@@ -154,7 +154,8 @@ class GroupCommit:
     async def _commit(self, by_statement: dict[str, list[tuple[Any, ...]]]) -> None:
         """One transaction; again, as the gateway's workers do, when PostgreSQL picked it to end a
         deadlock (two group commits raising the same monthly figure rows in other orders, through
-        the figures' triggers) or a serialization failure: it wrote nothing."""
+        the figures' triggers; since migration 0037 only when their backends' pids collide mod 64)
+        or a serialization failure: it wrote nothing."""
         for attempt in range(RETRIES + 1):
             try:
                 async with self.connection.transaction(), self.connection.cursor() as cursor:

@@ -29,6 +29,7 @@ from adapters.sdk import AdapterError
 from gateway import audit
 from gateway.errors import Conflict, Invalid, ServiceError
 from gateway.ledger import business_date as beijing_today
+from gateway.storage.figure_slots import fold
 from gateway.storage.tables import PayerRow, ReconciliationRunRow, ReconciliationTotalsRow, utcnow
 from reconciliation.dates import business_date_faults
 from reconciliation.matching import ACROSS_PAYERS, NOTHING
@@ -179,6 +180,7 @@ class Reconciliation:
                 )
                 after = {"status": "done", "counts": run.counts, "totals": run.totals}
                 self._audit(session, run, "finished", actor, {"status": "running"}, after)
+            self._fold_figures()
             progress("done", len(PHASES) - 1, len(PHASES) - 1)
         except Exception as error:
             with self.sessions.begin() as session:
@@ -189,6 +191,20 @@ class Reconciliation:
                 self._audit(session, run, "failed", actor, {"status": "running"}, after)
             raise
         return self.view(run_id)
+
+    def _fold_figures(self) -> None:
+        """Housekeeping after a run: the bureau's figure slots folded into one row a key (the
+        figures do not change; a failure leaves the slots to the next night's run)."""
+        try:
+            with self.sessions.begin() as session:
+                left = fold(session)
+        except Exception:
+            log.warning("the figure slots were not folded", exc_info=True)
+            return
+        if left is None:
+            log.info("figure slots left to the fold at work")
+        else:
+            log.info("figure slots folded", extra={"figure_rows": sum(left.values())})
 
     # --- phases --------------------------------------------------------------------------------
 

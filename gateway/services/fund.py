@@ -121,7 +121,8 @@ def _live(session: Session, year: int) -> tuple[list[Any], dict[str, list[Any]],
 
 def _kept(session: Session, year: int) -> tuple[list[Any], dict[str, list[Any]], list[Any], list[Any]]:
     """The figures from the monthly sums the triggers of migration 0035 keep (a few thousand
-    rows a year); a group whose payments were all taken back counts no payment and is absent."""
+    rows a year, summed over their slots: migration 0037); a group whose payments were all taken
+    back counts no payment and is absent."""
     paid = FundPaidMonthRow
     kept = (
         select()
@@ -148,22 +149,27 @@ def _kept(session: Session, year: int) -> tuple[list[Any], dict[str, list[Any]],
                 statement.add_columns(*group, func.sum(paid.paid_fen)).group_by(*group).order_by(*group)
             )
         ]
-    months = FundMemberMonthRow
+    months = FundMemberMonthRow  # a key's rows summed over their slots (migration 0037)
     member = [
         {"month": m, "member_fen": int(fen)}
         for m, fen in session.execute(
-            select(months.period_month, months.member_fen)
-            .where(months.period_year == year, months.claims > 0)
+            select(months.period_month, func.sum(months.member_fen))
+            .where(months.period_year == year)
+            .group_by(months.period_month)
+            .having(func.sum(months.claims) > 0)
             .order_by(months.period_month)
         )
     ]
     f = FundFixedMonthRow
+    fixed_key = (f.month, f.payer_code, f.product_code)
     fixed = [
         {"month": m, "payer_code": payer, "product_code": product, "amount_fen": int(fen)}
         for m, payer, product, fen in session.execute(
-            select(f.month, f.payer_code, f.product_code, f.amount_fen)
-            .where(f.month.like(f"{year:04d}-%"), f.benefits > 0)
-            .order_by(f.month, f.payer_code, f.product_code)
+            select(*fixed_key, func.sum(f.amount_fen))
+            .where(f.month.like(f"{year:04d}-%"))
+            .group_by(*fixed_key)
+            .having(func.sum(f.benefits) > 0)
+            .order_by(*fixed_key)
         )
     ]
     return by_month, by, member, fixed

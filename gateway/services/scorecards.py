@@ -164,12 +164,19 @@ def _live(session: Session, year: int, card: Any) -> None:
 
 def _kept(session: Session, year: int, card: Any) -> None:
     """Claims and mismatches from the kept monthly counts, percentiles from the kept histogram
-    of decision times (migration 0035): a few thousand rows a year."""
-    counts = ScorecardMonthRow
+    of decision times (migration 0035): a few thousand rows a year, summed over their slots
+    (migration 0037)."""
+    counts = ScorecardMonthRow  # a key's rows summed over their slots (migration 0037)
     for who, m, claims, mismatches, mismatch_fen in session.execute(
-        select(counts.party, counts.month, counts.claims, counts.mismatches, counts.mismatch_fen).where(
-            counts.year == year
+        select(
+            counts.party,
+            counts.month,
+            func.sum(counts.claims),
+            func.sum(counts.mismatches),
+            func.sum(counts.mismatch_fen),
         )
+        .where(counts.year == year)
+        .group_by(counts.party, counts.month)
     ):
         if claims > 0:
             card((who, int(m)))["claims"] = int(claims)
@@ -185,10 +192,13 @@ def _kept(session: Session, year: int, card: Any) -> None:
         _statements(card((who, int(month_text[5:7]))), lines, on_time, late)
     times = DecisionTimeRow
     histogram: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    bucketed = (times.party, times.month, times.seconds)
     for who, m, seconds, steps in session.execute(
-        select(times.party, times.month, times.seconds, times.steps)
-        .where(times.year == year, times.steps > 0)
-        .order_by(times.party, times.month, times.seconds)
+        select(*bucketed, func.sum(times.steps))
+        .where(times.year == year)
+        .group_by(*bucketed)
+        .having(func.sum(times.steps) > 0)
+        .order_by(*bucketed)
     ):
         histogram.setdefault((who, int(m)), []).append((int(seconds), int(steps)))
     for key, buckets in histogram.items():

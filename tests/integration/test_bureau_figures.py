@@ -10,6 +10,7 @@ import importlib.util
 import json
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from gateway import storage
 from gateway.domain.beijing_time import beijing_today
 from gateway.services import fund
 from gateway.services.scorecards import bucket, scorecards
+from gateway.storage.figure_slots import SLOTTED, key_and_sums
 from gateway.storage.tables import ClaimRow, FundPaidMonthRow, MemberRow, MismatchRow, utcnow
 from ltc_sandbox.payer_set import SandboxPayers
 from reconciliation.statements import import_statement
@@ -40,8 +42,9 @@ COUNTED = {
 
 
 def _migration() -> Any:
-    path = Path(storage.__file__).parent / "migrations" / "versions" / "0035_bureau_figures.py"
-    spec = importlib.util.spec_from_file_location("bureau_figures_0035", path)
+    """Migration 0037, whose backfill is 0035's into slot 0."""
+    path = Path(storage.__file__).parent / "migrations" / "versions" / "0037_figure_slots.py"
+    spec = importlib.util.spec_from_file_location("figure_slots_0037", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -49,13 +52,21 @@ def _migration() -> Any:
 
 
 def _kept_rows(session: Any) -> dict[str, set[tuple[Any, ...]]]:
-    """Every kept figure that counts a row (a group whose rows were all taken back is absent)."""
+    """Every kept figure that counts a row, summed over its slots (a group whose rows were all
+    taken back is absent)."""
     found = {}
+    slotted = {t.name: t for t in SLOTTED}
     for table in KEPT:
-        rows = session.execute(text(f"SELECT * FROM {table}")).mappings().all()
+        if table in slotted:
+            key, sums = key_and_sums(slotted[table])
+            columns = ", ".join([*key, *(f"sum({c}) AS {c}" for c in sums)])
+            query = f"SELECT {columns} FROM {table} GROUP BY {', '.join(key)}"
+        else:
+            query = f"SELECT * FROM {table}"
+        rows = session.execute(text(query)).mappings().all()
         counted = COUNTED.get(table)
         found[table] = {
-            tuple(sorted(row.items()))
+            tuple(sorted((k, int(v) if isinstance(v, Decimal) else v) for k, v in row.items()))
             for row in rows
             if (row[counted] if counted else (row.get("steps") or row.get("claims") or row.get("mismatches")))
         }
@@ -75,7 +86,7 @@ def _same(world: World) -> dict[str, Any]:
         kept = _kept_rows(session)
         dialect = session.get_bind().dialect.name
         migration = _migration()
-        for statement in migration.backfill(dialect) + migration.statement_backfill(dialect):
+        for statement in migration.backfill(dialect):
             session.execute(text(statement))
         assert _kept_rows(session) == kept
         session.rollback()

@@ -4,6 +4,7 @@ written before sealing after commit (revision 0007) still verifies after 0008.""
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,14 +12,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.audit import GENESIS, _digest, verify
 from gateway.storage.database import make_engine
 from gateway.storage.migrate import alembic_config
-from gateway.storage.tables import AuditEntryRow, Base, utcnow
+from gateway.storage.tables import AuditEntryRow, Base, MismatchRow, utcnow
 from tests.conftest import DatabaseUnderTest, _with_search_path
 
 
@@ -84,3 +85,59 @@ def test_an_audit_chain_from_before_sealing_still_verifies_and_grows(empty: Engi
     with Session(empty) as session, session.begin():
         verdict = verify(session, key)
     assert verdict.problems == [] and verdict.entries == 4
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+_QUEUED = "SELECT * FROM queue_totals WHERE payer_code = 'huiminbao'"
+
+
+def _mismatch(engine: Engine) -> None:
+    """A work-queue item: 0035's triggers raise the queue's totals (0037's, of a slot)."""
+    today = utcnow().date()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(MismatchRow).values(
+                kind="UNDERPAID", payer_code="huiminbao", claim_id=uuid.uuid4(), line_no=1, expected_fen=100,
+                settled_fen=0, difference_fen=-100, status="open", first_seen=today, last_seen=today,
+                last_run_id=0,
+            )
+        )  # fmt: skip
+
+
+def test_the_figure_slots_fold_back_on_downgrade_and_spread_again_on_upgrade(empty: Engine) -> None:
+    _upgrade(empty, "head")
+    with empty.begin() as connection:  # one key's totals over three slots
+        for slot, items, fen in ((0, 1, -10), (3, 2, -20), (7, -1, 5)):
+            connection.execute(
+                text(
+                    "INSERT INTO queue_totals (status, payer_code, kind, items, difference_fen, slot)"
+                    " VALUES ('open', 'huiminbao', 'UNDERPAID', :items, :fen, :slot)"
+                ),
+                {"items": items, "fen": fen, "slot": slot},
+            )
+    _downgrade(empty, "0036")
+    with empty.connect() as connection:
+        assert [tuple(r) for r in connection.execute(text(_QUEUED))] == [
+            ("open", "huiminbao", "UNDERPAID", 2, -25)
+        ]
+    _mismatch(empty)  # 0035's triggers are back
+    with empty.connect() as connection:
+        assert [tuple(r) for r in connection.execute(text(_QUEUED))] == [
+            ("open", "huiminbao", "UNDERPAID", 3, -125)
+        ]
+    _upgrade(empty, "head")
+    _mismatch(empty)
+    with empty.connect() as connection:
+        rows = connection.execute(text(_QUEUED + " ORDER BY slot")).mappings().all()
+    assert sum(r["items"] for r in rows) == 4 and sum(r["difference_fen"] for r in rows) == -225
+    # PostgreSQL's triggers write the backend's slot, SQLite's slot 0
+    postgres = empty.dialect.name == "postgresql"
+    assert [(r["slot"] != 0, r["items"]) for r in rows] == (
+        [(False, 3), (True, 1)] if postgres else [(False, 4)]
+    )

@@ -1,14 +1,23 @@
 """The bureau's monthly figures, kept by the database's triggers (migration 0035) as every row
 they sum is written, replaced or voided, so the fund page and the scorecards read a few
 thousand rows rather than a year of payments and steps. Each row carries how many source rows
-it sums: a group whose rows were all taken back (a void, a revision) is read as absent."""
+it sums: a group whose rows were all taken back (a void, a revision) is read as absent.
+
+A key's figures are spread over slots (migration 0037): on PostgreSQL each backend's triggers
+write a slot of their own, so concurrent workers do not queue on one row; a reader sums the key's
+rows over the slots, and ``gateway.storage.figure_slots.fold`` moves them back into slot 0."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.storage.tables.base import Base
+
+
+def slot_column() -> Mapped[int]:
+    """The slot of a key's row: 0 (SQLite, the fold, the backfill) or a PostgreSQL backend's."""
+    return mapped_column(SmallInteger, primary_key=True, default=0, server_default="0")
 
 
 class FundPaidMonthRow(Base):
@@ -24,6 +33,7 @@ class FundPaidMonthRow(Base):
     district: Mapped[str] = mapped_column(String(6), primary_key=True)  # '' for none
     setting: Mapped[str] = mapped_column(String(16), primary_key=True)
     grade: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = slot_column()
     paid_fen: Mapped[int] = mapped_column(BigInteger)
     payments: Mapped[int] = mapped_column(BigInteger)
 
@@ -35,6 +45,7 @@ class FundMemberMonthRow(Base):
 
     period_year: Mapped[int] = mapped_column(Integer, primary_key=True)
     period_month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    slot: Mapped[int] = slot_column()
     member_fen: Mapped[int] = mapped_column(BigInteger)
     claims: Mapped[int] = mapped_column(BigInteger)
 
@@ -47,6 +58,7 @@ class FundFixedMonthRow(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     payer_code: Mapped[str] = mapped_column(String(64), primary_key=True)
     product_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[int] = slot_column()
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     benefits: Mapped[int] = mapped_column(BigInteger)
 
@@ -60,6 +72,7 @@ class ScorecardMonthRow(Base):
     party: Mapped[str] = mapped_column(String(64), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = slot_column()
     claims: Mapped[int] = mapped_column(BigInteger)
     mismatches: Mapped[int] = mapped_column(BigInteger)
     mismatch_fen: Mapped[int] = mapped_column(BigInteger)  # the sum of their differences, unsigned
@@ -76,6 +89,7 @@ class DecisionTimeRow(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True)
     seconds: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    slot: Mapped[int] = slot_column()
     steps: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.storage.tables.base import Base, utcnow
+from gateway.storage.tables.figures import slot_column
 
 
 class LedgerEntryRow(Base):
@@ -194,6 +195,7 @@ class QueueTotalRow(Base):
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     payer_code: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    slot: Mapped[int] = slot_column()  # summed over by readers (migration 0037)
     items: Mapped[int] = mapped_column(BigInteger)
     difference_fen: Mapped[int] = mapped_column(BigInteger)
 

@@ -56,126 +56,142 @@ def _party(x: str) -> str:
     return f"coalesce({x}.administrator_code, {x}.payer_code)"
 
 
-_UPSERT_PAID = (" ON CONFLICT (period_year, period_month, payer_code, product_code, district, setting, grade)"
-                " DO UPDATE SET paid_fen = fund_paid_months.paid_fen + excluded.paid_fen,"
-                " payments = fund_paid_months.payments + excluded.payments")
-_UPSERT_TIMES = (" ON CONFLICT (party, year, month, seconds)"
-                 " DO UPDATE SET steps = decision_times.steps + excluded.steps")
-_UPSERT_CARD = (" ON CONFLICT (party, year, month) DO UPDATE SET"
-                " claims = scorecard_months.claims + excluded.claims,"
-                " mismatches = scorecard_months.mismatches + excluded.mismatches,"
-                " mismatch_fen = scorecard_months.mismatch_fen + excluded.mismatch_fen")
+def _upsert(table: str, keys: str, sums: tuple[str, ...], slot: str | None) -> str:
+    """Adds to the key's row (migration 0037 adds a ``slot`` to the key: see ``_slot``)."""
+    sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
+    return f" ON CONFLICT ({keys}{', slot' if slot else ''}) DO UPDATE SET {sets}"
 
 
-def paid_row(x: str, sign: int) -> str:
+def _slot(slot: str | None) -> str:
+    """The slot column's value appended to a select list (migration 0037: on PostgreSQL each
+    backend writes rows of its own, so concurrent transactions do not wait on one hot row)."""
+    return f", {slot}" if slot else ""
+
+
+def _into(table: str, columns: str, slot: str | None) -> str:
+    return f"INSERT INTO {table} ({columns}{', slot' if slot else ''})"
+
+
+_PAID_KEY = "period_year, period_month, payer_code, product_code, district, setting, grade"
+_CARD_COLUMNS = "party, year, month, claims, mismatches, mismatch_fen"
+
+
+def _upsert_paid(slot: str | None) -> str:
+    return _upsert('fund_paid_months', _PAID_KEY, ('paid_fen', 'payments'), slot)
+
+
+def _upsert_times(slot: str | None) -> str:
+    return _upsert('decision_times', 'party, year, month, seconds', ('steps',), slot)
+
+
+def _upsert_card(slot: str | None) -> str:
+    return _upsert('scorecard_months', 'party, year, month', ('claims', 'mismatches', 'mismatch_fen'), slot)
+
+
+def paid_row(x: str, sign: int, slot: str | None = None) -> str:
     return (
-        "INSERT INTO fund_paid_months (period_year, period_month, payer_code, product_code, district,"
-        " setting, grade, paid_fen, payments)"
-        f" SELECT {x}.period_year, {x}.period_month, {x}.payer_code, {x}.product_code,"
-        f" coalesce(m.district, ''), coalesce(l.setting, ''), a.grade, {sign} * {x}.paid_fen, {sign}"
+        _into('fund_paid_months', f"{_PAID_KEY}, paid_fen, payments", slot)
+        + f" SELECT {x}.period_year, {x}.period_month, {x}.payer_code, {x}.product_code,"
+        f" coalesce(m.district, ''), coalesce(l.setting, ''), a.grade, {sign} * {x}.paid_fen, {sign}{_slot(slot)}"
         f" FROM members m JOIN claims c ON c.claim_id = {x}.claim_id"
         " JOIN assessments a ON a.assessment_id = c.assessment_id"
         f" LEFT JOIN claim_lines l ON l.claim_id = {x}.claim_id AND l.line_no = {x}.line_no"
-        f' WHERE m.member_id = {x}.member_id AND {x}."current" AND NOT {x}.provisional' + _UPSERT_PAID
+        f' WHERE m.member_id = {x}.member_id AND {x}."current" AND NOT {x}.provisional' + _upsert_paid(slot)
     )
 
 
 def paid_moved(scope: str, sign: int, district: str = "coalesce(m.district, '')",
-               setting: str = "coalesce(l.setting, '')", grade: str = "a.grade") -> str:
+               setting: str = "coalesce(l.setting, '')", grade: str = "a.grade", slot: str | None = None) -> str:
     """The current payments of ``scope`` summed under the dimensions given (the others read)."""
     groups = ", ".join(g for g in (district, setting, grade) if "." in g and "OLD." not in g and "NEW." not in g)
     return (
-        "INSERT INTO fund_paid_months (period_year, period_month, payer_code, product_code, district,"
-        " setting, grade, paid_fen, payments)"
-        f" SELECT p.period_year, p.period_month, p.payer_code, p.product_code, {district}, {setting}, {grade},"
-        f" {sign} * sum(p.paid_fen), {sign} * count(*)"
+        _into('fund_paid_months', f"{_PAID_KEY}, paid_fen, payments", slot)
+        + f" SELECT p.period_year, p.period_month, p.payer_code, p.product_code, {district}, {setting}, {grade},"
+        f" {sign} * sum(p.paid_fen), {sign} * count(*){_slot(slot)}"
         " FROM line_payments p JOIN members m ON m.member_id = p.member_id"
         " JOIN claims c ON c.claim_id = p.claim_id JOIN assessments a ON a.assessment_id = c.assessment_id"
         " LEFT JOIN claim_lines l ON l.claim_id = p.claim_id AND l.line_no = p.line_no"
         f' WHERE {scope} AND p."current" AND NOT p.provisional'
         f" GROUP BY p.period_year, p.period_month, p.payer_code, p.product_code{', ' + groups if groups else ''}"
-        + _UPSERT_PAID
+        + _upsert_paid(slot)
     )
 
 
-def member_row(x: str, sign: int) -> str:
+def member_row(x: str, sign: int, slot: str | None = None) -> str:
     return (
-        "INSERT INTO fund_member_months (period_year, period_month, member_fen, claims)"
-        f" SELECT {_year(x + '.period_start')}, {_year_month(x + '.period_start')},"
-        f" {sign} * {x}.member_responsibility_fen, {sign}"
+        _into('fund_member_months', "period_year, period_month, member_fen, claims", slot)
+        + f" SELECT {_year(x + '.period_start')}, {_year_month(x + '.period_start')},"
+        f" {sign} * {x}.member_responsibility_fen, {sign}{_slot(slot)}"
         f" WHERE {x}.status <> 'voided' AND {x}.member_responsibility_fen IS NOT NULL"
-        " ON CONFLICT (period_year, period_month) DO UPDATE SET"
-        " member_fen = fund_member_months.member_fen + excluded.member_fen,"
-        " claims = fund_member_months.claims + excluded.claims"
+        + _upsert('fund_member_months', 'period_year, period_month', ('member_fen', 'claims'), slot)
     )
 
 
-def fixed_row(x: str, sign: int) -> str:
+def fixed_row(x: str, sign: int, slot: str | None = None) -> str:
     return (
-        "INSERT INTO fund_fixed_months (month, payer_code, product_code, amount_fen, benefits)"
-        f" SELECT {x}.month, {x}.payer_code, {x}.product_code, {sign} * {x}.amount_fen, {sign}"
+        _into('fund_fixed_months', "month, payer_code, product_code, amount_fen, benefits", slot)
+        + f" SELECT {x}.month, {x}.payer_code, {x}.product_code, {sign} * {x}.amount_fen, {sign}{_slot(slot)}"
         f" WHERE NOT {x}.provisional"
-        " ON CONFLICT (month, payer_code, product_code) DO UPDATE SET"
-        " amount_fen = fund_fixed_months.amount_fen + excluded.amount_fen,"
-        " benefits = fund_fixed_months.benefits + excluded.benefits"
+        + _upsert('fund_fixed_months', 'month, payer_code, product_code', ('amount_fen', 'benefits'), slot)
     )
 
 
-def time_row(dialect: str, x: str, sign: int) -> str:
+def time_row(dialect: str, x: str, sign: int, slot: str | None = None) -> str:
     return (
-        "INSERT INTO decision_times (party, year, month, seconds, steps)"
-        f" SELECT {_party(x)}, {_year('c.period_start')}, {_month('c.period_start')}, {bucket(dialect, x)}, {sign}"
-        f" FROM claims c WHERE c.claim_id = {x}.claim_id AND {x}.decided_at IS NOT NULL" + _UPSERT_TIMES
+        _into('decision_times', "party, year, month, seconds, steps", slot)
+        + f" SELECT {_party(x)}, {_year('c.period_start')}, {_month('c.period_start')}, {bucket(dialect, x)},"
+        f" {sign}{_slot(slot)}"
+        f" FROM claims c WHERE c.claim_id = {x}.claim_id AND {x}.decided_at IS NOT NULL" + _upsert_times(slot)
     )
 
 
-def claimed_row(x: str, sign: int, first: bool = False) -> str:
+def claimed_row(x: str, sign: int, first: bool = False, slot: str | None = None) -> str:
     """A claim counts once a party: the step counts it when no other step of the claim and party
     is left (a change or a removal) or came before it (an insertion: a statement's rows are all
     visible to PostgreSQL's AFTER triggers, so the earliest of them counts)."""
     other = f"o.step_id < {x}.step_id" if first else f"o.step_id <> {x}.step_id"
     return (
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
-        f" SELECT {_party(x)}, {_year('c.period_start')}, {_month('c.period_start')}, {sign}, 0, 0"
+        _into('scorecard_months', _CARD_COLUMNS, slot)
+        + f" SELECT {_party(x)}, {_year('c.period_start')}, {_month('c.period_start')}, {sign}, 0, 0{_slot(slot)}"
         f" FROM claims c WHERE c.claim_id = {x}.claim_id AND NOT EXISTS (SELECT 1 FROM payer_steps o"
-        f" WHERE o.claim_id = {x}.claim_id AND {_party('o')} = {_party(x)} AND {other})" + _UPSERT_CARD
+        f" WHERE o.claim_id = {x}.claim_id AND {_party('o')} = {_party(x)} AND {other})" + _upsert_card(slot)
     )
 
 
-def mismatch_row(x: str, sign: int) -> str:
+def mismatch_row(x: str, sign: int, slot: str | None = None) -> str:
     return (
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
-        f" SELECT {x}.payer_code, {_year('c.period_start')}, {_month('c.period_start')}, 0, {sign},"
-        f" {sign} * abs({x}.difference_fen)"
-        f" FROM claims c WHERE c.claim_id = {x}.claim_id" + _UPSERT_CARD
+        _into('scorecard_months', _CARD_COLUMNS, slot)
+        + f" SELECT {x}.payer_code, {_year('c.period_start')}, {_month('c.period_start')}, 0, {sign},"
+        f" {sign} * abs({x}.difference_fen){_slot(slot)}"
+        f" FROM claims c WHERE c.claim_id = {x}.claim_id" + _upsert_card(slot)
     )
 
 
-def queue_row(x: str, sign: int) -> str:
+def queue_row(x: str, sign: int, slot: str | None = None) -> str:
     return (
-        "INSERT INTO queue_totals (status, payer_code, kind, items, difference_fen)"
-        f" SELECT {x}.status, {x}.payer_code, {x}.kind, {sign}, {sign} * {x}.difference_fen WHERE true"
-        " ON CONFLICT (status, payer_code, kind) DO UPDATE SET items = queue_totals.items + excluded.items,"
-        " difference_fen = queue_totals.difference_fen + excluded.difference_fen"
+        _into('queue_totals', "status, payer_code, kind, items, difference_fen", slot)
+        + f" SELECT {x}.status, {x}.payer_code, {x}.kind, {sign}, {sign} * {x}.difference_fen{_slot(slot)} WHERE true"
+        + _upsert('queue_totals', 'status, payer_code, kind', ('items', 'difference_fen'), slot)
     )
 
 
-def period_moved(dialect: str, d: str, sign: int) -> list[str]:
+def period_moved(dialect: str, d: str, sign: int, slot: str | None = None) -> list[str]:
     """A claim's steps and mismatches counted under the service month ``d`` (a replacement
     changes a claim's period)."""
     y, m = _year(d), _month(d)
     return [
-        "INSERT INTO decision_times (party, year, month, seconds, steps)"
-        f" SELECT {_party('s')}, {y}, {m}, {bucket(dialect, 's')}, {sign} * count(*) FROM payer_steps s"
+        _into('decision_times', "party, year, month, seconds, steps", slot)
+        + f" SELECT {_party('s')}, {y}, {m}, {bucket(dialect, 's')}, {sign} * count(*){_slot(slot)} FROM payer_steps s"
         f" WHERE s.claim_id = OLD.claim_id AND s.decided_at IS NOT NULL"
-        f" GROUP BY {_party('s')}, {bucket(dialect, 's')}" + _UPSERT_TIMES,
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
-        f" SELECT {_party('s')}, {y}, {m}, {sign}, 0, 0 FROM payer_steps s WHERE s.claim_id = OLD.claim_id"
-        f" GROUP BY {_party('s')}" + _UPSERT_CARD,
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
-        f" SELECT x.payer_code, {y}, {m}, 0, {sign} * count(*), {sign} * sum(abs(x.difference_fen))"
+        f" GROUP BY {_party('s')}, {bucket(dialect, 's')}" + _upsert_times(slot),
+        _into('scorecard_months', _CARD_COLUMNS, slot)
+        + f" SELECT {_party('s')}, {y}, {m}, {sign}, 0, 0{_slot(slot)} FROM payer_steps s"
+        " WHERE s.claim_id = OLD.claim_id"
+        f" GROUP BY {_party('s')}" + _upsert_card(slot),
+        _into('scorecard_months', _CARD_COLUMNS, slot)
+        + f" SELECT x.payer_code, {y}, {m}, 0, {sign} * count(*), {sign} * sum(abs(x.difference_fen)){_slot(slot)}"
         " FROM mismatches x WHERE x.claim_id = OLD.claim_id"
-        " GROUP BY x.payer_code" + _UPSERT_CARD,
+        " GROUP BY x.payer_code" + _upsert_card(slot),
     ]
 
 
@@ -184,68 +200,74 @@ def _changed(dialect: str, columns: tuple[str, ...]) -> str:
     return " OR ".join(f'OLD."{c}" {differs} NEW."{c}"' for c in columns)
 
 
-def triggers(dialect: str) -> list[tuple[str, str, str, str, list[str]]]:
-    """(name, table, operation, when, statements) of every trigger."""
+def triggers(dialect: str, slot: str | None = None) -> list[tuple[str, str, str, str, list[str]]]:
+    """(name, table, operation, when, statements) of every trigger; ``slot``: the slot column's
+    value the rows are written to (migration 0037), None before the column."""
     grade = "(SELECT g.grade FROM assessments g WHERE g.assessment_id = {}.assessment_id)"
     return [
-        ('figures_paid_insert', 'line_payments', 'INSERT', '', [paid_row('NEW', 1)]),
+        ('figures_paid_insert', 'line_payments', 'INSERT', '', [paid_row('NEW', 1, slot=slot)]),
         ('figures_paid_update', 'line_payments', 'UPDATE',
          _changed(dialect, ('current', 'provisional', 'paid_fen', 'period_year', 'period_month', 'payer_code',
                             'product_code', 'member_id', 'claim_id', 'line_no')),
-         [paid_row('OLD', -1), paid_row('NEW', 1)]),
-        ('figures_paid_delete', 'line_payments', 'DELETE', '', [paid_row('OLD', -1)]),
-        ('figures_fixed_insert', 'fixed_benefits', 'INSERT', '', [fixed_row('NEW', 1)]),
+         [paid_row('OLD', -1, slot=slot), paid_row('NEW', 1, slot=slot)]),
+        ('figures_paid_delete', 'line_payments', 'DELETE', '', [paid_row('OLD', -1, slot=slot)]),
+        ('figures_fixed_insert', 'fixed_benefits', 'INSERT', '', [fixed_row('NEW', 1, slot=slot)]),
         ('figures_fixed_update', 'fixed_benefits', 'UPDATE',
          _changed(dialect, ('provisional', 'amount_fen', 'month', 'payer_code', 'product_code')),
-         [fixed_row('OLD', -1), fixed_row('NEW', 1)]),
-        ('figures_fixed_delete', 'fixed_benefits', 'DELETE', '', [fixed_row('OLD', -1)]),
-        ('figures_member_insert', 'claims', 'INSERT', '', [member_row('NEW', 1)]),
+         [fixed_row('OLD', -1, slot=slot), fixed_row('NEW', 1, slot=slot)]),
+        ('figures_fixed_delete', 'fixed_benefits', 'DELETE', '', [fixed_row('OLD', -1, slot=slot)]),
+        ('figures_member_insert', 'claims', 'INSERT', '', [member_row('NEW', 1, slot=slot)]),
         ('figures_member_update', 'claims', 'UPDATE',
          _changed(dialect, ('status', 'member_responsibility_fen', 'period_start')),
-         [member_row('OLD', -1), member_row('NEW', 1)]),
-        ('figures_member_delete', 'claims', 'DELETE', '', [member_row('OLD', -1)]),
+         [member_row('OLD', -1, slot=slot), member_row('NEW', 1, slot=slot)]),
+        ('figures_member_delete', 'claims', 'DELETE', '', [member_row('OLD', -1, slot=slot)]),
         ('figures_claim_period', 'claims', 'UPDATE', _changed(dialect, ('period_start',)),
-         [*period_moved(dialect, 'OLD.period_start', -1), *period_moved(dialect, 'NEW.period_start', 1)]),
+         [*period_moved(dialect, 'OLD.period_start', -1, slot=slot),
+          *period_moved(dialect, 'NEW.period_start', 1, slot=slot)]),
         ('figures_claim_grade', 'claims', 'UPDATE', _changed(dialect, ('assessment_id',)),
-         [paid_moved('p.claim_id = OLD.claim_id', -1, grade=grade.format('OLD')),
-          paid_moved('p.claim_id = OLD.claim_id', 1, grade=grade.format('NEW'))]),
+         [paid_moved('p.claim_id = OLD.claim_id', -1, grade=grade.format('OLD'), slot=slot),
+          paid_moved('p.claim_id = OLD.claim_id', 1, grade=grade.format('NEW'), slot=slot)]),
         ('figures_line_insert', 'claim_lines', 'INSERT', '',
-         [paid_moved('p.claim_id = NEW.claim_id AND p.line_no = NEW.line_no', -1, setting="''"),
-          paid_moved('p.claim_id = NEW.claim_id AND p.line_no = NEW.line_no', 1, setting='NEW.setting')]),
+         [paid_moved('p.claim_id = NEW.claim_id AND p.line_no = NEW.line_no', -1, setting="''", slot=slot),
+          paid_moved('p.claim_id = NEW.claim_id AND p.line_no = NEW.line_no', 1, setting='NEW.setting', slot=slot)]),
         ('figures_line_update', 'claim_lines', 'UPDATE', _changed(dialect, ('setting', 'claim_id', 'line_no')),
-         [paid_moved('p.claim_id = OLD.claim_id AND p.line_no = OLD.line_no', -1, setting='OLD.setting'),
-          paid_moved('p.claim_id = OLD.claim_id AND p.line_no = OLD.line_no', 1, setting="''"),
-          paid_moved('p.claim_id = NEW.claim_id AND p.line_no = NEW.line_no', -1, setting="''"),
-          paid_moved('p.claim_id = NEW.claim_id AND p.line_no = NEW.line_no', 1, setting='NEW.setting')]),
+         [paid_moved('p.claim_id = OLD.claim_id AND p.line_no = OLD.line_no', -1, setting='OLD.setting', slot=slot),
+          paid_moved('p.claim_id = OLD.claim_id AND p.line_no = OLD.line_no', 1, setting="''", slot=slot),
+          paid_moved('p.claim_id = NEW.claim_id AND p.line_no = NEW.line_no', -1, setting="''", slot=slot),
+          paid_moved('p.claim_id = NEW.claim_id AND p.line_no = NEW.line_no', 1, setting='NEW.setting', slot=slot)]),
         ('figures_line_delete', 'claim_lines', 'DELETE', '',
-         [paid_moved('p.claim_id = OLD.claim_id AND p.line_no = OLD.line_no', -1, setting='OLD.setting'),
-          paid_moved('p.claim_id = OLD.claim_id AND p.line_no = OLD.line_no', 1, setting="''")]),
+         [paid_moved('p.claim_id = OLD.claim_id AND p.line_no = OLD.line_no', -1, setting='OLD.setting', slot=slot),
+          paid_moved('p.claim_id = OLD.claim_id AND p.line_no = OLD.line_no', 1, setting="''", slot=slot)]),
         ('figures_member_district', 'members', 'UPDATE', _changed(dialect, ('district',)),
-         [paid_moved('p.member_id = OLD.member_id', -1, district="coalesce(OLD.district, '')"),
-          paid_moved('p.member_id = OLD.member_id', 1, district="coalesce(NEW.district, '')")]),
+         [paid_moved('p.member_id = OLD.member_id', -1, district="coalesce(OLD.district, '')", slot=slot),
+          paid_moved('p.member_id = OLD.member_id', 1, district="coalesce(NEW.district, '')", slot=slot)]),
         ('figures_step_insert', 'payer_steps', 'INSERT', '',
-         [time_row(dialect, 'NEW', 1), claimed_row('NEW', 1, first=True)]),
+         [time_row(dialect, 'NEW', 1, slot=slot), claimed_row('NEW', 1, first=True, slot=slot)]),
         ('figures_step_update', 'payer_steps', 'UPDATE',
          _changed(dialect, ('decided_at', 'created_at', 'administrator_code', 'payer_code', 'claim_id')),
-         [time_row(dialect, 'OLD', -1), claimed_row('OLD', -1), time_row(dialect, 'NEW', 1), claimed_row('NEW', 1)]),
-        ('figures_step_delete', 'payer_steps', 'DELETE', '', [time_row(dialect, 'OLD', -1), claimed_row('OLD', -1)]),
-        ('figures_mismatch_insert', 'mismatches', 'INSERT', '', [mismatch_row('NEW', 1), queue_row('NEW', 1)]),
+         [time_row(dialect, 'OLD', -1, slot=slot), claimed_row('OLD', -1, slot=slot),
+          time_row(dialect, 'NEW', 1, slot=slot), claimed_row('NEW', 1, slot=slot)]),
+        ('figures_step_delete', 'payer_steps', 'DELETE', '',
+         [time_row(dialect, 'OLD', -1, slot=slot), claimed_row('OLD', -1, slot=slot)]),
+        ('figures_mismatch_insert', 'mismatches', 'INSERT', '',
+         [mismatch_row('NEW', 1, slot=slot), queue_row('NEW', 1, slot=slot)]),
         ('figures_mismatch_update', 'mismatches', 'UPDATE',
          _changed(dialect, ('payer_code', 'claim_id', 'difference_fen')),
-         [mismatch_row('OLD', -1), mismatch_row('NEW', 1)]),
-        ('figures_mismatch_delete', 'mismatches', 'DELETE', '', [mismatch_row('OLD', -1), queue_row('OLD', -1)]),
+         [mismatch_row('OLD', -1, slot=slot), mismatch_row('NEW', 1, slot=slot)]),
+        ('figures_mismatch_delete', 'mismatches', 'DELETE', '',
+         [mismatch_row('OLD', -1, slot=slot), queue_row('OLD', -1, slot=slot)]),
         ('figures_queue_update', 'mismatches', 'UPDATE',
          _changed(dialect, ('status', 'payer_code', 'kind', 'difference_fen')),
-         [queue_row('OLD', -1), queue_row('NEW', 1)]),
+         [queue_row('OLD', -1, slot=slot), queue_row('NEW', 1, slot=slot)]),
     ]
 
 
-def trigger_ddl(dialect: str) -> list[str]:
+def trigger_ddl(dialect: str, slot: str | None = None) -> list[str]:
     """On PostgreSQL a row's change is counted BEFORE it is updated or deleted (one row after
     another, as SQLite does), and AFTER it is inserted (an insert skipped on conflict counts
     nothing)."""
     ddl = []
-    for name, table, operation, when, statements in triggers(dialect):
+    for name, table, operation, when, statements in triggers(dialect, slot):
         condition = f" WHEN ({when})" if when else ""
         if dialect == 'postgresql':
             timing = 'AFTER' if operation == 'INSERT' else 'BEFORE'
@@ -262,8 +284,9 @@ def trigger_ddl(dialect: str) -> list[str]:
     return ddl
 
 
-def backfill(dialect: str) -> list[str]:
-    """The figures of the rows already there, set-based (the console bench's seeder runs these)."""
+def backfill(dialect: str, slot: str | None = None) -> list[str]:
+    """The figures of the rows already there, set-based (the console bench's seeder runs these);
+    ``slot``: '0' once migration 0037 made the slot part of the key (the rows are written to 0)."""
     c = 'c.period_start'
     return [
         "DELETE FROM fund_paid_months", "DELETE FROM fund_member_months", "DELETE FROM fund_fixed_months",
@@ -271,7 +294,7 @@ def backfill(dialect: str) -> list[str]:
         "INSERT INTO queue_totals (status, payer_code, kind, items, difference_fen)"
         " SELECT status, payer_code, kind, count(*), sum(difference_fen) FROM mismatches"
         " GROUP BY status, payer_code, kind",
-        paid_moved('true', 1),
+        paid_moved('true', 1, slot=slot),
         "INSERT INTO fund_member_months (period_year, period_month, member_fen, claims)"
         " SELECT {}, {}, sum(member_responsibility_fen), count(*) FROM claims"
         " WHERE status <> 'voided' AND member_responsibility_fen IS NOT NULL GROUP BY 1, 2".format(
@@ -286,9 +309,10 @@ def backfill(dialect: str) -> list[str]:
         "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
         f" SELECT {_party('s')}, {_year(c)}, {_month(c)}, count(DISTINCT s.claim_id), 0, 0"
         " FROM payer_steps s JOIN claims c ON c.claim_id = s.claim_id GROUP BY 1, 2, 3",
-        "INSERT INTO scorecard_months (party, year, month, claims, mismatches, mismatch_fen)"
-        f" SELECT x.payer_code, {_year(c)}, {_month(c)}, 0, count(*), sum(abs(x.difference_fen))"
-        " FROM mismatches x JOIN claims c ON c.claim_id = x.claim_id WHERE true GROUP BY 1, 2, 3" + _UPSERT_CARD,
+        _into('scorecard_months', _CARD_COLUMNS, slot)
+        + f" SELECT x.payer_code, {_year(c)}, {_month(c)}, 0, count(*), sum(abs(x.difference_fen)){_slot(slot)}"
+        " FROM mismatches x JOIN claims c ON c.claim_id = x.claim_id WHERE true GROUP BY 1, 2, 3"
+        + _upsert_card(slot),
     ]
 
 
