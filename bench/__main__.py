@@ -56,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         "--in-flight",
         type=int,
         default=16,
-        help="end to end: claims in flight a worker (and a baseline process), at 0 and 200 ms payers",
+        help="end to end: claims in flight a worker (and a baseline process), at 0 ms payers",
+    )
+    top.add_argument(
+        "--slow-in-flight",
+        type=int,
+        default=64,
+        help="end to end: claims in flight a worker (and a baseline process), at 200 ms payers",
     )
     top.add_argument(
         "--city-copies",
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "accept":
             rows += accept.run(seconds=args.seconds)
         elif name == "end-to-end":
-            rows += end_to_end.run(concurrency=args.in_flight, slow_concurrency=args.in_flight)
+            rows += end_to_end.run(concurrency=args.in_flight, slow_concurrency=args.slow_in_flight)
         elif name == "load":
             rows += accept.load()
         elif name == "simulation-phases":

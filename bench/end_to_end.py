@@ -208,17 +208,44 @@ def _cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
     return sum(_process_cpu(process.pid) for process in processes)
 
 
-def run(workers: int = 2, concurrency: int = 16, slow_concurrency: int = 16) -> list[Row]:
+def slow_claims(workers: int, in_flight: int) -> int:
+    """Claims for the 200 ms run: four times those in flight (at least 200), so the steady span
+    (10th to 90th percent done) is not the ramp up and down of a single wave."""
+    return max(200, 4 * workers * in_flight)
+
+
+def cpu_bound(cores: int, cpu_seconds_a_claim: float) -> float:
+    """Claims/s if every core did nothing but this work (0 when no CPU was measured)."""
+    return cores / cpu_seconds_a_claim if cpu_seconds_a_claim > 0 else 0.0
+
+
+def applying(little: float, cpu: float) -> str:
+    """Which bound caps the figure: the lower one."""
+    return "CPU" if 0 < cpu < little else "Little's law"
+
+
+def bounds(m: Measured, cores: int) -> tuple[float, float, str]:
+    """The Little's-law bound, the CPU bound (the cores over the workers' and their backends' CPU
+    a claim; the sandbox payers share the cores and are left out, so it is an upper bound), and
+    the one that applies: the lower."""
+    cpu = cpu_bound(cores, m.cpu)
+    return m.bound, cpu, applying(m.bound, cpu)
+
+
+def run(workers: int = 2, concurrency: int = 16, slow_concurrency: int = 64) -> list[Row]:
     """The gateway's workers and the minimal baseline (``bench.minimal_claim``), alternating in
     the same run: at 0 ms payers their worker + PostgreSQL CPU a claim and claims/s, at 200 ms
-    the share of the Little's-law bound."""
+    (issue 20: 64 claims in flight a worker) the share of the bound that applies, Little's law's
+    or the CPU's, whichever is lower."""
     rows = []
     fast, fast_base = (_measure(0, 200, workers, concurrency, baseline=b) for b in (False, True))
-    slow, slow_base = (_measure(200, 200, workers, slow_concurrency, baseline=b) for b in (False, True))
+    count = slow_claims(workers, slow_concurrency)
+    slow, slow_base = (_measure(200, count, workers, slow_concurrency, baseline=b) for b in (False, True))
+    cores = os.cpu_count() or 1
 
-    def note(m: Measured, in_flight: int) -> str:
+    def note(m: Measured, in_flight: int, claims: int = 200) -> str:
         return (
-            f"{workers} processes x {in_flight} claims in flight, 200 claims, {STEPS} payer steps each; "
+            f"{workers} processes x {in_flight} claims in flight, {claims} claims, {STEPS} payer steps each; "
             f"steady state (10th to 90th percent done): worker {1000 * m.worker_cpu:.1f} + PostgreSQL "
             f"{1000 * m.postgres_cpu:.1f} ms CPU a claim; whole run {m.overall:.1f} claims/s; "
             f"load {m.load:.1f}"
@@ -249,18 +276,23 @@ def run(workers: int = 2, concurrency: int = 16, slow_concurrency: int = 16) -> 
             note="as above",
         )
     )
+    little, cpu, applies = bounds(slow, cores)
+    bound = cpu if applies == "CPU" else little
+    _, base_cpu, base_applies = bounds(slow_base, cores)
+    base_bound = base_cpu if base_applies == "CPU" else little
     rows.append(
         Row(
             f"end to end, 200 ms payers, {slow_concurrency} in flight a worker",
             slow.steady,
             "claims/s",
-            baseline=slow.bound,
-            baseline_name="Little's-law bound",
-            target=f">= {TARGET_SHARE:.0%} of the bound",
-            met=slow.steady >= TARGET_SHARE * slow.bound,
-            note=f"gateway: {note(slow, slow_concurrency)}. minimal baseline: {slow_base.steady:.1f} "
-            f"claims/s, {slow_base.steady / slow.bound:.0%} of the bound; "
-            f"{note(slow_base, slow_concurrency)}",
+            baseline=bound,
+            baseline_name=f"bound that applies: {applies}",
+            target=f">= {TARGET_SHARE:.0%} of the lower of the Little's-law and the CPU bound",
+            met=slow.steady >= TARGET_SHARE * bound,
+            note=f"bounds: Little's law {little:.1f}, CPU ({cores} cores / the gateway's CPU a claim) "
+            f"{cpu:.1f} claims/s; gateway: {note(slow, slow_concurrency, count)}. minimal baseline: "
+            f"{slow_base.steady:.1f} claims/s, {slow_base.steady / base_bound:.0%} of its own bound "
+            f"({base_applies}, {base_bound:.1f}); {note(slow_base, slow_concurrency, count)}",
         )
     )
     return rows

@@ -23,7 +23,16 @@ import time
 from dataclasses import dataclass
 
 from bench.common import Row, fresh_schema
-from bench.end_to_end import STEPS, Backends, _cpu_seconds, _prepare, _steady, coordinated
+from bench.end_to_end import (
+    STEPS,
+    Backends,
+    _cpu_seconds,
+    _prepare,
+    _steady,
+    applying,
+    coordinated,
+    cpu_bound,
+)
 from examples import example_products as _products
 from gateway.bootstrap import bootstrap
 from gateway.config import Settings
@@ -49,16 +58,6 @@ def split(count: int, shards: int) -> list[tuple[int, int]]:
 def little_bound(processes: int, in_flight: int, latency_ms: int, steps: int = STEPS) -> float:
     """Claims/s when every claim waits on its payer steps one after the other (Little's law)."""
     return processes * in_flight / (steps * latency_ms / 1000)
-
-
-def cpu_bound(cores: int, cpu_seconds_a_claim: float) -> float:
-    """Claims/s if every core did nothing but this work (0 when no CPU was measured)."""
-    return cores / cpu_seconds_a_claim if cpu_seconds_a_claim > 0 else 0.0
-
-
-def applying(little: float, cpu: float) -> str:
-    """Which bound caps the figure: the lower one."""
-    return "CPU" if 0 < cpu < little else "Little's law"
 
 
 @dataclass(frozen=True)

@@ -34,3 +34,16 @@ def test_worker_cpu_is_read_from_the_running_processes() -> None:
         busy.kill()
         busy.wait()
     assert _cpu_seconds([busy]) == 0.0  # gone: nothing to read
+
+
+def test_the_200_ms_figure_is_held_to_the_lower_of_littles_law_and_the_cpu_bound() -> None:
+    from bench.end_to_end import Measured, bounds, slow_claims
+
+    # 2 workers x 64 in flight at 200 ms, 4 steps: Little's law 160 claims/s; 80 ms CPU a claim
+    # on 2 cores: 25 claims/s, the lower, so the CPU bound applies
+    measured = Measured(steady=21.0, overall=18.0, bound=160.0, worker_cpu=0.06, postgres_cpu=0.02, load=1.0)
+    little, cpu, applies = bounds(measured, cores=2)
+    assert (little, round(cpu, 6), applies) == (160.0, 25.0, "CPU")
+    waiting = Measured(steady=9.0, overall=8.0, bound=10.0, worker_cpu=0.06, postgres_cpu=0.02, load=1.0)
+    assert bounds(waiting, cores=2)[2] == "Little's law"
+    assert slow_claims(2, 64) == 512 and slow_claims(2, 16) == 200
