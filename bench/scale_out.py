@@ -32,6 +32,7 @@ from bench.end_to_end import (
     applying,
     coordinated,
     cpu_bound,
+    span,
 )
 from examples import example_products as _products
 from gateway.bootstrap import bootstrap
@@ -139,14 +140,6 @@ def measure(count: int, processes: int, in_flight: int, shards: int = 1) -> Run:
     start, end = span(progress, count)
     payers = (own[end] - own[start]) / (progress[end][1] - progress[start][1])
     return Run(processes, shards, steady, cpu, pg, (load_before, load_after), payers)
-
-
-def span(progress: list[tuple[float, int, float, float]], count: int) -> tuple[int, int]:
-    """The indices of the steady span's ends in ``progress`` (as ``end_to_end._steady`` takes it:
-    the first points with a tenth and nine tenths of the claims coordinated)."""
-    start = next(i for i, p in enumerate(progress) if p[1] >= count // 10)
-    end = next(i for i, p in enumerate(progress) if p[1] >= count * 9 // 10)
-    return start, end
 
 
 def _note(run: Run, in_flight: int, count: int) -> str:
