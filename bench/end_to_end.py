@@ -308,8 +308,9 @@ def run(workers: int = 2, concurrency: int = 16, slow_concurrency: int = 64) -> 
             f"their backends and the sandbox payers answering on the same cores: "
             f"{1000 * slow.payers_cpu:.1f} ms) {cpu:.1f} claims/s (without the payers {alone:.1f}: "
             f"{slow.steady / alone:.0%} of it); gateway: {note(slow, slow_concurrency, count)}. "
-            f"minimal baseline: {slow_base.steady:.1f} claims/s, {slow_base.steady / base_bound:.0%} of its own bound "
-            f"({base_applies}, {base_bound:.1f}); {note(slow_base, slow_concurrency, count)}",
+            f"minimal baseline: {slow_base.steady:.1f} claims/s, "
+            f"{slow_base.steady / base_bound:.0%} of its own bound ({base_applies}, {base_bound:.1f}); "
+            f"{note(slow_base, slow_concurrency, count)}",
         )
     )
     return rows
