@@ -140,7 +140,7 @@ def _measure(latency_ms: int, count: int, workers: int, concurrency: int, baseli
             load_after = os.getloadavg()[0]
         finally:
             sandboxes.stop()
-    bound = workers * concurrency / (STEPS * latency_ms / 1000) if latency_ms else 0.0
+    bound = little_bound(workers, concurrency, latency_ms) if latency_ms else 0.0
     steady, cpu, pg = _steady(progress, count)
     start, end = span(progress, count)
     payers = (own[end] - own[start]) / (progress[end][1] - progress[start][1])
@@ -227,6 +227,11 @@ def slow_claims(workers: int, in_flight: int) -> int:
     return max(200, 4 * workers * in_flight)
 
 
+def little_bound(processes: int, in_flight: int, latency_ms: int, steps: int = STEPS) -> float:
+    """Claims/s when every claim waits on its payer steps one after the other (Little's law)."""
+    return processes * in_flight / (steps * latency_ms / 1000)
+
+
 def cpu_bound(cores: int, cpu_seconds_a_claim: float) -> float:
     """Claims/s if every core did nothing but this work (0 when no CPU was measured)."""
     return cores / cpu_seconds_a_claim if cpu_seconds_a_claim > 0 else 0.0
@@ -237,13 +242,14 @@ def applying(little: float, cpu: float) -> str:
     return "CPU" if 0 < cpu < little else "Little's law"
 
 
-def bounds(m: Measured, cores: int, with_payers: bool = False) -> tuple[float, float, str]:
-    """The Little's-law bound, the CPU bound, and the one that applies: the lower. The CPU bound
-    is the cores over the CPU a claim of the workers and their backends, or (``with_payers``) of
-    everything a claim costs these cores: the sandbox payers answer on them too, so without them
-    the bound is one the machine cannot reach."""
+def bounds(m: Measured, cores: int, with_payers: bool = True) -> tuple[float, float, str, float]:
+    """The Little's-law bound, the CPU bound, the one that applies (the lower) and its value. The
+    CPU bound is the cores over everything a claim costs them: the workers, their backends and
+    (``with_payers``) the sandbox payers, which answer on the same cores; without them it is a
+    bound the machine cannot reach."""
     cpu = cpu_bound(cores, m.cpu + (m.payers_cpu if with_payers else 0.0))
-    return m.bound, cpu, applying(m.bound, cpu)
+    applies = applying(m.bound, cpu)
+    return m.bound, cpu, applies, cpu if applies == "CPU" else m.bound
 
 
 def run(workers: int = 2, concurrency: int = 16, slow_concurrency: int = 64) -> list[Row]:
@@ -290,11 +296,10 @@ def run(workers: int = 2, concurrency: int = 16, slow_concurrency: int = 64) -> 
             note="as above",
         )
     )
-    little, cpu, applies = bounds(slow, cores, with_payers=True)
-    bound = cpu if applies == "CPU" else little
-    _, alone, _ = bounds(slow, cores)
-    _, base_cpu, base_applies = bounds(slow_base, cores, with_payers=True)
-    base_bound = base_cpu if base_applies == "CPU" else little
+    little, cpu, applies, bound = bounds(slow, cores)
+    alone = bounds(slow, cores, with_payers=False)[1]
+    share_alone = slow.steady / alone if alone else 0.0
+    _, _, base_applies, base_bound = bounds(slow_base, cores)
     rows.append(
         Row(
             f"end to end, 200 ms payers, {slow_concurrency} in flight a worker",
@@ -307,7 +312,7 @@ def run(workers: int = 2, concurrency: int = 16, slow_concurrency: int = 64) -> 
             note=f"bounds: Little's law {little:.1f}, CPU ({cores} cores / the CPU a claim of the workers, "
             f"their backends and the sandbox payers answering on the same cores: "
             f"{1000 * slow.payers_cpu:.1f} ms) {cpu:.1f} claims/s (without the payers {alone:.1f}: "
-            f"{slow.steady / alone:.0%} of it); gateway: {note(slow, slow_concurrency, count)}. "
+            f"{share_alone:.0%} of it); gateway: {note(slow, slow_concurrency, count)}. "
             f"minimal baseline: {slow_base.steady:.1f} claims/s, "
             f"{slow_base.steady / base_bound:.0%} of its own bound ({base_applies}, {base_bound:.1f}); "
             f"{note(slow_base, slow_concurrency, count)}",

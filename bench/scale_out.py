@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from bench.common import Row, fresh_schema
 from bench.end_to_end import (
-    STEPS,
     Backends,
     _cpu_seconds,
     _prepare,
@@ -33,6 +32,7 @@ from bench.end_to_end import (
     applying,
     coordinated,
     cpu_bound,
+    little_bound,
     span,
 )
 from examples import example_products as _products
@@ -55,11 +55,6 @@ def split(count: int, shards: int) -> list[tuple[int, int]]:
         ranges.append((first, length))
         first += length
     return ranges
-
-
-def little_bound(processes: int, in_flight: int, latency_ms: int, steps: int = STEPS) -> float:
-    """Claims/s when every claim waits on its payer steps one after the other (Little's law)."""
-    return processes * in_flight / (steps * latency_ms / 1000)
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,14 @@ def test_the_200_ms_figure_is_held_to_the_lower_of_littles_law_and_the_cpu_bound
     # 2 workers x 64 in flight at 200 ms, 4 steps: Little's law 160 claims/s; 80 ms CPU a claim
     # on 2 cores: 25 claims/s, the lower, so the CPU bound applies
     measured = Measured(steady=21.0, overall=18.0, bound=160.0, worker_cpu=0.06, postgres_cpu=0.02, load=1.0)
-    little, cpu, applies = bounds(measured, cores=2)
-    assert (little, round(cpu, 6), applies) == (160.0, 25.0, "CPU")
+    little, cpu, applies, bound = bounds(measured, cores=2)
+    assert (little, round(cpu, 6), applies, round(bound, 6)) == (160.0, 25.0, "CPU", 25.0)
     waiting = Measured(steady=9.0, overall=8.0, bound=10.0, worker_cpu=0.06, postgres_cpu=0.02, load=1.0)
-    assert bounds(waiting, cores=2)[2] == "Little's law"
+    assert bounds(waiting, cores=2)[2:] == ("Little's law", 10.0)
+    # the sandbox payers' CPU on the same cores lowers the bound: 2 / (0.08 + 0.02) = 20 claims/s
+    paying = Measured(
+        steady=18.0, overall=17.0, bound=160.0, worker_cpu=0.06, postgres_cpu=0.02, load=1.0, payers_cpu=0.02
+    )
+    assert round(bounds(paying, cores=2)[1], 6) == 20.0
+    assert round(bounds(paying, cores=2, with_payers=False)[1], 6) == 25.0
     assert slow_claims(2, 64) == 512 and slow_claims(2, 16) == 200
