@@ -16,7 +16,9 @@ file, and every file on SQLite, goes through the checks in Python
 (``reconciliation.statement_files``), which are the authority and name every fault. Those check
 rows one by one as they stream and land them in batches. Either way the rows then move to
 ``statement_lines`` in one set-based statement, all in the caller's transaction, so a refused file
-leaves nothing behind.
+leaves nothing behind. On PostgreSQL that statement first runs as if every entry were new; only
+a file the primary key refuses (an entry repeated, or imported before) is checked entry by entry,
+so the usual statement is spared a pass over its rows for repeats and one for known entries.
 """
 
 from __future__ import annotations
@@ -95,9 +97,9 @@ def import_statement(
     if known is not None:
         raise Conflict(f"this statement was already imported (statement {known}, same content)")
     _stage(session, stream, media_type)
-    faults = _repeats(session, media_type)
-    if faults:
-        raise Invalid(faults)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if not postgres:  # PostgreSQL checks them below, only where a row was skipped
+        _refuse_repeats(session, media_type)
     statement = StatementRow(
         payer_code=payer_code,
         content_hash=content_hash,
@@ -112,37 +114,18 @@ def import_statement(
     except IntegrityError:  # the same file, imported concurrently
         raise Conflict("this statement was already imported (same content)") from None
     total = int(session.scalar(select(func.count()).select_from(STAGING)) or 0)
-    # Entries already imported from an earlier statement leave the staging table first: inserting
-    # while checking the same table would make the database re-read what it just wrote.
-    session.execute(
-        text(
-            """
-            DELETE FROM statement_staging
-            WHERE EXISTS (
-                SELECT 1 FROM statement_lines l
-                WHERE l.payer_code = CAST(:payer AS VARCHAR(64))
-                  AND l.payer_reference = statement_staging.payer_reference
-                  AND l.claim_id = statement_staging.claim_id AND l.line_no = statement_staging.line_no)
-            """
-        ),
-        {"payer": payer_code},
-    )
-    imported = int(session.scalar(select(func.count()).select_from(STAGING)) or 0)
-    session.execute(
-        text(
-            """
-            INSERT INTO statement_lines
-                (statement_id, row_no, payer_code, claim_id, line_no, paid_fen, payer_reference, settled_on)
-            SELECT :statement, row_no, CAST(:payer AS VARCHAR(64)), claim_id, line_no, paid_fen,
-                   payer_reference, settled_on
-            FROM statement_staging ORDER BY claim_id, line_no, payer_reference
-            """
-        ),
-        {"statement": statement.id, "payer": payer_code},
-    )
+    # Most statements repeat no entry and hold only new ones: inserted at once; only a file the
+    # primary key refuses is checked entry by entry.
+    if postgres and _insert_if_all_new(session, statement.id, payer_code):
+        imported = total
+    else:
+        if postgres:
+            session.execute(text("ANALYZE pg_temp.statement_staging"))  # a fresh temp table has no statistics
+            _refuse_repeats(session, media_type)
+        imported = _insert_new_entries(session, statement.id, payer_code)
     statement.rows, statement.accepted = total, imported
     _keep_timeliness(session, statement, payer_code)
-    if session.get_bind().dialect.name == "postgresql":
+    if postgres:
         session.execute(text("DROP TABLE pg_temp.statement_staging"))  # not kept on a pooled connection
     else:
         session.execute(STAGING.delete())
@@ -158,6 +141,50 @@ def import_statement(
     after = {**summary, "media_type": media_type, "source": source}
     audit.record(session, "statement.imported", f"statement:{statement.id}", actor, before=None, after=after)
     return summary
+
+
+_INSERT = """
+    INSERT INTO statement_lines
+        (statement_id, row_no, payer_code, claim_id, line_no, paid_fen, payer_reference, settled_on)
+    SELECT :statement, row_no, CAST(:payer AS VARCHAR(64)), claim_id, line_no, paid_fen,
+           payer_reference, settled_on
+    FROM statement_staging ORDER BY claim_id, line_no, payer_reference
+"""
+
+
+def _insert_if_all_new(session: Session, statement_id: int, payer_code: str) -> bool:
+    """Every staged entry inserted, if none is already stored or repeated in the file (the primary
+    key refuses it); otherwise nothing, and False."""
+    savepoint = session.begin_nested()
+    try:
+        session.execute(text(_INSERT), {"statement": statement_id, "payer": payer_code})
+    except IntegrityError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
+def _insert_new_entries(session: Session, statement_id: int, payer_code: str) -> int:
+    """The staged entries not already imported from an earlier statement, inserted; how many."""
+    # They leave the staging table first: inserting while checking the same table would make the
+    # database re-read what it just wrote.
+    session.execute(
+        text(
+            """
+            DELETE FROM statement_staging
+            WHERE EXISTS (
+                SELECT 1 FROM statement_lines l
+                WHERE l.payer_code = CAST(:payer AS VARCHAR(64))
+                  AND l.payer_reference = statement_staging.payer_reference
+                  AND l.claim_id = statement_staging.claim_id AND l.line_no = statement_staging.line_no)
+            """
+        ),
+        {"payer": payer_code},
+    )
+    imported = int(session.scalar(select(func.count()).select_from(STAGING)) or 0)
+    session.execute(text(_INSERT), {"statement": statement_id, "payer": payer_code})
+    return imported
 
 
 def _keep_timeliness(session: Session, statement: StatementRow, payer_code: str) -> None:
@@ -201,8 +228,6 @@ def _stage(session: Session, stream: IO[bytes], media_type: str) -> None:
     if not (postgres and media_type == "text/csv" and copy_csv(connection, stream)):
         stream.seek(0)
         _check_and_stage(connection, csv_rows(stream) if media_type == "text/csv" else json_rows(stream))
-    if postgres:
-        connection.execute(text("ANALYZE pg_temp.statement_staging"))  # a fresh temp table has no statistics
 
 
 def _check_and_stage(connection: Connection, rows: Iterator[tuple[int, str, Any]]) -> None:
@@ -246,8 +271,8 @@ def _check_and_stage(connection: Connection, rows: Iterator[tuple[int, str, Any]
         write(batch)
 
 
-def _repeats(session: Session, media_type: str) -> list[Fault]:
-    """The same claim, line and payer reference twice in one file."""
+def _refuse_repeats(session: Session, media_type: str) -> None:
+    """The file refused where it holds the same claim, line and payer reference twice."""
     rows = session.execute(
         select(STAGING.c.payer_reference, func.min(STAGING.c.row_no), func.max(STAGING.c.row_no))
         .group_by(STAGING.c.claim_id, STAGING.c.line_no, STAGING.c.payer_reference)
@@ -255,10 +280,13 @@ def _repeats(session: Session, media_type: str) -> list[Fault]:
         .limit(MAX_FAULTS)
     ).all()
     where = (lambda row: f"row {row}") if media_type == "text/csv" else (lambda row: f"/entries/{row - 1}")
-    return [
-        (where(last), f"repeats row {first} (same claim, line and payer_reference)")
-        for _, first, last in rows
-    ]
+    if rows:
+        raise Invalid(
+            [
+                (where(last), f"repeats row {first} (same claim, line and payer_reference)")
+                for _, first, last in rows
+            ]
+        )
 
 
 def entries_document(entries: list[Any]) -> bytes:

@@ -1,7 +1,8 @@
 """Importing a CSV statement on PostgreSQL: a file of plain rows is parsed by the database (COPY)
-and any other goes through the checks in Python. Both must give the same answer, so every
-file here is imported both ways, in a transaction that is rolled back, and the outcomes compared:
-the same lines stored, or the same faults."""
+and any other goes through the checks in Python; the staged rows are then inserted at once as
+if all were new, and checked entry by entry only where one was skipped. Every way must give the
+same answer, so every file here is imported each way, in a transaction that is rolled back, and
+the outcomes compared: the same lines and timeliness stored, or the same faults."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from gateway.bootstrap import Gateway
 from gateway.errors import Invalid
-from gateway.storage.tables import PayerRow, StatementLineRow
+from gateway.storage.tables import PayerRow, StatementLineRow, StatementMonthRow
 from reconciliation import statements
 from reconciliation.statements import import_statement
 
@@ -36,8 +37,9 @@ def row(choice: dict[str, int]) -> str:
     return ",".join(CELLS[name][choice.get(name, 0)] for name in CELLS)
 
 
-def outcome(gateway: Gateway, content: bytes) -> tuple[Any, list[tuple[Any, ...]]]:
-    """What importing the file does: its summary or faults, and the lines it would store."""
+def outcome(gateway: Gateway, content: bytes) -> tuple[Any, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """What importing the file does: its summary or faults, and the lines and the payer's
+    timeliness it would store."""
     with gateway.sessions() as session:
         try:
             try:
@@ -55,7 +57,15 @@ def outcome(gateway: Gateway, content: bytes) -> tuple[Any, list[tuple[Any, ...]
                     StatementLineRow.settled_on,
                 ).order_by(StatementLineRow.row_no)
             ).all()
-            return summary, [tuple(line) for line in lines]
+            months = session.execute(
+                select(
+                    StatementMonthRow.month,
+                    StatementMonthRow.lines,
+                    StatementMonthRow.on_time,
+                    StatementMonthRow.lag_days,
+                ).order_by(StatementMonthRow.month)
+            ).all()
+            return summary, [tuple(line) for line in lines], [tuple(month) for month in months]
         finally:
             session.rollback()
 
@@ -90,9 +100,11 @@ def test_the_database_and_python_import_every_file_alike(
     raw = content.encode()
     fast = outcome(postgres, raw)
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(statements, "_insert_if_all_new", lambda *args: False)
+        staged = outcome(postgres, raw)
         patch.setattr(statements, "copy_csv", lambda connection, stream: False)
         checked = outcome(postgres, raw)
-    assert fast == checked, content
+    assert fast == staged == checked, content
 
 
 def test_a_plain_file_is_parsed_by_the_database(postgres: Gateway) -> None:
@@ -100,9 +112,38 @@ def test_a_plain_file_is_parsed_by_the_database(postgres: Gateway) -> None:
     content = ("\n".join([HEADER, *rows]) + "\n\n\n").encode()  # blank lines may end the file
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(statements, "_check_and_stage", lambda *args: pytest.fail("checked in Python"))
-        summary, stored = outcome(postgres, content)
+        summary, stored, _ = outcome(postgres, content)
     assert summary["rows"] == summary["imported"] == 50
     assert [line[0] for line in stored] == list(range(2, 52))  # the rows of the file, the header being 1
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_file_of_new_entries_is_inserted_without_checking_entry_by_entry(
+    postgres: Gateway, newline: str
+) -> None:
+    rows = [row({}).replace("R-1", f"R-{n}") for n in range(30)]
+    rows[4] = row({"line_no": 1}).replace("R-1", "R-4")  # no line number: the claim's level, 0
+    rows[7] = rows[7].replace("2026-11-30", "2026-10-02")  # another month, late
+    content = (newline.join([HEADER, *rows]) + newline).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(statements, "_refuse_repeats", lambda *args: pytest.fail("checked for repeats"))
+        patch.setattr(statements, "_insert_new_entries", lambda *args: pytest.fail("checked for known"))
+        summary, lines, months = outcome(postgres, content)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(statements, "_insert_if_all_new", lambda *args: False)
+        assert outcome(postgres, content) == (summary, lines, months)  # as the checks store it
+    assert (summary["rows"], summary["imported"], summary["already_known"]) == (30, 30, 0)
+    assert [line[0] for line in lines] == list(range(2, 32))
+    assert lines[4][2] == 0 and lines[5][2] == 1
+    assert [(m[0], m[1]) for m in months] == [("2026-10", 1), ("2026-11", 29)]
+
+
+def test_an_entry_repeated_in_a_plain_file_is_named_by_its_row(postgres: Gateway) -> None:
+    rows = [row({}).replace("R-1", f"R-{n}") for n in range(5)]
+    content = "\n".join([HEADER, *rows, rows[1]]).encode()
+    summary, stored, _ = outcome(postgres, content)
+    assert summary == [("row 7", "repeats row 3 (same claim, line and payer_reference)")]
+    assert stored == []
 
 
 def test_a_plain_file_resent_with_more_entries_is_still_parsed_by_the_database(postgres: Gateway) -> None:
@@ -113,7 +154,7 @@ def test_a_plain_file_resent_with_more_entries_is_still_parsed_by_the_database(p
         patch.setattr(statements, "_check_and_stage", lambda *args: pytest.fail("checked in Python"))
         with postgres.sessions.begin() as session:
             import_statement(session, "p1", first, "text/csv")
-        summary, stored = outcome(postgres, resent)
+        summary, stored, _ = outcome(postgres, resent)
     assert (summary["rows"], summary["imported"], summary["already_known"]) == (20, 8, 12)
     assert len(stored) == 20
 
