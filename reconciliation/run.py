@@ -48,6 +48,7 @@ from reconciliation.sql.classify import (
 from reconciliation.sql.items import ITEM_NOTES, ITEM_STATEMENTS, NEW_MISMATCHES, OPEN_BY_KIND
 from reconciliation.sql.one_pass import trim
 from reconciliation.sql.totals import SCOPE_TABLE, fill_scope, found_by_group
+from reconciliation.sql.tuning import for_bulk
 from reconciliation.statements import entries_document, import_statement
 from reconciliation.totals import TotalsLevel
 
@@ -273,6 +274,7 @@ class Reconciliation:
             # mismatches stay; else (watched, detail pulled since, resumed) level 2 classifies now
             classified = session.get_one(ReconciliationRunRow, run_id).counts.get(CLASSIFIED)
             dialect = session.get_bind().dialect.name
+            for_bulk(session)  # its keys classified, over-coordinated lines found
             groups = list(
                 session.scalars(
                     select(ReconciliationTotalsRow).where(ReconciliationTotalsRow.run_id == run_id)
@@ -307,12 +309,6 @@ class Reconciliation:
                 else:
                     both, classify, total = scoped_statements(dialect, self.clearing)
                     fill_scope(session, dialect, [(g.payer_code, g.category, g.period) for g in scope])
-                if dialect == "postgresql":
-                    # JIT compiling took a tenth of this statement's time and won nothing back: its
-                    # work is hashing a million keys, not evaluating expressions
-                    session.execute(text("SET LOCAL jit = off"))
-                    # every worker of a parallel plan aggregated all of statement_lines again
-                    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
                 summary = []
                 done, of = 0, sum(n for _, n in chunks)
                 for only, size in chunks:

@@ -53,6 +53,7 @@ from gateway.domain.model import Fault
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.services.scorecards import ON_TIME_DAYS
 from gateway.storage.tables import PayerRow, StatementRow
+from reconciliation.sql.tuning import for_bulk
 from reconciliation.statement_copy import copy_csv
 from reconciliation.statement_files import CHUNK, Row, check_entry, csv_rows, json_rows
 
@@ -98,6 +99,7 @@ def import_statement(
         raise Conflict(f"this statement was already imported (statement {known}, same content)")
     _stage(session, stream, media_type)
     postgres = session.get_bind().dialect.name == "postgresql"
+    for_bulk(session)  # the staged rows are sorted into statement_lines
     if not postgres:  # PostgreSQL checks them below, only where a row was skipped
         _refuse_repeats(session, media_type)
     statement = StatementRow(

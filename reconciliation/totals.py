@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.registry import AdapterPool, capabilities
@@ -31,6 +31,7 @@ from gateway.storage.tables import PayerRow, ReconciliationTotalsRow
 from reconciliation.sql.classify import FORGET_RESULTS, KEY_KINDS
 from reconciliation.sql.one_pass import one_pass
 from reconciliation.sql.totals import expected_lines, level_one
+from reconciliation.sql.tuning import for_bulk
 from reconciliation.statements import entries_document, import_statement
 
 Key = tuple[str, str, str]  # payer, category, period
@@ -108,9 +109,7 @@ class TotalsLevel:
         kinds: dict[Key, Counter[str]] = {}
         with self.sessions.begin() as session:
             dialect = session.get_bind().dialect.name
-            if dialect == "postgresql":  # as for level 2 (run.py): hashing keys, serially
-                session.execute(text("SET LOCAL jit = off"))
-                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            for_bulk(session)
             if window_start is None:
                 rows = session.execute(level_one(dialect, self.clearing), {"d": business_date}).all()
             else:
