@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 from bench.common import Row, fresh_schema
 from gateway.storage.personal import encrypt, lookup_hash
+from reconciliation.sql.tuning import WORK_MEM
 
 BUSINESS_DATE = date(2026, 11, 30)
 PAYERS = ("bench-a", "bench-b")
@@ -210,6 +211,8 @@ def baseline(url: str, files: list[Path]) -> float:
     started = time.perf_counter()
     with psycopg.connect(dsn, options=str(options) if options else None) as connection:
         with connection.cursor() as cursor:
+            # the memory the gateway's import and pass are given (reconciliation.sql.tuning)
+            cursor.execute(f"SET work_mem = '{WORK_MEM}'")
             cursor.execute(
                 "CREATE TEMP TABLE raw_statement (claim_id uuid, line_no int, paid_fen bigint, "
                 "payer_reference text, settled_on date, payer_code text)"
