@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api import idempotency
-from gateway.api.batching import Batcher
 from gateway.api.contract import Contract
 from gateway.errors import Forbidden, Malformed, Unauthenticated
 from gateway.parsing import load_json
 from gateway.services.keys import Principal, Role, admit, authenticate, authenticate_many
+from gateway.storage.group_commit import Batcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ def batched(
     *roles: Role, body: str, max_batch: int = 100, lanes: int = 1, **promised: Any
 ) -> Callable[[BatchHandler], Callable[[Request], Any]]:
     """``endpoint`` for a use case that takes many requests at once: concurrent requests are
-    authenticated and handled together, in one transaction (``gateway.api.batching``), each
+    authenticated and handled together, in one transaction (``gateway.storage.group_commit``), each
     with its own answer. A request with an Idempotency-Key goes alone, through ``endpoint``, so
     that its answer is kept with the key in the transaction that does the work. One lane per
     process by default: a server runs a process per core, and larger batches spend less CPU per
@@ -159,7 +159,7 @@ def batched(
                         outcomes[n] = outcome
             return outcomes
 
-        batcher = Batcher(run, max_batch=max_batch, lanes=lanes)
+        batcher = Batcher(run, max_batch=max_batch, lanes=lanes, in_thread=run_in_threadpool)
 
         async def asgi_endpoint(request: Request) -> Response:
             if idempotency.key_of(request) is not None:

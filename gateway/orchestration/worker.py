@@ -3,9 +3,10 @@ deliver the outbox. Any number may run at once, on one machine or many: a lease 
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one writer anyway) and expires, so the
 claims of a worker that died are picked up by the others and resumed from their stored requests.
 
-Database moves run in threads (``asyncio.to_thread``) so that one worker overlaps the payer
-calls of up to ``concurrency`` claims; it leases another claim as soon as one leaves, so a claim
-waiting on a slow payer holds up no other.
+Database moves run in threads so that one worker overlaps the payer calls of up to
+``concurrency`` claims; it leases another claim as soon as one leaves, so a claim waiting on a
+slow payer holds up no other. The moves of the claims whose payers answered while the last group
+was being written are written together, one transaction a group (``move_groups``).
 
 A database fault does not end a worker: it logs it, waits and goes on (``faults``). Asked to stop,
 it leaves what is still in flight after a few seconds to the next lease, as after a crash.
@@ -32,7 +33,8 @@ from gateway.domain.catalogue import ServiceCatalogue
 from gateway.orchestration.calls import PayerCalls
 from gateway.orchestration.faults import log_fault, wait_or_stop
 from gateway.orchestration.inbox import Inbox
-from gateway.orchestration.moves import apply_and_continue, apply_outcome, move_failed, next_call
+from gateway.orchestration.move_groups import Move, MoveGroups
+from gateway.orchestration.moves import move_failed
 from gateway.orchestration.outbox import (
     Message,
     flag_dead,
@@ -40,10 +42,11 @@ from gateway.orchestration.outbox import (
     settle_delivered,
     settle_message,
 )
-from gateway.orchestration.steps import ACTIVE_CLAIM_STATUSES, Outcome, PayerCall, RetryPolicy, Stop
+from gateway.orchestration.steps import ACTIVE_CLAIM_STATUSES, RetryPolicy, Stop
 from gateway.orchestration.transaction import Kept, Lessee, Transaction
 from gateway.orchestration.webhook_delivery import DeliveryPolicy, WebhookDispatcher
 from gateway.storage.database import is_unavailable
+from gateway.storage.group_commit import Batcher
 from gateway.storage.tables import ClaimRow, utcnow
 
 log = logging.getLogger("ltc_gateway.worker")
@@ -111,25 +114,37 @@ class Worker:
         self.shutdown_seconds = shutdown_seconds  # see pipeline
         self._stop: asyncio.Event | None = None
         self.webhooks = webhooks  # providers' webhooks, delivered beside the fan-out
+        # the moves of the claims in flight, written in groups (gateway.orchestration.move_groups)
+        self.groups = MoveGroups(self.transactions, catalogue, self.policy, self.lease)
+        self.moves: Batcher[Move] = Batcher(self.groups.run, max_batch=max(1, concurrency), lanes=2)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transactions(self, n: int) -> Iterator[list[Transaction]]:
+        """``n`` transactions of the fan-out in one database transaction (a group of moves)."""
         inbox = self._inbox
         # while the pipeline runs, what a transaction queues is sent from here, without a lease of its own
         lessee = Lessee(self.worker_id, self.lease) if inbox is not None else None
         with self.sessions.begin() as session:
-            tx = Transaction(session, kept=self.kept, lessee=lessee)
-            yield tx
+            txs = [Transaction(session, kept=self.kept, lessee=lessee) for _ in range(n)]
+            yield txs
         # committed
-        for claim_id, key in tx.noticed:
-            self.kept.noticed.setdefault(claim_id, set()).add(key)
-        if inbox is not None and (tx.taken or tx.queued):
-            inbox.hand(tx.taken, tx.queued)
-        if tx.dead:
+        dead: list[int] = []
+        for tx in txs:
+            for claim_id, key in tx.noticed:
+                self.kept.noticed.setdefault(claim_id, set()).add(key)
+            if inbox is not None and (tx.taken or tx.queued):
+                inbox.hand(tx.taken, tx.queued)
+            dead += tx.dead
+        if dead:
             try:
-                flag_dead(self.sessions, tx.dead)
+                flag_dead(self.sessions, dead)
             except Exception as error:  # dead all the same (and counted in /metrics)
                 log_fault("flagging dead messages", error, 1)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self.transactions(1) as (tx,):
+            yield tx
 
     @classmethod
     def from_settings(
@@ -162,33 +177,14 @@ class Worker:
                 )
         return ids
 
-    def _next(self, claim_id: uuid.UUID) -> PayerCall | Stop:
-        with self.transaction() as tx:
-            return next_call(tx, claim_id, self.catalogue, self.lease, self.policy)
-
-    def _apply(self, call: PayerCall, outcome: Outcome) -> Stop | None:
-        with self.transaction() as tx:
-            return apply_outcome(tx, call, outcome, self.catalogue, self.policy)
-
-    def _continue(self, call: PayerCall, outcome: Outcome) -> PayerCall | Stop:
-        try:
-            with self.transaction() as tx:
-                return apply_and_continue(tx, call, outcome, self.catalogue, self.policy, self.lease)
-        except Exception:
-            # keep the payer's answer even when the next request cannot be built now
-            claim = {"claim_id": str(call.claim_id)}
-            log.warning("next move failed; answer recorded alone", extra=claim, exc_info=True)
-            stop = self._apply(call, outcome)
-            return stop if stop is not None else self._next(call.claim_id)
-
     async def advance(self, claim_id: uuid.UUID) -> str:
         """Take the claim as far as it goes now; its status afterwards."""
         try:
-            move = await asyncio.to_thread(self._next, claim_id)
+            move = await self.moves.submit(Move(claim_id))
             while not isinstance(move, Stop):
                 outcome = await self.calls.step(move)
-                move = await asyncio.to_thread(self._continue, move, outcome)
-            return move.status
+                move = await self.moves.submit(Move(claim_id, move, outcome))
+            return str(move.status)
         finally:
             self.kept.forget(claim_id)
 

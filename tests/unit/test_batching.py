@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from gateway.api.batching import Batcher
+from gateway.storage.group_commit import Batcher
 
 
 class Refused(Exception):
