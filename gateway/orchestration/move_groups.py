@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.domain.catalogue import ServiceCatalogue
-from gateway.orchestration.moves import apply_and_continue, apply_outcome, next_call
+from gateway.orchestration.moves import apply_and_continue, apply_outcome, lock_group, next_call
 from gateway.orchestration.steps import Outcome, PayerCall, RetryPolicy, Stop
 from gateway.orchestration.transaction import Transaction
 from gateway.storage.tables import ClaimRow, MemberRow
@@ -82,8 +82,12 @@ class MoveGroups:
         results: list[Moved | None] = [None] * len(moves)
         with self.opened(len(moves)) as txs:
             members = lock_members(txs[0], [move.claim_id for move in moves])
+            lock_group({move.claim_id: tx for move, tx in zip(moves, txs, strict=True)})
             order = sorted(range(len(moves)), key=lambda i: str(members.get(moves[i].claim_id, "")))
             for i in order:
+                # the moves before it written out, as the lock query of a move alone would flush them
+                # (a move's statements that run ``unflushed`` rely on it: a member's next place)
+                txs[i].session.flush()
                 results[i] = self._move(txs[i], moves[i])
         assert all(result is not None for result in results)
         return results  # type: ignore[return-value]

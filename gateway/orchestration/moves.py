@@ -20,7 +20,7 @@ the answer to one step is recorded and the next step's request stored under the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
@@ -73,16 +73,17 @@ from gateway.storage.tables import (
 
 # The claim and its member, locked (PostgreSQL waits for a move that holds them and then reads
 # their committed state), with the claim's assessment and provider: one statement.
-_LOCK_CLAIM = (
+_CLAIMS_AND_PARTIES = (
     select(ClaimRow, AssessmentRow, ProviderRow, MemberRow, MemberVersionRow)
     .join(MemberRow, MemberRow.member_id == ClaimRow.member_id)
     .join(AssessmentRow, AssessmentRow.assessment_id == ClaimRow.assessment_id)
     .join(ProviderRow, ProviderRow.provider_code == ClaimRow.provider_code)
     .outerjoin(MemberVersionRow, CITED_VERSION)
-    .where(ClaimRow.claim_id == bindparam("claim_id"))
     .with_for_update(of=[MemberRow, ClaimRow])
     .execution_options(populate_existing=True)
 )
+_LOCK_CLAIM = _CLAIMS_AND_PARTIES.where(ClaimRow.claim_id == bindparam("claim_id"))
+_LOCK_CLAIMS = _CLAIMS_AND_PARTIES.where(ClaimRow.claim_id.in_(bindparam("claim_ids", expanding=True)))
 
 _CURRENT_STEPS = (
     select(PayerStepRow)
@@ -94,17 +95,48 @@ _CURRENT_STEPS = (
     .order_by(PayerStepRow.seq)
 )
 
-_STEPS_AND_PAYERS = _CURRENT_STEPS.add_columns(PayerRow).outerjoin(
-    PayerRow, PayerRow.payer_code == func.coalesce(PayerStepRow.administrator_code, PayerStepRow.payer_code)
+_SETTLED_BY = PayerRow.payer_code == func.coalesce(PayerStepRow.administrator_code, PayerStepRow.payer_code)
+_STEPS_AND_PAYERS = _CURRENT_STEPS.add_columns(PayerRow).outerjoin(PayerRow, _SETTLED_BY)
+_GROUP_STEPS_AND_PAYERS = (
+    select(PayerStepRow, PayerRow)
+    .outerjoin(PayerRow, _SETTLED_BY)
+    .where(
+        PayerStepRow.claim_id.in_(bindparam("claim_ids", expanding=True)),
+        PayerStepRow.status != StepStatus.REPLACED.value,
+    )
+    .order_by(PayerStepRow.claim_id, PayerStepRow.seq)
 )
 
 
 def lock_claim(tx: Transaction, claim_id: uuid.UUID) -> ClaimRow:
     """The claim, with its member's row lock held to the end of the transaction (and the claim's;
     its assessment, provider and member are held for ``claim_facts.claim_parties``)."""
+    locked: ClaimRow | None = tx.memo.pop(("locked", claim_id), None)  # read with its group
+    if locked is not None:
+        return locked
     claim, assessment, provider, member, cited = tx.session.execute(_LOCK_CLAIM, {"claim_id": claim_id}).one()
     hold_parties(tx, claim, assessment, provider, member, cited)
     return claim
+
+
+def lock_group(txs: Mapping[uuid.UUID, Transaction]) -> None:
+    """The claims of a group of moves (each with its own ``Transaction`` over one session)
+    locked and read with their parties in one statement, and their current steps and payers in
+    another: each move's ``lock_claim`` and first read of its steps then run no query. Another
+    claim's move in the group changes neither a claim's row nor its steps."""
+    session = next(iter(txs.values())).session
+    ids = list(txs)
+    for claim, assessment, provider, member, cited in session.execute(_LOCK_CLAIMS, {"claim_ids": ids}):
+        tx = txs[claim.claim_id]
+        hold_parties(tx, claim, assessment, provider, member, cited)
+        tx.memo[("locked", claim.claim_id)] = claim
+    steps: dict[uuid.UUID, list[tuple[PayerStepRow, PayerRow | None]]] = {claim_id: [] for claim_id in ids}
+    for step, payer in session.execute(_GROUP_STEPS_AND_PAYERS, {"claim_ids": ids}):
+        steps[step.claim_id].append((step, payer))
+    for claim_id, rows in steps.items():
+        locked = txs[claim_id].memo.get(("locked", claim_id))
+        if locked is not None:  # the claim's current round only, as _STEPS_AND_PAYERS reads it
+            txs[claim_id].memo[("steps", claim_id)] = [(s, p) for s, p in rows if s.round == locked.round]
 
 
 def current_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
@@ -115,7 +147,9 @@ def current_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
 def _steps_and_payers(tx: Transaction, claim: ClaimRow) -> list[PayerStepRow]:
     """``current_steps``, with the payers that settle them in the same query: held for the
     transaction, so a move finds them in the identity map instead of reading each again."""
-    rows = tx.session.execute(_STEPS_AND_PAYERS, {"claim_id": claim.claim_id, "round": claim.round}).all()
+    rows = tx.memo.pop(("steps", claim.claim_id), None)  # read with its group
+    if rows is None:
+        rows = tx.session.execute(_STEPS_AND_PAYERS, {"claim_id": claim.claim_id, "round": claim.round}).all()
     tx.memo[("payers", claim.claim_id)] = [payer for _, payer in rows]
     return [step for step, _ in rows]
 
