@@ -13,6 +13,7 @@ from bench import (
     console_pages,
     coordination,
     end_to_end,
+    move_statements,
     payer_calls,
     reconciliation,
     scale_out,
@@ -36,6 +37,7 @@ ALL = (
     "reference-index",
     "scale-out",
     "simulation-phases",
+    "move-statements",
 )
 
 
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += reconciliation.reference_index_cost(size)
         elif name == "scale-out":
             rows += scale_out.run(args.scale_claims, args.scale_in_flight)
+        elif name == "move-statements":
+            rows += move_statements.run()
         elif name == "reconciliation":
             rows += reconciliation.run(tuple(int(s) for s in args.sizes.split(",")))
     print(f"Machine: {machine()}")
