@@ -16,7 +16,7 @@ file, and every file on SQLite, goes through the checks in Python
 (``reconciliation.statement_files``), which are the authority and name every fault. Those check
 rows one by one as they stream and land them in batches. Either way the rows then move to
 ``statement_lines`` in one set-based statement, all in the caller's transaction, so a refused file
-leaves nothing behind. On PostgreSQL that statement first runs as if every entry were new; only
+leaves nothing behind. That statement first runs as if every entry were new; only
 a file the primary key refuses (an entry repeated, or imported before) is checked entry by entry,
 so the usual statement is spared a pass over its rows for repeats and one for known entries.
 """
@@ -100,8 +100,6 @@ def import_statement(
     _stage(session, stream, media_type)
     postgres = session.get_bind().dialect.name == "postgresql"
     for_bulk(session)  # the staged rows are sorted into statement_lines
-    if not postgres:  # PostgreSQL checks them below, only where a row was skipped
-        _refuse_repeats(session, media_type)
     statement = StatementRow(
         payer_code=payer_code,
         content_hash=content_hash,
@@ -118,12 +116,12 @@ def import_statement(
     total = int(session.scalar(select(func.count()).select_from(STAGING)) or 0)
     # Most statements repeat no entry and hold only new ones: inserted at once; only a file the
     # primary key refuses is checked entry by entry.
-    if postgres and _insert_if_all_new(session, statement.id, payer_code):
+    if _insert_if_all_new(session, statement.id, payer_code):
         imported = total
     else:
         if postgres:
             session.execute(text("ANALYZE pg_temp.statement_staging"))  # a fresh temp table has no statistics
-            _refuse_repeats(session, media_type)
+        _refuse_repeats(session, media_type)
         imported = _insert_new_entries(session, statement.id, payer_code)
     statement.rows, statement.accepted = total, imported
     _keep_timeliness(session, statement, payer_code)

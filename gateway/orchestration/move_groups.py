@@ -3,8 +3,9 @@ group was being written are moved together, in one transaction (``gateway.storag
 
 Each claim's move is the same as alone (``moves.next_call``, ``moves.apply_and_continue``), with a
 ``Transaction`` of its own over the group's session, so what it queues and dead-letters is
-handled after commit as for a transaction of its own. The members of the group are locked
-first, in member order: two workers' groups then never wait on each other in a cycle.
+handled after commit as for a transaction of its own. The group's claims and members are locked
+in one statement, in member order (``moves.lock_group``): two workers' groups then never wait on
+each other in a cycle.
 
 A group that fails as a whole (one move raised, a deadlock with a callback, a lost connection)
 is rolled back, and each of its moves is made again alone, as the worker made every move before
@@ -16,18 +17,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-
-from sqlalchemy import select
 
 from gateway.domain.catalogue import ServiceCatalogue
 from gateway.orchestration.moves import apply_and_continue, apply_outcome, lock_group, next_call
 from gateway.orchestration.steps import Outcome, PayerCall, RetryPolicy, Stop
 from gateway.orchestration.transaction import Transaction
-from gateway.storage.tables import ClaimRow, MemberRow
 
 log = logging.getLogger("ltc_gateway.worker")
 
@@ -43,19 +41,6 @@ class Move:
 
 Moved = PayerCall | Stop
 Opened = Callable[[int], Any]  # a context manager of n Transactions over one session, committed on exit
-
-
-def lock_members(tx: Transaction, claim_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """The members of the claims locked, in member order; each claim's member."""
-    claims = select(ClaimRow.claim_id, ClaimRow.member_id).where(ClaimRow.claim_id.in_(claim_ids))
-    members: dict[uuid.UUID, uuid.UUID] = {claim: member for claim, member in tx.session.execute(claims)}
-    tx.session.execute(
-        select(MemberRow.member_id)
-        .where(MemberRow.member_id.in_(set(members.values())))
-        .order_by(MemberRow.member_id)
-        .with_for_update()
-    )
-    return members
 
 
 class MoveGroups:
@@ -81,9 +66,11 @@ class MoveGroups:
     def _together(self, moves: list[Move]) -> list[Moved]:
         results: list[Moved | None] = [None] * len(moves)
         with self.opened(len(moves)) as txs:
-            members = lock_members(txs[0], [move.claim_id for move in moves])
-            lock_group({move.claim_id: tx for move, tx in zip(moves, txs, strict=True)})
-            order = sorted(range(len(moves)), key=lambda i: str(members.get(moves[i].claim_id, "")))
+            locked = lock_group({move.claim_id: tx for move, tx in zip(moves, txs, strict=True)})
+            rank = {
+                claim_id: n for n, claim_id in enumerate(locked)
+            }  # a claim not found: last, to fail alone
+            order = sorted(range(len(moves)), key=lambda i: rank.get(moves[i].claim_id, len(rank)))
             for i in order:
                 # the moves before it written out, as the lock query of a move alone would flush them
                 # (a move's statements that run ``unflushed`` rely on it: a member's next place)

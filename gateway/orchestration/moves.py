@@ -83,7 +83,11 @@ _CLAIMS_AND_PARTIES = (
     .execution_options(populate_existing=True)
 )
 _LOCK_CLAIM = _CLAIMS_AND_PARTIES.where(ClaimRow.claim_id == bindparam("claim_id"))
-_LOCK_CLAIMS = _CLAIMS_AND_PARTIES.where(ClaimRow.claim_id.in_(bindparam("claim_ids", expanding=True)))
+# a group's claims, locked in member order (PostgreSQL locks rows as its sort returns them), so
+# two groups never wait on each other in a cycle
+_LOCK_CLAIMS = _CLAIMS_AND_PARTIES.where(
+    ClaimRow.claim_id.in_(bindparam("claim_ids", expanding=True))
+).order_by(MemberRow.member_id, ClaimRow.claim_id)
 
 _CURRENT_STEPS = (
     select(PayerStepRow)
@@ -119,17 +123,20 @@ def lock_claim(tx: Transaction, claim_id: uuid.UUID) -> ClaimRow:
     return claim
 
 
-def lock_group(txs: Mapping[uuid.UUID, Transaction]) -> None:
+def lock_group(txs: Mapping[uuid.UUID, Transaction]) -> list[uuid.UUID]:
     """The claims of a group of moves (each with its own ``Transaction`` over one session)
-    locked and read with their parties in one statement, and their current steps and payers in
-    another: each move's ``lock_claim`` and first read of its steps then run no query. Another
-    claim's move in the group changes neither a claim's row nor its steps."""
+    locked with their members, in member order, and read with their parties in one statement,
+    and their current steps and payers in another: each move's ``lock_claim`` and first read of
+    its steps then run no query. Another claim's move in the group changes neither a claim's row
+    nor its steps. The claims found, in the order they were locked."""
     session = next(iter(txs.values())).session
     ids = list(txs)
+    locked_in_order = []
     for claim, assessment, provider, member, cited in session.execute(_LOCK_CLAIMS, {"claim_ids": ids}):
         tx = txs[claim.claim_id]
         hold_parties(tx, claim, assessment, provider, member, cited)
         tx.memo[("locked", claim.claim_id)] = claim
+        locked_in_order.append(claim.claim_id)
     steps: dict[uuid.UUID, list[tuple[PayerStepRow, PayerRow | None]]] = {claim_id: [] for claim_id in ids}
     for step, payer in session.execute(_GROUP_STEPS_AND_PAYERS, {"claim_ids": ids}):
         steps[step.claim_id].append((step, payer))
@@ -137,6 +144,7 @@ def lock_group(txs: Mapping[uuid.UUID, Transaction]) -> None:
         locked = txs[claim_id].memo.get(("locked", claim_id))
         if locked is not None:  # the claim's current round only, as _STEPS_AND_PAYERS reads it
             txs[claim_id].memo[("steps", claim_id)] = [(s, p) for s, p in rows if s.round == locked.round]
+    return locked_in_order
 
 
 def current_steps(session: Session, claim: ClaimRow) -> list[PayerStepRow]:
